@@ -1,0 +1,109 @@
+#include "core/ms.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *ms_strerror(int err) {
+    switch (err) {
+    case MS_OK: return "ok";
+    case MS_EINVAL: return "invalid_request";
+    case MS_ENOENT: return "not_found";
+    case MS_EEXIST: return "conflict";
+    case MS_EPERM: return "forbidden";
+    case MS_EAUTH: return "unauthorized";
+    case MS_EIO: return "internal_error";
+    case MS_ETOOBIG: return "too_large";
+    case MS_EBUSY: return "busy";
+    case MS_ECANCELED: return "cancelled";
+    case MS_EFORMAT: return "bad_format";
+    default: return "error";
+    }
+}
+
+static void oom(size_t n) {
+    fprintf(stderr, "medstream: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *ms_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *ms_xcalloc(size_t count, size_t n) {
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (!p)
+        oom(count * n);
+    return p;
+}
+
+void *ms_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *ms_xstrdup(const char *s) {
+    return ms_xstrndup(s, strlen(s));
+}
+
+char *ms_xstrndup(const char *s, size_t n) {
+    char *p = ms_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+int64_t ms_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ms_mono_ms(void) {
+    return ms_mono_us() / 1000;
+}
+
+int64_t ms_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ms_id_new(char out[MS_ID_LEN]) {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+    snprintf(out, MS_ID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+int ms_id_valid(const char *s) {
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        int dash = (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+void ms_time_iso(int64_t ms, char *out, size_t outlen) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03dZ", base, (int)(ms % 1000));
+}

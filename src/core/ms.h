@@ -1,0 +1,55 @@
+/* Common definitions for every medstream module: error codes, allocation
+ * helpers that abort on failure, and small time/id utilities. */
+#ifndef MS_CORE_MS_H
+#define MS_CORE_MS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Error codes. Functions return 0 on success or one of these (negative). */
+enum {
+    MS_OK = 0,
+    MS_EINVAL = -1,    /**< invalid argument or malformed input */
+    MS_ENOENT = -2,    /**< no such object */
+    MS_EEXIST = -3,    /**< object already exists (unique constraint) */
+    MS_EPERM = -4,     /**< authenticated but not allowed (not the owner) */
+    MS_EAUTH = -5,     /**< missing, invalid or expired credentials */
+    MS_EIO = -6,       /**< storage or system error */
+    MS_ETOOBIG = -7,   /**< a configured size limit was exceeded */
+    MS_EBUSY = -8,     /**< resource busy or a rate limit hit; retry later */
+    MS_ECANCELED = -9, /**< operation cancelled */
+    MS_EFORMAT = -10,  /**< unparseable input file or document */
+};
+
+/** A short, stable, lower-case name for an error code ("not_found", ...). */
+const char *ms_strerror(int err);
+
+/** Allocation helpers: never return NULL; abort with a message instead
+ * (house style: allocation failure is not a recoverable condition). */
+void *ms_xmalloc(size_t n);
+void *ms_xcalloc(size_t count, size_t n);
+void *ms_xrealloc(void *p, size_t n);
+char *ms_xstrdup(const char *s);
+char *ms_xstrndup(const char *s, size_t n);
+
+/** Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t ms_now_ms(void);
+/** Monotonic milliseconds (CLOCK_MONOTONIC), for durations. */
+int64_t ms_mono_ms(void);
+/** Monotonic microseconds (CLOCK_MONOTONIC), for short durations. */
+int64_t ms_mono_us(void);
+
+/** Length of a textual UUID plus its NUL. */
+#define MS_ID_LEN 37
+/** Writes a random (version 4, RFC 9562 section 5.4) UUID into out. */
+void ms_id_new(char out[MS_ID_LEN]);
+/** Whether s looks like a textual UUID (36 chars of hex and dashes). */
+int ms_id_valid(const char *s);
+
+/** Formats ms-since-epoch as RFC 3339 UTC with milliseconds into out (>= 25 bytes). */
+void ms_time_iso(int64_t ms, char *out, size_t outlen);
+
+/** Number of elements of a static array. */
+#define MS_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,74 @@
+/* The knowledge base: import of medical sources into SQLite FTS5 and ranked
+ * retrieval with citation fields.
+ *
+ * All functions take a SQLite connection owned by the caller (the server's
+ * per-thread store connection, or the CLI's) and may block: never call them
+ * on the event-loop thread. */
+#ifndef MS_KB_KB_H
+#define MS_KB_KB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Creates the knowledge-base tables (documents, passages, FTS5 index with
+ * the porter + unicode61 tokenizer) if missing. Idempotent and cheap; call
+ * once per connection before any other kb function. */
+int ms_kb_init(sqlite3 *db);
+
+/** Number of passages indexed. */
+int ms_kb_count(sqlite3 *db, int64_t *out);
+
+/** If the knowledge base is empty, imports the starter passages compiled
+ * into the binary (kb/starter.jsonl). *imported gets how many (0 if the kb
+ * already had passages). */
+int ms_kb_load_starter(sqlite3 *db, int *imported);
+
+typedef enum { MS_KB_MEDQUAD, MS_KB_PUBMEDQA, MS_KB_JSONL, MS_KB_TEXT } ms_kb_format_t;
+/** Parses "medquad|pubmedqa|jsonl|text"; 0 or MS_EINVAL. */
+int ms_kb_parse_format(const char *s, ms_kb_format_t *out);
+
+/** Import totals. */
+typedef struct {
+    int64_t documents;
+    int64_t passages;
+    int64_t skipped; /**< records without usable text (e.g. MedQuAD pairs with no answer) */
+    double seconds;
+} ms_kb_import_stats_t;
+
+/** Progress callback: done and total in units of the format's choosing
+ * (files or bytes); total 0 when unknown. */
+typedef void (*ms_kb_progress_cb)(void *ctx, int64_t done, int64_t total);
+
+/** Imports paths (files, directories, or for medquad a .tar.gz) in one
+ * transaction per file. A passage whose id already exists is replaced,
+ * never duplicated. Returns 0, MS_EFORMAT (with the bad path logged) or MS_EIO. */
+int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, size_t npaths,
+                 ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+
+/** One retrieved passage with its citation fields. Strings are owned by the
+ * hit (ms_kb_hits_free); absent optional fields are NULL, year 0. */
+typedef struct {
+    char *id;         /**< passage id, e.g. "GHR_0000123_Sec2", or "<pmid>" for PubMedQA */
+    double score;     /**< higher is better; comparable within one search only */
+    char *title;      /**< document title or MedQuAD question */
+    char *url;
+    char *source;     /**< source name, e.g. "GHR", "MedlinePlus", "PubMed" */
+    char *source_type;/**< "medquad", "pubmed", "jsonl", "text", "starter" */
+    char *text;       /**< the passage text (the answer, for MedQuAD) */
+    char *focus;      /**< MedQuAD focus (the condition), if any */
+    char *qtype;      /**< MedQuAD question type, if any */
+    char *pmid;
+    char *doi;
+    char *authors_json; /**< JSON array of strings, or NULL */
+    char *journal;
+    int year;
+} ms_kb_hit_t;
+
+/** Ranked search: the best k passages for a natural-language query (k is
+ * clamped to 1..100). Never fails for lack of matches: *n may be 0.
+ * *hits is an array the caller frees with ms_kb_hits_free. */
+int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
+void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
+
+#endif
