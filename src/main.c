@@ -1,1 +1,68 @@
-int main(void) { return 0; }
+/* The `medstream` command: serve, user, kb, chat. A command table drives
+ * dispatch (redis style). */
+#include "cli/chat_cmd.h"
+#include "cli/kb_cmd.h"
+#include "cli/user_cmd.h"
+#include "core/config.h"
+#include "core/ms.h"
+#include "net/net.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef MS_VERSION
+#define MS_VERSION "0.1.0"
+#endif
+
+static int cmd_serve(int argc, char **argv) {
+    ms_config_t cfg;
+    ms_config_defaults(&cfg);
+    int rc = ms_config_load(&cfg, argc, argv, stdout, stderr);
+    if (rc != 0) {
+        ms_config_free(&cfg);
+        return rc == 1 ? 0 : 2;
+    }
+    rc = ms_server_run(&cfg);
+    ms_config_free(&cfg);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"serve", cmd_serve, "run the gateway (HTTP + WebSocket)"},
+    {"user", ms_cli_user, "manage users: add, list"},
+    {"kb", ms_cli_kb, "knowledge base: import, search"},
+    {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "medstream %s: a real-time gateway for clinical AI assistants\n\n"
+                 "usage: medstream <command> [options]   (medstream <command> --help)\n\n",
+            MS_VERSION);
+    for (size_t i = 0; i < MS_COUNTOF(commands); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("medstream %s\n", MS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < MS_COUNTOF(commands); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "medstream: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,136 @@
+/* /api/auth/register, /api/auth/login, /api/auth/refresh, /api/ws-ticket. */
+#include "api/routes.h"
+#include "core/log.h"
+
+#include <ctype.h>
+#include <string.h>
+
+json_t *ms_api_token_pair(ms_http_req_t *r, ms_store_t *st, const ms_user_t *user) {
+    const ms_config_t *cfg = r->api->cfg;
+    char *access = NULL;
+    if (ms_jwt_issue(r->api->jwt_secret, r->api->jwt_secret_len, user->id, user->email,
+                     user->role, cfg->access_ttl_s, &access) != 0)
+        return NULL;
+    char refresh[MS_TOKEN_LEN], hash[65];
+    ms_token_random(refresh);
+    ms_token_hash(refresh, hash);
+    if (ms_store_refresh_put(st, hash, user->id, ms_now_ms() + cfg->refresh_ttl_s * 1000) != 0) {
+        free(access);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "access_token", access,
+                          "refresh_token", refresh, "token_type", "bearer", "expires_in",
+                          (json_int_t)cfg->access_ttl_s, "user", "id", user->id, "email",
+                          user->email, "role", user->role);
+    free(access);
+    return o;
+}
+
+/* A deliberately simple address check: one '@', a dot in the domain, no
+ * spaces or control characters, at most 254 bytes (RFC 5321 section 4.5.3.1.3). */
+static int email_valid(const char *e) {
+    size_t n = strlen(e);
+    const char *at = strchr(e, '@');
+    if (n < 3 || n > 254 || !at || at == e || strchr(at + 1, '@') || !strchr(at + 1, '.'))
+        return 0;
+    for (const char *p = e; *p; p++)
+        if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20)
+            return 0;
+    return at[1] != '.' && e[n - 1] != '.';
+}
+
+static const char *str_field(json_t *o, const char *key) {
+    return json_string_value(json_object_get(o, key));
+}
+
+void ms_api_register(ms_http_req_t *r, ms_store_t *st) {
+    if (!r->api->cfg->allow_registration) {
+        ms_http_respond_error(r, 403, "forbidden", "registration is disabled on this server");
+        return;
+    }
+    const char *email = str_field(r->json, "email");
+    const char *password = str_field(r->json, "password");
+    if (!email || !email_valid(email)) {
+        ms_http_respond_error(r, 400, "invalid_request", "a valid \"email\" is required");
+        return;
+    }
+    char hash[MS_PASSWORD_HASH_LEN];
+    if (!password || ms_password_hash(password, hash) != 0) {
+        ms_http_respond_error(r, 400, "invalid_request",
+                              "\"password\" must be 8 to 1024 bytes");
+        return;
+    }
+    ms_user_t user;
+    int rc = ms_store_user_create(st, email, hash, "clinician", &user);
+    if (rc == MS_EEXIST) {
+        ms_http_respond_error(r, 409, "conflict", "this email is already registered");
+        return;
+    }
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    json_t *body = ms_api_token_pair(r, st, &user);
+    if (!body) {
+        ms_api_store_error(r, MS_EIO);
+        return;
+    }
+    ms_log(MS_LOG_INFO, "user_registered", "\"user_id\":\"%s\"", user.id);
+    ms_http_respond_json(r, 201, body);
+}
+
+void ms_api_login(ms_http_req_t *r, ms_store_t *st) {
+    const char *email = str_field(r->json, "email");
+    const char *password = str_field(r->json, "password");
+    if (!email || !password) {
+        ms_http_respond_error(r, 400, "invalid_request", "\"email\" and \"password\" are required");
+        return;
+    }
+    ms_user_t user;
+    int rc = ms_store_user_by_email(st, email, &user);
+    if (rc == MS_ENOENT) /* as slow as a wrong password: no user enumeration */
+        ms_password_verify(NULL, password);
+    if (rc || ms_password_verify(user.password_hash, password) != 0) {
+        if (rc && rc != MS_ENOENT) {
+            ms_api_store_error(r, rc);
+            return;
+        }
+        ms_http_respond_error(r, 401, "invalid_credentials", "wrong email or password");
+        return;
+    }
+    json_t *body = ms_api_token_pair(r, st, &user);
+    if (!body) {
+        ms_api_store_error(r, MS_EIO);
+        return;
+    }
+    ms_http_respond_json(r, 200, body);
+}
+
+void ms_api_refresh(ms_http_req_t *r, ms_store_t *st) {
+    const char *token = str_field(r->json, "refresh_token");
+    if (!token || strlen(token) > 256) {
+        ms_http_respond_error(r, 400, "invalid_request", "\"refresh_token\" is required");
+        return;
+    }
+    char hash[65], user_id[MS_ID_LEN];
+    ms_token_hash(token, hash);
+    ms_user_t user;
+    if (ms_store_refresh_consume(st, hash, user_id) != 0 ||
+        ms_store_user_by_id(st, user_id, &user) != 0) {
+        ms_http_respond_error(r, 401, "unauthorized", "invalid, expired or used refresh token");
+        return;
+    }
+    json_t *body = ms_api_token_pair(r, st, &user);
+    if (!body) {
+        ms_api_store_error(r, MS_EIO);
+        return;
+    }
+    ms_http_respond_json(r, 200, body);
+}
+
+void ms_api_ws_ticket(ms_http_req_t *r) {
+    char ticket[MS_TOKEN_LEN];
+    ms_tickets_issue(r->api->tickets, &r->user, 30000, ticket);
+    ms_http_respond_json(r, 200, json_pack("{s:s, s:i}", "ticket", ticket, "expires_in", 30));
+    ms_http_finish(r);
+}

@@ -1,0 +1,121 @@
+/* /api/conversations and /api/conversations/{id}[/messages]. Ownership is
+ * checked by the store on every call: another user's conversation is a 404. */
+#include "api/routes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses an optional integer query argument within [lo, hi]. */
+static int int_arg(ms_http_req_t *r, const char *name, long def, long lo, long hi, long *out) {
+    char *v = ms_http_query_arg(r, name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    int ok = errno == 0 && end != v && *end == '\0' && n >= lo && n <= hi;
+    free(v);
+    if (!ok)
+        return MS_EINVAL;
+    *out = n;
+    return 0;
+}
+
+void ms_api_conv_list(ms_http_req_t *r, ms_store_t *st) {
+    long limit, offset;
+    if (int_arg(r, "limit", 50, 1, 200, &limit) || int_arg(r, "offset", 0, 0, 1000000, &offset)) {
+        ms_http_respond_error(r, 400, "invalid_request",
+                              "limit must be 1..200 and offset 0..1000000");
+        return;
+    }
+    json_t *list = NULL;
+    int rc = ms_store_conversation_list(st, r->user.sub, (int)limit, (int)offset, &list);
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 200, json_pack("{s:o}", "conversations", list));
+}
+
+/* The optional or required "title": a string of 1..200 characters. */
+static int title_field(ms_http_req_t *r, int required, const char **out) {
+    json_t *t = json_object_get(r->json, "title");
+    *out = NULL;
+    if (!t || json_is_null(t)) {
+        if (!required)
+            return 0;
+    } else if (json_is_string(t) && json_string_length(t) > 0 &&
+               ms_utf8_count(json_string_value(t), json_string_length(t)) <= 200 &&
+               ms_utf8_count(json_string_value(t), json_string_length(t)) > 0) {
+        *out = json_string_value(t);
+        return 0;
+    }
+    ms_http_respond_error(r, 400, "invalid_request", "\"title\" must be a string of 1 to 200 characters");
+    return MS_EINVAL;
+}
+
+void ms_api_conv_create(ms_http_req_t *r, ms_store_t *st) {
+    const char *title;
+    if (title_field(r, 0, &title))
+        return;
+    json_t *conv = NULL;
+    int rc = ms_store_conversation_create(st, r->user.sub, title, &conv);
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 201, conv);
+}
+
+void ms_api_conv_get(ms_http_req_t *r, ms_store_t *st) {
+    json_t *conv = NULL;
+    int rc = ms_id_valid(r->param) ? ms_store_conversation_get(st, r->user.sub, r->param, &conv)
+                                   : MS_ENOENT;
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 200, conv);
+}
+
+void ms_api_conv_patch(ms_http_req_t *r, ms_store_t *st) {
+    const char *title;
+    if (title_field(r, 1, &title))
+        return;
+    json_t *conv = NULL;
+    int rc = ms_id_valid(r->param)
+                 ? ms_store_conversation_rename(st, r->user.sub, r->param, title, &conv)
+                 : MS_ENOENT;
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 200, conv);
+}
+
+void ms_api_conv_delete(ms_http_req_t *r, ms_store_t *st) {
+    int rc = ms_id_valid(r->param) ? ms_store_conversation_delete(st, r->user.sub, r->param)
+                                   : MS_ENOENT;
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 204, NULL);
+}
+
+void ms_api_conv_messages(ms_http_req_t *r, ms_store_t *st) {
+    json_t *conv = NULL, *msgs = NULL;
+    int rc = ms_id_valid(r->param) ? ms_store_conversation_get(st, r->user.sub, r->param, &conv)
+                                   : MS_ENOENT;
+    json_decref(conv);
+    if (!rc)
+        rc = ms_store_message_list(st, r->param, &msgs);
+    if (rc) {
+        ms_api_store_error(r, rc);
+        return;
+    }
+    ms_http_respond_json(r, 200, json_pack("{s:o}", "messages", msgs));
+}

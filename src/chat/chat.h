@@ -1,0 +1,81 @@
+/* The turn pipeline and the stream registry.
+ *
+ * A turn: persist the user message (and an empty assistant message) →
+ * message_start → retrieve (tool_call / tool_result) → provider stream
+ * (message_chunk ...) → disclaimer → persist → message_complete.
+ *
+ * Every answer being generated, or finished less than replay_ttl_ms ago, is
+ * a stream in the registry: its text and chunk boundaries are the replay
+ * buffer that resume and idempotent retries are served from. Clients follow
+ * a stream through a subscriber (ms_sub_t). Everything here runs on the loop
+ * thread; database work goes through ms_work_submit. */
+#ifndef MS_CHAT_CHAT_H
+#define MS_CHAT_CHAT_H
+
+#include "core/config.h"
+#include "llm/provider.h"
+#include "proto/event.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+typedef struct ms_chat ms_chat_t;
+typedef struct ms_sub ms_sub_t;
+
+/** Receives the events of one stream, on the loop thread. An MS_EV_ERROR
+ * whose data code is "forbidden" means the message or conversation belongs
+ * to another user (WebSocket dialects close with 4003). After
+ * MS_EV_MESSAGE_COMPLETE or MS_EV_ERROR nothing more is emitted. */
+typedef void (*ms_sub_emit_cb)(void *ctx, const ms_event_t *ev);
+
+/** Creates a subscriber owned by the caller, who must ms_sub_close it
+ * (before ctx goes away). */
+ms_sub_t *ms_sub_new(ms_sub_emit_cb emit, void *ctx);
+/** The owner lets go: no more events are delivered; memory is released
+ * once the pipeline lets go too. NULL-safe. */
+void ms_sub_close(ms_sub_t *sub);
+/** Whether the subscriber has received its final event. */
+int ms_sub_finished(const ms_sub_t *sub);
+
+/** Creates the chat service on loop. cfg and provider are borrowed and must
+ * outlive it. Starts the replay-expiry and checkpoint timers. */
+ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider);
+/** Stops the timers, cancels generation and, synchronously, stores every
+ * unfinished answer as 'interrupted' with its text (graceful shutdown).
+ * The loop must be run afterwards until ms_chat_closed() so handles close;
+ * then ms_chat_free. */
+void ms_chat_shutdown(ms_chat_t *c);
+int ms_chat_closed(const ms_chat_t *c);
+void ms_chat_free(ms_chat_t *c);
+
+/** Asks a question for user_id. conversation_id NULL starts a new
+ * conversation. Idempotent on (user, conversation, client_message_id): a
+ * repeat follows the existing answer from its start. Events go to sub.
+ * All failures (not found, forbidden, storage) arrive as an error event. */
+void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
+                 const char *client_message_id, const char *text, ms_sub_t *sub);
+
+/** Follows message_id from after last_seq: message_start, the buffered chunks,
+ * then live events or message_complete; from storage when no longer buffered. */
+void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id,
+                    int64_t last_seq, ms_sub_t *sub);
+
+/** Cancels generation of message_id. Returns 0, MS_ENOENT (not generating
+ * here) or MS_EPERM (another user's). */
+int ms_chat_cancel(ms_chat_t *c, const char *user_id, const char *message_id);
+
+/** Counters for /health and logs. */
+typedef struct {
+    int64_t streams_live;     /**< generating */
+    int64_t streams_buffered; /**< finished, still in the replay buffer */
+    int64_t replay_bytes;
+    int64_t turns_total;
+} ms_chat_stats_t;
+void ms_chat_stats(const ms_chat_t *c, ms_chat_stats_t *out);
+
+/** Builds the citation objects (docs/protocol.md "Citation") for the hits
+ * cited, in marker order. Exposed for tests. */
+json_t *ms_chat_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited,
+                          size_t ncited);
+
+#endif

@@ -1,0 +1,347 @@
+#include "core/config.h"
+
+#include "core/ms.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CFG_STR, CFG_INT, CFG_BOOL, CFG_DOUBLE } cfg_type_t;
+
+/* One directive: its flag name (dashes), where it lives, and what it means. */
+typedef struct {
+    const char *name;
+    cfg_type_t type;
+    size_t offset;
+    int64_t min, max; /* for CFG_INT */
+    int secret;
+    const char *help;
+} cfg_directive_t;
+
+#define S(f) CFG_STR, offsetof(ms_config_t, f), 0, 0
+#define I(f, lo, hi) CFG_INT, offsetof(ms_config_t, f), lo, hi
+#define B(f) CFG_BOOL, offsetof(ms_config_t, f), 0, 1
+#define D(f) CFG_DOUBLE, offsetof(ms_config_t, f), 0, 0
+
+static const cfg_directive_t directives[] = {
+    {"listen", S(listen), 0, "HOST:PORT to listen on"},
+    {"data-dir", S(data_dir), 0, "directory for the database and keys"},
+    {"provider", S(provider), 0, "answer provider: offline | synthetic"},
+    {"jwt-secret", S(jwt_secret), 1, "HS256 secret (>= 32 bytes); default: <data-dir>/jwt.key"},
+    {"allowed-origins", S(allowed_origins), 0, "comma-separated WebSocket Origins allowed"},
+    {"disclaimer", S(disclaimer), 0, "medical disclaimer ending every answer"},
+    {"log-level", S(log_level), 0, "debug | info | warn | error"},
+    {"allow-registration", B(allow_registration), 0, "allow POST /api/auth/register"},
+    {"access-ttl", I(access_ttl_s, 30, 86400), 0, "access-token lifetime, seconds"},
+    {"refresh-ttl", I(refresh_ttl_s, 60, 31536000), 0, "refresh-token lifetime, seconds"},
+    {"max-frame-bytes", I(max_frame_bytes, 256, 16 << 20), 0, "largest WebSocket message"},
+    {"max-queue-bytes", I(max_queue_bytes, 4096, 1 << 30), 0, "outbound queue per connection"},
+    {"max-body-bytes", I(max_body_bytes, 1024, 64 << 20), 0, "largest HTTP request body"},
+    {"max-message-chars", I(max_message_chars, 1, 1 << 20), 0, "longest question"},
+    {"max-connections", I(max_connections, 1, 1000000), 0, "simultaneous connections"},
+    {"rx-buffer-bytes", I(rx_buffer_bytes, 128, 1 << 20), 0, "receive buffer per connection"},
+    {"replay-ttl-ms", I(replay_ttl_ms, 0, 86400000), 0, "resumable time after completion"},
+    {"replay-max-bytes", I(replay_max_bytes, 4096, INT64_C(1) << 40), 0, "all replay buffers"},
+    {"checkpoint-ms", I(checkpoint_ms, 10, 3600000), 0, "checkpoint interval while streaming"},
+    {"word-interval-ms", I(word_interval_ms, 0, 10000), 0, "offline provider word pace"},
+    {"kb-top-k", I(kb_top_k, 1, 50), 0, "passages retrieved per question"},
+    {"kb-min-score", D(kb_min_score), 0, "minimum retrieval score to answer"},
+    {"history-turns", I(history_turns, 0, 50), 0, "recent turns given to the provider"},
+    {"login-rate-per-min", I(login_rate_per_min, 1, 100000), 0, "login attempts/min/address"},
+    {"syn-chunks", I(syn_chunks, 1, 1000000), 0, "synthetic: chunks per answer"},
+    {"syn-chunk-bytes", I(syn_chunk_bytes, 1, 65536), 0, "synthetic: bytes per chunk"},
+    {"syn-interval-ms", I(syn_interval_ms, 0, 60000), 0, "synthetic: pause between chunks"},
+};
+
+static int64_t env_int(const char *name, int64_t def) {
+    const char *v = getenv(name);
+    return v && *v ? strtoll(v, NULL, 10) : def;
+}
+
+void ms_config_defaults(ms_config_t *c) {
+    memset(c, 0, sizeof *c);
+    c->listen = ms_xstrdup("127.0.0.1:8080");
+    c->data_dir = ms_xstrdup("./medstream-data");
+    c->provider = ms_xstrdup("offline");
+    c->allowed_origins = ms_xstrdup("");
+    c->disclaimer = ms_xstrdup(
+        "Medical disclaimer: this information is for education only and is not a "
+        "substitute for professional medical advice, diagnosis or treatment. Always "
+        "consult a qualified clinician about a specific patient.");
+    c->log_level = ms_xstrdup("info");
+    c->allow_registration = 1;
+    c->access_ttl_s = 900;
+    c->refresh_ttl_s = 30 * 86400;
+    c->max_frame_bytes = 64 * 1024;
+    c->max_queue_bytes = 1024 * 1024;
+    c->max_body_bytes = 1024 * 1024;
+    c->max_message_chars = 8000;
+    c->max_connections = 19000;
+    c->rx_buffer_bytes = 4096;
+    c->replay_ttl_ms = 30000;
+    c->replay_max_bytes = 64 * 1024 * 1024;
+    c->checkpoint_ms = 1000;
+    c->word_interval_ms = 25;
+    c->kb_top_k = 5;
+    c->kb_min_score = 0.0;
+    c->history_turns = 4;
+    c->login_rate_per_min = 20;
+    /* The same variables ../shared/peers read, so one bench drives all servers. */
+    c->syn_chunks = env_int("SYN_CHUNKS", 64);
+    c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);
+    c->syn_interval_ms = env_int("SYN_INTERVAL_MS", 0);
+}
+
+void ms_config_free(ms_config_t *c) {
+    for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
+        if (directives[i].type == CFG_STR) {
+            char **p = (char **)((char *)c + directives[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+/* Sets one directive from text; the single place values are validated. */
+static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FILE *err) {
+    void *p = (char *)c + d->offset;
+    char *end = NULL;
+    switch (d->type) {
+    case CFG_STR:
+        free(*(char **)p);
+        *(char **)p = ms_xstrdup(v);
+        return 0;
+    case CFG_BOOL:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+            *(int *)p = 1;
+            return 0;
+        }
+        if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) {
+            *(int *)p = 0;
+            return 0;
+        }
+        break;
+    case CFG_INT: {
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno == 0 && end != v && *end == '\0' && n >= d->min && n <= d->max) {
+            *(int64_t *)p = n;
+            return 0;
+        }
+        fprintf(err, "medstream: --%s must be an integer from %lld to %lld (got \"%s\")\n",
+                d->name, (long long)d->min, (long long)d->max, v);
+        return MS_EINVAL;
+    }
+    case CFG_DOUBLE: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno == 0 && end != v && *end == '\0') {
+            *(double *)p = x;
+            return 0;
+        }
+        break;
+    }
+    }
+    fprintf(err, "medstream: invalid value for --%s: \"%s\"\n", d->name, v);
+    return MS_EINVAL;
+}
+
+static const cfg_directive_t *find_directive(const char *name, size_t len, int underscores) {
+    for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
+        const char *n = directives[i].name;
+        if (strlen(n) != len)
+            continue;
+        size_t k = 0;
+        for (; k < len; k++) {
+            char a = name[k];
+            if (underscores && a == '_')
+                a = '-';
+            if (a != n[k])
+                break;
+        }
+        if (k == len)
+            return &directives[i];
+    }
+    return NULL;
+}
+
+static int load_file(ms_config_t *c, const char *path, FILE *err) {
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root || !json_is_object(root)) {
+        fprintf(err, "medstream: config %s: %s (line %d)\n", path,
+                root ? "not a JSON object" : je.text, je.line);
+        json_decref(root);
+        return MS_EINVAL;
+    }
+    const char *key;
+    json_t *val;
+    int rc = 0;
+    json_object_foreach(root, key, val) {
+        const cfg_directive_t *d = find_directive(key, strlen(key), 1);
+        if (!d) {
+            fprintf(err, "medstream: config %s: unknown setting \"%s\"\n", path, key);
+            rc = MS_EINVAL;
+            break;
+        }
+        char num[64];
+        const char *text = NULL;
+        if (json_is_string(val))
+            text = json_string_value(val);
+        else if (json_is_integer(val))
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val)), text = num;
+        else if (json_is_real(val))
+            snprintf(num, sizeof num, "%.17g", json_real_value(val)), text = num;
+        else if (json_is_boolean(val))
+            text = json_is_true(val) ? "true" : "false";
+        if (!text || set_value(c, d, text, err) != 0) {
+            if (!text)
+                fprintf(err, "medstream: config %s: bad value for \"%s\"\n", path, key);
+            rc = MS_EINVAL;
+            break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void print_help(FILE *out) {
+    fprintf(out, "usage: medstream serve [options]\n\n"
+                 "Runs the gateway. Every option is also read from MEDSTREAM_<NAME> (dashes as\n"
+                 "underscores, upper case) and from a JSON --config file (keys with underscores).\n"
+                 "Precedence: flags > environment > config file > defaults.\n\n"
+                 "  --config FILE              JSON configuration file\n");
+    ms_config_t def;
+    ms_config_defaults(&def);
+    for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
+        const cfg_directive_t *d = &directives[i];
+        char flag[48], dv[64] = "";
+        snprintf(flag, sizeof flag, "--%s %s", d->name,
+                 d->type == CFG_STR ? "S" : d->type == CFG_BOOL ? "BOOL" : "N");
+        void *p = (char *)&def + d->offset;
+        if (d->type == CFG_INT)
+            snprintf(dv, sizeof dv, " [%lld]", (long long)*(int64_t *)p);
+        else if (d->type == CFG_BOOL)
+            snprintf(dv, sizeof dv, " [%s]", *(int *)p ? "true" : "false");
+        else if (d->type == CFG_DOUBLE)
+            snprintf(dv, sizeof dv, " [%g]", *(double *)p);
+        else if (*(char **)p && **(char **)p && strlen(*(char **)p) < 40)
+            snprintf(dv, sizeof dv, " [%s]", *(char **)p);
+        fprintf(out, "  %-26s %s%s\n", flag, d->help, dv);
+    }
+    ms_config_free(&def);
+}
+
+int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) {
+    /* The config file comes first so that the environment and flags override it. */
+    const char *file = getenv("MEDSTREAM_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_help(out);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file && load_file(c, file, err) != 0)
+        return MS_EINVAL;
+    for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
+        char env[64] = "MEDSTREAM_";
+        size_t k = strlen(env);
+        for (const char *n = directives[i].name; *n && k < sizeof env - 1; n++)
+            env[k++] = *n == '-' ? '_' : (char)(*n >= 'a' && *n <= 'z' ? *n - 32 : *n);
+        env[k] = '\0';
+        const char *v = getenv(env);
+        if (v && set_value(c, &directives[i], v, err) != 0)
+            return MS_EINVAL;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(err, "medstream: unexpected argument \"%s\" (see --help)\n", a);
+            return MS_EINVAL;
+        }
+        a += 2;
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const char *val = eq ? eq + 1 : NULL;
+        if (len == 6 && !strncmp(a, "config", 6)) {
+            if (!val)
+                i++;
+            continue;
+        }
+        const cfg_directive_t *d = find_directive(a, len, 0);
+        if (!d) {
+            fprintf(err, "medstream: unknown option --%.*s (see --help)\n", (int)len, a);
+            return MS_EINVAL;
+        }
+        if (!val) {
+            if (d->type == CFG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+                val = "true";
+            } else if (i + 1 >= argc) {
+                fprintf(err, "medstream: --%s needs a value\n", d->name);
+                return MS_EINVAL;
+            } else {
+                val = argv[++i];
+            }
+        }
+        if (set_value(c, d, val, err) != 0)
+            return MS_EINVAL;
+    }
+    if (strcmp(c->provider, "offline") != 0 && strcmp(c->provider, "synthetic") != 0) {
+        fprintf(err, "medstream: --provider must be offline or synthetic (got \"%s\")\n",
+                c->provider);
+        return MS_EINVAL;
+    }
+    char host[256];
+    int port;
+    if (ms_config_listen(c, host, sizeof host, &port) != 0) {
+        fprintf(err, "medstream: --listen must be HOST:PORT (got \"%s\")\n", c->listen);
+        return MS_EINVAL;
+    }
+    if (c->jwt_secret && *c->jwt_secret && strlen(c->jwt_secret) < 32) {
+        fprintf(err, "medstream: --jwt-secret must be at least 32 bytes\n");
+        return MS_EINVAL;
+    }
+    return 0;
+}
+
+int ms_config_listen(const ms_config_t *c, char *host, size_t hostlen, int *port) {
+    const char *colon = strrchr(c->listen, ':');
+    if (!colon || (size_t)(colon - c->listen) >= hostlen)
+        return MS_EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535)
+        return MS_EINVAL;
+    memcpy(host, c->listen, (size_t)(colon - c->listen));
+    host[colon - c->listen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+void ms_config_dump(const ms_config_t *c, FILE *out) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
+        const cfg_directive_t *d = &directives[i];
+        const void *p = (const char *)c + d->offset;
+        json_t *v;
+        if (d->type == CFG_STR)
+            v = d->secret ? json_string("<redacted>")
+                          : json_string(*(char *const *)p ? *(char *const *)p : "");
+        else if (d->type == CFG_INT)
+            v = json_integer(*(const int64_t *)p);
+        else if (d->type == CFG_BOOL)
+            v = json_boolean(*(const int *)p);
+        else
+            v = json_real(*(const double *)p);
+        json_object_set_new(o, d->name, v);
+    }
+    json_dumpf(o, out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    fputc('\n', out);
+    json_decref(o);
+}

@@ -1,0 +1,59 @@
+/* Server configuration: defaults, a JSON config file, MEDSTREAM_* environment
+ * variables and command-line flags, applied in that order (later wins).
+ * Every setting is one row of a declarative directive table (nginx style),
+ * which also produces --help. */
+#ifndef MS_CORE_CONFIG_H
+#define MS_CORE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/** Every tunable of `medstream serve`. Strings are owned by the config. */
+typedef struct {
+    char *listen;           /**< "HOST:PORT", default 127.0.0.1:8080 */
+    char *data_dir;         /**< default ./medstream-data */
+    char *provider;         /**< "offline" | "synthetic" */
+    char *jwt_secret;       /**< >= 32 bytes; default: generated into <data_dir>/jwt.key */
+    char *allowed_origins;  /**< comma-separated Origins; empty = own host only */
+    char *disclaimer;       /**< appended to every assistant message */
+    char *log_level;        /**< debug|info|warn|error */
+    int allow_registration; /**< self-registration on /api/auth/register */
+    int64_t access_ttl_s;   /**< access-token lifetime, seconds */
+    int64_t refresh_ttl_s;  /**< refresh-token lifetime, seconds */
+    int64_t max_frame_bytes;   /**< largest WebSocket message accepted (close 1009 above) */
+    int64_t max_queue_bytes;   /**< outbound queue per connection (close 1008 above) */
+    int64_t max_body_bytes;    /**< largest HTTP request body (413 above) */
+    int64_t max_message_chars; /**< longest question text */
+    int64_t max_connections;   /**< simultaneous connections (lws fd limit applies too) */
+    int64_t rx_buffer_bytes;   /**< libwebsockets receive buffer per connection */
+    int64_t replay_ttl_ms;     /**< how long a finished stream stays resumable from memory */
+    int64_t replay_max_bytes;  /**< bound on all replay buffers together */
+    int64_t checkpoint_ms;     /**< assistant message checkpoint interval while streaming */
+    int64_t word_interval_ms;  /**< offline provider: pause between streamed words */
+    int64_t kb_top_k;          /**< passages retrieved per question */
+    double kb_min_score;       /**< below this best score: "nothing relevant found" */
+    int64_t history_turns;     /**< recent turns given to the provider */
+    int64_t login_rate_per_min; /**< login attempts per minute per client address */
+    int64_t syn_chunks;        /**< synthetic provider: SYN_CHUNKS */
+    int64_t syn_chunk_bytes;   /**< synthetic provider: SYN_CHUNK_BYTES */
+    int64_t syn_interval_ms;   /**< synthetic provider: SYN_INTERVAL_MS */
+} ms_config_t;
+
+/** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */
+void ms_config_defaults(ms_config_t *c);
+void ms_config_free(ms_config_t *c);
+
+/** Applies, in order: --config FILE / MEDSTREAM_CONFIG (a JSON object whose
+ * keys are the option names with underscores), MEDSTREAM_<NAME> variables,
+ * then argv flags (--name value or --name=value). argv[0] is the subcommand.
+ * On error writes a one-line message to err and returns MS_EINVAL. Returns
+ * 1 if --help was asked (help printed to out), else 0. */
+int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err);
+
+/** Splits listen into host (static buffer of hostlen) and port. */
+int ms_config_listen(const ms_config_t *c, char *host, size_t hostlen, int *port);
+
+/** Prints the effective configuration as JSON (secrets redacted). */
+void ms_config_dump(const ms_config_t *c, FILE *out);
+
+#endif

@@ -1,0 +1,49 @@
+/* Private to the network layer. */
+#ifndef MS_NET_INTERNAL_H
+#define MS_NET_INTERNAL_H
+
+#include "api/api.h"
+#include "proto/event.h"
+
+#include <libwebsockets.h>
+
+/** A queued outbound WebSocket message, with LWS_PRE bytes of headroom. */
+typedef struct ms_frame {
+    struct ms_frame *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE + len */
+} ms_frame_t;
+
+/** One WebSocket connection (mosquitto's central per-client struct). Owned
+ * by the network layer; freed at LWS_CALLBACK_CLOSED after every
+ * subscriber is closed, so no pipeline callback can reach a freed session. */
+typedef struct ms_session {
+    struct lws *wsi;
+    ms_api_t *api;
+    const ms_dialect_ops_t *dialect;
+    char client_id[MS_ID_LEN];
+    char user_id[MS_ID_LEN];
+    int authed;
+    int close_code;            /* pending close, sent when writable */
+    const char *close_reason;
+    ms_buf_t rx;               /* fragments of the message being received */
+    ms_frame_t *head, *tail;   /* the bounded outbound queue */
+    size_t queued_bytes;
+    struct sub_link {
+        struct sub_link *next;
+        struct ms_sub *sub;
+    } *subs;
+} ms_session_t;
+
+/** Per-connection user space given to lws (small: the heavy parts are heap). */
+typedef struct {
+    ms_http_req_t *req;  /* HTTP: the request in progress */
+    ms_session_t *sess;  /* WebSocket: the session */
+} ms_pss_t;
+
+int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
+                size_t len);
+int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
+              size_t len);
+
+#endif

@@ -1,0 +1,259 @@
+/* `medstream serve`: start-up, the lws context on our libuv loop, graceful
+ * shutdown. */
+#include "chat/work.h"
+#include "core/log.h"
+#include "kb/kb.h"
+#include "net/internal.h"
+#include "net/net.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern const unsigned char ms_ui_index_html[];
+extern const size_t ms_ui_index_html_len;
+
+typedef struct {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    struct lws_context *lws;
+    ms_api_t api;
+    ms_chat_t *chat;
+    ms_provider_t *provider;
+    int stopping;
+} server_t;
+
+static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len) {
+    ms_pss_t *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return ms__http_cb(wsi, reason, pss, in, len);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        return ms__ws_cb(wsi, reason, pss, in, len);
+    default:
+        return 0;
+    }
+}
+
+/* Routes lws' own log lines into our JSON log. */
+static void lws_log_cb(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_json_str(&b, line, n);
+    ms_log(level == LLL_ERR ? MS_LOG_ERROR : MS_LOG_WARN, "lws", "\"msg\":%s", ms_buf_cstr(&b));
+    ms_buf_free(&b);
+}
+
+/* The HS256 key: from the configuration, else <data_dir>/jwt.key, created
+ * once with 32 random bytes (mode 0600) so tokens survive restarts. */
+static int load_jwt_secret(const ms_config_t *cfg, ms_api_t *api) {
+    if (cfg->jwt_secret && *cfg->jwt_secret) {
+        size_t n = strlen(cfg->jwt_secret);
+        api->jwt_secret_len = n < sizeof api->jwt_secret ? n : sizeof api->jwt_secret;
+        memcpy(api->jwt_secret, cfg->jwt_secret, api->jwt_secret_len);
+        return 0;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/jwt.key", cfg->data_dir);
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, api->jwt_secret, sizeof api->jwt_secret);
+        close(fd);
+        if (n >= 32) {
+            api->jwt_secret_len = (size_t)n;
+            return 0;
+        }
+        fprintf(stderr, "medstream: %s is shorter than 32 bytes; remove it to regenerate\n", path);
+        return MS_EIO;
+    }
+    randombytes_buf(api->jwt_secret, 32);
+    api->jwt_secret_len = 32;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, api->jwt_secret, 32) != 32) {
+        fprintf(stderr, "medstream: cannot write %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return MS_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Migrations, crash recovery and the starter knowledge base, before serving. */
+static int prepare_data(const ms_config_t *cfg, int64_t *users) {
+    ms_store_t *st = NULL;
+    if (ms_store_open(cfg->data_dir, &st) != 0) {
+        fprintf(stderr, "medstream: cannot open the database in %s\n", cfg->data_dir);
+        return MS_EIO;
+    }
+    int interrupted = 0, starter = 0;
+    int64_t passages = 0;
+    int rc = ms_store_mark_interrupted(st, &interrupted);
+    if (!rc)
+        rc = ms_kb_init(ms_store_db(st));
+    if (!rc)
+        rc = ms_kb_load_starter(ms_store_db(st), &starter);
+    if (!rc)
+        rc = ms_kb_count(ms_store_db(st), &passages);
+    if (!rc)
+        rc = ms_store_user_count(st, users);
+    ms_store_close(st);
+    if (rc) {
+        fprintf(stderr, "medstream: preparing %s failed (%s)\n", cfg->data_dir, ms_strerror(rc));
+        return rc;
+    }
+    ms_log(MS_LOG_INFO, "data_ready",
+           "\"interrupted_messages\":%d,\"starter_passages_loaded\":%d,\"kb_passages\":%lld,"
+           "\"users\":%lld",
+           interrupted, starter, (long long)passages, (long long)*users);
+    return 0;
+}
+
+static void close_cb(uv_handle_t *h) {
+    (void)h;
+}
+
+static void signal_cb(uv_signal_t *sig, int signum) {
+    server_t *srv = sig->data;
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d", signum);
+    srv->api.ready = 0;
+    /* lws closes its connections and handles asynchronously on this loop;
+     * the loop ends when they, our timers and pending work are all gone. */
+    lws_context_destroy(srv->lws);
+    ms_chat_shutdown(srv->chat);
+    uv_signal_stop(&srv->sigint);
+    uv_signal_stop(&srv->sigterm);
+    uv_close((uv_handle_t *)&srv->sigint, close_cb);
+    uv_close((uv_handle_t *)&srv->sigterm, close_cb);
+}
+
+static ms_provider_t *make_provider(const ms_config_t *cfg) {
+    if (!strcmp(cfg->provider, "synthetic")) {
+        ms_synthetic_config_t sc = {.chunks = (int)cfg->syn_chunks,
+                                    .chunk_bytes = (int)cfg->syn_chunk_bytes,
+                                    .interval_ms = (int)cfg->syn_interval_ms};
+        return ms_provider_synthetic_new(&sc);
+    }
+    ms_offline_config_t oc = {.word_interval_ms = (int)cfg->word_interval_ms,
+                              .min_score = cfg->kb_min_score,
+                              .max_sentences = 5};
+    return ms_provider_offline_new(&oc);
+}
+
+int ms_server_run(const ms_config_t *cfg) {
+    static const struct lws_protocols protocols[] = {
+        {"medstream", protocol_cb, sizeof(ms_pss_t), 0, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0},
+    };
+    ms_log_level_t level;
+    if (ms_log_parse_level(cfg->log_level, &level) == 0)
+        ms_log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0)
+        return 1;
+    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "medstream: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
+        return 1;
+    }
+    server_t *srv = ms_xcalloc(1, sizeof *srv);
+    int64_t users = 0;
+    int rc = 1;
+    if (load_jwt_secret(cfg, &srv->api) != 0 || prepare_data(cfg, &users) != 0)
+        goto out;
+    char host[256];
+    int port;
+    ms_config_listen(cfg, host, sizeof host, &port);
+
+    ms_work_init(cfg->data_dir);
+    uv_loop_init(&srv->loop);
+    srv->provider = make_provider(cfg);
+    srv->chat = ms_chat_new(&srv->loop, cfg, srv->provider);
+    srv->api.loop = &srv->loop;
+    srv->api.cfg = cfg;
+    srv->api.tickets = ms_tickets_new();
+    srv->api.chat = srv->chat;
+    srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
+    srv->api.index_html = ms_ui_index_html;
+    srv->api.index_html_len = ms_ui_index_html_len;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_cb);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign_loops[1] = {&srv->loop};
+    info.port = port;
+    info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    info.user = &srv->api;
+    info.pcontext = &srv->lws;
+    info.fd_limit_per_thread = (unsigned int)cfg->max_connections + 64;
+    info.pt_serv_buf_size = 8192;
+    info.max_http_header_data = 4096;
+    info.timeout_secs = 30;
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        fprintf(stderr, "medstream: cannot listen on %s (in use, or not a local address?)\n",
+                cfg->listen);
+        ms_chat_shutdown(srv->chat);
+        uv_run(&srv->loop, UV_RUN_DEFAULT);
+        goto cleanup;
+    }
+    uv_signal_init(&srv->loop, &srv->sigint);
+    uv_signal_init(&srv->loop, &srv->sigterm);
+    srv->sigint.data = srv->sigterm.data = srv;
+    uv_signal_start(&srv->sigint, signal_cb, SIGINT);
+    uv_signal_start(&srv->sigterm, signal_cb, SIGTERM);
+    srv->api.ready = 1;
+
+    ms_log(MS_LOG_INFO, "listening", "\"url\":\"http://%s:%d/\",\"provider\":\"%s\"", host, port,
+           cfg->provider);
+    printf("medstream is serving http://%s:%d/ (provider: %s, data: %s)\n", host, port,
+           cfg->provider, cfg->data_dir);
+    if (users == 0)
+        printf("No users yet: register in the page, or run\n"
+               "  medstream user add --data-dir %s --email you@example.org\n",
+               cfg->data_dir);
+    fflush(stdout);
+
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    rc = 0;
+cleanup:
+    lws_context_destroy(srv->lws); /* NULL once destroyed: a no-op then */
+    ms_chat_free(srv->chat);
+    srv->provider->ops->free(srv->provider);
+    ms_tickets_free(srv->api.tickets);
+    ms_rate_free(srv->api.rate);
+    ms_work_shutdown();
+    if (uv_loop_close(&srv->loop) != 0)
+        ms_log(MS_LOG_WARN, "loop_not_clean", NULL);
+    ms_log(MS_LOG_INFO, "stopped", NULL);
+out:
+    free(srv);
+    return rc;
+}

@@ -1,0 +1,320 @@
+/* WebSocket sessions: handshake policy (path, Origin, credentials), message
+ * decoding through the dialect, and the bounded outbound queue drained only
+ * when the socket is writable. Close codes: docs/protocol.md. */
+#include "chat/chat.h"
+#include "core/log.h"
+#include "net/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Encoding scratch, reused for every frame (loop thread only). */
+static ms_buf_t scratch;
+
+/* The WebSocket endpoints and their dialects. */
+static const struct {
+    const char *path;
+    const ms_dialect_ops_t *dialect;
+} endpoints[] = {
+    {"/api/ws", &ms_dialect_native},
+};
+
+static const ms_dialect_ops_t *dialect_for(const char *path) {
+    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++)
+        if (!strcmp(path, endpoints[i].path))
+            return endpoints[i].dialect;
+    return NULL;
+}
+
+static void request_close(ms_session_t *s, int code, const char *reason) {
+    if (s->close_code)
+        return;
+    s->close_code = code;
+    s->close_reason = reason;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void queue_free(ms_session_t *s) {
+    for (ms_frame_t *f = s->head, *next; f; f = next) {
+        next = f->next;
+        free(f);
+    }
+    s->head = s->tail = NULL;
+    s->queued_bytes = 0;
+}
+
+/* Encodes ev with the session's dialect and queues it. Overflow of the
+ * bounded queue closes the connection with 1008 (the answer itself goes on
+ * and stays resumable). */
+static void session_send(ms_session_t *s, const ms_event_t *ev) {
+    if (s->close_code)
+        return;
+    ms_buf_reset(&scratch);
+    s->dialect->encode(ev, &scratch);
+    if (s->queued_bytes + scratch.len > (size_t)s->api->cfg->max_queue_bytes) {
+        queue_free(s);
+        ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
+        request_close(s, 1008, "outbound queue overflow");
+        return;
+    }
+    ms_frame_t *f = ms_xmalloc(sizeof *f + LWS_PRE + scratch.len);
+    f->next = NULL;
+    f->len = scratch.len;
+    memcpy(f->data + LWS_PRE, scratch.data, scratch.len);
+    if (s->tail)
+        s->tail->next = f;
+    else
+        s->head = f;
+    s->tail = f;
+    s->queued_bytes += f->len;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void send_error(ms_session_t *s, const char *message_id, const char *code,
+                       const char *message) {
+    json_t *data = json_pack("{s:s, s:s, s:b}", "code", code, "message", message, "retryable", 0);
+    ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = message_id, .data = data};
+    session_send(s, &ev);
+    json_decref(data);
+}
+
+static void sub_emit_cb(void *ctx, const ms_event_t *ev) {
+    ms_session_t *s = ctx;
+    if (ev->kind == MS_EV_ERROR) {
+        const char *code = json_string_value(json_object_get(ev->data, "code"));
+        if (code && !strcmp(code, "forbidden")) {
+            request_close(s, 4003, "forbidden");
+            return;
+        }
+    }
+    session_send(s, ev);
+}
+
+/* Tracks a subscriber for closing at disconnect; forgets finished ones. */
+static ms_sub_t *session_sub(ms_session_t *s) {
+    for (struct sub_link **pp = &s->subs; *pp;) {
+        if (ms_sub_finished((*pp)->sub)) {
+            struct sub_link *dead = *pp;
+            *pp = dead->next;
+            ms_sub_close(dead->sub);
+            free(dead);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    struct sub_link *l = ms_xmalloc(sizeof *l);
+    l->sub = ms_sub_new(sub_emit_cb, s);
+    l->next = s->subs;
+    s->subs = l;
+    return l->sub;
+}
+
+static void handle_message(ms_session_t *s) {
+    ms_client_msg_t m;
+    char err[160];
+    ms_decode_limits_t lim = {.max_message_chars = (size_t)s->api->cfg->max_message_chars};
+    int rc = s->dialect->decode(ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err, sizeof err);
+    if (rc == MS_EFORMAT) {
+        request_close(s, 4000, "invalid frame");
+        return;
+    }
+    if (rc) {
+        send_error(s, NULL, "invalid_message", err);
+        return;
+    }
+    ms_chat_t *chat = s->api->chat;
+    switch (m.kind) {
+    case MS_CMSG_MESSAGE:
+        ms_chat_ask(chat, s->user_id, m.conversation_id, m.client_message_id, m.text,
+                    session_sub(s));
+        break;
+    case MS_CMSG_RESUME:
+        ms_chat_resume(chat, s->user_id, m.message_id, m.last_seq, session_sub(s));
+        break;
+    case MS_CMSG_CANCEL:
+        rc = ms_chat_cancel(chat, s->user_id, m.message_id);
+        if (rc == MS_EPERM)
+            request_close(s, 4003, "forbidden");
+        else if (rc == MS_ENOENT)
+            send_error(s, m.message_id, "not_found", "no answer is being generated with this id");
+        break;
+    case MS_CMSG_PING: {
+        json_t *data = json_pack("{s:I}", "ts", (json_int_t)ms_now_ms());
+        ms_event_t ev = {.kind = MS_EV_PONG, .data = data};
+        session_send(s, &ev);
+        json_decref(data);
+        break;
+    }
+    }
+    ms_client_msg_clear(&m);
+}
+
+/* Reads credentials from the handshake: Bearer header, ?ticket=, ?token=. */
+static void authenticate(struct lws *wsi, ms_session_t *s) {
+    ms_api_t *api = s->api;
+    ms_jwt_claims_t claims;
+    char buf[4096];
+    const char *v;
+    int ok = 0;
+    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 7 && !strncasecmp(buf, "Bearer ", 7)) {
+        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, buf + 7, &claims) == 0;
+    } else if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
+        ok = ms_tickets_redeem(api->tickets, v, &claims) == 0;
+    } else if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf))) {
+        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, v, &claims) == 0;
+    }
+    if (ok) {
+        s->authed = 1;
+        memcpy(s->user_id, claims.sub, MS_ID_LEN);
+    }
+}
+
+/* Cross-site WebSocket hijacking defence: a browser's Origin must be one we
+ * serve or one configured. Non-browser clients send no Origin. */
+static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
+    char origin[256], host[256];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        return 1;
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0) {
+        const char *o = strstr(origin, "://");
+        if (o && !strcmp(o + 3, host))
+            return 1;
+    }
+    const char *list = cfg->allowed_origins;
+    size_t olen = strlen(origin);
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t n = comma ? (size_t)(comma - list) : strlen(list);
+        while (n && *list == ' ')
+            list++, n--;
+        while (n && list[n - 1] == ' ')
+            n--;
+        if ((n == olen && !strncmp(list, origin, n)) || (n == 1 && *list == '*'))
+            return 1;
+        list = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+static int confirm_upgrade(struct lws *wsi) {
+    ms_api_t *api = lws_context_user(lws_get_context(wsi));
+    char path[256];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !dialect_for(path)) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return 1;
+    }
+    if (!origin_allowed(wsi, api->cfg)) {
+        ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static void session_free(ms_session_t *s) {
+    for (struct sub_link *l = s->subs, *next; l; l = next) {
+        next = l->next;
+        ms_sub_close(l->sub);
+        free(l);
+    }
+    queue_free(s);
+    ms_buf_free(&s->rx);
+    free(s);
+}
+
+static int on_writable(struct lws *wsi, ms_session_t *s) {
+    if (s->close_code) {
+        lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        return -1;
+    }
+    /* Drain while the kernel takes it; resume on the next writable callback. */
+    while (s->head && !lws_send_pipe_choked(wsi)) {
+        ms_frame_t *f = s->head;
+        if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+            return -1;
+        s->head = f->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->queued_bytes -= f->len;
+        free(f);
+    }
+    if (s->head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int on_receive(struct lws *wsi, ms_session_t *s, void *in, size_t len) {
+    ms_api_t *api = s->api;
+    if (s->close_code)
+        return 0;
+    if (lws_frame_is_binary(wsi)) {
+        request_close(s, 4000, "binary frames are not supported");
+        return 0;
+    }
+    if (s->rx.len + len > (size_t)api->cfg->max_frame_bytes) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
+        return -1;
+    }
+    ms_buf_append(&s->rx, in, len);
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+        return 0;
+    handle_message(s);
+    ms_buf_reset(&s->rx);
+    if (s->rx.cap > 16384)
+        ms_buf_free(&s->rx); /* do not keep a large buffer for an idle connection */
+    return 0;
+}
+
+int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
+              size_t len) {
+    ms_session_t *s = pss ? pss->sess : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char path[256] = "";
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+        s = ms_xcalloc(1, sizeof *s);
+        s->api = lws_context_user(lws_get_context(wsi));
+        s->dialect = dialect_for(path);
+        if (!s->dialect)
+            s->dialect = &ms_dialect_native;
+        ms_buf_init(&s->rx);
+        authenticate(wsi, s);
+        pss->sess = s;
+        return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+        if (!s)
+            return -1;
+        s->wsi = wsi;
+        ms_id_new(s->client_id);
+        if (!s->authed) {
+            request_close(s, 4001, "unauthorized");
+            return 0;
+        }
+        json_t *data = json_pack("{s:s, s:s, s:i, s:[s,s,s,s,s]}", "client_id", s->client_id,
+                                 "user_id", s->user_id, "protocol_version", 1, "capabilities",
+                                 "streaming", "resume", "cancel", "citations", "idempotency");
+        ms_event_t ev = {.kind = MS_EV_CONNECTED, .data = data};
+        session_send(s, &ev);
+        json_decref(data);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return s ? on_receive(wsi, s, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return s ? on_writable(wsi, s) : 0;
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY: /* a handshake that never reached ESTABLISHED */
+        if (s) {
+            pss->sess = NULL;
+            session_free(s);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
