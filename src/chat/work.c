@@ -22,6 +22,10 @@ static ms_store_t *stores[64];
 static size_t nstores;
 static __thread ms_store_t *thread_store;
 static __thread int thread_store_failed;
+/* Bumped by ms_work_shutdown: a pool thread whose connection belongs to an
+ * older generation must not use it (it was closed) and opens a new one. */
+static int generation;
+static __thread int thread_generation;
 
 void ms_work_init(const char *data_dir) {
     free(work_data_dir);
@@ -33,6 +37,14 @@ const char *ms_work_data_dir(void) {
 }
 
 static ms_store_t *thread_connection(void) {
+    pthread_mutex_lock(&stores_lock);
+    int gen = generation;
+    pthread_mutex_unlock(&stores_lock);
+    if (thread_generation != gen) {
+        thread_store = NULL;
+        thread_store_failed = 0;
+        thread_generation = gen;
+    }
     if (thread_store || thread_store_failed)
         return thread_store;
     ms_store_t *st = NULL;
@@ -80,6 +92,7 @@ void ms_work_shutdown(void) {
     for (size_t i = 0; i < nstores; i++)
         ms_store_close(stores[i]);
     nstores = 0;
+    generation++;
     pthread_mutex_unlock(&stores_lock);
     free(work_data_dir);
     work_data_dir = NULL;

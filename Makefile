@@ -1,0 +1,59 @@
+# Conventional verbs over CMake + ctest. The Debian packages medstream needs
+# are listed once, in deps/debian-packages.txt; `make deps`, `make run` and
+# .ci/run all read it.
+
+BUILD      ?= build
+SANITIZE   ?= 0
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PACKAGES   := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
+SERVE_ARGS ?=
+
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+ifeq ($(SANITIZE),1)
+CMAKE_FLAGS += -DMS_SANITIZE=ON
+endif
+
+.PHONY: all build deps run test test-asan bench-retrieval clean
+
+all: build
+
+# Installs missing packages when run as root; otherwise prints the one line to run.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "Missing Debian packages. Run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Starts the server with the embedded defaults (SQLite in ./medstream-data,
+# offline provider, starter knowledge base, 127.0.0.1:8080).
+run: deps build
+	./$(BUILD)/medstream serve $(SERVE_ARGS)
+
+# Unit (cmocka) and end-to-end (pytest) tests through ctest.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD=build-asan SANITIZE=1 BUILD_TYPE=Debug
+
+# Retrieval quality on LiveQA-Med and PubMedQA (needs ../shared/data).
+bench-retrieval: build
+	/usr/bin/python3 bench/retrieval.py --bin $(BUILD)/medstream --write docs/performance.md
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,396 @@
+/* The turn pipeline, replay buffer and idempotency, on a real libuv loop
+ * with a real SQLite store in a temporary directory and a scripted provider
+ * (so the test controls exactly what is streamed). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "chat/chat.h"
+#include "chat/work.h"
+#include "core/buf.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a scripted provider: N words, one per millisecond ---- */
+struct ms_gen {
+    uv_timer_t timer;
+    const ms_gen_sink_t *sink;
+    void *ctx;
+    int i, n;
+};
+
+static int script_words = 40;
+
+static void gen_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void gen_finish(struct ms_gen *g, const char *reason) {
+    uv_timer_stop(&g->timer);
+    ms_gen_result_t r = {.finish_reason = reason, .completion_tokens = g->i};
+    g->sink->on_done(g->ctx, &r);
+    uv_close((uv_handle_t *)&g->timer, gen_closed);
+}
+
+static void gen_tick(uv_timer_t *t) {
+    struct ms_gen *g = t->data;
+    char w[32];
+    int n = snprintf(w, sizeof w, "%sw%d", g->i ? " " : "", g->i);
+    g->i++;
+    g->sink->on_delta(g->ctx, w, (size_t)n);
+    if (g->i == g->n)
+        gen_finish(g, "stop");
+}
+
+static int gen_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,
+                     const ms_gen_sink_t *sink, void *ctx, ms_gen_t **out) {
+    (void)p;
+    (void)req;
+    struct ms_gen *g = calloc(1, sizeof *g);
+    g->sink = sink;
+    g->ctx = ctx;
+    g->n = script_words;
+    uv_timer_init(loop, &g->timer);
+    g->timer.data = g;
+    uv_timer_start(&g->timer, gen_tick, 1, 1);
+    *out = g;
+    return 0;
+}
+
+static void gen_cancel(ms_gen_t *g) {
+    gen_finish(g, "cancelled");
+}
+
+static void prov_free(ms_provider_t *p) {
+    (void)p;
+}
+
+static const ms_provider_ops_t script_ops = {"script", gen_start, gen_cancel, prov_free};
+static ms_provider_t script_provider = {&script_ops, NULL};
+
+/* ---- a subscriber that records what it receives ---- */
+typedef struct {
+    int starts, tool_calls, tool_results, chunks, completes, errors;
+    int64_t first_seq, last_seq;
+    int gap;
+    ms_buf_t text;     /* concatenated deltas */
+    char *final_text;  /* message_complete.text */
+    char message_id[MS_ID_LEN];
+    char conversation_id[MS_ID_LEN];
+    char finish_reason[32];
+    char error_code[32];
+    int64_t complete_seq;
+} rec_t;
+
+static void rec_cb(void *ctx, const ms_event_t *ev) {
+    rec_t *r = ctx;
+    switch (ev->kind) {
+    case MS_EV_MESSAGE_START:
+        r->starts++;
+        snprintf(r->message_id, sizeof r->message_id, "%s", ev->message_id);
+        snprintf(r->conversation_id, sizeof r->conversation_id, "%s", ev->conversation_id);
+        break;
+    case MS_EV_TOOL_CALL: r->tool_calls++; break;
+    case MS_EV_TOOL_RESULT: r->tool_results++; break;
+    case MS_EV_MESSAGE_CHUNK:
+        if (r->chunks == 0)
+            r->first_seq = ev->seq;
+        else if (ev->seq != r->last_seq + 1)
+            r->gap = 1;
+        r->last_seq = ev->seq;
+        r->chunks++;
+        ms_buf_append(&r->text, ev->text, ev->text_len);
+        break;
+    case MS_EV_MESSAGE_COMPLETE:
+        r->completes++;
+        r->final_text = strndup(ev->text, ev->text_len);
+        r->complete_seq = ev->seq;
+        snprintf(r->finish_reason, sizeof r->finish_reason, "%s",
+                 json_string_value(json_object_get(ev->data, "finish_reason")));
+        break;
+    case MS_EV_ERROR:
+        r->errors++;
+        snprintf(r->error_code, sizeof r->error_code, "%s",
+                 json_string_value(json_object_get(ev->data, "code")));
+        break;
+    default: break;
+    }
+}
+
+static void rec_free(rec_t *r) {
+    ms_buf_free(&r->text);
+    free(r->final_text);
+}
+
+/* ---- fixture ---- */
+typedef struct {
+    char dir[64];
+    uv_loop_t loop;
+    ms_config_t cfg;
+    ms_chat_t *chat;
+    char user[MS_ID_LEN], other[MS_ID_LEN];
+} fx_t;
+
+static void run_until(fx_t *f, int *flag, int want) {
+    for (int i = 0; i < 20000 && *flag < want; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(*flag >= want);
+}
+
+static int setup(void **state) {
+    fx_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/ms-test-chat-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    ms_store_t *st;
+    assert_int_equal(ms_store_open(f->dir, &st), 0);
+    ms_user_t u;
+    assert_int_equal(ms_store_user_create(st, "a@example.org", "x", "clinician", &u), 0);
+    memcpy(f->user, u.id, MS_ID_LEN);
+    assert_int_equal(ms_store_user_create(st, "b@example.org", "x", "clinician", &u), 0);
+    memcpy(f->other, u.id, MS_ID_LEN);
+    ms_store_close(st);
+    ms_work_init(f->dir);
+    uv_loop_init(&f->loop);
+    ms_config_defaults(&f->cfg);
+    f->cfg.checkpoint_ms = 10;
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider);
+    script_words = 40;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fx_t *f = *state;
+    ms_chat_shutdown(f->chat);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_true(ms_chat_closed(f->chat));
+    ms_chat_free(f->chat);
+    ms_work_shutdown();
+    assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle closed */
+    ms_config_free(&f->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static json_t *stored_messages(fx_t *f, const char *conv) {
+    ms_store_t *st;
+    assert_int_equal(ms_store_open(f->dir, &st), 0);
+    json_t *list = NULL;
+    assert_int_equal(ms_store_message_list(st, conv, &list), 0);
+    ms_store_close(st);
+    return list;
+}
+
+static void test_stream_is_gapless_and_persisted(void **state) {
+    fx_t *f = *state;
+    rec_t r = {0};
+    ms_sub_t *sub = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "c1", "What is asthma?", sub);
+    run_until(f, &r.completes, 1);
+    assert_int_equal(r.starts, 1);
+    assert_int_equal(r.tool_calls, 1);
+    assert_int_equal(r.tool_results, 1);
+    assert_int_equal(r.chunks, 41); /* 40 words + the disclaimer */
+    assert_int_equal(r.first_seq, 1);
+    assert_false(r.gap);
+    assert_int_equal(r.complete_seq, 41);
+    assert_string_equal(r.final_text, ms_buf_cstr(&r.text));
+    size_t dl = strlen(f->cfg.disclaimer);
+    assert_true(strlen(r.final_text) > dl);
+    assert_string_equal(r.final_text + strlen(r.final_text) - dl, f->cfg.disclaimer);
+    assert_string_equal(r.finish_reason, "stop");
+    /* Stored byte for byte, status complete, user message first. */
+    json_t *msgs = stored_messages(f, r.conversation_id);
+    assert_int_equal(json_array_size(msgs), 2);
+    json_t *u = json_array_get(msgs, 0), *a = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(u, "content")), "What is asthma?");
+    assert_string_equal(json_string_value(json_object_get(a, "content")), r.final_text);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "complete");
+    json_decref(msgs);
+    ms_sub_close(sub);
+    rec_free(&r);
+}
+
+static void test_idempotent_retry_during_and_after(void **state) {
+    fx_t *f = *state;
+    rec_t r1 = {0}, r2 = {0}, r3 = {0};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask(f->chat, f->user, NULL, "same", "What is diabetes?", s1);
+    run_until(f, &r1.chunks, 5);
+    /* A retry while streaming (e.g. after a reconnect) follows the same answer. */
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ms_chat_ask(f->chat, f->user, NULL, "same", "What is diabetes?", s2);
+    run_until(f, &r2.completes, 1);
+    run_until(f, &r1.completes, 1);
+    assert_string_equal(r1.message_id, r2.message_id);
+    assert_string_equal(r1.final_text, r2.final_text);
+    assert_string_equal(ms_buf_cstr(&r2.text), r2.final_text);
+    assert_int_equal(r2.first_seq, 1);
+    assert_false(r2.gap);
+    /* After completion, naming the conversation now, still nothing new. */
+    ms_sub_t *s3 = ms_sub_new(rec_cb, &r3);
+    ms_chat_ask(f->chat, f->user, r1.conversation_id, "same", "What is diabetes?", s3);
+    run_until(f, &r3.completes, 1);
+    assert_string_equal(r3.message_id, r1.message_id);
+    assert_string_equal(r3.final_text, r1.final_text);
+    json_t *msgs = stored_messages(f, r1.conversation_id);
+    assert_int_equal(json_array_size(msgs), 2);
+    json_decref(msgs);
+    ms_sub_close(s1);
+    ms_sub_close(s2);
+    ms_sub_close(s3);
+    rec_free(&r1);
+    rec_free(&r2);
+    rec_free(&r3);
+}
+
+static void test_resume_from_last_seq(void **state) {
+    fx_t *f = *state;
+    rec_t r1 = {0}, r2 = {0};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask(f->chat, f->user, NULL, "r", "What is a migraine?", s1);
+    run_until(f, &r1.chunks, 10);
+    /* The connection drops: the subscriber goes, the answer goes on. */
+    int64_t seen = r1.last_seq;
+    char *prefix = strdup(ms_buf_cstr(&r1.text));
+    ms_sub_close(s1);
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ms_chat_resume(f->chat, f->user, r1.message_id, seen, s2);
+    run_until(f, &r2.completes, 1);
+    assert_int_equal(r2.first_seq, seen + 1);
+    assert_false(r2.gap);
+    ms_buf_t whole;
+    ms_buf_init(&whole);
+    ms_buf_puts(&whole, prefix);
+    ms_buf_puts(&whole, ms_buf_cstr(&r2.text));
+    assert_string_equal(ms_buf_cstr(&whole), r2.final_text);
+    ms_buf_free(&whole);
+    free(prefix);
+    ms_sub_close(s2);
+    rec_free(&r1);
+    rec_free(&r2);
+}
+
+static void test_resume_after_expiry_comes_from_storage(void **state) {
+    fx_t *f = *state;
+    ms_chat_shutdown(f->chat);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ms_chat_free(f->chat);
+    f->cfg.replay_ttl_ms = 30;
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider);
+    rec_t r1 = {0}, r2 = {0};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask(f->chat, f->user, NULL, "e", "What is gout?", s1);
+    run_until(f, &r1.completes, 1);
+    ms_chat_stats_t st;
+    ms_chat_stats(f->chat, &st);
+    assert_int_equal(st.streams_buffered, 1);
+    for (int i = 0; i < 200 && st.streams_buffered > 0; i++) {
+        usleep(2000);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        ms_chat_stats(f->chat, &st);
+    }
+    assert_int_equal(st.streams_buffered, 0);
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ms_chat_resume(f->chat, f->user, r1.message_id, 5, s2);
+    run_until(f, &r2.completes, 1);
+    assert_int_equal(r2.starts, 1);
+    assert_int_equal(r2.chunks, 0);
+    assert_int_equal(r2.complete_seq, 0);
+    assert_string_equal(r2.final_text, r1.final_text);
+    ms_sub_close(s1);
+    ms_sub_close(s2);
+    rec_free(&r1);
+    rec_free(&r2);
+}
+
+static void test_cancel_keeps_partial_text(void **state) {
+    fx_t *f = *state;
+    script_words = 100000;
+    rec_t r = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "k", "What is COVID-19?", s);
+    run_until(f, &r.chunks, 8);
+    assert_int_equal(ms_chat_cancel(f->chat, f->other, r.message_id), MS_EPERM);
+    assert_int_equal(ms_chat_cancel(f->chat, f->user, r.message_id), 0);
+    run_until(f, &r.completes, 1);
+    assert_string_equal(r.finish_reason, "cancelled");
+    assert_string_equal(ms_buf_cstr(&r.text), r.final_text);
+    json_t *msgs = stored_messages(f, r.conversation_id);
+    json_t *a = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "cancelled");
+    assert_string_equal(json_string_value(json_object_get(a, "content")), r.final_text);
+    json_decref(msgs);
+    ms_sub_close(s);
+    rec_free(&r);
+}
+
+static void test_other_user_is_forbidden(void **state) {
+    fx_t *f = *state;
+    rec_t r = {0}, x = {0}, y = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "o", "What is a stroke?", s);
+    run_until(f, &r.completes, 1);
+    ms_sub_t *sx = ms_sub_new(rec_cb, &x);
+    ms_chat_resume(f->chat, f->other, r.message_id, 0, sx);
+    run_until(f, &x.errors, 1);
+    assert_string_equal(x.error_code, "forbidden");
+    assert_int_equal(x.chunks, 0);
+    ms_sub_t *sy = ms_sub_new(rec_cb, &y);
+    ms_chat_ask(f->chat, f->other, r.conversation_id, "o2", "hello", sy);
+    run_until(f, &y.errors, 1);
+    assert_string_equal(y.error_code, "forbidden");
+    ms_sub_close(s);
+    ms_sub_close(sx);
+    ms_sub_close(sy);
+    rec_free(&r);
+    rec_free(&x);
+    rec_free(&y);
+}
+
+static void test_citations_shape(void **state) {
+    (void)state;
+    ms_kb_hit_t hits[2] = {
+        {.id = "GHR_1_Sec1", .score = 3.5, .title = "What is X?", .url = "https://x.nih.gov/",
+         .source = "GHR", .source_type = "medquad", .text = "X is a condition."},
+        {.id = "123", .score = 1.0, .title = "Paper", .url = "https://pubmed/123",
+         .source = "PubMed", .source_type = "pubmed", .text = "Abstract.", .pmid = "123",
+         .authors_json = "[\"A B\"]", .year = 2019},
+    };
+    size_t cited[2] = {1, 0};
+    json_t *c = ms_chat_citations(hits, 2, cited, 2);
+    assert_int_equal(json_array_size(c), 2);
+    json_t *c1 = json_array_get(c, 0);
+    assert_int_equal(json_integer_value(json_object_get(c1, "index")), 1);
+    assert_string_equal(json_string_value(json_object_get(c1, "source_id")), "123");
+    assert_string_equal(json_string_value(json_object_get(c1, "pmid")), "123");
+    assert_int_equal(json_array_size(json_object_get(c1, "authors")), 1);
+    assert_int_equal(json_integer_value(json_object_get(c1, "year")), 2019);
+    json_t *c2 = json_array_get(c, 1);
+    assert_string_equal(json_string_value(json_object_get(c2, "url")), "https://x.nih.gov/");
+    assert_null(json_object_get(c2, "pmid"));
+    json_decref(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stream_is_gapless_and_persisted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_retry_during_and_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_from_last_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_expiry_comes_from_storage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_keeps_partial_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_user_is_forbidden, setup, teardown),
+        cmocka_unit_test(test_citations_shape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
