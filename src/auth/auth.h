@@ -15,7 +15,9 @@
  * OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE). Passwords shorter than 8
  * or longer than 1024 bytes give MS_EINVAL. Slow by design: off the loop. */
 int ms_password_hash(const char *password, char out[MS_PASSWORD_HASH_LEN]);
-/** 0 when password matches hash, MS_EAUTH otherwise. */
+/** 0 when password matches hash, MS_EAUTH otherwise. A NULL hash (no such
+ * user) still spends one argon2id verification against a dummy hash and
+ * returns MS_EAUTH, so logins do not reveal which emails exist by timing. */
 int ms_password_verify(const char *hash, const char *password);
 
 /** Claims of a medstream access token (RFC 7519 section 4.1). */

@@ -48,6 +48,9 @@ int ms_store_user_by_email(ms_store_t *st, const char *email, ms_user_t *out);
 int ms_store_user_by_id(ms_store_t *st, const char *id, ms_user_t *out);
 /** Number of users (for the start-up hint "create the first user"). */
 int ms_store_user_count(ms_store_t *st, int64_t *out);
+/** Every user as a JSON array of {"id","email","role","created_at"} (no
+ * password hashes), oldest first: for `medstream user list` and admin views. */
+int ms_store_user_list(ms_store_t *st, json_t **out);
 
 /** Stores a refresh token by its SHA-256 hex hash (never the token itself). */
 int ms_store_refresh_put(ms_store_t *st, const char *token_hash_hex, const char *user_id,
@@ -112,7 +115,10 @@ int ms_store_message_by_client_id(ms_store_t *st, const char *conversation_id,
 /** All messages of a conversation, oldest first, with citations. */
 int ms_store_message_list(ms_store_t *st, const char *conversation_id, json_t **out);
 /** The last n messages (role + content), oldest first, as a JSON array of
- * {"role","content"} for the conversation's recent-turn context. */
+ * {"role","content"} for the conversation's recent-turn context. Messages
+ * still streaming and messages with empty content are skipped, so calling
+ * it right after ms_store_turn_begin yields history ending with the new
+ * user message. n is clamped to 0..200. */
 int ms_store_recent_turns(ms_store_t *st, const char *conversation_id, int n, json_t **out);
 /** Start-up recovery: every message still 'streaming' becomes 'interrupted'
  * (content kept). *count gets the number changed. */

@@ -1,0 +1,224 @@
+/* Conversations: create, get, list, rename, delete, all scoped to their
+ * owner. Deletion is real (rows removed, messages and citations with them
+ * by ON DELETE CASCADE): a clinician deleting a conversation expects the
+ * PHI in it to be gone, not hidden. */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TITLE "New conversation"
+/** Titles are cut to this many Unicode code points. */
+#define MAX_TITLE_CHARS 200
+
+/* Normalises a title into a malloc'd string: surrounding ASCII whitespace
+ * trimmed, "New conversation" when NULL or empty, truncated to
+ * MAX_TITLE_CHARS code points at a UTF-8 boundary. NULL (MS_EINVAL) if
+ * the title is not valid UTF-8. */
+static char *title_norm(const char *title) {
+    if (!title)
+        return ms_xstrdup(DEFAULT_TITLE);
+    size_t n = strlen(title);
+    if (!ms__store_utf8_valid(title, n))
+        return NULL;
+    const char *b = title, *e = title + n;
+    while (b < e && strchr(" \t\r\n", *b))
+        b++;
+    while (e > b && strchr(" \t\r\n", e[-1]))
+        e--;
+    if (b == e)
+        return ms_xstrdup(DEFAULT_TITLE);
+    size_t chars = 0;
+    const char *p = b;
+    while (p < e) {
+        /* Continuation bytes (10xxxxxx) do not start a code point. */
+        if (((unsigned char)*p & 0xc0) != 0x80 && chars++ == MAX_TITLE_CHARS)
+            break;
+        p++;
+    }
+    return ms_xstrndup(b, (size_t)(p - b));
+}
+
+/* Columns shared by get and list; the owner is the last column. */
+#define CONV_SELECT                                                                                \
+    "SELECT c.id, c.title, c.created_at, c.updated_at,"                                            \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), c.user_id "                \
+    "FROM conversations c "
+
+static json_t *conv_from_row(sqlite3_stmt *s) {
+    json_t *c = json_object();
+    json_object_set_new(c, "id", ms__store_col_json_str(s, 0));
+    json_object_set_new(c, "title", ms__store_col_json_str(s, 1));
+    json_object_set_new(c, "created_at", ms__store_col_json_time(s, 2));
+    json_object_set_new(c, "updated_at", ms__store_col_json_time(s, 3));
+    json_object_set_new(c, "message_count", json_integer(sqlite3_column_int64(s, 4)));
+    return c;
+}
+
+/* Loads a conversation row; MS_ENOENT if absent, MS_EPERM if another
+ * user's. out may be NULL (ownership check only). */
+static int conv_load(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    static const char sql[] = CONV_SELECT "WHERE c.id = ?1";
+    if (!user_id || !id)
+        return MS_ENOENT;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        ms__store_done(s);
+        return rc == SQLITE_DONE ? MS_ENOENT : ms__store_err(st, rc, "conversation get");
+    }
+    const char *owner = (const char *)sqlite3_column_text(s, 5);
+    if (!owner || strcmp(owner, user_id) != 0) {
+        ms__store_done(s);
+        return MS_EPERM;
+    }
+    if (out)
+        *out = conv_from_row(s);
+    ms__store_done(s);
+    return 0;
+}
+
+int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
+                                 json_t **out) {
+    static const char sql[] = "INSERT INTO conversations (id, user_id, title, created_at, "
+                              "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
+    char id[MS_ID_LEN];
+    if (out)
+        *out = NULL;
+    if (!user_id)
+        return MS_EINVAL;
+    char *t = title_norm(title);
+    if (!t)
+        return MS_EINVAL;
+    ms_id_new(id);
+    int rc;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s) {
+        rc = MS_EIO;
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, t, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, ms_now_ms());
+    rc = sqlite3_step(s);
+    ms__store_done(s);
+    if (rc != SQLITE_DONE) {
+        /* A foreign-key failure means the user does not exist. */
+        rc = (rc & 0xff) == SQLITE_CONSTRAINT ? MS_ENOENT
+                                              : ms__store_err(st, rc, "conversation insert");
+        goto fail;
+    }
+    free(t);
+    return out ? conv_load(st, user_id, id, out) : 0;
+fail:
+    free(t);
+    return rc;
+}
+
+int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    *out = NULL;
+    return conv_load(st, user_id, id, out);
+}
+
+int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, int offset,
+                               json_t **out) {
+    static const char sql[] = CONV_SELECT "WHERE c.user_id = ?1 "
+                                          "ORDER BY c.updated_at DESC, c.created_at DESC, c.id "
+                                          "LIMIT ?2 OFFSET ?3";
+    *out = NULL;
+    if (!user_id)
+        return MS_EINVAL;
+    /* Out-of-range paging is clamped, not refused: limit to 1..200
+     * (default 50 when <= 0), offset to >= 0. */
+    if (limit <= 0)
+        limit = 50;
+    if (limit > 200)
+        limit = 200;
+    if (offset < 0)
+        offset = 0;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, limit);
+    sqlite3_bind_int(s, 3, offset);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(arr, conv_from_row(s));
+    ms__store_done(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ms__store_err(st, rc, "conversation list");
+    }
+    *out = arr;
+    return 0;
+}
+
+int ms_store_conversation_rename(ms_store_t *st, const char *user_id, const char *id,
+                                 const char *title, json_t **out) {
+    static const char sql[] = "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1";
+    if (out)
+        *out = NULL;
+    char *t = title_norm(title);
+    if (!t)
+        return MS_EINVAL;
+    int rc = ms__store_begin(st);
+    if (rc != 0) {
+        free(t);
+        return rc;
+    }
+    if ((rc = conv_load(st, user_id, id, NULL)) != 0)
+        goto fail;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s) {
+        rc = MS_EIO;
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, t, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, ms_now_ms());
+    rc = sqlite3_step(s);
+    ms__store_done(s);
+    if (rc != SQLITE_DONE) {
+        rc = ms__store_err(st, rc, "conversation rename");
+        goto fail;
+    }
+    if ((rc = ms__store_commit(st)) != 0)
+        goto fail;
+    free(t);
+    return out ? conv_load(st, user_id, id, out) : 0;
+fail:
+    ms__store_rollback(st);
+    free(t);
+    return rc;
+}
+
+int ms_store_conversation_delete(ms_store_t *st, const char *user_id, const char *id) {
+    static const char sql[] = "DELETE FROM conversations WHERE id = ?1";
+    int rc = ms__store_begin(st);
+    if (rc != 0)
+        return rc;
+    if ((rc = conv_load(st, user_id, id, NULL)) != 0)
+        goto fail;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s) {
+        rc = MS_EIO;
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    ms__store_done(s);
+    if (rc != SQLITE_DONE) {
+        rc = ms__store_err(st, rc, "conversation delete");
+        goto fail;
+    }
+    return ms__store_commit(st);
+fail:
+    ms__store_rollback(st);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* Schema migrations, tracked in PRAGMA user_version (the store owns that
+ * header field; the knowledge base, which shares the file, keeps its own
+ * kb_* tables and must track its schema elsewhere).
+ *
+ * Each migration runs in one BEGIN IMMEDIATE transaction together with the
+ * user_version bump, so a crash or a concurrent opener never sees a half
+ * applied schema; a second connection opening at the same time waits for
+ * the lock, re-reads user_version and finds nothing left to do. Migrations
+ * are append-only: never edit one that has shipped, add the next. */
+#include "store/store_int.h"
+
+#include "core/log.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* 1: users, refresh tokens, conversations, messages, citations. Times
+     * are integer ms since the epoch. */
+    "CREATE TABLE users ("
+    "  id TEXT PRIMARY KEY,"
+    "  email TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('clinician', 'admin')),"
+    "  password_hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    /* Only the SHA-256 of a refresh token is stored, so a copy of the
+     * database does not hand out sessions. Used rows stay until they expire
+     * so a replayed token can be recognised (RFC 6819 section 5.2.2.3). */
+    "CREATE TABLE refresh_tokens ("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER,"
+    "  revoked INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);"
+    "CREATE TABLE conversations ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  title TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX conversations_user_updated ON conversations(user_id, updated_at DESC);"
+    /* seq orders messages within a conversation: created_at can tie (a
+     * turn inserts two rows in the same millisecond) and rowids of a table
+     * without an INTEGER PRIMARY KEY may change on VACUUM. */
+    "CREATE TABLE messages ("
+    "  id TEXT PRIMARY KEY,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),"
+    "  content TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('streaming', 'complete', 'cancelled', 'interrupted', 'error')),"
+    "  client_message_id TEXT,"
+    "  reply_to TEXT REFERENCES messages(id) ON DELETE CASCADE,"
+    "  finish_reason TEXT,"
+    "  usage_json TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX messages_conversation_seq ON messages(conversation_id, seq);"
+    /* Only user messages carry client_message_id; NULLs never collide. */
+    "CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, client_message_id);"
+    "CREATE INDEX messages_reply_to ON messages(reply_to) WHERE reply_to IS NOT NULL;"
+    /* Start-up recovery looks for the few rows still streaming. */
+    "CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';"
+    "CREATE TABLE citations ("
+    "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  source_id TEXT,"
+    "  source_type TEXT,"
+    "  title TEXT,"
+    "  url TEXT,"
+    "  source_name TEXT,"
+    "  relevance_score REAL,"
+    "  quoted_text TEXT,"
+    "  pmid TEXT,"
+    "  doi TEXT,"
+    "  authors TEXT," /* JSON array of strings */
+    "  journal TEXT,"
+    "  year INTEGER,"
+    "  PRIMARY KEY (message_id, idx)"
+    ") WITHOUT ROWID;",
+};
+
+int ms__store_schema_version(void) {
+    return (int)MS_COUNTOF(migrations);
+}
+
+static int read_version(ms_store_t *st, int *out) {
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = sqlite3_column_int(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_OK ? 0 : ms__store_err(st, rc, "read user_version");
+}
+
+int ms__store_migrate(ms_store_t *st) {
+    int version = 0, rc;
+    const int latest = ms__store_schema_version();
+    if ((rc = ms__store_begin(st)) != 0)
+        return rc;
+    if ((rc = read_version(st, &version)) != 0)
+        goto fail;
+    if (version > latest) {
+        /* A newer medstream wrote this file; running old code against it
+         * could corrupt data it does not understand. */
+        ms_log(MS_LOG_ERROR, "store_schema_too_new", "\"version\":%d,\"supported\":%d", version,
+               latest);
+        rc = MS_EIO;
+        goto fail;
+    }
+    for (int v = version; v < latest; v++) {
+        char *err = NULL;
+        int src = sqlite3_exec(st->db, migrations[v], NULL, NULL, &err);
+        if (src != SQLITE_OK) {
+            ms_log(MS_LOG_ERROR, "store_migration_failed", "\"version\":%d,\"code\":%d", v + 1,
+                   src);
+            sqlite3_free(err);
+            rc = MS_EIO;
+            goto fail;
+        }
+        char bump[48];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+        if ((src = sqlite3_exec(st->db, bump, NULL, NULL, NULL)) != SQLITE_OK) {
+            rc = ms__store_err(st, src, "set user_version");
+            goto fail;
+        }
+    }
+    if ((rc = ms__store_commit(st)) != 0)
+        goto fail;
+    if (version < latest)
+        ms_log(MS_LOG_INFO, "store_migrated", "\"from\":%d,\"to\":%d", version, latest);
+    return 0;
+fail:
+    ms__store_rollback(st);
+    return rc;
+}

@@ -1,0 +1,272 @@
+/* The SQLite connection: opening with the pragmas the rest of the store
+ * relies on, the per-connection prepared-statement cache, transactions and
+ * error mapping. Schema lives in migrations.c, rows in users.c,
+ * conversations.c and messages.c. */
+#include "store/store_int.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* How long a writer waits for another connection's write lock before the
+ * statement fails with SQLITE_BUSY. Long enough to ride out any group commit. */
+#define MS_STORE_BUSY_TIMEOUT_MS 5000
+
+/* Logs an event with one escaped string member; only static text or paths. */
+static void log_str(ms_log_level_t lvl, const char *event, const char *key, const char *val) {
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_json_str(&b, val, strlen(val));
+    ms_log(lvl, event, "\"%s\":%s", key, ms_buf_cstr(&b));
+    ms_buf_free(&b);
+}
+
+int ms__store_err(ms_store_t *st, int rc, const char *what) {
+    int prim = rc & 0xff;
+    /* A unique or primary key violation is an expected outcome (an email
+     * or id already taken), not a fault: no log line. */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return MS_EEXIST;
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_json_str(&b, what, strlen(what));
+    ms_buf_puts(&b, ",\"sqlite\":");
+    const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    ms_buf_json_str(&b, msg, strlen(msg));
+    ms_log(MS_LOG_ERROR, "store_error", "\"what\":%s,\"code\":%d", ms_buf_cstr(&b), rc);
+    ms_buf_free(&b);
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return MS_EBUSY;
+    /* Other constraints (CHECK, NOT NULL, foreign key) mean a caller passed
+     * something the checks before the statement let through. */
+    return prim == SQLITE_CONSTRAINT ? MS_EINVAL : MS_EIO;
+}
+
+sqlite3_stmt *ms__store_stmt(ms_store_t *st, const char *sql) {
+    for (size_t i = 0; i < st->nstmts; i++) {
+        if (st->stmts[i].sql == sql)
+            return st->stmts[i].stmt;
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ms__store_err(st, rc, "prepare");
+        return NULL;
+    }
+    if (st->nstmts == st->capstmts) {
+        st->capstmts = st->capstmts ? st->capstmts * 2 : 32;
+        st->stmts = ms_xrealloc(st->stmts, st->capstmts * sizeof *st->stmts);
+    }
+    st->stmts[st->nstmts].sql = sql;
+    st->stmts[st->nstmts].stmt = s;
+    st->nstmts++;
+    return s;
+}
+
+void ms__store_done(sqlite3_stmt *s) {
+    if (!s)
+        return;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Runs one cached statement that returns no rows. */
+static int exec_cached(ms_store_t *st, const char *sql, const char *what) {
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    int rc = sqlite3_step(s);
+    ms__store_done(s);
+    if (rc != SQLITE_DONE)
+        return ms__store_err(st, rc, what);
+    return 0;
+}
+
+int ms__store_begin(ms_store_t *st) {
+    return exec_cached(st, "BEGIN IMMEDIATE", "begin");
+}
+
+int ms__store_commit(ms_store_t *st) {
+    return exec_cached(st, "COMMIT", "commit");
+}
+
+void ms__store_rollback(ms_store_t *st) {
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ms__store_bind_text(sqlite3_stmt *s, int i, const char *v) {
+    if (!v)
+        return sqlite3_bind_null(s, i);
+    return sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+json_t *ms__store_col_json_str(sqlite3_stmt *s, int i) {
+    const unsigned char *v = sqlite3_column_text(s, i);
+    if (!v)
+        return json_null();
+    json_t *j = json_stringn((const char *)v, (size_t)sqlite3_column_bytes(s, i));
+    /* Every text is validated on the way in; a row edited by hand with bad
+     * UTF-8 becomes null rather than a crash. */
+    return j ? j : json_null();
+}
+
+json_t *ms__store_col_json_time(sqlite3_stmt *s, int i) {
+    char iso[40];
+    ms_time_iso(sqlite3_column_int64(s, i), iso, sizeof iso);
+    return json_string(iso);
+}
+
+void ms__store_col_copy(sqlite3_stmt *s, int i, char *out, size_t n) {
+    const unsigned char *v = sqlite3_column_text(s, i);
+    snprintf(out, n, "%s", v ? (const char *)v : "");
+}
+
+int ms__store_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len;
+        unsigned min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, min = 0x10000, c &= 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are
+         * invalid (RFC 3629 section 3). */
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* mkdir -p with mode 0700 for each directory it creates: the database holds
+ * PHI, so nobody but the service user should list or read it. */
+static int make_dirs(const char *path) {
+    char *p = ms_xstrdup(path);
+    int rc = 0;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char saved = *q;
+        *q = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            rc = MS_EIO;
+            break;
+        }
+        *q = saved;
+        if (saved == '\0')
+            break;
+    }
+    free(p);
+    if (rc == 0) {
+        struct stat sb;
+        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            rc = MS_EIO;
+    }
+    return rc;
+}
+
+/* Runs a pragma and checks the single text value it returns, if expected. */
+static int pragma(ms_store_t *st, const char *sql, const char *expect) {
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return ms__store_err(st, rc, "pragma");
+    rc = sqlite3_step(s);
+    int ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    if (ok && expect) {
+        const unsigned char *v = rc == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+        ok = v && strcmp((const char *)v, expect) == 0;
+    }
+    sqlite3_finalize(s);
+    if (!ok) {
+        log_str(MS_LOG_ERROR, "store_pragma_failed", "pragma", sql);
+        return MS_EIO;
+    }
+    return 0;
+}
+
+int ms_store_open(const char *data_dir, ms_store_t **out) {
+    ms_store_t *st = NULL;
+    char *path = NULL;
+    int rc;
+    *out = NULL;
+    if (!data_dir || !*data_dir)
+        return MS_EINVAL;
+    if (make_dirs(data_dir) != 0) {
+        log_str(MS_LOG_ERROR, "store_data_dir_failed", "data_dir", data_dir);
+        return MS_EIO;
+    }
+    ms_buf_t pb;
+    ms_buf_init(&pb);
+    ms_buf_printf(&pb, "%s/medstream.db", data_dir);
+    path = ms_buf_take(&pb);
+
+    st = ms_xcalloc(1, sizeof *st);
+    /* NOMUTEX: a connection is used by one thread at a time (store.h), so
+     * SQLite's per-connection mutex would be pure overhead. */
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_str(MS_LOG_ERROR, "store_open_failed", "path", path);
+        rc = MS_EIO;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, MS_STORE_BUSY_TIMEOUT_MS);
+    /* WAL lets readers run alongside the one writer; synchronous=FULL keeps
+     * a committed user message durable across power loss, not only across a
+     * process crash (architecture: durable before message_start). */
+    if ((rc = pragma(st, "PRAGMA journal_mode=WAL", "wal")) != 0 ||
+        (rc = pragma(st, "PRAGMA synchronous=FULL", NULL)) != 0 ||
+        (rc = pragma(st, "PRAGMA foreign_keys=ON", NULL)) != 0)
+        goto fail;
+    if ((rc = ms__store_migrate(st)) != 0)
+        goto fail;
+    free(path);
+    *out = st;
+    return 0;
+fail:
+    free(path);
+    ms_store_close(st);
+    return rc == MS_EINVAL ? MS_EINVAL : MS_EIO;
+}
+
+void ms_store_close(ms_store_t *st) {
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nstmts; i++)
+        sqlite3_finalize(st->stmts[i].stmt);
+    free(st->stmts);
+    /* close_v2 defers the close if the knowledge base left a statement
+     * unfinalised, instead of failing and leaking the handle. */
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+sqlite3 *ms_store_db(ms_store_t *st) {
+    return st ? st->db : NULL;
+}

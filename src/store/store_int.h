@@ -1,0 +1,73 @@
+/* Internal to the SQLite store: the connection struct, a per-connection
+ * prepared-statement cache, transaction helpers and SQLite error mapping.
+ * Not part of the public interface (store.h); only src/store/ includes it. */
+#ifndef MS_STORE_STORE_INT_H
+#define MS_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* One cached statement: sql is the address of a static string literal, so
+ * the cache compares pointers, not text. */
+typedef struct {
+    const char *sql;
+    sqlite3_stmt *stmt;
+} ms_store_stmt_t;
+
+/* One connection. Owned by whoever called ms_store_open; freed by
+ * ms_store_close, which finalises every cached statement first. */
+struct ms_store {
+    sqlite3 *db;
+    ms_store_stmt_t *stmts;
+    size_t nstmts, capstmts;
+};
+
+/* The cached prepared statement for sql (a string literal), prepared on
+ * first use. NULL (logged) if SQLite refuses it. The caller binds, steps
+ * and then calls ms__store_done, on every path. */
+sqlite3_stmt *ms__store_stmt(ms_store_t *st, const char *sql);
+/* Resets the statement and clears its bindings so it is ready for reuse
+ * and holds no read transaction open. NULL-safe. */
+void ms__store_done(sqlite3_stmt *s);
+
+/* Write transactions start with BEGIN IMMEDIATE: the write lock is taken
+ * up front (waiting up to busy_timeout), so a transaction never has to
+ * upgrade from read to write and fail with SQLITE_BUSY half-way. */
+int ms__store_begin(ms_store_t *st);
+int ms__store_commit(ms_store_t *st);
+/* Rolls back if a transaction is open; harmless otherwise. */
+void ms__store_rollback(ms_store_t *st);
+
+/* Maps an SQLite result code to MS_E*: unique/primary key violations to
+ * MS_EEXIST (not logged), other constraints to MS_EINVAL, busy/locked to
+ * MS_EBUSY, the rest to MS_EIO; all but the first are logged with what (a
+ * static description, never user data). */
+int ms__store_err(ms_store_t *st, int rc, const char *what);
+
+/* Applies pending schema migrations (PRAGMA user_version). */
+int ms__store_migrate(ms_store_t *st);
+/* The schema version this build creates (the newest migration). */
+int ms__store_schema_version(void);
+
+/* Replaces the citations of a message with the JSON array citations
+ * (inside the caller's transaction). MS_EINVAL when an element is not a
+ * citation object or two share an index. */
+int ms__store_citations_put(ms_store_t *st, const char *msg_id, json_t *citations);
+/* The citations of a message as a JSON array ordered by index. */
+int ms__store_citations_get(ms_store_t *st, const char *msg_id, json_t **out);
+
+/* Whether s is valid UTF-8 (jansson refuses anything else in strings). */
+int ms__store_utf8_valid(const char *s, size_t n);
+
+/* Binds a C string or NULL (as SQL NULL) as text. */
+int ms__store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* A text column as a JSON string, or JSON null when SQL NULL. */
+json_t *ms__store_col_json_str(sqlite3_stmt *s, int i);
+/* An integer ms column as an RFC 3339 JSON string. */
+json_t *ms__store_col_json_time(sqlite3_stmt *s, int i);
+/* Copies a text column into out (size n), truncating; "" when NULL. */
+void ms__store_col_copy(sqlite3_stmt *s, int i, char *out, size_t n);
+
+#endif
