@@ -4,6 +4,7 @@
 #include "chat/work.h"
 #include "core/log.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,21 @@ static int authenticate(ms_http_req_t *r) {
     return ms_jwt_verify(r->api->jwt_secret, r->api->jwt_secret_len, h, &r->user);
 }
 
+/* Login and registration attempts are limited per client address and per
+ * account (credential stuffing comes from many addresses at one account). */
+static int rate_limited(ms_http_req_t *r) {
+    int limited = ms_rate_hit(r->api->rate, r->peer) != 0;
+    const char *email = json_string_value(json_object_get(r->json, "email"));
+    if (email && strlen(email) <= 254) {
+        char key[300];
+        size_t n = (size_t)snprintf(key, sizeof key, "email:%s", email);
+        for (size_t i = 6; i < n && i < sizeof key; i++)
+            key[i] = (char)tolower((unsigned char)key[i]);
+        limited |= ms_rate_hit(r->api->rate, key) != 0;
+    }
+    return limited;
+}
+
 void ms_api_dispatch(ms_http_req_t *r) {
     const route_t *route = NULL;
     char allow[64] = "";
@@ -140,10 +156,6 @@ void ms_api_dispatch(ms_http_req_t *r) {
         ms_http_respond_error(r, 401, "unauthorized", "missing, invalid or expired access token");
         goto finish;
     }
-    if (route->rate_limited && ms_rate_hit(r->api->rate, r->peer) != 0) {
-        ms_http_respond_error(r, 429, "rate_limited", "too many attempts; wait a minute");
-        goto finish;
-    }
     if (route->json) {
         json_error_t je;
         if (r->body.len == 0 && route->json == 2) {
@@ -156,6 +168,10 @@ void ms_api_dispatch(ms_http_req_t *r) {
                 goto finish;
             }
         }
+    }
+    if (route->rate_limited && rate_limited(r)) {
+        ms_http_respond_error(r, 429, "rate_limited", "too many attempts; wait a minute");
+        goto finish;
     }
     if (route->loop_fn) {
         route->loop_fn(r); /* calls ms_http_finish itself, now or later */

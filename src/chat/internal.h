@@ -115,7 +115,7 @@ void ms__sub_unref(ms_sub_t *sub);
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev);
 void ms__emit_error(ms_sub_t *sub, const char *message_id, const char *code, const char *msg,
                     int retryable);
-void ms__emit_stored(ms_sub_t *sub, json_t *msg);
+void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg);
 void ms__sweep_cb(uv_timer_t *t);
 
 #endif

@@ -111,6 +111,8 @@ static void persist_done(void *arg) {
         /* The same client_message_id was used before (another node, a restart,
          * or an expired replay buffer): follow that answer instead. */
         const char *mid = json_string_value(json_object_get(j->existing, "id"));
+        json_object_set_new(j->existing, "user_client_message_id",
+                            json_string(s->client_message_id));
         ms_stream_t *other = NULL;
         HASH_FIND(hh, c->by_id, mid, strlen(mid), other);
         for (ms_sub_t *sub = s->subs, *next; sub; sub = next) {
@@ -118,7 +120,7 @@ static void persist_done(void *arg) {
             if (other)
                 ms__stream_attach(other, sub, 0);
             else
-                ms__emit_stored(sub, j->existing);
+                ms__emit_stored(c, sub, j->existing);
         }
         ms__stream_drop(s);
     } else {
@@ -384,7 +386,7 @@ static void update_done(void *arg) {
         ms_log(MS_LOG_ERROR, "message_update_failed", "\"final\":%d,\"code\":%d", j->final, j->rc);
     if (!j->final) {
         s->checkpoint_inflight = 0;
-        if (s->state == ST_FINALIZING && !s->chat->shutting_down)
+        if (s->state == ST_FINALIZING)
             submit_final(s);
     } else if (!s->chat->shutting_down && !s->dropped) {
         ms__stream_mark_done(s);
@@ -512,7 +514,7 @@ static void lookup_done(void *arg) {
                        j->err == MS_ENOENT ? "no such message" : "could not read the message",
                        j->err == MS_EIO);
     } else {
-        ms__emit_stored(j->sub, j->msg);
+        ms__emit_stored(j->chat, j->sub, j->msg);
     }
     json_decref(j->msg);
     ms__sub_unref(j->sub);
@@ -630,29 +632,25 @@ void ms_chat_shutdown(ms_chat_t *c) {
     uv_timer_stop(&c->checkpoint_timer);
     uv_close((uv_handle_t *)&c->sweep_timer, handle_closed_cb);
     uv_close((uv_handle_t *)&c->checkpoint_timer, handle_closed_cb);
-    /* Store what every unfinished answer has so far; a restart shows it as
-     * interrupted rather than losing it. This blocks, which is fine at exit. */
-    ms_store_t *st = NULL;
-    int opened = 0;
+    /* Every answer being generated is stored as interrupted with the text it
+     * has, through the same final write as a normal completion (so it lands
+     * after any checkpoint in flight). The loop keeps running until those
+     * writes are done. Turns not yet generating are marked at exit. */
     int n = 0;
-    for (ms_stream_t *s = c->live; s; s = s->live_next) {
-        if (!opened) {
-            opened = 1;
-            if (ms_store_open(ms_work_data_dir(), &st) != 0)
-                st = NULL;
-        }
-        if (st && ms_store_message_update(st, s->message_id, s->text.data ? s->text.data : "",
-                                          MS_MSG_INTERRUPTED, "interrupted", NULL, NULL) == 0)
-            n++;
-    }
-    ms_store_close(st);
-    if (n)
-        ms_log(MS_LOG_INFO, "streams_interrupted", "\"count\":%d", n);
-    for (ms_stream_t *s = c->live, *next; s; s = next) {
-        next = s->live_next;
+    while (c->live) {
+        ms_stream_t *s = c->live;
+        ms__live_remove(s);
+        s->finish_reason = "interrupted";
+        s->final_status = MS_MSG_INTERRUPTED;
+        s->state = ST_FINALIZING;
         if (s->gen)
             c->provider->ops->cancel(s->gen);
+        if (!s->checkpoint_inflight)
+            submit_final(s);
+        n++;
     }
+    if (n)
+        ms_log(MS_LOG_INFO, "streams_interrupted", "\"count\":%d", n);
 }
 
 int ms_chat_closed(const ms_chat_t *c) {

@@ -80,8 +80,10 @@ void ms__emit_error(ms_sub_t *sub, const char *message_id, const char *code, con
     json_decref(data);
 }
 
-/* message_start + message_complete for an answer known only from storage. */
-void ms__emit_stored(ms_sub_t *sub, json_t *msg) {
+/* message_start + message_complete for an answer known only from storage.
+ * The disclaimer is reported when the stored text ends with the configured
+ * one (an interrupted answer never got it). */
+void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     const char *mid = json_string_value(json_object_get(msg, "id"));
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
     const char *reply_to = json_string_value(json_object_get(msg, "reply_to"));
@@ -97,7 +99,10 @@ void ms__emit_stored(ms_sub_t *sub, json_t *msg) {
     json_t *fr = json_object_get(msg, "finish_reason");
     json_t *data = json_object();
     json_object_set(data, "citations", json_object_get(msg, "citations"));
-    json_object_set_new(data, "disclaimer", json_null());
+    const char *disc = c->cfg->disclaimer;
+    size_t clen = content ? strlen(content) : 0, dlen = disc ? strlen(disc) : 0;
+    int has = dlen && clen >= dlen && !memcmp(content + clen - dlen, disc, dlen);
+    json_object_set_new(data, "disclaimer", has ? json_string(disc) : json_null());
     json_object_set_new(data, "finish_reason",
                         json_is_string(fr) ? json_copy(fr)
                                            : json_string(status ? status : "interrupted"));

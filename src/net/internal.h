@@ -26,9 +26,11 @@ typedef struct ms_session {
     int authed;
     int close_code;            /* pending close, sent when writable */
     const char *close_reason;
+    int close_started;         /* lws_close_reason done; the frame is on its way */
     ms_buf_t rx;               /* fragments of the message being received */
     ms_frame_t *head, *tail;   /* the bounded outbound queue */
     size_t queued_bytes;
+    struct ms_session *prev, *next; /* every open session, for shutdown */
     struct sub_link {
         struct sub_link *next;
         struct ms_sub *sub;
@@ -40,6 +42,10 @@ typedef struct {
     ms_http_req_t *req;  /* HTTP: the request in progress */
     ms_session_t *sess;  /* WebSocket: the session */
 } ms_pss_t;
+
+/** Asks every open session to close with code (e.g. 1001 at shutdown).
+ * Returns how many were open. */
+int ms__ws_close_all(int code, const char *reason);
 
 int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
                 size_t len);

@@ -23,6 +23,7 @@ extern const size_t ms_ui_index_html_len;
 typedef struct {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
+    uv_timer_t drain;
     struct lws_context *lws;
     ms_api_t api;
     ms_chat_t *chat;
@@ -135,21 +136,43 @@ static void close_cb(uv_handle_t *h) {
     (void)h;
 }
 
+/* After the sessions had a moment to receive their close frames, lws closes
+ * everything and releases its handles; the loop then ends when our handles
+ * and pending pool work are gone too. */
+static void drain_cb(uv_timer_t *t) {
+    server_t *srv = t->data;
+    lws_context_destroy(srv->lws);
+    uv_close((uv_handle_t *)&srv->drain, close_cb);
+}
+
 static void signal_cb(uv_signal_t *sig, int signum) {
     server_t *srv = sig->data;
     if (srv->stopping)
         return;
     srv->stopping = 1;
-    ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d", signum);
     srv->api.ready = 0;
-    /* lws closes its connections and handles asynchronously on this loop;
-     * the loop ends when they, our timers and pending work are all gone. */
-    lws_context_destroy(srv->lws);
+    /* Unfinished answers are stored as interrupted (through the pool, after
+     * any checkpoint in flight); clients are told 1001 (going away). */
     ms_chat_shutdown(srv->chat);
+    int open = ms__ws_close_all(1001, "server shutting down");
+    ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d,\"sessions\":%d", signum, open);
     uv_signal_stop(&srv->sigint);
     uv_signal_stop(&srv->sigterm);
     uv_close((uv_handle_t *)&srv->sigint, close_cb);
     uv_close((uv_handle_t *)&srv->sigterm, close_cb);
+    uv_timer_init(&srv->loop, &srv->drain);
+    srv->drain.data = srv;
+    uv_timer_start(&srv->drain, drain_cb, open ? 300 : 0, 0);
+}
+
+/* A clean exit leaves no message 'streaming': turns whose answer had not
+ * started when the signal came are marked interrupted here. */
+static void finish_interrupted(const ms_config_t *cfg) {
+    ms_store_t *st = NULL;
+    int n = 0;
+    if (ms_store_open(cfg->data_dir, &st) == 0 && ms_store_mark_interrupted(st, &n) == 0 && n)
+        ms_log(MS_LOG_INFO, "messages_interrupted", "\"count\":%d", n);
+    ms_store_close(st);
 }
 
 static ms_provider_t *make_provider(const ms_config_t *cfg) {
@@ -242,6 +265,7 @@ int ms_server_run(const ms_config_t *cfg) {
     fflush(stdout);
 
     uv_run(&srv->loop, UV_RUN_DEFAULT);
+    finish_interrupted(cfg);
     rc = 0;
 cleanup:
     lws_context_destroy(srv->lws); /* NULL once destroyed: a no-op then */

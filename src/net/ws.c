@@ -10,6 +10,8 @@
 
 /* Encoding scratch, reused for every frame (loop thread only). */
 static ms_buf_t scratch;
+/* Every established session (loop thread only). */
+static ms_session_t *sessions;
 
 /* The WebSocket endpoints and their dialects. */
 static const struct {
@@ -170,16 +172,24 @@ static void authenticate(struct lws *wsi, ms_session_t *s) {
     }
 }
 
-/* Cross-site WebSocket hijacking defence: a browser's Origin must be one we
- * serve or one configured. Non-browser clients send no Origin. */
+/* Cross-site WebSocket hijacking defence: a browser's Origin must be this
+ * server's own address (as configured, or localhost / 127.0.0.1 on the same
+ * port) or listed in allowed_origins. The Host header is not trusted for
+ * this: under DNS rebinding it names the attacker's domain. Non-browser
+ * clients send no Origin. */
 static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
-    char origin[256], host[256];
+    char origin[256];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
         return 1;
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0) {
-        const char *o = strstr(origin, "://");
-        if (o && !strcmp(o + 3, host))
-            return 1;
+    char host[256], own[3][300];
+    int port;
+    if (ms_config_listen(cfg, host, sizeof host, &port) == 0) {
+        snprintf(own[0], sizeof own[0], "http://%s:%d", host, port);
+        snprintf(own[1], sizeof own[1], "http://localhost:%d", port);
+        snprintf(own[2], sizeof own[2], "http://127.0.0.1:%d", port);
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(origin, own[i]))
+                return 1;
     }
     const char *list = cfg->allowed_origins;
     size_t olen = strlen(origin);
@@ -197,22 +207,64 @@ static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
     return 0;
 }
 
+/* Refuses an upgrade with a complete HTTP/1.1 response and a JSON error
+ * body (lws_return_http_status answers HTTP/1.0 at this stage, which
+ * WebSocket clients reject as malformed). */
+static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
+    const char *text = status == 403 ? "Forbidden" : status == 404 ? "Not Found"
+                                                   : "Service Unavailable";
+    char body[128], head[LWS_PRE + 512];
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        code, text);
+    int n = snprintf(head + LWS_PRE, sizeof head - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                     "content-length: %d\r\nconnection: close\r\n\r\n%s",
+                     status, text, blen, body);
+    lws_write(wsi, (unsigned char *)head + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
+    return 1; /* we answered; lws finishes the transaction */
+}
+
 static int confirm_upgrade(struct lws *wsi) {
     ms_api_t *api = lws_context_user(lws_get_context(wsi));
     char path[256];
-    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !dialect_for(path)) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-        return 1;
-    }
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !dialect_for(path))
+        return refuse_upgrade(wsi, 404, "not_found");
     if (!origin_allowed(wsi, api->cfg)) {
         ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
-        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
-        return 1;
+        return refuse_upgrade(wsi, 403, "forbidden");
     }
+    if (!api->ready)
+        return refuse_upgrade(wsi, 503, "not_ready");
     return 0;
 }
 
+static void session_link(ms_session_t *s) {
+    s->prev = NULL;
+    s->next = sessions;
+    if (sessions)
+        sessions->prev = s;
+    sessions = s;
+}
+
+static void session_unlink(ms_session_t *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (sessions == s)
+        sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+int ms__ws_close_all(int code, const char *reason) {
+    int n = 0;
+    for (ms_session_t *s = sessions; s; s = s->next, n++)
+        request_close(s, code, reason);
+    return n;
+}
+
 static void session_free(ms_session_t *s) {
+    session_unlink(s);
     for (struct sub_link *l = s->subs, *next; l; l = next) {
         next = l->next;
         ms_sub_close(l->sub);
@@ -225,8 +277,22 @@ static void session_free(ms_session_t *s) {
 
 static int on_writable(struct lws *wsi, ms_session_t *s) {
     if (s->close_code) {
-        lws_close_reason(wsi, (enum lws_close_status)s->close_code,
-                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        /* lws sends the close frame on a later writable event; asking to close
+         * a second time from here would turn it into a hard close (1006). */
+        if (s->close_started)
+            return 0;
+        s->close_started = 1;
+        /* lws 4.1 drops a close reason set from this callback and hangs up
+         * (the peer sees 1006), so the close frame is written here: a 2-byte
+         * status code then the reason (RFC 6455 section 5.5.1). */
+        unsigned char frame[LWS_PRE + 125];
+        size_t rlen = strlen(s->close_reason);
+        if (rlen > 120)
+            rlen = 120;
+        frame[LWS_PRE] = (unsigned char)(s->close_code >> 8);
+        frame[LWS_PRE + 1] = (unsigned char)(s->close_code & 0xff);
+        memcpy(frame + LWS_PRE + 2, s->close_reason, rlen);
+        lws_write(wsi, frame + LWS_PRE, rlen + 2, (enum lws_write_protocol)4 /* close */);
         return -1;
     }
     /* Drain while the kernel takes it; resume on the next writable callback. */
@@ -254,8 +320,9 @@ static int on_receive(struct lws *wsi, ms_session_t *s, void *in, size_t len) {
         return 0;
     }
     if (s->rx.len + len > (size_t)api->cfg->max_frame_bytes) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
-        return -1;
+        ms_buf_free(&s->rx);
+        request_close(s, 1009, "message too big");
+        return 0;
     }
     ms_buf_append(&s->rx, in, len);
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
@@ -291,6 +358,7 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
             return -1;
         s->wsi = wsi;
         ms_id_new(s->client_id);
+        session_link(s);
         if (!s->authed) {
             request_close(s, 4001, "unauthorized");
             return 0;

@@ -181,12 +181,12 @@ static int native_decode(const char *frame, size_t len, const ms_decode_limits_t
         }
         if (out->kind == MS_CMSG_RESUME) {
             json_t *ls = json_object_get(root, "last_seq");
-            if (ls && !json_is_null(ls) && (!json_is_integer(ls) || json_integer_value(ls) < 0)) {
+            if (!json_is_integer(ls) || json_integer_value(ls) < 0) {
                 snprintf(errmsg, errlen, "last_seq must be an integer >= 0");
                 rc = MS_EINVAL;
                 goto fail;
             }
-            out->last_seq = ls && json_is_integer(ls) ? json_integer_value(ls) : 0;
+            out->last_seq = json_integer_value(ls);
         }
     } else if (!strcmp(t, "ping")) {
         out->kind = MS_CMSG_PING;
