@@ -71,4 +71,19 @@ typedef struct {
 int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
 void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
 
+/** Builds the FTS5 MATCH expression ms_kb_search uses for a natural-language
+ * query: the words as the index tokenizes them (porter + unicode61), minus
+ * stop-words, one per stem, each quoted (a '"' inside is doubled, so no user
+ * text can form FTS5 syntax such as NEAR, column filters, '*' or '-') and
+ * joined with OR so that documents rank by how many terms they hold instead
+ * of having to hold all of them. At most 48 terms. *match is a heap string
+ * the caller frees, or NULL when nothing searchable is left (not an error).
+ * Needs a connection on which ms_kb_init ran. 0, MS_EINVAL or MS_EIO. */
+int ms_kb_query_build(sqlite3 *db, const char *query, char **match);
+
+/** A human-readable detail of the last failed kb call on this thread (the
+ * path and line of a malformed input, or the SQLite message), or "" when
+ * none. Valid until the next kb call on this thread. */
+const char *ms_kb_errmsg(void);
+
 #endif
