@@ -52,6 +52,7 @@
 #define REL_FLOOR 0.25       /* units below this share of the best relevance are not used */
 #define SENT_WEIGHT 0.6      /* the unit's own BM25; the rest comes from its passage title */
 #define OTHER_ASPECT 0.5     /* factor of a passage whose title asks about another aspect */
+#define ASPECT_SYNONYM_WEIGHT 0.5 /* weight of the other words of an aspect the question names */
 #define TITLE_ANSWERS 0.99   /* title coverage from which a passage answers the question */
 #define POS_DECAY 0.2        /* title relevance inherited at position k: 1 / (1 + 0.2 k) */
 #define DUP_SIM 0.8          /* cosine at or above which a unit repeats a chosen one */
@@ -153,6 +154,7 @@ typedef struct {
     uint32_t id;
     double w;
     int aspect; /* names an aspect ("symptoms") rather than the topic */
+    int synonym; /* added for an aspect the question names; scores sentences only */
 } qterm_t;
 
 typedef struct {
@@ -173,7 +175,7 @@ static void query_add(query_t *q, uint32_t id, double w, int aspect) {
         q->cap = q->cap ? q->cap * 2 : 8;
         q->v = ms_xrealloc(q->v, q->cap * sizeof(*q->v));
     }
-    q->v[q->n++] = (qterm_t){id, w, aspect};
+    q->v[q->n++] = (qterm_t){id, w, aspect, 0};
     q->ntopic += !aspect;
 }
 
@@ -281,13 +283,29 @@ static void query_add_text(query_t *q, vocab_t *vocab, const char *text, double 
     ms_llm_terms(text, strlen(text), query_term_cb, &c);
 }
 
-/* Builds the weighted query terms: the question's at weight 1, plus for a
- * short follow-up the topic terms of the most recent earlier user turn. */
+/* Builds the weighted query terms: the question's at weight 1; the other
+ * words of each aspect the question names, at ASPECT_SYNONYM_WEIGHT (a
+ * "symptoms" question is answered by sentences about "signs" too); and for
+ * a short follow-up the topic terms of the most recent earlier user turn. */
 static void build_query(const ms_gen_request_t *req, vocab_t *vocab, query_t *q) {
     query_add_text(q, vocab, req->question, 1.0, 0);
+    size_t own = q->n; /* the question's own terms, before expansion */
+    /* Only when the question names its topic: a bare follow-up ("what about
+     * treatment?") gets its topic from history, and aspect synonyms there
+     * would outweigh it. */
+    unsigned asked = q->ntopic ? aspects(req->question) : 0;
+    for (size_t i = 0; asked && i < MS_COUNTOF(aspect_words); i++) {
+        if (!(aspect_words[i].aspect & asked))
+            continue;
+        size_t before = q->n;
+        query_add(q, vocab_id(vocab, aspect_stems[i], strlen(aspect_stems[i]), 1),
+                  ASPECT_SYNONYM_WEIGHT, 1);
+        if (q->n > before)
+            q->v[before].synonym = 1;
+    }
     if (!req->history_roles || !req->history_texts)
         return;
-    if (q->n > 3 || (q->n > 0 && !is_follow_up(req->question)))
+    if (own > 3 || (own > 0 && !is_follow_up(req->question)))
         return;
     for (size_t i = req->nhistory; i-- > 0;) {
         const char *role = req->history_roles[i], *text = req->history_texts[i];
@@ -477,7 +495,7 @@ static double coverage(const char *const *fields, size_t nfields, vocab_t *vocab
             ms_llm_terms(fields[f], strlen(fields[f]), ids_cb, &a);
     double got = 0, all = 0;
     for (size_t i = 0; i < q->n; i++) {
-        if (topic && q->v[i].aspect)
+        if ((topic && q->v[i].aspect) || q->v[i].synonym)
             continue;
         all += q->v[i].w;
         for (size_t j = 0; j < a.n; j++) {

@@ -431,6 +431,24 @@ static void test_compose_follow_up(void **state) {
     ans_free(&a);
 }
 
+/* A "symptoms" question is answered by a sentence that says "signs": the
+ * words of the aspect the question names count for each other. */
+static void test_compose_aspect_synonyms(void **state) {
+    (void)state;
+    static const char text[] =
+        "Acromegaly is a hormonal disorder that results from too much growth hormone in the "
+        "body. It is most often diagnosed in middle-aged adults. Early signs include swelling "
+        "of the hands and feet, such as a change in ring or shoe size.";
+    ms_kb_hit_t hits[1] = {mk_hit("Acromegaly", "Acromegaly", text, 5.0)};
+    ans_t a = ask("What are the symptoms of acromegaly?", hits, 1, 0);
+    assert_non_null(strstr(a.text, "Early signs include swelling of the hands and feet"));
+    ans_free(&a);
+    /* Without the aspect ("what is acromegaly?") the signs sentence has no claim. */
+    ans_t b = ask("What is acromegaly?", hits, 1, 0);
+    assert_non_null(strstr(b.text, "hormonal disorder"));
+    ans_free(&b);
+}
+
 static void test_compose_novelty(void **state) {
     static const char dup[] = "Metformin is the first medicine most people with type 2 "
                               "diabetes take.";
@@ -836,6 +854,7 @@ int main(void) {
         cmocka_unit_test(test_compose_other_focus),
         cmocka_unit_test(test_compose_other_aspect),
         cmocka_unit_test(test_compose_untitled_off_topic),
+        cmocka_unit_test(test_compose_aspect_synonyms),
         cmocka_unit_test(test_compose_novelty),
         cmocka_unit_test(test_compose_no_context),
         cmocka_unit_test(test_offline_stream_matches_compose),
