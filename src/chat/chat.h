@@ -2,7 +2,8 @@
  *
  * A turn: persist the user message (and an empty assistant message) →
  * message_start → retrieve (tool_call / tool_result) → provider stream
- * (message_chunk ...) → disclaimer → persist → message_complete.
+ * (llm_call, message_chunk ..., llm_result) → disclaimer → persist →
+ * message_complete.
  *
  * Every answer being generated, or finished less than replay_ttl_ms ago, is
  * a stream in the registry: its text and chunk boundaries are the replay
@@ -54,6 +55,17 @@ void ms_chat_free(ms_chat_t *c);
  * All failures (not found, forbidden, storage) arrive as an error event. */
 void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
                  const char *client_message_id, const char *text, ms_sub_t *sub);
+
+/** ms_chat_ask flag: conversation_id names a conversation to create for
+ * user_id when it does not exist yet (a dialect's session id, see
+ * ms_dialect_session_conversation); one that is another user's still fails
+ * with "forbidden". */
+#define MS_ASK_CREATE_CONVERSATION 1u
+
+/** ms_chat_ask with flags (MS_ASK_*). */
+void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_id,
+                    const char *client_message_id, const char *text, unsigned flags,
+                    ms_sub_t *sub);
 
 /** Follows message_id from after last_seq: message_start, the buffered chunks,
  * then live events or message_complete; from storage when no longer buffered. */

@@ -63,6 +63,7 @@ typedef struct ms_stream {
     size_t nhits;
     int64_t retrieve_us;
     ms_gen_t *gen;
+    int64_t gen_started_us; /* provider start, for llm_result's duration_ms */
     int cancel_requested;
     int checkpoint_inflight;
     size_t checkpointed_len;

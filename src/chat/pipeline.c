@@ -12,6 +12,7 @@
 typedef struct {
     ms_stream_t *s;
     char conversation_id[MS_ID_LEN]; /* in: given id or ""; out: the id used */
+    int create;                      /* MS_ASK_CREATE_CONVERSATION: the given id on first use */
     int err;
     json_t *existing;                /* stored assistant message when the turn existed */
     json_t *history;
@@ -44,7 +45,15 @@ static void persist_run(ms_store_t *st, void *arg) {
         j->err = MS_EIO;
         return;
     }
-    if (j->conversation_id[0]) {
+    if (j->conversation_id[0] && j->create) {
+        char *title = title_from(s->question);
+        j->err = ms_store_conversation_get_or_create(st, s->user_id, j->conversation_id, title,
+                                                     &conv);
+        free(title);
+        json_decref(conv);
+        if (j->err)
+            return;
+    } else if (j->conversation_id[0]) {
         j->err = ms_store_conversation_get(st, s->user_id, j->conversation_id, &conv);
         json_decref(conv);
         if (j->err)
@@ -163,6 +172,12 @@ static ms_stream_t *find_idem(ms_chat_t *c, const char *key) {
 
 void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
                  const char *client_message_id, const char *text, ms_sub_t *sub) {
+    ms_chat_ask_ex(c, user_id, conversation_id, client_message_id, text, 0, sub);
+}
+
+void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_id,
+                    const char *client_message_id, const char *text, unsigned flags,
+                    ms_sub_t *sub) {
     size_t n = strlen(user_id) + (conversation_id ? strlen(conversation_id) : 0) +
                strlen(client_message_id) + 3;
     char *key = ms_xmalloc(n);
@@ -185,6 +200,7 @@ void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
     persist_job_t *j = ms_xcalloc(1, sizeof *j);
     j->s = s;
     j->history_turns = (int)c->cfg->history_turns;
+    j->create = conversation_id && (flags & MS_ASK_CREATE_CONVERSATION);
     snprintf(j->conversation_id, MS_ID_LEN, "%s", conversation_id ? conversation_id : "");
     ms__stream_ref(s);
     if (ms_work_submit(c->loop, persist_run, persist_done, j) != 0) {
@@ -312,6 +328,29 @@ static void gen_delta_cb(void *ctx, const char *text, size_t len) {
         ms__stream_append_chunk(s, text, len);
 }
 
+/* Provider telemetry (MS_EV_LLM_CALL / MS_EV_LLM_RESULT): live only, not
+ * replayed; dialects that report model calls (Epic 003) encode them. */
+static void emit_llm(ms_stream_t *s, const ms_gen_result_t *r) {
+    const char *provider = s->chat->provider->ops->name;
+    json_t *data;
+    if (!r) {
+        data = json_pack("{s:s}", "provider", provider);
+    } else {
+        int64_t ms = (ms_mono_us() - s->gen_started_us + 500) / 1000;
+        data = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "provider", provider,
+                         "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
+                         (json_int_t)r->completion_tokens, "total_tokens",
+                         (json_int_t)r->prompt_tokens + (json_int_t)r->completion_tokens,
+                         "duration_ms", (json_int_t)ms, "finish_reason",
+                         r->finish_reason ? r->finish_reason : "stop");
+    }
+    ms_event_t ev = {.kind = r ? MS_EV_LLM_RESULT : MS_EV_LLM_CALL,
+                     .message_id = s->message_id,
+                     .data = data};
+    ms__stream_emit(s, &ev);
+    json_decref(data);
+}
+
 static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
     ms_stream_t *s = ctx;
     s->gen = NULL;
@@ -319,6 +358,7 @@ static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
         ms__stream_unref(s);
         return;
     }
+    emit_llm(s, r);
     json_t *citations = ms_chat_citations(s->hits, s->nhits, r->cited, r->ncited);
     json_t *usage = json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
                               "completion_tokens", (json_int_t)r->completion_tokens);
@@ -348,10 +388,14 @@ static void generate_start(ms_stream_t *s) {
     ms__live_add(s);
     ms__stream_ref(s);
     ms_provider_t *p = s->chat->provider;
+    s->gen_started_us = ms_mono_us();
+    emit_llm(s, NULL);
     int rc = p->ops->start(p, s->chat->loop, &req, &sink, s, &s->gen);
     free(roles);
     free(texts);
     if (rc != 0) {
+        ms_gen_result_t failed = {.finish_reason = "error"};
+        emit_llm(s, &failed);
         ms__stream_unref(s);
         finish_stream(s, "error", NULL, NULL);
     }

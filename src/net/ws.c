@@ -1,32 +1,74 @@
-/* WebSocket sessions: handshake policy (path, Origin, credentials), message
- * decoding through the dialect, and the bounded outbound queue drained only
- * when the socket is writable. Close codes: docs/protocol.md. */
+/* WebSocket sessions: handshake policy (path, Origin, credentials), the
+ * dialect spoken on each endpoint, message decoding through it, and the
+ * bounded outbound queue drained only when the socket is writable. Close
+ * codes: docs/protocol.md. Every dialect goes through the same handshake,
+ * limits and queue; a dialect only encodes and decodes (src/proto). */
 #include "chat/chat.h"
+#include "chat/work.h"
 #include "core/log.h"
 #include "net/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Encoding scratch, reused for every frame (loop thread only). */
-static ms_buf_t scratch;
+/* Encoding scratch, reused for every event (loop thread only). */
+static ms_frames_t scratch;
 /* Every established session (loop thread only). */
 static ms_session_t *sessions;
 
-/* The WebSocket endpoints and their dialects. */
+/* The WebSocket endpoints and their dialects. A "{}" segment matches one
+ * non-empty path segment, handed to the dialect's open() (docs/protocol.md,
+ * "Seed dialects"). The first match wins. */
 static const struct {
-    const char *path;
+    const char *pattern;
     const ms_dialect_ops_t *dialect;
 } endpoints[] = {
     {"/api/ws", &ms_dialect_native},
+    {"/api/realtime/ws", &ms_dialect_voiceassist},
+    {"/ws/conversations/{}", &ms_dialect_veda},
+    {"/ws", &ms_dialect_fhir},
+    {"/ws/{}", &ms_dialect_dx},
 };
 
-static const ms_dialect_ops_t *dialect_for(const char *path) {
-    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++)
-        if (!strcmp(path, endpoints[i].path))
+/* Whether path matches pattern; the "{}" segment is copied into param. */
+static int path_match(const char *pattern, const char *path, char *param, size_t plen) {
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (p[0] == '{' && p[1] == '}') {
+            size_t n = strcspn(q, "/");
+            if (n == 0 || n >= plen)
+                return 0;
+            memcpy(param, q, n);
+            param[n] = '\0';
+            p += 2;
+            q += n;
+        } else if (*p++ != *q++) {
+            return 0;
+        }
+    }
+    return !*p && !*q;
+}
+
+static const ms_dialect_ops_t *dialect_for(const char *path, char *param, size_t plen) {
+    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
+        param[0] = '\0';
+        if (path_match(endpoints[i].pattern, path, param, plen))
             return endpoints[i].dialect;
+    }
+    param[0] = '\0';
     return NULL;
 }
+
+/* The check of a connection's bound conversation (a heap context between
+ * the pool and the loop: sess is cleared if the session goes first). */
+typedef struct ms_gate {
+    ms_session_t *sess;
+    char user_id[MS_ID_LEN];
+    char conversation_id[MS_ID_LEN];
+    int must_exist;
+    int err;
+} gate_t;
 
 static void request_close(ms_session_t *s, int code, const char *reason) {
     if (s->close_code)
@@ -45,24 +87,19 @@ static void queue_free(ms_session_t *s) {
     s->queued_bytes = 0;
 }
 
-/* Encodes ev with the session's dialect and queues it. Overflow of the
- * bounded queue closes the connection with 1008 (the answer itself goes on
- * and stays resumable). */
-static void session_send(ms_session_t *s, const ms_event_t *ev) {
-    if (s->close_code)
-        return;
-    ms_buf_reset(&scratch);
-    s->dialect->encode(ev, &scratch);
-    if (s->queued_bytes + scratch.len > (size_t)s->api->cfg->max_queue_bytes) {
+/* Queues one encoded frame. Overflow of the bounded queue closes the
+ * connection with 1008 (the answer itself goes on and stays resumable). */
+static int queue_frame(ms_session_t *s, const char *data, size_t len) {
+    if (s->queued_bytes + len > (size_t)s->api->cfg->max_queue_bytes) {
         queue_free(s);
         ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
         request_close(s, 1008, "outbound queue overflow");
-        return;
+        return -1;
     }
-    ms_frame_t *f = ms_xmalloc(sizeof *f + LWS_PRE + scratch.len);
+    ms_frame_t *f = ms_xmalloc(sizeof *f + LWS_PRE + len);
     f->next = NULL;
-    f->len = scratch.len;
-    memcpy(f->data + LWS_PRE, scratch.data, scratch.len);
+    f->len = len;
+    memcpy(f->data + LWS_PRE, data, len);
     if (s->tail)
         s->tail->next = f;
     else
@@ -70,6 +107,22 @@ static void session_send(ms_session_t *s, const ms_event_t *ev) {
     s->tail = f;
     s->queued_bytes += f->len;
     lws_callback_on_writable(s->wsi);
+    return 0;
+}
+
+/* Encodes ev with the session's dialect (zero, one or several frames) and
+ * queues them. */
+static void session_send(ms_session_t *s, const ms_event_t *ev) {
+    if (s->close_code)
+        return;
+    ms_frames_reset(&scratch);
+    s->dialect->encode(s->dstate, ev, &scratch);
+    for (size_t i = 0; i < scratch.n; i++) {
+        size_t len;
+        const char *data = ms_frames_get(&scratch, i, &len);
+        if (queue_frame(s, data, len) != 0)
+            return;
+    }
 }
 
 static void send_error(ms_session_t *s, const char *message_id, const char *code,
@@ -84,7 +137,7 @@ static void sub_emit_cb(void *ctx, const ms_event_t *ev) {
     ms_session_t *s = ctx;
     if (ev->kind == MS_EV_ERROR) {
         const char *code = json_string_value(json_object_get(ev->data, "code"));
-        if (code && !strcmp(code, "forbidden")) {
+        if (code && !strcmp(code, "forbidden") && !s->dialect->forbidden_as_error) {
             request_close(s, 4003, "forbidden");
             return;
         }
@@ -115,7 +168,8 @@ static void handle_message(ms_session_t *s) {
     ms_client_msg_t m;
     char err[160];
     ms_decode_limits_t lim = {.max_message_chars = (size_t)s->api->cfg->max_message_chars};
-    int rc = s->dialect->decode(ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err, sizeof err);
+    int rc = s->dialect->decode(s->dstate, ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err,
+                                sizeof err);
     if (rc == MS_EFORMAT) {
         request_close(s, 4000, "invalid frame");
         return;
@@ -127,8 +181,8 @@ static void handle_message(ms_session_t *s) {
     ms_chat_t *chat = s->api->chat;
     switch (m.kind) {
     case MS_CMSG_MESSAGE:
-        ms_chat_ask(chat, s->user_id, m.conversation_id, m.client_message_id, m.text,
-                    session_sub(s));
+        ms_chat_ask_ex(chat, s->user_id, m.conversation_id, m.client_message_id, m.text,
+                       m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0, session_sub(s));
         break;
     case MS_CMSG_RESUME:
         ms_chat_resume(chat, s->user_id, m.message_id, m.last_seq, session_sub(s));
@@ -226,8 +280,9 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
 
 static int confirm_upgrade(struct lws *wsi) {
     ms_api_t *api = lws_context_user(lws_get_context(wsi));
-    char path[256];
-    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !dialect_for(path))
+    char path[256], param[160];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
+        !dialect_for(path, param, sizeof param))
         return refuse_upgrade(wsi, 404, "not_found");
     if (!origin_allowed(wsi, api->cfg)) {
         ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
@@ -265,6 +320,10 @@ int ms__ws_close_all(int code, const char *reason) {
 
 static void session_free(ms_session_t *s) {
     session_unlink(s);
+    if (s->gate)
+        s->gate->sess = NULL; /* the check finishes on its own and frees itself */
+    if (s->dialect->close)
+        s->dialect->close(s->dstate);
     for (struct sub_link *l = s->subs, *next; l; l = next) {
         next = l->next;
         ms_sub_close(l->sub);
@@ -334,6 +393,86 @@ static int on_receive(struct lws *wsi, ms_session_t *s, void *in, size_t len) {
     return 0;
 }
 
+/* Query arguments for a dialect's open(), read from the handshake. */
+static const char *conn_query_arg(const ms_dialect_conn_t *c, const char *name, char *buf,
+                                  size_t len) {
+    char key[64];
+    snprintf(key, sizeof key, "%s=", name);
+    return lws_get_urlarg_by_name((struct lws *)c->impl, key, buf, (int)len);
+}
+
+/* Lets the dialect set up its per-connection state while the handshake's
+ * headers are at hand. Failures close the connection once established. */
+static void dialect_open(struct lws *wsi, ms_session_t *s) {
+    if (!s->dialect->open)
+        return;
+    ms_dialect_conn_t c = {.user_id = s->user_id,
+                           .path_param = s->path_param[0] ? s->path_param : NULL,
+                           .query_arg = conn_query_arg,
+                           .impl = wsi};
+    ms_dialect_open_t o;
+    memset(&o, 0, sizeof o);
+    s->open_rc = s->dialect->open(&c, &o, s->open_err, sizeof s->open_err);
+    if (s->open_rc) {
+        if (!s->open_err[0])
+            snprintf(s->open_err, sizeof s->open_err, "refused");
+        return;
+    }
+    s->dstate = o.state;
+    memcpy(s->bound_conversation, o.conversation_id, MS_ID_LEN);
+    s->bound_must_exist = o.must_exist;
+}
+
+/* The greeting: MS_EV_CONNECTED in the session's dialect. */
+static void greet(ms_session_t *s) {
+    json_t *data = json_pack("{s:s, s:s, s:i, s:[s,s,s,s,s]}", "client_id", s->client_id,
+                             "user_id", s->user_id, "protocol_version", 1, "capabilities",
+                             "streaming", "resume", "cancel", "citations", "idempotency");
+    ms_event_t ev = {.kind = MS_EV_CONNECTED, .data = data};
+    session_send(s, &ev);
+    json_decref(data);
+}
+
+static void gate_run(ms_store_t *st, void *arg) {
+    gate_t *g = arg;
+    json_t *conv = NULL;
+    g->err = st ? ms_store_conversation_get(st, g->user_id, g->conversation_id, &conv) : MS_EIO;
+    json_decref(conv);
+}
+
+static void gate_done(void *arg) {
+    gate_t *g = arg;
+    ms_session_t *s = g->sess;
+    if (s) {
+        s->gate = NULL;
+        lws_rx_flow_control(s->wsi, 1);
+        if (g->err == MS_EPERM || (g->err == MS_ENOENT && g->must_exist))
+            request_close(s, 4003, "conversation not found or access denied");
+        else if (g->err && g->err != MS_ENOENT)
+            request_close(s, 4000, "could not check the conversation; try again");
+        else
+            greet(s);
+    }
+    free(g);
+}
+
+/* Checks the bound conversation before greeting. Reading from the client
+ * pauses meanwhile, so its first message is handled after the greeting. */
+static void gate_start(ms_session_t *s) {
+    gate_t *g = ms_xcalloc(1, sizeof *g);
+    g->sess = s;
+    memcpy(g->user_id, s->user_id, MS_ID_LEN);
+    memcpy(g->conversation_id, s->bound_conversation, MS_ID_LEN);
+    g->must_exist = s->bound_must_exist;
+    if (ms_work_submit(s->api->loop, gate_run, gate_done, g) != 0) {
+        free(g);
+        request_close(s, 4000, "could not check the conversation; try again");
+        return;
+    }
+    s->gate = g;
+    lws_rx_flow_control(s->wsi, 0);
+}
+
 int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
               size_t len) {
     ms_session_t *s = pss ? pss->sess : NULL;
@@ -345,32 +484,31 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         s = ms_xcalloc(1, sizeof *s);
         s->api = lws_context_user(lws_get_context(wsi));
-        s->dialect = dialect_for(path);
+        s->dialect = dialect_for(path, s->path_param, sizeof s->path_param);
         if (!s->dialect)
             s->dialect = &ms_dialect_native;
         ms_buf_init(&s->rx);
         authenticate(wsi, s);
+        if (s->authed)
+            dialect_open(wsi, s);
         pss->sess = s;
         return 0;
     }
-    case LWS_CALLBACK_ESTABLISHED: {
+    case LWS_CALLBACK_ESTABLISHED:
         if (!s)
             return -1;
         s->wsi = wsi;
         ms_id_new(s->client_id);
         session_link(s);
-        if (!s->authed) {
+        if (!s->authed)
             request_close(s, 4001, "unauthorized");
-            return 0;
-        }
-        json_t *data = json_pack("{s:s, s:s, s:i, s:[s,s,s,s,s]}", "client_id", s->client_id,
-                                 "user_id", s->user_id, "protocol_version", 1, "capabilities",
-                                 "streaming", "resume", "cancel", "citations", "idempotency");
-        ms_event_t ev = {.kind = MS_EV_CONNECTED, .data = data};
-        session_send(s, &ev);
-        json_decref(data);
+        else if (s->open_rc)
+            request_close(s, s->open_rc == MS_EPERM ? 4003 : 4000, s->open_err);
+        else if (s->bound_conversation[0])
+            gate_start(s);
+        else
+            greet(s);
         return 0;
-    }
     case LWS_CALLBACK_RECEIVE:
         return s ? on_receive(wsi, s, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:

@@ -1,6 +1,6 @@
 /* Native protocol v1 codec: docs/protocol.md, "Native WebSocket protocol v1". */
 #include "core/ms.h"
-#include "proto/event.h"
+#include "proto/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,8 @@ static const char *const kind_names[] = {
     [MS_EV_MESSAGE_COMPLETE] = "message_complete",
     [MS_EV_ERROR] = "error",
     [MS_EV_PONG] = "pong",
+    [MS_EV_LLM_CALL] = "llm_call",
+    [MS_EV_LLM_RESULT] = "llm_result",
 };
 
 const char *ms_event_kind_name(ms_event_kind_t kind) {
@@ -69,7 +71,11 @@ static void put_members(ms_buf_t *b, json_t *obj) {
 
 /* The hot path (message_chunk) is written by hand, without jansson, so a
  * chunk costs one buffer append and no allocation once the buffer is warm. */
-static void native_encode(const ms_event_t *ev, ms_buf_t *b) {
+static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
+    (void)state;
+    ms_buf_t *b = &out->buf;
+    if (ev->kind == MS_EV_LLM_CALL || ev->kind == MS_EV_LLM_RESULT)
+        return; /* telemetry the native protocol does not carry */
     ms_buf_puts(b, "{\"type\":\"");
     ms_buf_puts(b, ms_event_kind_name(ev->kind));
     ms_buf_putc(b, '"');
@@ -101,61 +107,33 @@ static void native_encode(const ms_event_t *ev, ms_buf_t *b) {
         break;
     case MS_EV_CONNECTED:
     case MS_EV_PONG:
+    case MS_EV_LLM_CALL:
+    case MS_EV_LLM_RESULT:
         break;
     }
     if (ev->data)
         put_members(b, ev->data);
     ms_buf_putc(b, '}');
+    ms_frames_end(out);
 }
 
-/* Copies a required or optional string member with a length bound. */
-static int get_str(json_t *o, const char *key, int required, size_t maxlen, char **out,
-                   char *errmsg, size_t errlen) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required) {
-            snprintf(errmsg, errlen, "missing field \"%s\"", key);
-            return MS_EINVAL;
-        }
-        return 0;
-    }
-    if (!json_is_string(v)) {
-        snprintf(errmsg, errlen, "field \"%s\" must be a string", key);
-        return MS_EINVAL;
-    }
-    size_t len = json_string_length(v);
-    if (len == 0 || len > maxlen) {
-        snprintf(errmsg, errlen, "field \"%s\" must be 1 to %zu bytes", key, maxlen);
-        return MS_EINVAL;
-    }
-    if (memchr(json_string_value(v), '\0', len)) {
-        snprintf(errmsg, errlen, "field \"%s\" contains a NUL character", key);
-        return MS_EINVAL;
-    }
-    *out = ms_xstrndup(json_string_value(v), len);
-    return 0;
-}
-
-static int native_decode(const char *frame, size_t len, const ms_decode_limits_t *lim,
+static int native_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
                          ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)state;
     memset(out, 0, sizeof *out);
-    json_error_t je;
-    json_t *root = json_loadb(frame, len, JSON_REJECT_DUPLICATES, &je);
-    json_t *type = root ? json_object_get(root, "type") : NULL;
-    if (!root || !json_is_object(root) || !json_is_string(type)) {
-        snprintf(errmsg, errlen, "frame is not a JSON object with a string \"type\"");
-        json_decref(root);
+    json_t *root;
+    const char *t;
+    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
         return MS_EFORMAT;
-    }
-    const char *t = json_string_value(type);
     int rc = 0;
     if (!strcmp(t, "message")) {
         out->kind = MS_CMSG_MESSAGE;
         size_t maxbytes = lim->max_message_chars * 4;
-        if ((rc = get_str(root, "text", 1, maxbytes, &out->text, errmsg, errlen)) ||
-            (rc = get_str(root, "client_message_id", 1, 128, &out->client_message_id, errmsg,
-                          errlen)) ||
-            (rc = get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg, errlen)))
+        if ((rc = ms__proto_get_str(root, "text", 1, maxbytes, &out->text, errmsg, errlen)) ||
+            (rc = ms__proto_get_str(root, "client_message_id", 1, 128, &out->client_message_id,
+                                    errmsg, errlen)) ||
+            (rc = ms__proto_get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg,
+                                    errlen)))
             goto fail;
         long chars = ms_utf8_count(out->text, strlen(out->text));
         if (chars < 0 || (size_t)chars > lim->max_message_chars) {
@@ -172,7 +150,7 @@ static int native_decode(const char *frame, size_t len, const ms_decode_limits_t
         }
     } else if (!strcmp(t, "resume") || !strcmp(t, "cancel")) {
         out->kind = t[0] == 'r' ? MS_CMSG_RESUME : MS_CMSG_CANCEL;
-        if ((rc = get_str(root, "message_id", 1, 64, &out->message_id, errmsg, errlen)))
+        if ((rc = ms__proto_get_str(root, "message_id", 1, 64, &out->message_id, errmsg, errlen)))
             goto fail;
         if (!ms_id_valid(out->message_id)) {
             snprintf(errmsg, errlen, "message_id is not a valid id");

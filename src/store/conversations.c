@@ -81,24 +81,18 @@ static int conv_load(ms_store_t *st, const char *user_id, const char *id, json_t
     return 0;
 }
 
-int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
-                                 json_t **out) {
+/* Inserts a conversation row with the given id. */
+static int conv_insert(ms_store_t *st, const char *user_id, const char *id, const char *title) {
     static const char sql[] = "INSERT INTO conversations (id, user_id, title, created_at, "
                               "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
-    char id[MS_ID_LEN];
-    if (out)
-        *out = NULL;
-    if (!user_id)
-        return MS_EINVAL;
     char *t = title_norm(title);
     if (!t)
         return MS_EINVAL;
-    ms_id_new(id);
     int rc;
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s) {
-        rc = MS_EIO;
-        goto fail;
+        free(t);
+        return MS_EIO;
     }
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, user_id, -1, SQLITE_STATIC);
@@ -106,17 +100,44 @@ int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char
     sqlite3_bind_int64(s, 4, ms_now_ms());
     rc = sqlite3_step(s);
     ms__store_done(s);
-    if (rc != SQLITE_DONE) {
-        /* A foreign-key failure means the user does not exist. */
-        rc = (rc & 0xff) == SQLITE_CONSTRAINT ? MS_ENOENT
-                                              : ms__store_err(st, rc, "conversation insert");
-        goto fail;
-    }
     free(t);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return MS_EEXIST;
+    /* A foreign-key failure means the user does not exist. */
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MS_ENOENT
+                                            : ms__store_err(st, rc, "conversation insert");
+}
+
+int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
+                                 json_t **out) {
+    char id[MS_ID_LEN];
+    if (out)
+        *out = NULL;
+    if (!user_id)
+        return MS_EINVAL;
+    ms_id_new(id);
+    int rc = conv_insert(st, user_id, id, title);
+    if (rc)
+        return rc;
     return out ? conv_load(st, user_id, id, out) : 0;
-fail:
-    free(t);
-    return rc;
+}
+
+int ms_store_conversation_get_or_create(ms_store_t *st, const char *user_id, const char *id,
+                                        const char *title, json_t **out) {
+    if (out)
+        *out = NULL;
+    if (!user_id || !ms_id_valid(id))
+        return MS_EINVAL;
+    int rc = conv_load(st, user_id, id, out);
+    if (rc != MS_ENOENT)
+        return rc;
+    rc = conv_insert(st, user_id, id, title);
+    if (rc && rc != MS_EEXIST)
+        return rc;
+    /* Created now, or by someone else meanwhile (then it may be theirs). */
+    return conv_load(st, user_id, id, out);
 }
 
 int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {

@@ -66,6 +66,12 @@ int ms_store_refresh_consume(ms_store_t *st, const char *token_hash_hex,
  * (times are RFC 3339 strings). */
 int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
                                  json_t **out);
+/** The conversation with this id (a UUID chosen by the caller) if it is
+ * user_id's, else creates it for user_id with title. MS_EPERM if it belongs
+ * to another user; MS_EINVAL if id is not a UUID. Safe against a
+ * concurrent create of the same id. */
+int ms_store_conversation_get_or_create(ms_store_t *st, const char *user_id, const char *id,
+                                        const char *title, json_t **out);
 /** Fetches a conversation. MS_ENOENT if absent or deleted; MS_EPERM if it
  * belongs to another user (callers must not reveal which to clients when
  * that would leak existence: the REST API answers 404 for both). */

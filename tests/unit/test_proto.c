@@ -1,4 +1,5 @@
-/* Native protocol v1 codec: what clients rely on (docs/protocol.md). */
+/* The dialect codecs: native protocol v1 and the seed dialects, what their
+ * clients rely on (docs/protocol.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,17 +9,19 @@
 #include "core/ms.h"
 #include "proto/event.h"
 
+#include <sodium.h>
 #include <string.h>
 
 static const ms_decode_limits_t lim = {.max_message_chars = 10};
 
 static json_t *encode(const ms_event_t *ev) {
-    ms_buf_t b;
-    ms_buf_init(&b);
-    ms_dialect_native.encode(ev, &b);
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    ms_dialect_native.encode(NULL, ev, &f);
+    assert_int_equal(f.n, 1); /* one frame per event */
     json_error_t je;
-    json_t *o = json_loadb(b.data, b.len, 0, &je);
-    ms_buf_free(&b);
+    json_t *o = json_loadb(f.buf.data, f.buf.len, 0, &je);
+    ms_frames_free(&f);
     assert_non_null(o); /* always valid JSON */
     return o;
 }
@@ -69,7 +72,7 @@ static void test_start_nulls(void **state) {
 }
 
 static int decode(const char *s, ms_client_msg_t *m, char *err) {
-    return ms_dialect_native.decode(s, strlen(s), &lim, m, err, 160);
+    return ms_dialect_native.decode(NULL, s, strlen(s), &lim, m, err, 160);
 }
 
 static void test_decode_message(void **state) {
@@ -161,6 +164,518 @@ static void test_utf8_count(void **state) {
     assert_int_equal(ms_utf8_count("\xff", 1), -1);
 }
 
+/* ---- shared by the seed dialects ------------------------------------------ */
+
+static const char *const UID = "11111111-2222-4333-8444-555555555555";
+static const char *const MID = "6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab";
+static const char *const CID = "0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3";
+
+/* A fake handshake: path parameter and query arguments. */
+typedef struct {
+    const char *session_id;
+} fake_query_t;
+
+static const char *fake_query_arg(const ms_dialect_conn_t *c, const char *name, char *buf,
+                                  size_t len) {
+    const fake_query_t *q = c->impl;
+    if (strcmp(name, "session_id") != 0 || !q || !q->session_id)
+        return NULL;
+    snprintf(buf, len, "%s", q->session_id);
+    return buf;
+}
+
+static int dopen(const ms_dialect_ops_t *d, const char *param, const char *session,
+                 ms_dialect_open_t *o) {
+    fake_query_t q = {session};
+    ms_dialect_conn_t c = {.user_id = UID, .path_param = param, .query_arg = fake_query_arg,
+                           .impl = &q};
+    char err[120] = "";
+    memset(o, 0, sizeof *o);
+    int rc = d->open(&c, o, err, sizeof err);
+    if (rc)
+        assert_true(err[0] != '\0'); /* a refusal always says why (close reason) */
+    return rc;
+}
+
+/* Encodes ev; returns the frames parsed (a JSON array, one object each). */
+static json_t *enc(const ms_dialect_ops_t *d, void *st, const ms_event_t *ev) {
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    d->encode(st, ev, &f);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < f.n; i++) {
+        size_t len;
+        const char *p = ms_frames_get(&f, i, &len);
+        json_error_t je;
+        json_t *o = json_loadb(p, len, 0, &je);
+        assert_non_null(o);
+        assert_true(json_is_object(o));
+        json_array_append_new(arr, o);
+    }
+    ms_frames_free(&f);
+    return arr;
+}
+
+static json_t *enc1(const ms_dialect_ops_t *d, void *st, const ms_event_t *ev) {
+    json_t *arr = enc(d, st, ev);
+    assert_int_equal(json_array_size(arr), 1);
+    json_t *o = json_incref(json_array_get(arr, 0));
+    json_decref(arr);
+    return o;
+}
+
+static void assert_no_frames(const ms_dialect_ops_t *d, void *st, const ms_event_t *ev) {
+    json_t *arr = enc(d, st, ev);
+    assert_int_equal(json_array_size(arr), 0);
+    json_decref(arr);
+}
+
+static const char *sget(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+static int ddec(const ms_dialect_ops_t *d, void *st, const char *s, ms_client_msg_t *m,
+                char *err) {
+    return d->decode(st, s, strlen(s), &lim, m, err, 160);
+}
+
+/* Encoding a chunk into a warm buffer never grows it: no allocation per chunk. */
+static void assert_chunk_does_not_allocate(const ms_dialect_ops_t *d, void *st) {
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    ms_buf_reserve(&f.buf, 4096);
+    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 3, .text = "word ",
+                     .text_len = 5};
+    d->encode(st, &ev, &f);
+    const char *data = f.buf.data;
+    size_t cap = f.buf.cap;
+    for (int i = 0; i < 100; i++) {
+        ms_frames_reset(&f);
+        ev.seq = 1000000 + i;
+        d->encode(st, &ev, &f);
+        assert_int_equal(f.n, 1);
+    }
+    assert_ptr_equal(f.buf.data, data);
+    assert_int_equal(f.buf.cap, cap);
+    ms_frames_free(&f);
+}
+
+static void test_frames_and_session_ids(void **state) {
+    (void)state;
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    ms_buf_puts(&f.buf, "{\"a\":1}");
+    ms_frames_end(&f);
+    ms_frames_end(&f); /* an empty frame is still a frame */
+    ms_buf_puts(&f.buf, "[2]");
+    ms_frames_end(&f);
+    size_t len;
+    assert_int_equal(f.n, 3);
+    assert_memory_equal(ms_frames_get(&f, 0, &len), "{\"a\":1}", 7);
+    assert_int_equal(len, 7);
+    ms_frames_get(&f, 1, &len);
+    assert_int_equal(len, 0);
+    assert_memory_equal(ms_frames_get(&f, 2, &len), "[2]", 3);
+    ms_frames_free(&f);
+
+    char a[MS_ID_LEN], b[MS_ID_LEN], c[MS_ID_LEN];
+    /* A UUID is its own conversation (upper case normalised). */
+    ms_dialect_session_conversation(UID, "6F1C2D3E-4B5A-4C6D-8E7F-0123456789AB", a);
+    assert_string_equal(a, MID);
+    /* A free-form name: a stable UUIDv8, different per user. */
+    ms_dialect_session_conversation(UID, "ward-7", a);
+    ms_dialect_session_conversation(UID, "ward-7", b);
+    ms_dialect_session_conversation(MID, "ward-7", c);
+    assert_true(ms_id_valid(a));
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_int_equal(a[14], '8');
+    assert_true(strchr("89ab", a[19]) != NULL);
+}
+
+static void test_native_skips_telemetry(void **state) {
+    (void)state;
+    json_t *data = json_pack("{s:s}", "provider", "offline");
+    ms_event_t ev = {.kind = MS_EV_LLM_CALL, .message_id = MID, .data = data};
+    assert_no_frames(&ms_dialect_native, NULL, &ev);
+    ev.kind = MS_EV_LLM_RESULT;
+    assert_no_frames(&ms_dialect_native, NULL, &ev);
+    json_decref(data);
+    assert_chunk_does_not_allocate(&ms_dialect_native, NULL);
+}
+
+/* ---- VoiceAssist realtime (seed 000 + 002) ------------------------------------ */
+
+static void test_voiceassist_encode(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    assert_int_equal(dopen(&ms_dialect_voiceassist, NULL, NULL, &o), 0);
+    json_t *data = json_pack("{s:s, s:s}", "client_id", "c-1", "user_id", UID);
+    ms_event_t ev = {.kind = MS_EV_CONNECTED, .data = data};
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    ms_dialect_voiceassist.encode(o.state, &ev, &f);
+    assert_string_equal(f.buf.data, "{\"type\":\"connected\",\"client_id\":\"c-1\","
+                                    "\"protocol_version\":\"1.0\",\"capabilities\":"
+                                    "[\"text_streaming\"]}");
+    json_decref(data);
+    /* The chunk, byte for byte (chunk_index is 0-based: seq - 1). */
+    ms_frames_reset(&f);
+    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 7, .text = "a\"b\n",
+                     .text_len = 4};
+    ms_dialect_voiceassist.encode(o.state, &ch, &f);
+    assert_string_equal(f.buf.data, "{\"type\":\"message_chunk\",\"message_id\":"
+                                    "\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\",\"content\":"
+                                    "\"a\\\"b\\n\",\"chunk_index\":6}");
+    ms_frames_free(&f);
+    assert_chunk_does_not_allocate(&ms_dialect_voiceassist, o.state);
+
+    ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
+    json_t *s = enc1(&ms_dialect_voiceassist, o.state, &st);
+    assert_string_equal(sget(s, "message_id"), MID);
+    assert_string_equal(sget(s, "session_id"), CID);
+    json_decref(s);
+    json_t *err = json_pack("{s:s, s:s, s:b}", "code", "invalid_message", "message", "bad",
+                            "retryable", 0);
+    ms_event_t e = {.kind = MS_EV_ERROR, .data = err};
+    json_t *eo = enc1(&ms_dialect_voiceassist, o.state, &e);
+    json_t *inner = json_object_get(eo, "error");
+    assert_string_equal(sget(inner, "code"), "INVALID_MESSAGE");
+    assert_string_equal(sget(inner, "message"), "bad");
+    assert_null(json_object_get(eo, "message_id"));
+    json_decref(eo);
+    json_decref(err);
+    ms_event_t tc = {.kind = MS_EV_TOOL_CALL, .message_id = MID};
+    assert_no_frames(&ms_dialect_voiceassist, o.state, &tc);
+    tc.kind = MS_EV_LLM_RESULT;
+    assert_no_frames(&ms_dialect_voiceassist, o.state, &tc);
+    ms_event_t pong = {.kind = MS_EV_PONG};
+    json_t *po = enc1(&ms_dialect_voiceassist, o.state, &pong);
+    assert_int_equal(json_object_size(po), 1);
+    json_decref(po);
+    ms_dialect_voiceassist.close(o.state);
+}
+
+static void test_voiceassist_citations(void **state) {
+    (void)state;
+    json_t *data = json_pack(
+        "{s:[{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:[s,s], s:s, s:i}, "
+        "{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s}]}",
+        "citations", "index", 1, "source_id", "p1", "source_type", "pubmed", "title", "T",
+        "url", "https://x.test/1", "source_name", "PubMed", "relevance_score", 1.075,
+        "quoted_text", "Q", "pmid", "123", "doi", "10.1/x", "authors", "A", "B", "journal", "J",
+        "year", 2021, "index", 2, "source_id", "s2", "source_type", "starter", "title", "U",
+        "url", "https://x.test/2", "source_name", "S", "relevance_score", 9.0, "quoted_text",
+        "R");
+    ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
+                     .text = "Answer [1] [2].", .text_len = 15, .data = data};
+    json_t *o = enc1(&ms_dialect_voiceassist, NULL, &ev);
+    assert_int_equal(json_object_size(o), 4); /* type, message_id, content, citations */
+    assert_string_equal(sget(o, "content"), "Answer [1] [2].");
+    json_t *c1 = json_array_get(json_object_get(o, "citations"), 0);
+    json_t *c2 = json_array_get(json_object_get(o, "citations"), 1);
+    assert_string_equal(sget(c1, "pmid"), "123");
+    assert_string_equal(sget(c1, "doi"), "10.1/x");
+    assert_string_equal(sget(c1, "publication_date"), "2021");
+    assert_int_equal(json_array_size(json_object_get(c1, "authors")), 2);
+    assert_int_equal(json_integer_value(json_object_get(c1, "relevance_score")), 50);
+    assert_true(json_is_null(json_object_get(c1, "volume")));
+    assert_string_equal(sget(json_object_get(c1, "context"), "source_name"), "PubMed");
+    /* Unknown academic fields are null, authors an empty list, score clamped. */
+    assert_true(json_is_null(json_object_get(c2, "pmid")));
+    assert_true(json_is_null(json_object_get(c2, "publication_date")));
+    assert_int_equal(json_array_size(json_object_get(c2, "authors")), 0);
+    assert_int_equal(json_integer_value(json_object_get(c2, "relevance_score")), 100);
+    json_decref(o);
+    json_decref(data);
+}
+
+static void test_voiceassist_decode(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(dopen(&ms_dialect_voiceassist, NULL, NULL, &o), 0);
+    /* No session and no conversation yet: a new conversation. */
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"hi\"}", &m, err),
+                     0);
+    assert_int_equal(m.kind, MS_CMSG_MESSAGE);
+    assert_string_equal(m.text, "hi");
+    assert_null(m.conversation_id);
+    assert_true(ms_id_valid(m.client_message_id)); /* generated: every message is a turn */
+    ms_client_msg_clear(&m);
+    /* Once message_start named it, the connection's conversation continues. */
+    ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
+    json_decref(enc(&ms_dialect_voiceassist, o.state, &st));
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":\"c\"}",
+                          &m, err),
+                     0);
+    assert_string_equal(m.conversation_id, CID);
+    assert_int_equal(m.create_conversation, 0);
+    ms_client_msg_clear(&m);
+    /* A session id: that session's conversation, created on first use. */
+    char want[MS_ID_LEN];
+    ms_dialect_session_conversation(UID, "ward-7", want);
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"hi\",\"session_id\":\"ward-7\"}",
+                          &m, err),
+                     0);
+    assert_string_equal(m.conversation_id, want);
+    assert_int_equal(m.create_conversation, 1);
+    ms_client_msg_clear(&m);
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state, "{\"type\":\"ping\"}", &m, err), 0);
+    assert_int_equal(m.kind, MS_CMSG_PING);
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state, "{\"type\":\"message\"}", &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "content"));
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"abcdefghijk\"}", &m, err),
+                     MS_EINVAL);
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state, "{\"type\":\"x\"}", &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "Unknown message type"));
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state, "nope", &m, err), MS_EFORMAT);
+    ms_dialect_voiceassist.close(o.state);
+}
+
+/* ---- Veda (seed 001) ---------------------------------------------------------- */
+
+static void test_veda(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(dopen(&ms_dialect_veda, "not-an-id", NULL, &o), MS_EPERM);
+    assert_int_equal(dopen(&ms_dialect_veda, CID, NULL, &o), 0);
+    assert_string_equal(o.conversation_id, CID);
+    assert_int_equal(o.must_exist, 1);
+    /* The seed's chunk, byte for byte. */
+    ms_frames_t f;
+    memset(&f, 0, sizeof f);
+    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 2, .text = "Hello ",
+                     .text_len = 6};
+    ms_dialect_veda.encode(o.state, &ch, &f);
+    assert_string_equal(f.buf.data, "{\"type\":\"chunk\",\"messageId\":"
+                                    "\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\","
+                                    "\"data\":\"Hello \"}");
+    ms_frames_free(&f);
+    assert_chunk_does_not_allocate(&ms_dialect_veda, o.state);
+    json_t *data = json_pack("{s:[], s:s, s:s, s:s}", "citations", "disclaimer", "D",
+                             "finish_reason", "stop", "status", "complete");
+    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
+                       .text = "Hi. D", .text_len = 5, .data = data};
+    json_t *d = enc1(&ms_dialect_veda, o.state, &done);
+    assert_string_equal(sget(d, "type"), "done");
+    assert_string_equal(sget(d, "messageId"), MID);
+    json_t *msg = json_object_get(d, "message");
+    assert_string_equal(sget(msg, "id"), MID);
+    assert_string_equal(sget(msg, "content"), "Hi. D");
+    assert_string_equal(sget(msg, "sender"), "assistant");
+    assert_string_equal(sget(msg, "conversationId"), CID);
+    assert_string_equal(sget(msg, "disclaimer"), "D");
+    json_decref(d);
+    json_decref(data);
+    json_t *e = json_pack("{s:s, s:s}", "code", "not_found", "message", "no such message");
+    ms_event_t ee = {.kind = MS_EV_ERROR, .data = e};
+    json_t *eo = enc1(&ms_dialect_veda, o.state, &ee);
+    assert_string_equal(sget(eo, "error"), "no such message");
+    json_decref(eo);
+    json_decref(e);
+    ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
+    assert_no_frames(&ms_dialect_veda, o.state, &st);
+    ms_event_t con = {.kind = MS_EV_CONNECTED};
+    assert_no_frames(&ms_dialect_veda, o.state, &con);
+
+    assert_int_equal(ddec(&ms_dialect_veda, o.state,
+                          "{\"type\":\"message\",\"text\":\"Hello\",\"client_message_id\":\"u1\"}",
+                          &m, err),
+                     0);
+    assert_string_equal(m.conversation_id, CID);
+    assert_string_equal(m.client_message_id, "u1");
+    assert_int_equal(m.create_conversation, 0);
+    ms_client_msg_clear(&m);
+    assert_int_equal(ddec(&ms_dialect_veda, o.state, "{\"type\":\"message\",\"text\":\"Hello\"}",
+                          &m, err),
+                     0);
+    assert_true(ms_id_valid(m.client_message_id));
+    ms_client_msg_clear(&m);
+    char frame[300];
+    snprintf(frame, sizeof frame,
+             "{\"type\":\"resume\",\"conversationId\":\"%s\",\"lastMessageId\":\"%s\"}", CID, MID);
+    assert_int_equal(ddec(&ms_dialect_veda, o.state, frame, &m, err), 0);
+    assert_int_equal(m.kind, MS_CMSG_RESUME);
+    assert_string_equal(m.message_id, MID);
+    assert_int_equal(m.last_seq, 0);
+    ms_client_msg_clear(&m);
+    snprintf(frame, sizeof frame,
+             "{\"type\":\"resume\",\"conversationId\":\"%s\",\"lastMessageId\":\"%s\"}", MID, MID);
+    assert_int_equal(ddec(&ms_dialect_veda, o.state, frame, &m, err), MS_EINVAL);
+    assert_non_null(strstr(err, "conversationId"));
+    assert_int_equal(ddec(&ms_dialect_veda, o.state, "{\"type\":\"fly\"}", &m, err), MS_EINVAL);
+    assert_int_equal(ddec(&ms_dialect_veda, o.state, "{\"text\":\"x\"}", &m, err), MS_EFORMAT);
+    ms_dialect_veda.close(o.state);
+}
+
+/* ---- FHIR clinical agent, Epic 003 (seed 003) --------------------------------- */
+
+static void test_fhir_open_and_decode(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(dopen(&ms_dialect_fhir, NULL, NULL, &o), MS_EINVAL);
+    assert_int_equal(dopen(&ms_dialect_fhir, NULL, "s-1", &o), 0);
+    char want[MS_ID_LEN];
+    ms_dialect_session_conversation(UID, "s-1", want);
+    assert_string_equal(o.conversation_id, want);
+    assert_int_equal(o.must_exist, 0);
+    assert_int_equal(ddec(&ms_dialect_fhir, o.state,
+                          "{\"type\":\"message\",\"session_id\":\"s-1\",\"content\":\"hi\"}", &m,
+                          err),
+                     0);
+    assert_string_equal(m.conversation_id, want);
+    assert_int_equal(m.create_conversation, 1);
+    assert_string_equal(m.text, "hi");
+    ms_client_msg_clear(&m);
+    assert_int_equal(ddec(&ms_dialect_fhir, o.state,
+                          "{\"type\":\"message\",\"session_id\":\"s-2\",\"content\":\"hi\"}", &m,
+                          err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "session"));
+    assert_int_equal(ddec(&ms_dialect_fhir, o.state, "{\"type\":\"message\",\"content\":\"hi\"}",
+                          &m, err),
+                     MS_EINVAL);
+    ms_dialect_fhir.close(o.state);
+}
+
+static void test_fhir_encode(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    assert_int_equal(dopen(&ms_dialect_fhir, NULL, "s-1", &o), 0);
+    ms_event_t con = {.kind = MS_EV_CONNECTED};
+    json_t *c = enc1(&ms_dialect_fhir, o.state, &con);
+    assert_string_equal(sget(c, "type"), "connection");
+    assert_string_equal(sget(c, "status"), "connected");
+    assert_string_equal(sget(c, "session_id"), "s-1");
+    json_decref(c);
+    json_t *tr = json_pack("{s:s, s:s, s:{s:i, s:[]}, s:f}", "tool_call_id", "t1", "name",
+                           "kb_search", "result", "count", 0, "top", "duration_ms", 2.6);
+    ms_event_t ev = {.kind = MS_EV_TOOL_RESULT, .message_id = MID, .data = tr};
+    json_t *r = enc1(&ms_dialect_fhir, o.state, &ev);
+    assert_string_equal(sget(r, "tool_name"), "kb_search");
+    assert_string_equal(sget(r, "result"), "{\"count\":0,\"top\":[]}");
+    assert_int_equal(json_integer_value(json_object_get(r, "duration_ms")), 3);
+    assert_non_null(sget(r, "timestamp"));
+    json_decref(r);
+    json_decref(tr);
+    json_t *call = json_pack("{s:s}", "provider", "offline");
+    ms_event_t lc = {.kind = MS_EV_LLM_CALL, .message_id = MID, .data = call};
+    json_t *oc = enc1(&ms_dialect_fhir, o.state, &lc);
+    assert_string_equal(sget(oc, "type"), "openai_call");
+    assert_string_equal(sget(oc, "model"), "offline");
+    assert_true(json_is_null(json_object_get(oc, "total_tokens")));
+    json_decref(oc);
+    json_decref(call);
+    json_t *res = json_pack("{s:s, s:i, s:i, s:i, s:i}", "provider", "offline", "prompt_tokens",
+                            10, "completion_tokens", 5, "total_tokens", 15, "duration_ms", 42);
+    ms_event_t lr = {.kind = MS_EV_LLM_RESULT, .message_id = MID, .data = res};
+    json_t *orr = enc1(&ms_dialect_fhir, o.state, &lr);
+    assert_string_equal(sget(orr, "type"), "openai_response");
+    assert_int_equal(json_integer_value(json_object_get(orr, "total_tokens")), 15);
+    assert_int_equal(json_integer_value(json_object_get(orr, "duration_ms")), 42);
+    json_decref(orr);
+    json_decref(res);
+    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "Hi",
+                     .text_len = 2};
+    json_t *a = enc1(&ms_dialect_fhir, o.state, &ch);
+    assert_string_equal(sget(a, "type"), "assistant");
+    assert_string_equal(sget(a, "content"), "Hi");
+    assert_true(json_is_true(json_object_get(a, "streaming")));
+    json_decref(a);
+    assert_chunk_does_not_allocate(&ms_dialect_fhir, o.state);
+    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .text = "Hi there",
+                       .text_len = 8};
+    json_t *fin = enc1(&ms_dialect_fhir, o.state, &done);
+    assert_true(json_is_false(json_object_get(fin, "streaming")));
+    assert_string_equal(sget(fin, "content"), "Hi there");
+    json_decref(fin);
+    ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID};
+    assert_no_frames(&ms_dialect_fhir, o.state, &st);
+    json_t *e = json_pack("{s:s, s:s}", "code", "invalid_message", "message", "bad");
+    ms_event_t ee = {.kind = MS_EV_ERROR, .data = e};
+    json_t *eo = enc1(&ms_dialect_fhir, o.state, &ee);
+    assert_string_equal(sget(eo, "error"), "bad");
+    assert_string_equal(sget(eo, "session_id"), "s-1");
+    json_decref(eo);
+    json_decref(e);
+    ms_dialect_fhir.close(o.state);
+}
+
+/* ---- Diagnosis streamer (seed 004) --------------------------------------------- */
+
+static void test_dx(void **state) {
+    (void)state;
+    ms_dialect_open_t o;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(dopen(&ms_dialect_dx, "user_123", NULL, &o), MS_EPERM);
+    assert_int_equal(dopen(&ms_dialect_dx, UID, NULL, &o), 0);
+    assert_string_equal(o.conversation_id, "");
+    assert_int_equal(ddec(&ms_dialect_dx, o.state,
+                          "{\"type\":\"chat\",\"data\":{\"message\":\"hi\"}}", &m, err),
+                     0);
+    assert_string_equal(m.text, "hi");
+    assert_null(m.conversation_id);
+    ms_client_msg_clear(&m);
+    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"content\":\"yo\"}", &m,
+                          err),
+                     0);
+    assert_string_equal(m.text, "yo");
+    ms_client_msg_clear(&m);
+    assert_int_equal(ddec(&ms_dialect_dx, o.state,
+                          "{\"type\":\"diagnosis\",\"data\":{\"symptoms\":[]}}", &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "diagnosis"));
+    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"prescription\"}", &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "prescription"));
+    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"invalid_type\"}", &m, err),
+                     MS_EINVAL);
+    assert_string_equal(err, "Unknown message type: invalid_type");
+
+    ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
+    json_t *p = enc1(&ms_dialect_dx, o.state, &st);
+    assert_string_equal(sget(p, "type"), "progress");
+    json_decref(p);
+    /* The connection's chats now share that conversation. */
+    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"text\":\"again\"}", &m,
+                          err),
+                     0);
+    assert_string_equal(m.conversation_id, CID);
+    ms_client_msg_clear(&m);
+    json_t *data = json_pack("{s:[], s:s, s:s, s:s}", "citations", "disclaimer", "D",
+                             "finish_reason", "stop", "status", "complete");
+    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
+                       .text = "A. D", .text_len = 4, .data = data};
+    json_t *two = enc(&ms_dialect_dx, o.state, &done);
+    assert_int_equal(json_array_size(two), 2); /* progress 100, then complete */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(two, 0), "progress")), 100);
+    json_t *result = json_object_get(json_array_get(two, 1), "result");
+    assert_string_equal(sget(result, "content"), "A. D");
+    json_decref(two);
+    json_decref(data);
+    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "A",
+                     .text_len = 1};
+    json_t *c = enc1(&ms_dialect_dx, o.state, &ch);
+    assert_string_equal(sget(c, "type"), "stream_chunk");
+    assert_string_equal(sget(c, "content"), "A");
+    assert_non_null(sget(c, "timestamp"));
+    json_decref(c);
+    ms_dialect_dx.close(o.state);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_escapes_and_fields),
@@ -170,6 +685,17 @@ int main(void) {
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_decode_resume_cancel_ping),
         cmocka_unit_test(test_utf8_count),
+        cmocka_unit_test(test_frames_and_session_ids),
+        cmocka_unit_test(test_native_skips_telemetry),
+        cmocka_unit_test(test_voiceassist_encode),
+        cmocka_unit_test(test_voiceassist_citations),
+        cmocka_unit_test(test_voiceassist_decode),
+        cmocka_unit_test(test_veda),
+        cmocka_unit_test(test_fhir_open_and_decode),
+        cmocka_unit_test(test_fhir_encode),
+        cmocka_unit_test(test_dx),
     };
+    if (sodium_init() < 0)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,182 @@
+/* Diagnosis streamer dialect, WS /ws/{user_id}.
+ *
+ * Implements ../shared/seeds/004_16d64397806ba63d.txt ("WebSocket Real-Time
+ * Streaming Implementation": section 2 "Main Application Integration",
+ * "Message Routing"; section "Message Formats": progress, stream_chunk,
+ * complete, error, each with a timestamp). The `chat` type is served by the
+ * grounded answer pipeline; `diagnosis` and `prescription` come in a later
+ * issue and until then answer an error naming what is available.
+ *
+ * Client messages carry their payload in "data" (as the seed's diagnosis
+ * and prescription requests do): {"type":"chat","data":{"message":"..."}}.
+ * "content" or "text" for the question, and the same keys at the top level,
+ * are accepted too. The path's user_id must be the token's user (else 4003).
+ * A connection's chats form one conversation, created by its first chat. */
+#include "proto/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char conversation_id[MS_ID_LEN]; /* once the first message_start named it */
+} dx_state_t;
+
+static int dx_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
+                   size_t errlen) {
+    if (!conn->path_param || strcmp(conn->path_param, conn->user_id) != 0) {
+        snprintf(errmsg, errlen, "the path's user is not the token's user");
+        return MS_EPERM;
+    }
+    out->state = ms_xcalloc(1, sizeof(dx_state_t));
+    return 0;
+}
+
+static void dx_close(void *state) {
+    free(state);
+}
+
+static void dx_progress(ms_frames_t *out, const char *stage, int pct, const char *msg) {
+    ms_buf_t *b = &out->buf;
+    ms_buf_puts(b, "{\"type\":\"progress\"");
+    ms__proto_put_str(b, "stage", stage);
+    ms_buf_puts(b, ",\"progress\":");
+    ms__proto_put_int(b, pct);
+    ms__proto_put_str(b, "message", msg);
+    ms__proto_put_now(b, "timestamp");
+    ms_buf_putc(b, '}');
+    ms_frames_end(out);
+}
+
+/* The answer is done: progress 100, then complete with the whole result. */
+static void dx_complete(const ms_event_t *ev, ms_frames_t *out) {
+    ms_buf_t *b = &out->buf;
+    dx_progress(out, "complete", 100, "Complete");
+    ms_buf_puts(b, "{\"type\":\"complete\",\"result\":{\"message_id\":");
+    ms_buf_json_str(b, ev->message_id, strlen(ev->message_id));
+    ms__proto_put_str(b, "conversation_id", ev->conversation_id);
+    ms_buf_puts(b, ",\"content\":");
+    ms_buf_json_str(b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+    ms__proto_put_json(b, "citations", json_object_get(ev->data, "citations"));
+    ms__proto_put_str(b, "disclaimer", ms__proto_data_str(ev, "disclaimer"));
+    ms__proto_put_str(b, "finish_reason", ms__proto_data_str(ev, "finish_reason"));
+    ms__proto_put_str(b, "status", ms__proto_data_str(ev, "status"));
+    ms_buf_putc(b, '}');
+    ms__proto_put_now(b, "timestamp");
+    ms_buf_putc(b, '}');
+    ms_frames_end(out);
+}
+
+static void dx_found(const ms_event_t *ev, ms_frames_t *out) {
+    char msg[96];
+    json_t *res = json_object_get(ev->data, "result");
+    snprintf(msg, sizeof msg, "Found %lld passages; writing the answer...",
+             (long long)json_integer_value(json_object_get(res, "count")));
+    dx_progress(out, "answer_generation", 30, msg);
+}
+
+/* Events that are one frame with a type and a timestamp. */
+static void dx_simple(const ms_event_t *ev, ms_frames_t *out) {
+    ms_buf_t *b = &out->buf;
+    if (ev->kind == MS_EV_MESSAGE_CHUNK) {
+        ms_buf_puts(b, "{\"type\":\"stream_chunk\",\"content\":");
+        ms_buf_json_str(b, ev->text, ev->text_len);
+    } else if (ev->kind == MS_EV_ERROR) {
+        const char *msg = ms__proto_data_str(ev, "message");
+        ms_buf_puts(b, "{\"type\":\"error\"");
+        ms__proto_put_str(b, "error", msg ? msg : "error");
+    } else {
+        ms_buf_puts(b, "{\"type\":\"pong\"");
+    }
+    ms__proto_put_now(b, "timestamp");
+    ms_buf_putc(b, '}');
+    ms_frames_end(out);
+}
+
+static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
+    dx_state_t *st = state;
+    switch (ev->kind) {
+    case MS_EV_MESSAGE_START:
+        if (st && !st->conversation_id[0] && ev->conversation_id)
+            snprintf(st->conversation_id, sizeof st->conversation_id, "%s", ev->conversation_id);
+        dx_progress(out, "received", 5, "Question received");
+        break;
+    case MS_EV_TOOL_CALL:
+        dx_progress(out, "knowledge_search", 10, "Searching the knowledge base...");
+        break;
+    case MS_EV_TOOL_RESULT:
+        dx_found(ev, out);
+        break;
+    case MS_EV_MESSAGE_COMPLETE:
+        dx_complete(ev, out);
+        break;
+    case MS_EV_MESSAGE_CHUNK:
+    case MS_EV_ERROR:
+    case MS_EV_PONG:
+        dx_simple(ev, out);
+        break;
+    case MS_EV_CONNECTED:
+    case MS_EV_LLM_CALL:
+    case MS_EV_LLM_RESULT:
+        break; /* not part of this dialect */
+    }
+}
+
+/* The question of a chat: the first of data.message, data.content,
+ * data.text, message, content, text that is present. */
+static int dx_decode_chat(dx_state_t *st, json_t *root, const ms_decode_limits_t *lim,
+                          ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    static const char *const keys[] = {"message", "content", "text"};
+    json_t *data = json_object_get(root, "data");
+    json_t *where[] = {json_is_object(data) ? data : NULL, root};
+    out->kind = MS_CMSG_MESSAGE;
+    for (size_t w = 0; w < MS_COUNTOF(where); w++) {
+        for (size_t k = 0; where[w] && k < MS_COUNTOF(keys); k++) {
+            if (!json_object_get(where[w], keys[k]))
+                continue;
+            int rc = ms__proto_get_text(where[w], keys[k], lim, &out->text, errmsg, errlen);
+            if (rc)
+                return rc;
+            if (st->conversation_id[0])
+                out->conversation_id = ms_xstrdup(st->conversation_id);
+            ms__proto_new_cmid(out);
+            return 0;
+        }
+    }
+    snprintf(errmsg, errlen, "missing field \"data.message\"");
+    return MS_EINVAL;
+}
+
+static int dx_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
+                     ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    json_t *root;
+    const char *t;
+    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
+        return MS_EFORMAT;
+    int rc = 0;
+    if (!strcmp(t, "chat")) {
+        rc = dx_decode_chat(state, root, lim, out, errmsg, errlen);
+    } else if (!strcmp(t, "diagnosis") || !strcmp(t, "prescription")) {
+        snprintf(errmsg, errlen,
+                 "The %s workflow is not available yet; this server answers \"chat\" messages", t);
+        rc = MS_EINVAL;
+    } else if (!strcmp(t, "ping")) {
+        out->kind = MS_CMSG_PING;
+    } else {
+        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
+        rc = MS_EINVAL;
+    }
+    json_decref(root);
+    if (rc)
+        ms_client_msg_clear(out);
+    return rc;
+}
+
+const ms_dialect_ops_t ms_dialect_dx = {
+    .name = "dx",
+    .open = dx_open,
+    .close = dx_close,
+    .encode = dx_encode,
+    .decode = dx_decode,
+};

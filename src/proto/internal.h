@@ -1,0 +1,43 @@
+/* Helpers shared by the dialect codecs; private to src/proto. */
+#ifndef MS_PROTO_INTERNAL_H
+#define MS_PROTO_INTERNAL_H
+
+#include "proto/event.h"
+
+#include <jansson.h>
+
+/** Parses a client frame: a JSON object with a string "type". Returns 0 with
+ * *root (caller decrefs) and *type (owned by *root), or MS_EFORMAT. */
+int ms__proto_parse(const char *frame, size_t len, json_t **root, const char **type, char *errmsg,
+                    size_t errlen);
+/** Copies the string member key of o (1..maxlen bytes, no NUL) into *out
+ * (malloc'd). Absent or null: 0 and *out untouched unless required
+ * (MS_EINVAL). Wrong type or size: MS_EINVAL with errmsg naming the field. */
+int ms__proto_get_str(json_t *o, const char *key, int required, size_t maxlen, char **out,
+                      char *errmsg, size_t errlen);
+/** A question's text: required string member key, valid UTF-8, 1 to
+ * lim->max_message_chars code points, into *out. */
+int ms__proto_get_text(json_t *o, const char *key, const ms_decode_limits_t *lim, char **out,
+                       char *errmsg, size_t errlen);
+/** Sets m->client_message_id to a new random id (dialects whose clients
+ * send none: every message is a new turn). */
+void ms__proto_new_cmid(ms_client_msg_t *m);
+
+/** Writes ,"name":"v" (JSON-escaped) or ,"name":null. */
+void ms__proto_put_str(ms_buf_t *b, const char *name, const char *v);
+/** Writes ,"name":<v as compact JSON> or ,"name":null. */
+void ms__proto_put_json(ms_buf_t *b, const char *name, json_t *v);
+/** Appends v in decimal (no allocation, no printf). */
+void ms__proto_put_int(ms_buf_t *b, int64_t v);
+/** Writes ,"name":"<now as RFC 3339 UTC with milliseconds>". */
+void ms__proto_put_now(ms_buf_t *b, const char *name);
+/** The string member key of ev->data, or NULL. */
+const char *ms__proto_data_str(const ms_event_t *ev, const char *key);
+/** The integer member key of ev->data (a real is rounded), or dflt. */
+int64_t ms__proto_data_int(const ms_event_t *ev, const char *key, int64_t dflt);
+
+/** Per-connection strings most dialects keep: the session or conversation
+ * the connection speaks for. */
+#define MS_PROTO_SESSION_MAX 128
+
+#endif

@@ -1,0 +1,214 @@
+/* VoiceAssist realtime dialect, WS /api/realtime/ws.
+ *
+ * Implements ../shared/seeds/000_5294604a9c03af26.txt ("Phase 4 Completion
+ * Report", section 3 "Message Streaming Protocol": connected, message_start,
+ * message_chunk with chunk_index, message_complete with citations, pong,
+ * error with code and message; protocol version 1.0, capabilities
+ * ["text_streaming"]) with the structured citations of
+ * ../shared/seeds/002_16d50485ef34fdcf.txt (Priority 1, item 3 "Structured
+ * Citations": source_id, source_type, title, url; authors, publication_date,
+ * journal, volume, issue, pages, doi, pmid; relevance_score 0-100,
+ * quoted_text, context). The reference peers in ../shared/peers speak the
+ * same frames, and the benchmark client reads all three alike.
+ *
+ * A `message` without session_id continues the connection's conversation
+ * (created by its first message); with one, the session's conversation
+ * (ms_dialect_session_conversation), created on first use. This dialect is
+ * the one benchmarked against the peers, so message_chunk is written by
+ * hand into the caller's warm buffer: no allocation per chunk. */
+#include "proto/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The knowledge base's re-ranked score lies in 0..2.15 (src/kb/search.c:
+ * BM25 over the pool's best, plus coverage 0.5, focus 0.5, question type
+ * 0.15); VoiceAssist's relevance_score is 0-100. */
+#define VA_SCORE_MAX 2.15
+
+typedef struct {
+    char user_id[MS_ID_LEN];
+    char conversation_id[MS_ID_LEN]; /* the connection's, once a message_start named it */
+} va_state_t;
+
+static int va_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
+                   size_t errlen) {
+    va_state_t *st = ms_xcalloc(1, sizeof *st);
+    snprintf(st->user_id, sizeof st->user_id, "%s", conn->user_id);
+    out->state = st;
+    return 0;
+}
+
+static void va_close(void *state) {
+    free(state);
+}
+
+/* One native citation in the seed-002 shape. Unknown fields are null, so a
+ * client sees every field of the structured format. */
+static json_t *va_citation(json_t *c) {
+    json_t *year = json_object_get(c, "year");
+    json_t *authors = json_object_get(c, "authors");
+    double score = json_number_value(json_object_get(c, "relevance_score"));
+    long rel = lround(fmin(fmax(score / VA_SCORE_MAX, 0.0), 1.0) * 100.0);
+    char date[16] = "";
+    if (json_is_integer(year))
+        snprintf(date, sizeof date, "%lld", (long long)json_integer_value(year));
+    json_t *o = json_object();
+    json_object_set(o, "id", json_object_get(c, "source_id"));
+    json_object_set(o, "index", json_object_get(c, "index"));
+    json_object_set(o, "source_id", json_object_get(c, "source_id"));
+    json_object_set(o, "source_type", json_object_get(c, "source_type"));
+    json_object_set(o, "title", json_object_get(c, "title"));
+    json_object_set(o, "url", json_object_get(c, "url"));
+    json_object_set_new(o, "authors", json_is_array(authors) ? json_incref(authors) : json_array());
+    json_object_set_new(o, "publication_date", date[0] ? json_string(date) : json_null());
+    static const char *const keys[] = {"journal", "volume", "issue", "pages", "doi", "pmid"};
+    for (size_t i = 0; i < MS_COUNTOF(keys); i++) {
+        json_t *v = json_object_get(c, keys[i]);
+        json_object_set_new(o, keys[i], v ? json_incref(v) : json_null());
+    }
+    json_object_set_new(o, "relevance_score", json_integer(rel));
+    json_object_set(o, "quoted_text", json_object_get(c, "quoted_text"));
+    json_object_set_new(o, "context",
+                        json_pack("{s:O?, s:O?}", "index", json_object_get(c, "index"),
+                                  "source_name", json_object_get(c, "source_name")));
+    return o;
+}
+
+static void va_complete(const ms_event_t *ev, ms_buf_t *b) {
+    json_t *in = json_object_get(ev->data, "citations");
+    json_t *cites = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(in, i, c) json_array_append_new(cites, va_citation(c));
+    ms_buf_puts(b, "{\"type\":\"message_complete\"");
+    ms__proto_put_str(b, "message_id", ev->message_id);
+    ms_buf_puts(b, ",\"content\":");
+    ms_buf_json_str(b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+    ms__proto_put_json(b, "citations", cites);
+    ms_buf_putc(b, '}');
+    json_decref(cites);
+}
+
+/* Error codes as VoiceAssist writes them: upper case (INVALID_MESSAGE, ...). */
+static void va_error(const ms_event_t *ev, ms_buf_t *b) {
+    const char *code = ms__proto_data_str(ev, "code");
+    char up[40];
+    size_t n = 0;
+    for (const char *p = code ? code : "internal_error"; *p && n + 1 < sizeof up; p++)
+        up[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    up[n] = '\0';
+    ms_buf_puts(b, "{\"type\":\"error\"");
+    if (ev->message_id)
+        ms__proto_put_str(b, "message_id", ev->message_id);
+    ms_buf_puts(b, ",\"error\":{\"code\":");
+    ms_buf_json_str(b, up, n);
+    const char *msg = ms__proto_data_str(ev, "message");
+    ms__proto_put_str(b, "message", msg ? msg : "");
+    ms_buf_puts(b, "}}");
+}
+
+static void va_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
+    va_state_t *st = state;
+    ms_buf_t *b = &out->buf;
+    switch (ev->kind) {
+    case MS_EV_MESSAGE_CHUNK:
+        ms_buf_puts(b, "{\"type\":\"message_chunk\",\"message_id\":");
+        ms_buf_json_str(b, ev->message_id, strlen(ev->message_id));
+        ms_buf_puts(b, ",\"content\":");
+        ms_buf_json_str(b, ev->text, ev->text_len);
+        ms_buf_puts(b, ",\"chunk_index\":");
+        ms__proto_put_int(b, ev->seq - 1);
+        ms_buf_putc(b, '}');
+        break;
+    case MS_EV_CONNECTED:
+        ms_buf_puts(b, "{\"type\":\"connected\"");
+        ms__proto_put_str(b, "client_id", ms__proto_data_str(ev, "client_id"));
+        ms_buf_puts(b, ",\"protocol_version\":\"1.0\",\"capabilities\":[\"text_streaming\"]}");
+        break;
+    case MS_EV_MESSAGE_START:
+        if (st && !st->conversation_id[0] && ev->conversation_id)
+            snprintf(st->conversation_id, sizeof st->conversation_id, "%s", ev->conversation_id);
+        ms_buf_puts(b, "{\"type\":\"message_start\"");
+        ms__proto_put_str(b, "message_id", ev->message_id);
+        ms__proto_put_str(b, "session_id", ev->conversation_id);
+        ms_buf_putc(b, '}');
+        break;
+    case MS_EV_MESSAGE_COMPLETE:
+        va_complete(ev, b);
+        break;
+    case MS_EV_ERROR:
+        va_error(ev, b);
+        break;
+    case MS_EV_PONG:
+        ms_buf_puts(b, "{\"type\":\"pong\"}");
+        break;
+    case MS_EV_TOOL_CALL:
+    case MS_EV_TOOL_RESULT:
+    case MS_EV_LLM_CALL:
+    case MS_EV_LLM_RESULT:
+        return; /* not part of this dialect */
+    }
+    ms_frames_end(out);
+}
+
+/* `message {content, session_id?, clinical_context_id?}`. clinical_context_id
+ * is checked and accepted; medstream has no stored clinical contexts yet. */
+static int va_decode_message(va_state_t *st, json_t *root, const ms_decode_limits_t *lim,
+                             ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    char *session = NULL, *ctx = NULL;
+    out->kind = MS_CMSG_MESSAGE;
+    int rc = ms__proto_get_text(root, "content", lim, &out->text, errmsg, errlen);
+    if (!rc)
+        rc = ms__proto_get_str(root, "session_id", 0, MS_PROTO_SESSION_MAX, &session, errmsg,
+                               errlen);
+    if (!rc)
+        rc = ms__proto_get_str(root, "clinical_context_id", 0, MS_PROTO_SESSION_MAX, &ctx, errmsg,
+                               errlen);
+    if (!rc && session) {
+        char conv[MS_ID_LEN];
+        ms_dialect_session_conversation(st->user_id, session, conv);
+        out->conversation_id = ms_xstrdup(conv);
+        out->create_conversation = 1;
+    } else if (!rc && st->conversation_id[0]) {
+        out->conversation_id = ms_xstrdup(st->conversation_id);
+    }
+    if (!rc)
+        ms__proto_new_cmid(out);
+    free(session);
+    free(ctx);
+    return rc;
+}
+
+static int va_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
+                     ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    json_t *root;
+    const char *t;
+    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
+        return MS_EFORMAT;
+    int rc = 0;
+    if (!strcmp(t, "message")) {
+        rc = va_decode_message(state, root, lim, out, errmsg, errlen);
+    } else if (!strcmp(t, "ping")) {
+        out->kind = MS_CMSG_PING;
+    } else {
+        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
+        rc = MS_EINVAL;
+    }
+    json_decref(root);
+    if (rc)
+        ms_client_msg_clear(out);
+    return rc;
+}
+
+const ms_dialect_ops_t ms_dialect_voiceassist = {
+    .name = "voiceassist",
+    .open = va_open,
+    .close = va_close,
+    .encode = va_encode,
+    .decode = va_decode,
+    .forbidden_as_error = 1,
+};
