@@ -53,7 +53,13 @@ test-asan:
 
 # Retrieval quality on LiveQA-Med and PubMedQA (needs ../shared/data).
 bench-retrieval: build
-	/usr/bin/python3 bench/retrieval.py --bin $(BUILD)/medstream --write docs/performance.md
+	/usr/bin/python3 bench/retrieval.py $(BUILD)/medstream --write docs/performance.md
+
+# Load: medstream and the two peers under the same load; writes the "## Load"
+# section of docs/performance.md (bench/run.sh; about 15 minutes on 2 cores).
+.PHONY: bench
+bench: build
+	bench/run.sh --bin $(BUILD)/medstream --write docs/performance.md
 
 clean:
 	rm -rf build build-asan

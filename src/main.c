@@ -1,5 +1,6 @@
 /* The `medstream` command: serve, user, kb, chat. A command table drives
  * dispatch (redis style). */
+#include "cli/bench_cmd.h"
 #include "cli/chat_cmd.h"
 #include "cli/kb_cmd.h"
 #include "cli/user_cmd.h"
@@ -36,6 +37,7 @@ static const struct {
     {"user", ms_cli_user, "manage users: add, list"},
     {"kb", ms_cli_kb, "knowledge base: import, search"},
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
+    {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},
 };
 
 static void usage(FILE *out) {
