@@ -90,6 +90,7 @@ static void persist_run(ms_store_t *st, void *arg) {
 }
 
 static void retrieve_start(ms_stream_t *s);
+static void generate_start(ms_stream_t *s);
 
 static void fail_stream(ms_stream_t *s, int err) {
     const char *code = err == MS_EPERM ? "forbidden" : err == MS_ENOENT ? "not_found"
@@ -154,7 +155,10 @@ static void persist_done(void *arg) {
                          .client_message_id = s->client_message_id};
         ms__stream_emit(s, &ev);
         c->turns_total++;
-        retrieve_start(s);
+        if (c->provider->ops->uses_retrieval)
+            retrieve_start(s);
+        else
+            generate_start(s); /* e.g. synthetic: nothing to ground, nothing to search */
     }
     json_decref(j->existing);
     json_decref(j->history);

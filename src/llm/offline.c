@@ -242,6 +242,7 @@ static void offline_free(ms_provider_t *p) {
 
 static const ms_provider_ops_t offline_ops = {
     .name = "offline",
+    .uses_retrieval = 1,
     .start = offline_start,
     .cancel = offline_cancel,
     .free = offline_free,

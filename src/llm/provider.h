@@ -54,6 +54,10 @@ typedef struct ms_provider ms_provider_t;
 /** Provider function table (house style: *_ops). */
 typedef struct {
     const char *name;
+    /** Whether answers are grounded in retrieved passages: when 0 the
+     * pipeline skips the knowledge-base search (and its tool_call /
+     * tool_result events) and passes no hits. */
+    int uses_retrieval;
     /** Starts a generation; 0 and *out on success. */
     int (*start)(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,
                  const ms_gen_sink_t *sink, void *ctx, ms_gen_t **out);

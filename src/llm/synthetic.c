@@ -151,6 +151,7 @@ static void synthetic_free(ms_provider_t *p) {
 
 static const ms_provider_ops_t synthetic_ops = {
     .name = "synthetic",
+    .uses_retrieval = 0,
     .start = synthetic_start,
     .cancel = synthetic_cancel,
     .free = synthetic_free,

@@ -22,9 +22,8 @@ typedef struct ms_session {
     ms_api_t *api;
     const ms_dialect_ops_t *dialect;
     void *dstate;              /* the dialect's per-connection state (its open/close) */
-    char path_param[160];      /* the "{}" segment of the endpoint's path, or "" */
     int open_rc;               /* the dialect's open(): 0, MS_EPERM (4003), MS_EINVAL (4000) */
-    char open_err[120];        /* its reason, sent as the close reason */
+    char *open_err;            /* its reason (heap, only on failure), sent as the close reason */
     char bound_conversation[MS_ID_LEN]; /* checked at connect (ms_dialect_open_t) */
     int bound_must_exist;
     struct ms_gate *gate;      /* that check, while in flight */

@@ -189,10 +189,21 @@ static ms_provider_t *make_provider(const ms_config_t *cfg) {
 }
 
 int ms_server_run(const ms_config_t *cfg) {
-    static const struct lws_protocols protocols[] = {
+    /* The receive buffer is allocated per WebSocket connection: it is most of
+     * what an idle connection costs (lws' default is 8 KiB). Messages larger
+     * than it arrive in pieces and are reassembled up to max_frame_bytes.
+     * tx_packet_size must be set, or lws caps each send() at the rx size. */
+    static struct lws_protocols protocols[] = {
         {"medstream", protocol_cb, sizeof(ms_pss_t), 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
+    protocols[0].rx_buffer_size = (size_t)cfg->rx_buffer_bytes;
+    protocols[0].tx_packet_size = 64 * 1024;
+    /* No per-connection validity timers: lws 4.1 keeps timers in one sorted
+     * list, so each would cost O(connections) to insert. Dead peers are found
+     * by TCP keepalive in the kernel instead. */
+    static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 0,
+                                               .secs_since_valid_hangup = 0};
     ms_log_level_t level;
     if (ms_log_parse_level(cfg->log_level, &level) == 0)
         ms_log_set_level(level);
@@ -239,6 +250,10 @@ int ms_server_run(const ms_config_t *cfg) {
     info.pt_serv_buf_size = 8192;
     info.max_http_header_data = 4096;
     info.timeout_secs = 30;
+    info.retry_and_idle_policy = &idle_policy;
+    info.ka_time = 60; /* TCP keepalive: idle seconds, then probes every ka_interval */
+    info.ka_probes = 3;
+    info.ka_interval = 10;
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         fprintf(stderr, "medstream: cannot listen on %s (in use, or not a local address?)\n",

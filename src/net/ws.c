@@ -89,7 +89,32 @@ static void queue_free(ms_session_t *s) {
 
 /* Queues one encoded frame. Overflow of the bounded queue closes the
  * connection with 1008 (the answer itself goes on and stays resumable). */
+/* Loop-thread buffer with LWS_PRE headroom for frames written at once. */
+static unsigned char *direct;
+static size_t direct_cap;
+
+/* Writes a frame straight to the socket (house style, after redis: write
+ * first, wait for writability only when the kernel does not take it all).
+ * lws keeps any unsent tail and flushes it before the next writable
+ * callback. Returns 0, or -1 when the connection is broken (lws closes it). */
+static int write_now(ms_session_t *s, const char *data, size_t len) {
+    if (direct_cap < LWS_PRE + len) {
+        direct_cap = LWS_PRE + len + 1024;
+        direct = ms_xrealloc(direct, direct_cap);
+    }
+    memcpy(direct + LWS_PRE, data, len);
+    if (lws_write(s->wsi, direct + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len) {
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return -1;
+    }
+    return 0;
+}
+
 static int queue_frame(ms_session_t *s, const char *data, size_t len) {
+    /* Nothing waiting (ours or lws' unsent tail): no need to queue, and no
+     * writable watcher to arm and disarm for this frame. */
+    if (!s->head && s->wsi && !s->close_code && !lws_partial_buffered(s->wsi))
+        return write_now(s, data, len);
     if (s->queued_bytes + len > (size_t)s->api->cfg->max_queue_bytes) {
         queue_free(s);
         ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
@@ -320,6 +345,7 @@ int ms__ws_close_all(int code, const char *reason) {
 
 static void session_free(ms_session_t *s) {
     session_unlink(s);
+    free(s->open_err);
     if (s->gate)
         s->gate->sess = NULL; /* the check finishes on its own and frees itself */
     if (s->dialect->close)
@@ -354,8 +380,11 @@ static int on_writable(struct lws *wsi, ms_session_t *s) {
         lws_write(wsi, frame + LWS_PRE, rlen + 2, (enum lws_write_protocol)4 /* close */);
         return -1;
     }
-    /* Drain while the kernel takes it; resume on the next writable callback. */
-    while (s->head && !lws_send_pipe_choked(wsi)) {
+    /* Drain until lws has to keep an unsent tail (the kernel is full); the
+     * rest waits for the next writable callback. lws_partial_buffered() is a
+     * flag check, where lws_send_pipe_choked() would poll() the socket for
+     * every frame. */
+    while (s->head && !lws_partial_buffered(wsi)) {
         ms_frame_t *f = s->head;
         if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
             return -1;
@@ -403,19 +432,19 @@ static const char *conn_query_arg(const ms_dialect_conn_t *c, const char *name, 
 
 /* Lets the dialect set up its per-connection state while the handshake's
  * headers are at hand. Failures close the connection once established. */
-static void dialect_open(struct lws *wsi, ms_session_t *s) {
+static void dialect_open(struct lws *wsi, ms_session_t *s, const char *path_param) {
     if (!s->dialect->open)
         return;
     ms_dialect_conn_t c = {.user_id = s->user_id,
-                           .path_param = s->path_param[0] ? s->path_param : NULL,
+                           .path_param = path_param[0] ? path_param : NULL,
                            .query_arg = conn_query_arg,
                            .impl = wsi};
     ms_dialect_open_t o;
     memset(&o, 0, sizeof o);
-    s->open_rc = s->dialect->open(&c, &o, s->open_err, sizeof s->open_err);
+    char err[120] = "";
+    s->open_rc = s->dialect->open(&c, &o, err, sizeof err);
     if (s->open_rc) {
-        if (!s->open_err[0])
-            snprintf(s->open_err, sizeof s->open_err, "refused");
+        s->open_err = ms_xstrdup(err[0] ? err : "refused");
         return;
     }
     s->dstate = o.state;
@@ -480,17 +509,19 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        char path[256] = "";
+        /* Handshake-only data stays on the stack: an idle connection keeps
+         * only what it needs. */
+        char path[256] = "", path_param[160] = "";
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         s = ms_xcalloc(1, sizeof *s);
         s->api = lws_context_user(lws_get_context(wsi));
-        s->dialect = dialect_for(path, s->path_param, sizeof s->path_param);
+        s->dialect = dialect_for(path, path_param, sizeof path_param);
         if (!s->dialect)
             s->dialect = &ms_dialect_native;
         ms_buf_init(&s->rx);
         authenticate(wsi, s);
         if (s->authed)
-            dialect_open(wsi, s);
+            dialect_open(wsi, s, path_param);
         pss->sess = s;
         return 0;
     }

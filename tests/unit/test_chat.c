@@ -71,7 +71,8 @@ static void prov_free(ms_provider_t *p) {
     (void)p;
 }
 
-static const ms_provider_ops_t script_ops = {"script", gen_start, gen_cancel, prov_free};
+static const ms_provider_ops_t script_ops = {
+    .name = "script", .uses_retrieval = 1, .start = gen_start, .cancel = gen_cancel, .free = prov_free};
 static ms_provider_t script_provider = {&script_ops, NULL};
 
 /* ---- a subscriber that records what it receives ---- */
