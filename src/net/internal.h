@@ -37,6 +37,9 @@ typedef struct ms_session {
     ms_frame_t *head, *tail;   /* the bounded outbound queue */
     size_t queued_bytes;
     struct ms_session *prev, *next; /* every open session, for shutdown */
+    ms_buf_t out;                   /* framed messages of this loop iteration (batch.c) */
+    struct ms_session *flush_next;  /* in batch.c's pending list */
+    int flush_pending;
     struct sub_link {
         struct sub_link *next;
         struct ms_sub *sub;
@@ -48,6 +51,17 @@ typedef struct {
     ms_http_req_t *req;  /* HTTP: the request in progress */
     ms_session_t *sess;  /* WebSocket: the session */
 } ms_pss_t;
+
+/** Write batching (batch.c): appends one framed text message to the
+ * session's batch, written at the end of the loop iteration. */
+void ms__batch_append(ms_session_t *s, const char *data, size_t len);
+/** Writes the session's batch now (before anything else is written to it).
+ * 0, or -1 when the connection broke (lws closes it). */
+int ms__batch_flush(ms_session_t *s);
+/** Drops the session's batch and its place in the flush list (at free). */
+void ms__batch_forget(ms_session_t *s);
+/** Closes the flush handle (at shutdown). */
+void ms__batch_stop(void);
 
 /** Asks every open session to close with code (e.g. 1001 at shutdown).
  * Returns how many were open. */

@@ -155,6 +155,7 @@ static void signal_cb(uv_signal_t *sig, int signum) {
      * any checkpoint in flight); clients are told 1001 (going away). */
     ms_chat_shutdown(srv->chat);
     int open = ms__ws_close_all(1001, "server shutting down");
+    ms__batch_stop();
     ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d,\"sessions\":%d", signum, open);
     uv_signal_stop(&srv->sigint);
     uv_signal_stop(&srv->sigterm);

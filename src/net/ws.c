@@ -89,32 +89,15 @@ static void queue_free(ms_session_t *s) {
 
 /* Queues one encoded frame. Overflow of the bounded queue closes the
  * connection with 1008 (the answer itself goes on and stays resumable). */
-/* Loop-thread buffer with LWS_PRE headroom for frames written at once. */
-static unsigned char *direct;
-static size_t direct_cap;
-
-/* Writes a frame straight to the socket (house style, after redis: write
- * first, wait for writability only when the kernel does not take it all).
- * lws keeps any unsent tail and flushes it before the next writable
- * callback. Returns 0, or -1 when the connection is broken (lws closes it). */
-static int write_now(ms_session_t *s, const char *data, size_t len) {
-    if (direct_cap < LWS_PRE + len) {
-        direct_cap = LWS_PRE + len + 1024;
-        direct = ms_xrealloc(direct, direct_cap);
-    }
-    memcpy(direct + LWS_PRE, data, len);
-    if (lws_write(s->wsi, direct + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len) {
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        return -1;
-    }
-    return 0;
-}
-
 static int queue_frame(ms_session_t *s, const char *data, size_t len) {
     /* Nothing waiting (ours or lws' unsent tail): no need to queue, and no
-     * writable watcher to arm and disarm for this frame. */
-    if (!s->head && s->wsi && !s->close_code && !lws_partial_buffered(s->wsi))
-        return write_now(s, data, len);
+     * writable watcher to arm and disarm; it goes out with this iteration's
+     * batch (house style, after redis: write first, wait for writability
+     * only when the kernel does not take it all). */
+    if (!s->head && s->wsi && !s->close_code && !lws_partial_buffered(s->wsi)) {
+        ms__batch_append(s, data, len);
+        return 0;
+    }
     if (s->queued_bytes + len > (size_t)s->api->cfg->max_queue_bytes) {
         queue_free(s);
         ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
@@ -345,6 +328,7 @@ int ms__ws_close_all(int code, const char *reason) {
 
 static void session_free(ms_session_t *s) {
     session_unlink(s);
+    ms__batch_forget(s);
     free(s->open_err);
     if (s->gate)
         s->gate->sess = NULL; /* the check finishes on its own and frees itself */
@@ -361,6 +345,9 @@ static void session_free(ms_session_t *s) {
 }
 
 static int on_writable(struct lws *wsi, ms_session_t *s) {
+    /* What was batched goes first, so nothing overtakes it. */
+    if (s->out.len && ms__batch_flush(s) != 0)
+        return -1;
     if (s->close_code) {
         /* lws sends the close frame on a later writable event; asking to close
          * a second time from here would turn it into a hard close (1006). */
