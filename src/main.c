@@ -5,10 +5,12 @@
 #include "cli/kb_cmd.h"
 #include "cli/user_cmd.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/ms.h"
 #include "net/net.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef MS_VERSION
@@ -61,6 +63,13 @@ int main(int argc, char **argv) {
         printf("medstream %s\n", MS_VERSION);
         return 0;
     }
+    /* The tools print their own summaries; their JSON log shows warnings and
+     * errors only unless MEDSTREAM_LOG_LEVEL asks for more (serve has --log-level). */
+    ms_log_level_t level = MS_LOG_WARN;
+    const char *env = getenv("MEDSTREAM_LOG_LEVEL");
+    if (env)
+        ms_log_parse_level(env, &level);
+    ms_log_set_level(level);
     for (size_t i = 0; i < MS_COUNTOF(commands); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);

@@ -207,7 +207,7 @@ void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_
     j->create = conversation_id && (flags & MS_ASK_CREATE_CONVERSATION);
     snprintf(j->conversation_id, MS_ID_LEN, "%s", conversation_id ? conversation_id : "");
     ms__stream_ref(s);
-    if (ms_work_submit(c->loop, persist_run, persist_done, j) != 0) {
+    if (ms_work_submit_write(c->loop, persist_run, persist_done, j) != 0) {
         ms__stream_unref(s);
         free(j);
         fail_stream(s, MS_EIO);
@@ -460,7 +460,7 @@ static void submit_update(ms_stream_t *s, int final) {
         s->checkpointed_len = s->text.len;
     }
     ms__stream_ref(s);
-    if (ms_work_submit(s->chat->loop, update_run, update_done, j) != 0) {
+    if (ms_work_submit_write(s->chat->loop, update_run, update_done, j) != 0) {
         j->rc = MS_EIO;
         update_done(j);
     }

@@ -87,17 +87,63 @@ static int exec_cached(ms_store_t *st, const char *sql, const char *what) {
     return 0;
 }
 
+/* The outermost level is a real BEGIN IMMEDIATE only when the connection is
+ * in autocommit mode; inside someone else's transaction (the DB writer's
+ * batch) every level is a savepoint. */
 int ms__store_begin(ms_store_t *st) {
-    return exec_cached(st, "BEGIN IMMEDIATE", "begin");
+    int rc;
+    if (st->tx_depth == 0 && sqlite3_get_autocommit(st->db)) {
+        if ((rc = exec_cached(st, "BEGIN IMMEDIATE", "begin")) != 0)
+            return rc;
+        st->tx_began = 1;
+    } else {
+        if ((rc = exec_cached(st, "SAVEPOINT ms_store", "savepoint")) != 0)
+            return rc;
+        if (st->tx_depth == 0)
+            st->tx_began = 0;
+    }
+    st->tx_depth++;
+    return 0;
+}
+
+/* Ends the innermost level without keeping its changes. The statements are
+ * not cached: this runs on error paths only. If SQLite already rolled the
+ * whole transaction back by itself (an I/O error, SQLITE_FULL), the
+ * savepoint is gone and there is nothing left to undo. */
+static void end_level_rollback(ms_store_t *st) {
+    int outer = st->tx_depth == 1 && st->tx_began;
+    st->tx_depth--;
+    if (sqlite3_get_autocommit(st->db))
+        return;
+    if (outer) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    } else {
+        /* ROLLBACK TO keeps the savepoint open; RELEASE then ends it. */
+        sqlite3_exec(st->db, "ROLLBACK TO ms_store", NULL, NULL, NULL);
+        sqlite3_exec(st->db, "RELEASE ms_store", NULL, NULL, NULL);
+    }
 }
 
 int ms__store_commit(ms_store_t *st) {
-    return exec_cached(st, "COMMIT", "commit");
+    if (st->tx_depth == 0)
+        return ms__store_err(st, SQLITE_MISUSE, "commit without begin");
+    int outer = st->tx_depth == 1 && st->tx_began;
+    int rc = outer ? exec_cached(st, "COMMIT", "commit")
+                   : exec_cached(st, "RELEASE ms_store", "release");
+    if (rc == 0) {
+        st->tx_depth--;
+        return 0;
+    }
+    /* A failed COMMIT (SQLITE_BUSY, a deferred constraint) leaves the
+     * transaction open; end it here so callers that simply return the
+     * error do not leave the connection holding the write lock. */
+    end_level_rollback(st);
+    return rc;
 }
 
 void ms__store_rollback(ms_store_t *st) {
-    if (!sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (st->tx_depth > 0)
+        end_level_rollback(st);
 }
 
 int ms__store_bind_text(sqlite3_stmt *s, int i, const char *v) {

@@ -22,6 +22,11 @@ struct ms_store {
     sqlite3 *db;
     ms_store_stmt_t *stmts;
     size_t nstmts, capstmts;
+    /* Transaction levels opened by ms__store_begin and not yet ended by
+     * ms__store_commit or ms__store_rollback; tx_began is 1 when the
+     * outermost of them is a real BEGIN (the rest are savepoints). */
+    unsigned tx_depth;
+    int tx_began;
 };
 
 /* The cached prepared statement for sql (a string literal), prepared on
@@ -34,10 +39,21 @@ void ms__store_done(sqlite3_stmt *s);
 
 /* Write transactions start with BEGIN IMMEDIATE: the write lock is taken
  * up front (waiting up to busy_timeout), so a transaction never has to
- * upgrade from read to write and fail with SQLITE_BUSY half-way. */
+ * upgrade from read to write and fail with SQLITE_BUSY half-way.
+ *
+ * They nest: when the connection is already inside a transaction (the DB
+ * writer thread's group commit, chat/work.c, or an outer begin), begin opens
+ * a SAVEPOINT instead, commit RELEASEs it and rollback rolls back to it, so
+ * a failing store call undoes only its own changes and leaves the enclosing
+ * transaction open for its owner to commit.
+ *
+ * Every successful begin must be ended by exactly one commit or rollback.
+ * A failed commit rolls its level back before returning the error. */
 int ms__store_begin(ms_store_t *st);
 int ms__store_commit(ms_store_t *st);
-/* Rolls back if a transaction is open; harmless otherwise. */
+/* Rolls back the level the last successful begin opened, if any is open;
+ * harmless otherwise (it never touches a transaction the store did not
+ * open, so calling it after a failed begin is safe). */
 void ms__store_rollback(ms_store_t *st);
 
 /* Maps an SQLite result code to MS_E*: unique/primary key violations to
