@@ -1,5 +1,6 @@
 /* `medstream chat`: arguments, sign-in and the service loop (see
  * chat_cmd.h). The protocol itself lives in chat_session.c. */
+#include "cli/opt.h"
 #include "cli/chat_cmd.h"
 
 #include "cli/chat_session.h"
@@ -37,25 +38,6 @@ typedef struct {
     const char *conversation;
 } chat_args_t;
 
-/* Accepts "--name value" and "--name=value". Returns 1 when argv[*i]
- * matched (consuming the value), 0 when not, -1 when the value is missing. */
-static int take_opt(int argc, char **argv, int *i, const char *name, const char **out) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *out = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *out = argv[++*i];
-    return 1;
-}
-
 /* Returns 0, 1 (help shown) or 2 (usage error). */
 static int parse_args(int argc, char **argv, chat_args_t *args) {
     for (int i = 1; i < argc; i++) {
@@ -63,11 +45,11 @@ static int parse_args(int argc, char **argv, chat_args_t *args) {
             fputs(chat_usage, stdout);
             return 1;
         }
-        int r = take_opt(argc, argv, &i, "--url", &args->url);
+        int r = ms_cli_opt(argc, argv, &i, "--url", &args->url, NULL);
         if (r == 0)
-            r = take_opt(argc, argv, &i, "--email", &args->email);
+            r = ms_cli_opt(argc, argv, &i, "--email", &args->email, NULL);
         if (r == 0)
-            r = take_opt(argc, argv, &i, "--conversation", &args->conversation);
+            r = ms_cli_opt(argc, argv, &i, "--conversation", &args->conversation, NULL);
         if (r == 1)
             continue;
         if (r < 0)

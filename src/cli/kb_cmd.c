@@ -3,6 +3,7 @@
  * The CLI opens the database itself (the server's store is not involved):
  * <data-dir>/medstream.db in WAL mode, the same file and settings the store
  * module uses, so an import can run while the server is up. */
+#include "cli/opt.h"
 #include "cli/kb_cmd.h"
 
 #include "core/buf.h"
@@ -57,27 +58,6 @@ static const char kb_search_usage[] =
     "  --json           one JSON array of {id, score, title, url, source, text}\n"
     "  --timing         report the search time on stderr\n"
     "  -h, --help       this help\n";
-
-/* Matches "--name VALUE" or "--name=VALUE"; advances *i past the value. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "medstream kb: %s needs a value\n", name);
-        *val = NULL;
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
 
 /* mkdir -p with mode 0700 for what it creates. */
 static int make_dirs(const char *dir) {
@@ -188,11 +168,11 @@ static int cmd_import(int argc, char **argv) {
             goto done;
         } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
             quiet = 1;
-        } else if ((m = opt_value(argc, argv, &i, "--data-dir", &v)) != 0) {
+        } else if ((m = ms_cli_opt(argc, argv, &i, "--data-dir", &v, "kb")) != 0) {
             if (m < 0)
                 goto done;
             dir = v;
-        } else if ((m = opt_value(argc, argv, &i, "--format", &v)) != 0) {
+        } else if ((m = ms_cli_opt(argc, argv, &i, "--format", &v, "kb")) != 0) {
             if (m < 0)
                 goto done;
             fmt_name = v;
@@ -310,12 +290,12 @@ static int cmd_search(int argc, char **argv) {
             json = 1;
         } else if (strcmp(argv[i], "--timing") == 0) {
             timing = 1;
-        } else if ((m = opt_value(argc, argv, &i, "--data-dir", &v)) != 0) {
+        } else if ((m = ms_cli_opt(argc, argv, &i, "--data-dir", &v, "kb")) != 0) {
             if (m < 0)
                 goto done;
             dir = v;
-        } else if ((m = opt_value(argc, argv, &i, "-k", &v)) != 0 ||
-                   (m = opt_value(argc, argv, &i, "--k", &v)) != 0) {
+        } else if ((m = ms_cli_opt(argc, argv, &i, "-k", &v, "kb")) != 0 ||
+                   (m = ms_cli_opt(argc, argv, &i, "--k", &v, "kb")) != 0) {
             char *end = NULL;
             long kv = m > 0 ? strtol(v, &end, 10) : 0;
             if (m < 0 || !end || *end || kv < 1 || kv > 100) {

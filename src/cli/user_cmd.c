@@ -1,6 +1,7 @@
 /* `medstream user add|list`. The password never appears on the command
  * line (it would be visible in ps and shell history): it is piped on stdin
  * or typed at a prompt with echo off. */
+#include "cli/opt.h"
 #include "cli/user_cmd.h"
 
 #include "auth/auth.h"
@@ -45,26 +46,6 @@ static const char usage_list[] = "usage: medstream user list [--data-dir DIR]\n"
 static const char *default_data_dir(void) {
     const char *d = getenv("MEDSTREAM_DATA_DIR");
     return d && *d ? d : "./medstream-data";
-}
-
-/* Matches "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past the
- * value. Returns 1 on a match (*val set), 0 if another option, -1 if the
- * value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
 }
 
 /* A deliberately small check (one '@', non-empty local part, a dot in the
@@ -179,9 +160,9 @@ static int user_add(int argc, char **argv) {
             fputs(usage_add, stdout);
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "--email", &email)) == 0 &&
-            (r = opt_value(argc, argv, &i, "--role", &role)) == 0 &&
-            (r = opt_value(argc, argv, &i, "--data-dir", &data_dir)) == 0) {
+        if ((r = ms_cli_opt(argc, argv, &i, "--email", &email, NULL)) == 0 &&
+            (r = ms_cli_opt(argc, argv, &i, "--role", &role, NULL)) == 0 &&
+            (r = ms_cli_opt(argc, argv, &i, "--data-dir", &data_dir, NULL)) == 0) {
             fprintf(stderr, "medstream user add: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
         }
@@ -245,7 +226,7 @@ static int user_list(int argc, char **argv) {
             fputs(usage_list, stdout);
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "--data-dir", &data_dir)) <= 0) {
+        if ((r = ms_cli_opt(argc, argv, &i, "--data-dir", &data_dir, NULL)) <= 0) {
             fprintf(stderr, "medstream user list: %s '%s' (see --help)\n",
                     r < 0 ? "missing value for" : "unknown option", argv[i]);
             return 2;
