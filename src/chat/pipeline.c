@@ -266,7 +266,6 @@ static void retrieve_run(ms_store_t *st, void *arg) {
     j->us = ms_mono_us() - t0;
 }
 
-static void generate_start(ms_stream_t *s);
 static void finish_stream(ms_stream_t *s, const char *finish_reason, json_t *citations,
                           json_t *usage);
 
