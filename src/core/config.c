@@ -79,7 +79,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->max_body_bytes = 1024 * 1024;
     c->max_message_chars = 8000;
     c->max_connections = 19000;
-    c->rx_buffer_bytes = 256;
+    c->rx_buffer_bytes = 128;
     c->replay_ttl_ms = 30000;
     c->replay_max_bytes = 64 * 1024 * 1024;
     c->checkpoint_ms = 1000;

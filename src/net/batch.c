@@ -12,7 +12,7 @@
 
 static uv_check_t flush_check;
 static int flush_started;
-static int flush_stopped; /* after shutdown: write at once, start nothing */
+static int flush_stopped;     /* after shutdown: write at once, start nothing */
 static ms_session_t *pending; /* sessions with unflushed bytes, via flush_next */
 
 /* Bytes beyond which a session's batch is written without waiting for the
@@ -24,8 +24,10 @@ int ms__batch_flush(ms_session_t *s) {
         return 0;
     size_t len = s->out.len - LWS_PRE;
     int n = lws_write(s->wsi, (unsigned char *)s->out.data + LWS_PRE, len, LWS_WRITE_HTTP);
-    /* Keep a small buffer for the next batch; give a large one back. */
-    if (s->out.cap > 16 * 1024)
+    /* A streaming session keeps a small buffer for its next batch (no
+     * allocation per chunk); an idle one gives it back, since idle
+     * connections are what there are many of. */
+    if (s->out.cap > 16 * 1024 || !ms__session_streaming(s))
         ms_buf_free(&s->out);
     else
         ms_buf_reset(&s->out);

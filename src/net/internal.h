@@ -21,36 +21,39 @@ typedef struct ms_session {
     struct lws *wsi;
     ms_api_t *api;
     const ms_dialect_ops_t *dialect;
-    void *dstate;              /* the dialect's per-connection state (its open/close) */
-    int open_rc;               /* the dialect's open(): 0, MS_EPERM (4003), MS_EINVAL (4000) */
-    char *open_err;            /* its reason (heap, only on failure), sent as the close reason */
-    char bound_conversation[MS_ID_LEN]; /* checked at connect (ms_dialect_open_t) */
-    int bound_must_exist;
-    struct ms_gate *gate;      /* that check, while in flight */
+    void *dstate;             /* the dialect's per-connection state (its open/close) */
+    int open_rc;              /* the dialect's open(): 0, MS_EPERM (4003), MS_EINVAL (4000) */
+    char *open_err;           /* its reason (heap, only on failure), sent as the close reason */
+    char *bound_conversation; /* heap, until checked at connect (ms_dialect_open_t) */
+    unsigned bound_must_exist : 1;
+    unsigned authed : 1;
+    unsigned close_started : 1; /* the close frame is written */
+    unsigned flush_pending : 1; /* in batch.c's flush list */
+    struct ms_gate *gate;       /* that check, while in flight */
     char client_id[MS_ID_LEN];
     char user_id[MS_ID_LEN];
-    int authed;
-    int close_code;            /* pending close, sent when writable */
+    int close_code; /* pending close, sent when writable */
     const char *close_reason;
-    int close_started;         /* lws_close_reason done; the frame is on its way */
-    ms_buf_t rx;               /* fragments of the message being received */
-    ms_frame_t *head, *tail;   /* the bounded outbound queue */
+    ms_buf_t rx;             /* fragments of the message being received */
+    ms_frame_t *head, *tail; /* the bounded outbound queue */
     size_t queued_bytes;
     struct ms_session *prev, *next; /* every open session, for shutdown */
     ms_buf_t out;                   /* framed messages of this loop iteration (batch.c) */
     struct ms_session *flush_next;  /* in batch.c's pending list */
-    int flush_pending;
     struct sub_link {
         struct sub_link *next;
         struct ms_sub *sub;
-    } *subs;
+    } * subs;
 } ms_session_t;
 
 /** Per-connection user space given to lws (small: the heavy parts are heap). */
 typedef struct {
-    ms_http_req_t *req;  /* HTTP: the request in progress */
-    ms_session_t *sess;  /* WebSocket: the session */
+    ms_http_req_t *req; /* HTTP: the request in progress */
+    ms_session_t *sess; /* WebSocket: the session */
 } ms_pss_t;
+
+/** Whether the session follows an answer that is not finished. */
+int ms__session_streaming(const ms_session_t *s);
 
 /** Write batching (batch.c): appends one framed text message to the
  * session's batch, written at the end of the loop iteration. */

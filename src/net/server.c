@@ -199,7 +199,7 @@ int ms_server_run(const ms_config_t *cfg) {
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
     protocols[0].rx_buffer_size = (size_t)cfg->rx_buffer_bytes;
-    protocols[0].tx_packet_size = 64 * 1024;
+    protocols[0].tx_packet_size = 512 * 1024; /* above batch.c's BATCH_MAX: one send() a batch */
     /* No per-connection validity timers: lws 4.1 keeps timers in one sorted
      * list, so each would cost O(connections) to insert. Dead peers are found
      * by TCP keepalive in the kernel instead. */

@@ -153,6 +153,13 @@ static void sub_emit_cb(void *ctx, const ms_event_t *ev) {
     session_send(s, ev);
 }
 
+int ms__session_streaming(const ms_session_t *s) {
+    for (const struct sub_link *l = s->subs; l; l = l->next)
+        if (!ms_sub_finished(l->sub))
+            return 1;
+    return 0;
+}
+
 /* Tracks a subscriber for closing at disconnect; forgets finished ones. */
 static ms_sub_t *session_sub(ms_session_t *s) {
     for (struct sub_link **pp = &s->subs; *pp;) {
@@ -176,8 +183,8 @@ static void handle_message(ms_session_t *s) {
     ms_client_msg_t m;
     char err[160];
     ms_decode_limits_t lim = {.max_message_chars = (size_t)s->api->cfg->max_message_chars};
-    int rc = s->dialect->decode(s->dstate, ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err,
-                                sizeof err);
+    int rc =
+        s->dialect->decode(s->dstate, ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err, sizeof err);
     if (rc == MS_EFORMAT) {
         request_close(s, 4000, "invalid frame");
         return;
@@ -273,11 +280,12 @@ static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
  * body (lws_return_http_status answers HTTP/1.0 at this stage, which
  * WebSocket clients reject as malformed). */
 static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
-    const char *text = status == 403 ? "Forbidden" : status == 404 ? "Not Found"
-                                                   : "Service Unavailable";
+    const char *text = status == 403   ? "Forbidden"
+                       : status == 404 ? "Not Found"
+                                       : "Service Unavailable";
     char body[128], head[LWS_PRE + 512];
-    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                        code, text);
+    int blen =
+        snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, text);
     int n = snprintf(head + LWS_PRE, sizeof head - LWS_PRE,
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
                      "content-length: %d\r\nconnection: close\r\n\r\n%s",
@@ -329,6 +337,7 @@ int ms__ws_close_all(int code, const char *reason) {
 static void session_free(ms_session_t *s) {
     session_unlink(s);
     ms__batch_forget(s);
+    free(s->bound_conversation);
     free(s->open_err);
     if (s->gate)
         s->gate->sess = NULL; /* the check finishes on its own and frees itself */
@@ -403,9 +412,7 @@ static int on_receive(struct lws *wsi, ms_session_t *s, void *in, size_t len) {
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
         return 0;
     handle_message(s);
-    ms_buf_reset(&s->rx);
-    if (s->rx.cap > 16384)
-        ms_buf_free(&s->rx); /* do not keep a large buffer for an idle connection */
+    ms_buf_free(&s->rx); /* client messages are rare: keep nothing between them */
     return 0;
 }
 
@@ -435,15 +442,17 @@ static void dialect_open(struct lws *wsi, ms_session_t *s, const char *path_para
         return;
     }
     s->dstate = o.state;
-    memcpy(s->bound_conversation, o.conversation_id, MS_ID_LEN);
-    s->bound_must_exist = o.must_exist;
+    if (o.conversation_id[0])
+        s->bound_conversation =
+            ms_xstrndup(o.conversation_id, strnlen(o.conversation_id, MS_ID_LEN));
+    s->bound_must_exist = o.must_exist != 0;
 }
 
 /* The greeting: MS_EV_CONNECTED in the session's dialect. */
 static void greet(ms_session_t *s) {
-    json_t *data = json_pack("{s:s, s:s, s:i, s:[s,s,s,s,s]}", "client_id", s->client_id,
-                             "user_id", s->user_id, "protocol_version", 1, "capabilities",
-                             "streaming", "resume", "cancel", "citations", "idempotency");
+    json_t *data = json_pack("{s:s, s:s, s:i, s:[s,s,s,s,s]}", "client_id", s->client_id, "user_id",
+                             s->user_id, "protocol_version", 1, "capabilities", "streaming",
+                             "resume", "cancel", "citations", "idempotency");
     ms_event_t ev = {.kind = MS_EV_CONNECTED, .data = data};
     session_send(s, &ev);
     json_decref(data);
@@ -478,7 +487,9 @@ static void gate_start(ms_session_t *s) {
     gate_t *g = ms_xcalloc(1, sizeof *g);
     g->sess = s;
     memcpy(g->user_id, s->user_id, MS_ID_LEN);
-    memcpy(g->conversation_id, s->bound_conversation, MS_ID_LEN);
+    snprintf(g->conversation_id, MS_ID_LEN, "%s", s->bound_conversation);
+    free(s->bound_conversation);
+    s->bound_conversation = NULL;
     g->must_exist = s->bound_must_exist;
     if (ms_work_submit(s->api->loop, gate_run, gate_done, g) != 0) {
         free(g);
@@ -522,7 +533,7 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
             request_close(s, 4001, "unauthorized");
         else if (s->open_rc)
             request_close(s, s->open_rc == MS_EPERM ? 4003 : 4000, s->open_err);
-        else if (s->bound_conversation[0])
+        else if (s->bound_conversation)
             gate_start(s);
         else
             greet(s);
