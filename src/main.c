@@ -43,8 +43,9 @@ static const struct {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "medstream %s: a real-time gateway for clinical AI assistants\n\n"
-                 "usage: medstream <command> [options]   (medstream <command> --help)\n\n",
+    fprintf(out,
+            "medstream %s: a real-time gateway for clinical AI assistants\n\n"
+            "usage: medstream <command> [options]   (medstream <command> --help)\n\n",
             MS_VERSION);
     for (size_t i = 0; i < MS_COUNTOF(commands); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);

@@ -37,8 +37,8 @@ typedef struct {
     size_t jwt_secret_len;
     ms_tickets_t *tickets;
     ms_chat_t *chat;
-    int ready;              /**< 1 once serving; 0 while draining */
-    struct ms_rate *rate;   /**< login attempts per client address */
+    int ready;            /**< 1 once serving; 0 while draining */
+    struct ms_rate *rate; /**< login attempts per client address */
     const unsigned char *index_html;
     size_t index_html_len;
 } ms_api_t;
@@ -59,19 +59,19 @@ typedef struct ms_http_req {
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */
 
-    int status;                /**< 0 until a response is set */
-    char *resp_body;           /**< malloc'd, or static when resp_static */
+    int status;      /**< 0 until a response is set */
+    char *resp_body; /**< malloc'd, or static when resp_static */
     size_t resp_len;
     int resp_static;
     const char *content_type;
-    char allow[64];            /**< Allow header value for 405, or "" */
+    char allow[64]; /**< Allow header value for 405, or "" */
 
-    int refs;                  /**< network layer + handler in flight */
-    void *conn;                /**< network-layer connection; NULL once closed */
+    int refs;                                   /**< network layer + handler in flight */
+    void *conn;                                 /**< network-layer connection; NULL once closed */
     void (*on_response)(struct ms_http_req *r); /**< set by the network layer */
 
     /* Per-handler scratch. */
-    json_t *json;              /**< parsed body, when the route parses JSON */
+    json_t *json; /**< parsed body, when the route parses JSON */
     void *scratch;
 } ms_http_req_t;
 

@@ -8,8 +8,8 @@
 json_t *ms_api_token_pair(ms_http_req_t *r, ms_store_t *st, const ms_user_t *user) {
     const ms_config_t *cfg = r->api->cfg;
     char *access = NULL;
-    if (ms_jwt_issue(r->api->jwt_secret, r->api->jwt_secret_len, user->id, user->email,
-                     user->role, cfg->access_ttl_s, &access) != 0)
+    if (ms_jwt_issue(r->api->jwt_secret, r->api->jwt_secret_len, user->id, user->email, user->role,
+                     cfg->access_ttl_s, &access) != 0)
         return NULL;
     char refresh[MS_TOKEN_LEN], hash[65];
     ms_token_random(refresh);
@@ -56,8 +56,7 @@ void ms_api_register(ms_http_req_t *r, ms_store_t *st) {
     }
     char hash[MS_PASSWORD_HASH_LEN];
     if (!password || ms_password_hash(password, hash) != 0) {
-        ms_http_respond_error(r, 400, "invalid_request",
-                              "\"password\" must be 8 to 1024 bytes");
+        ms_http_respond_error(r, 400, "invalid_request", "\"password\" must be 8 to 1024 bytes");
         return;
     }
     ms_user_t user;

@@ -46,8 +46,8 @@ static void chat_emit_cb(void *ctx, const ms_event_t *ev) {
         snprintf(j->assistant_id, MS_ID_LEN, "%s", ev->message_id);
     } else if (ev->kind == MS_EV_ERROR) {
         const char *code = json_string_value(json_object_get(ev->data, "code"));
-        j->err = code && (!strcmp(code, "forbidden") || !strcmp(code, "not_found")) ? MS_ENOENT
-                                                                                     : MS_EIO;
+        j->err =
+            code && (!strcmp(code, "forbidden") || !strcmp(code, "not_found")) ? MS_ENOENT : MS_EIO;
     } else {
         return;
     }
@@ -65,9 +65,9 @@ void ms_api_chat(ms_http_req_t *r) {
     const ms_config_t *cfg = r->api->cfg;
     json_t *text = json_object_get(r->json, "text");
     json_t *cmid = json_object_get(r->json, "client_message_id");
-    long chars = json_is_string(text) ? ms_utf8_count(json_string_value(text),
-                                                      json_string_length(text))
-                                      : -1;
+    long chars = json_is_string(text)
+                     ? ms_utf8_count(json_string_value(text), json_string_length(text))
+                     : -1;
     if (chars < 1 || chars > cfg->max_message_chars ||
         strlen(json_string_value(text)) != json_string_length(text)) {
         ms_http_respond_error(r, 400, "invalid_request",

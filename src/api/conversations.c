@@ -53,7 +53,8 @@ static int title_field(ms_http_req_t *r, int required, const char **out) {
         *out = json_string_value(t);
         return 0;
     }
-    ms_http_respond_error(r, 400, "invalid_request", "\"title\" must be a string of 1 to 200 characters");
+    ms_http_respond_error(r, 400, "invalid_request",
+                          "\"title\" must be a string of 1 to 200 characters");
     return MS_EINVAL;
 }
 
@@ -97,8 +98,8 @@ void ms_api_conv_patch(ms_http_req_t *r, ms_store_t *st) {
 }
 
 void ms_api_conv_delete(ms_http_req_t *r, ms_store_t *st) {
-    int rc = ms_id_valid(r->param) ? ms_store_conversation_delete(st, r->user.sub, r->param)
-                                   : MS_ENOENT;
+    int rc =
+        ms_id_valid(r->param) ? ms_store_conversation_delete(st, r->user.sub, r->param) : MS_ENOENT;
     if (rc) {
         ms_api_store_error(r, rc);
         return;

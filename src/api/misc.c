@@ -64,11 +64,10 @@ void ms_api_kb_search(ms_http_req_t *r, ms_store_t *st) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const ms_kb_hit_t *h = &hits[i];
-        json_array_append_new(arr, json_pack("{s:s, s:f, s:s, s:s, s:s, s:s}", "id", h->id,
-                                             "score", h->score, "title", h->title ? h->title : "",
-                                             "url", h->url ? h->url : "", "source",
-                                             h->source ? h->source : "", "text",
-                                             h->text ? h->text : ""));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:f, s:s, s:s, s:s, s:s}", "id", h->id, "score", h->score,
+                           "title", h->title ? h->title : "", "url", h->url ? h->url : "", "source",
+                           h->source ? h->source : "", "text", h->text ? h->text : ""));
     }
     ms_kb_hits_free(hits, n);
     ms_http_respond_json(r, 200, json_pack("{s:o}", "results", arr));

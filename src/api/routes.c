@@ -36,8 +36,8 @@ static const route_t routes[] = {
     {MS_HTTP_GET, "/api/kb/search", 1, 0, 0, NULL, ms_api_kb_search},
 };
 
-static const char *const method_names[] = {"GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS",
-                                           "OTHER"};
+static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
+                                           "DELETE", "OPTIONS", "OTHER"};
 
 /* Matches path against pattern; copies the {id} segment into param. */
 static int match(const char *pattern, const char *path, char *param, size_t plen) {

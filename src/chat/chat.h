@@ -64,13 +64,12 @@ void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
 
 /** ms_chat_ask with flags (MS_ASK_*). */
 void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_id,
-                    const char *client_message_id, const char *text, unsigned flags,
-                    ms_sub_t *sub);
+                    const char *client_message_id, const char *text, unsigned flags, ms_sub_t *sub);
 
 /** Follows message_id from after last_seq: message_start, the buffered chunks,
  * then live events or message_complete; from storage when no longer buffered. */
-void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id,
-                    int64_t last_seq, ms_sub_t *sub);
+void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id, int64_t last_seq,
+                    ms_sub_t *sub);
 
 /** Cancels generation of message_id. Returns 0, MS_ENOENT (not generating
  * here) or MS_EPERM (another user's). */

@@ -29,9 +29,9 @@ struct ms_sub {
 
 typedef struct ms_stream {
     ms_chat_t *chat;
-    UT_hash_handle hh;      /* chat->by_id, keyed by message_id (once known) */
-    UT_hash_handle hh_idem; /* chat->by_idem, keyed by idem_key */
-    UT_hash_handle hh_idem2;/* chat->by_idem2: the key with the new conversation's id */
+    UT_hash_handle hh;       /* chat->by_id, keyed by message_id (once known) */
+    UT_hash_handle hh_idem;  /* chat->by_idem, keyed by idem_key */
+    UT_hash_handle hh_idem2; /* chat->by_idem2: the key with the new conversation's id */
     char message_id[MS_ID_LEN];
     char user_message_id[MS_ID_LEN];
     char conversation_id[MS_ID_LEN];
@@ -51,14 +51,14 @@ typedef struct ms_stream {
     size_t *chunk_end;
     int64_t nchunks;
     size_t chunk_cap;
-    json_t *tool_call;   /* event data, kept for replay */
+    json_t *tool_call; /* event data, kept for replay */
     json_t *tool_result;
-    json_t *complete;    /* message_complete data once done */
+    json_t *complete; /* message_complete data once done */
 
     ms_sub_t *subs;
 
     /* Pipeline state. */
-    json_t *history;     /* recent turns [{role, content}] */
+    json_t *history; /* recent turns [{role, content}] */
     ms_kb_hit_t *hits;
     size_t nhits;
     int64_t retrieve_us;
@@ -67,9 +67,9 @@ typedef struct ms_stream {
     int cancel_requested;
     int checkpoint_inflight;
     size_t checkpointed_len;
-    int err;             /* MS_E* from persistence */
+    int err; /* MS_E* from persistence */
     char *err_msg;
-    json_t *existing;    /* the stored assistant message when the turn already existed */
+    json_t *existing; /* the stored assistant message when the turn already existed */
     json_t *final_usage;
     json_t *final_citations;
     const char *finish_reason;

@@ -14,7 +14,7 @@ typedef struct {
     char conversation_id[MS_ID_LEN]; /* in: given id or ""; out: the id used */
     int create;                      /* MS_ASK_CREATE_CONVERSATION: the given id on first use */
     int err;
-    json_t *existing;                /* stored assistant message when the turn existed */
+    json_t *existing; /* stored assistant message when the turn existed */
     json_t *history;
     int history_turns;
 } persist_job_t;
@@ -47,8 +47,8 @@ static void persist_run(ms_store_t *st, void *arg) {
     }
     if (j->conversation_id[0] && j->create) {
         char *title = title_from(s->question);
-        j->err = ms_store_conversation_get_or_create(st, s->user_id, j->conversation_id, title,
-                                                     &conv);
+        j->err =
+            ms_store_conversation_get_or_create(st, s->user_id, j->conversation_id, title, &conv);
         free(title);
         json_decref(conv);
         if (j->err)
@@ -93,14 +93,15 @@ static void retrieve_start(ms_stream_t *s);
 static void generate_start(ms_stream_t *s);
 
 static void fail_stream(ms_stream_t *s, int err) {
-    const char *code = err == MS_EPERM ? "forbidden" : err == MS_ENOENT ? "not_found"
-                                                                        : "internal_error";
+    const char *code = err == MS_EPERM    ? "forbidden"
+                       : err == MS_ENOENT ? "not_found"
+                                          : "internal_error";
     const char *msg = err == MS_EPERM    ? "this conversation belongs to another user"
                       : err == MS_ENOENT ? "no such conversation"
                                          : "could not store the message; try again";
     ms_event_t ev = {.kind = MS_EV_ERROR};
-    json_t *data = json_pack("{s:s, s:s, s:b}", "code", code, "message", msg, "retryable",
-                             err == MS_EIO);
+    json_t *data =
+        json_pack("{s:s, s:s, s:b}", "code", code, "message", msg, "retryable", err == MS_EIO);
     ev.data = data;
     ms__stream_emit(s, &ev);
     json_decref(data);
@@ -140,8 +141,8 @@ static void persist_done(void *arg) {
         ms__stream_register_id(s);
         if (s->new_conversation) {
             /* A retry may now name the conversation it learnt from message_start. */
-            size_t n = strlen(s->user_id) + strlen(s->conversation_id) +
-                       strlen(s->client_message_id) + 3;
+            size_t n =
+                strlen(s->user_id) + strlen(s->conversation_id) + strlen(s->client_message_id) + 3;
             s->idem_key2 = ms_xmalloc(n);
             snprintf(s->idem_key2, n, "%s|%s|%s", s->user_id, s->conversation_id,
                      s->client_message_id);
@@ -286,12 +287,12 @@ static void retrieve_done(void *arg) {
                                              s->hits[i].score));
     s->tool_result = json_pack("{s:s, s:s, s:{s:i, s:o}, s:f}", "tool_call_id",
                                json_string_value(json_object_get(s->tool_call, "tool_call_id")),
-                               "name", "kb_search", "result", "count", (json_int_t)s->nhits,
-                               "top", top, "duration_ms", (double)j->us / 1000.0);
+                               "name", "kb_search", "result", "count", (json_int_t)s->nhits, "top",
+                               top, "duration_ms", (double)j->us / 1000.0);
     if (j->rc)
         json_object_set_new(s->tool_result, "error", json_string(ms_strerror(j->rc)));
-    ms_event_t ev = {.kind = MS_EV_TOOL_RESULT, .message_id = s->message_id,
-                     .data = s->tool_result};
+    ms_event_t ev = {
+        .kind = MS_EV_TOOL_RESULT, .message_id = s->message_id, .data = s->tool_result};
     ms__stream_emit(s, &ev);
     if (s->cancel_requested)
         finish_stream(s, "cancelled", NULL, NULL);
@@ -310,8 +311,8 @@ static void retrieve_start(ms_stream_t *s) {
     j->k = (int)s->chat->cfg->kb_top_k;
     char tcid[MS_ID_LEN];
     ms_id_new(tcid);
-    s->tool_call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name",
-                             "kb_search", "arguments", "query", j->query, "k", (json_int_t)j->k);
+    s->tool_call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name", "kb_search",
+                             "arguments", "query", j->query, "k", (json_int_t)j->k);
     ms_event_t ev = {.kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = s->tool_call};
     ms__stream_emit(s, &ev);
     ms__stream_ref(s);
@@ -340,16 +341,15 @@ static void emit_llm(ms_stream_t *s, const ms_gen_result_t *r) {
         data = json_pack("{s:s}", "provider", provider);
     } else {
         int64_t ms = (ms_mono_us() - s->gen_started_us + 500) / 1000;
-        data = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "provider", provider,
-                         "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
+        data = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "provider", provider, "prompt_tokens",
+                         (json_int_t)r->prompt_tokens, "completion_tokens",
                          (json_int_t)r->completion_tokens, "total_tokens",
                          (json_int_t)r->prompt_tokens + (json_int_t)r->completion_tokens,
                          "duration_ms", (json_int_t)ms, "finish_reason",
                          r->finish_reason ? r->finish_reason : "stop");
     }
-    ms_event_t ev = {.kind = r ? MS_EV_LLM_RESULT : MS_EV_LLM_CALL,
-                     .message_id = s->message_id,
-                     .data = data};
+    ms_event_t ev = {
+        .kind = r ? MS_EV_LLM_RESULT : MS_EV_LLM_CALL, .message_id = s->message_id, .data = data};
     ms__stream_emit(s, &ev);
     json_decref(data);
 }
@@ -488,8 +488,8 @@ static void finish_stream(ms_stream_t *s, const char *finish_reason, json_t *cit
                       : !strcmp(finish_reason, "error")   ? MS_MSG_ERROR
                                                           : MS_MSG_COMPLETE;
     s->final_citations = citations ? citations : json_array();
-    s->final_usage = usage ? usage
-                           : json_pack("{s:i, s:i}", "prompt_tokens", 0, "completion_tokens", 0);
+    s->final_usage =
+        usage ? usage : json_pack("{s:i, s:i}", "prompt_tokens", 0, "completion_tokens", 0);
     s->complete = json_pack("{s:O, s:s, s:s, s:O, s:s}", "citations", s->final_citations,
                             "disclaimer", disclaimer ? disclaimer : "", "finish_reason",
                             finish_reason, "usage", s->final_usage, "status", s->final_status);
@@ -568,14 +568,13 @@ static void lookup_done(void *arg) {
     free(j);
 }
 
-void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id,
-                    int64_t last_seq, ms_sub_t *sub) {
+void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id, int64_t last_seq,
+                    ms_sub_t *sub) {
     ms_stream_t *s = NULL;
     HASH_FIND(hh, c->by_id, message_id, strlen(message_id), s);
     if (s) {
         if (strcmp(s->user_id, user_id) != 0)
-            ms__emit_error(sub, message_id, "forbidden", "this message belongs to another user",
-                           0);
+            ms__emit_error(sub, message_id, "forbidden", "this message belongs to another user", 0);
         else
             ms__stream_attach(s, sub, last_seq);
         return;
@@ -625,12 +624,11 @@ json_t *ms_chat_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *c
             while (n > 0 && ((unsigned char)txt[n] & 0xc0) == 0x80)
                 n--;
         }
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s%}", "index",
-                              (json_int_t)(k + 1), "source_id", h->id, "source_type",
-                              h->source_type ? h->source_type : "", "title",
-                              h->title ? h->title : "", "url", h->url ? h->url : "",
-                              "source_name", h->source ? h->source : "", "relevance_score",
-                              h->score, "quoted_text", txt, n);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s%}", "index", (json_int_t)(k + 1), "source_id",
+            h->id, "source_type", h->source_type ? h->source_type : "", "title",
+            h->title ? h->title : "", "url", h->url ? h->url : "", "source_name",
+            h->source ? h->source : "", "relevance_score", h->score, "quoted_text", txt, n);
         if (h->pmid)
             json_object_set_new(o, "pmid", json_string(h->pmid));
         if (h->doi)

@@ -73,8 +73,8 @@ void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev) {
 
 void ms__emit_error(ms_sub_t *sub, const char *message_id, const char *code, const char *msg,
                     int retryable) {
-    json_t *data = json_pack("{s:s, s:s, s:b}", "code", code, "message", msg, "retryable",
-                             retryable);
+    json_t *data =
+        json_pack("{s:s, s:s, s:b}", "code", code, "message", msg, "retryable", retryable);
     ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = message_id, .data = data};
     ms__sub_emit(sub, &ev);
     json_decref(data);
@@ -251,13 +251,13 @@ void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq) {
     if (s->state != ST_PENDING) {
         emit_start(s, sub);
         if (last_seq == 0 && s->tool_call) {
-            ms_event_t ev = {.kind = MS_EV_TOOL_CALL, .message_id = s->message_id,
-                             .data = s->tool_call};
+            ms_event_t ev = {
+                .kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = s->tool_call};
             ms__sub_emit(sub, &ev);
         }
         if (last_seq == 0 && s->tool_result) {
-            ms_event_t ev = {.kind = MS_EV_TOOL_RESULT, .message_id = s->message_id,
-                             .data = s->tool_result};
+            ms_event_t ev = {
+                .kind = MS_EV_TOOL_RESULT, .message_id = s->message_id, .data = s->tool_result};
             ms__sub_emit(sub, &ev);
         }
         for (int64_t seq = last_seq + 1; seq <= s->nchunks; seq++) {

@@ -1,7 +1,7 @@
 /* `medstream chat`: arguments, sign-in and the service loop (see
  * chat_cmd.h). The protocol itself lives in chat_session.c. */
-#include "cli/opt.h"
 #include "cli/chat_cmd.h"
+#include "cli/opt.h"
 
 #include "cli/chat_session.h"
 

@@ -3,8 +3,8 @@
  * The CLI opens the database itself (the server's store is not involved):
  * <data-dir>/medstream.db in WAL mode, the same file and settings the store
  * module uses, so an import can run while the server is up. */
-#include "cli/opt.h"
 #include "cli/kb_cmd.h"
+#include "cli/opt.h"
 
 #include "core/buf.h"
 #include "core/ms.h"

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int ms_cli_opt(int argc, char **argv, int *i, const char *name, const char **val,
-               const char *cmd) {
+int ms_cli_opt(int argc, char **argv, int *i, const char *name, const char **val, const char *cmd) {
     size_t n = strlen(name);
     const char *a = argv[*i];
     if (strncmp(a, name, n) != 0)

@@ -6,7 +6,6 @@
  * value. Returns 1 on a match (*val set), 0 when argv[*i] is another
  * option, -1 when the value is missing (then, if cmd is not NULL, prints
  * "medstream CMD: NAME needs a value" on stderr). */
-int ms_cli_opt(int argc, char **argv, int *i, const char *name, const char **val,
-               const char *cmd);
+int ms_cli_opt(int argc, char **argv, int *i, const char *name, const char **val, const char *cmd);
 
 #endif

@@ -1,8 +1,8 @@
 /* `medstream user add|list`. The password never appears on the command
  * line (it would be visible in ps and shell history): it is piped on stdin
  * or typed at a prompt with echo off. */
-#include "cli/opt.h"
 #include "cli/user_cmd.h"
+#include "cli/opt.h"
 
 #include "auth/auth.h"
 #include "core/ms.h"

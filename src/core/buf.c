@@ -80,11 +80,21 @@ void ms_buf_json_str(ms_buf_t *b, const char *s, size_t n) {
         ms_buf_append(b, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': ms_buf_append(b, "\\\"", 2); break;
-        case '\\': ms_buf_append(b, "\\\\", 2); break;
-        case '\n': ms_buf_append(b, "\\n", 2); break;
-        case '\r': ms_buf_append(b, "\\r", 2); break;
-        case '\t': ms_buf_append(b, "\\t", 2); break;
+        case '"':
+            ms_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            ms_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            ms_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            ms_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            ms_buf_append(b, "\\t", 2);
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             ms_buf_append(b, esc, 6);

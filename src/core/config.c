@@ -66,10 +66,10 @@ void ms_config_defaults(ms_config_t *c) {
     c->data_dir = ms_xstrdup("./medstream-data");
     c->provider = ms_xstrdup("offline");
     c->allowed_origins = ms_xstrdup("");
-    c->disclaimer = ms_xstrdup(
-        "Medical disclaimer: this information is for education only and is not a "
-        "substitute for professional medical advice, diagnosis or treatment. Always "
-        "consult a qualified clinician about a specific patient.");
+    c->disclaimer =
+        ms_xstrdup("Medical disclaimer: this information is for education only and is not a "
+                   "substitute for professional medical advice, diagnosis or treatment. Always "
+                   "consult a qualified clinician about a specific patient.");
     c->log_level = ms_xstrdup("info");
     c->allow_registration = 1;
     c->access_ttl_s = 900;
@@ -130,8 +130,8 @@ static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FI
             *(int64_t *)p = n;
             return 0;
         }
-        fprintf(err, "medstream: --%s must be an integer from %lld to %lld (got \"%s\")\n",
-                d->name, (long long)d->min, (long long)d->max, v);
+        fprintf(err, "medstream: --%s must be an integer from %lld to %lld (got \"%s\")\n", d->name,
+                (long long)d->min, (long long)d->max, v);
         return MS_EINVAL;
     }
     case CFG_DOUBLE: {
@@ -219,7 +219,9 @@ static void print_help(FILE *out) {
         const cfg_directive_t *d = &directives[i];
         char flag[48], dv[64] = "";
         snprintf(flag, sizeof flag, "--%s %s", d->name,
-                 d->type == CFG_STR ? "S" : d->type == CFG_BOOL ? "BOOL" : "N");
+                 d->type == CFG_STR    ? "S"
+                 : d->type == CFG_BOOL ? "BOOL"
+                                       : "N");
         void *p = (char *)&def + d->offset;
         if (d->type == CFG_INT)
             snprintf(dv, sizeof dv, " [%lld]", (long long)*(int64_t *)p);

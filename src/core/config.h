@@ -10,33 +10,33 @@
 
 /** Every tunable of `medstream serve`. Strings are owned by the config. */
 typedef struct {
-    char *listen;           /**< "HOST:PORT", default 127.0.0.1:8080 */
-    char *data_dir;         /**< default ./medstream-data */
-    char *provider;         /**< "offline" | "synthetic" */
-    char *jwt_secret;       /**< >= 32 bytes; default: generated into <data_dir>/jwt.key */
-    char *allowed_origins;  /**< comma-separated Origins; empty = own host only */
-    char *disclaimer;       /**< appended to every assistant message */
-    char *log_level;        /**< debug|info|warn|error */
-    int allow_registration; /**< self-registration on /api/auth/register */
-    int64_t access_ttl_s;   /**< access-token lifetime, seconds */
-    int64_t refresh_ttl_s;  /**< refresh-token lifetime, seconds */
-    int64_t max_frame_bytes;   /**< largest WebSocket message accepted (close 1009 above) */
-    int64_t max_queue_bytes;   /**< outbound queue per connection (close 1008 above) */
-    int64_t max_body_bytes;    /**< largest HTTP request body (413 above) */
-    int64_t max_message_chars; /**< longest question text */
-    int64_t max_connections;   /**< simultaneous connections (lws fd limit applies too) */
-    int64_t rx_buffer_bytes;   /**< libwebsockets receive buffer per connection */
-    int64_t replay_ttl_ms;     /**< how long a finished stream stays resumable from memory */
-    int64_t replay_max_bytes;  /**< bound on all replay buffers together */
-    int64_t checkpoint_ms;     /**< assistant message checkpoint interval while streaming */
-    int64_t word_interval_ms;  /**< offline provider: pause between streamed words */
-    int64_t kb_top_k;          /**< passages retrieved per question */
-    double kb_min_score;       /**< below this best score: "nothing relevant found" */
-    int64_t history_turns;     /**< recent turns given to the provider */
+    char *listen;               /**< "HOST:PORT", default 127.0.0.1:8080 */
+    char *data_dir;             /**< default ./medstream-data */
+    char *provider;             /**< "offline" | "synthetic" */
+    char *jwt_secret;           /**< >= 32 bytes; default: generated into <data_dir>/jwt.key */
+    char *allowed_origins;      /**< comma-separated Origins; empty = own host only */
+    char *disclaimer;           /**< appended to every assistant message */
+    char *log_level;            /**< debug|info|warn|error */
+    int allow_registration;     /**< self-registration on /api/auth/register */
+    int64_t access_ttl_s;       /**< access-token lifetime, seconds */
+    int64_t refresh_ttl_s;      /**< refresh-token lifetime, seconds */
+    int64_t max_frame_bytes;    /**< largest WebSocket message accepted (close 1009 above) */
+    int64_t max_queue_bytes;    /**< outbound queue per connection (close 1008 above) */
+    int64_t max_body_bytes;     /**< largest HTTP request body (413 above) */
+    int64_t max_message_chars;  /**< longest question text */
+    int64_t max_connections;    /**< simultaneous connections (lws fd limit applies too) */
+    int64_t rx_buffer_bytes;    /**< libwebsockets receive buffer per connection */
+    int64_t replay_ttl_ms;      /**< how long a finished stream stays resumable from memory */
+    int64_t replay_max_bytes;   /**< bound on all replay buffers together */
+    int64_t checkpoint_ms;      /**< assistant message checkpoint interval while streaming */
+    int64_t word_interval_ms;   /**< offline provider: pause between streamed words */
+    int64_t kb_top_k;           /**< passages retrieved per question */
+    double kb_min_score;        /**< below this best score: "nothing relevant found" */
+    int64_t history_turns;      /**< recent turns given to the provider */
     int64_t login_rate_per_min; /**< login attempts per minute per client address */
-    int64_t syn_chunks;        /**< synthetic provider: SYN_CHUNKS */
-    int64_t syn_chunk_bytes;   /**< synthetic provider: SYN_CHUNK_BYTES */
-    int64_t syn_interval_ms;   /**< synthetic provider: SYN_INTERVAL_MS */
+    int64_t syn_chunks;         /**< synthetic provider: SYN_CHUNKS */
+    int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
+    int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

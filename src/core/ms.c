@@ -8,18 +8,30 @@
 
 const char *ms_strerror(int err) {
     switch (err) {
-    case MS_OK: return "ok";
-    case MS_EINVAL: return "invalid_request";
-    case MS_ENOENT: return "not_found";
-    case MS_EEXIST: return "conflict";
-    case MS_EPERM: return "forbidden";
-    case MS_EAUTH: return "unauthorized";
-    case MS_EIO: return "internal_error";
-    case MS_ETOOBIG: return "too_large";
-    case MS_EBUSY: return "busy";
-    case MS_ECANCELED: return "cancelled";
-    case MS_EFORMAT: return "bad_format";
-    default: return "error";
+    case MS_OK:
+        return "ok";
+    case MS_EINVAL:
+        return "invalid_request";
+    case MS_ENOENT:
+        return "not_found";
+    case MS_EEXIST:
+        return "conflict";
+    case MS_EPERM:
+        return "forbidden";
+    case MS_EAUTH:
+        return "unauthorized";
+    case MS_EIO:
+        return "internal_error";
+    case MS_ETOOBIG:
+        return "too_large";
+    case MS_EBUSY:
+        return "busy";
+    case MS_ECANCELED:
+        return "cancelled";
+    case MS_EFORMAT:
+        return "bad_format";
+    default:
+        return "error";
     }
 }
 
@@ -81,10 +93,9 @@ void ms_id_new(char out[MS_ID_LEN]) {
     randombytes_buf(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
-    snprintf(out, MS_ID_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, MS_ID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 int ms_id_valid(const char *s) {

@@ -49,15 +49,15 @@ int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, s
 /** One retrieved passage with its citation fields. Strings are owned by the
  * hit (ms_kb_hits_free); absent optional fields are NULL, year 0. */
 typedef struct {
-    char *id;         /**< passage id, e.g. "GHR_0000123_Sec2", or "<pmid>" for PubMedQA */
-    double score;     /**< higher is better; comparable within one search only */
-    char *title;      /**< document title or MedQuAD question */
+    char *id;     /**< passage id, e.g. "GHR_0000123_Sec2", or "<pmid>" for PubMedQA */
+    double score; /**< higher is better; comparable within one search only */
+    char *title;  /**< document title or MedQuAD question */
     char *url;
-    char *source;     /**< source name, e.g. "GHR", "MedlinePlus", "PubMed" */
-    char *source_type;/**< "medquad", "pubmed", "jsonl", "text", "starter" */
-    char *text;       /**< the passage text (the answer, for MedQuAD) */
-    char *focus;      /**< MedQuAD focus (the condition), if any */
-    char *qtype;      /**< MedQuAD question type, if any */
+    char *source;      /**< source name, e.g. "GHR", "MedlinePlus", "PubMed" */
+    char *source_type; /**< "medquad", "pubmed", "jsonl", "text", "starter" */
+    char *text;        /**< the passage text (the answer, for MedQuAD) */
+    char *focus;       /**< MedQuAD focus (the condition), if any */
+    char *qtype;       /**< MedQuAD question type, if any */
     char *pmid;
     char *doi;
     char *authors_json; /**< JSON array of strings, or NULL */

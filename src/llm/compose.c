@@ -44,18 +44,18 @@
 #define MIN_WORDS 4        /* shorter units are fragments, not answers */
 #define LIST_MAX_BYTES 700 /* a lead-in plus its items, as quoted */
 #define LIST_MAX_ITEMS 15
-#define LIST_ITEM_WEIGHT 0.5 /* query terms found only in a list's items */
-#define LIST_DL_CAP 1.5      /* a list's length counts as at most 1.5x the average unit */
-#define MAX_UNITS 4000       /* bounds the work for 100 long passages */
-#define EXPAND_WEIGHT 0.5    /* topic terms borrowed from the previous user turn */
-#define COVERAGE_RATIO 0.7   /* passages below this share of the best topic coverage: out */
-#define REL_FLOOR 0.25       /* units below this share of the best relevance are not used */
-#define SENT_WEIGHT 0.6      /* the unit's own BM25; the rest comes from its passage title */
-#define OTHER_ASPECT 0.5     /* factor of a passage whose title asks about another aspect */
+#define LIST_ITEM_WEIGHT 0.5      /* query terms found only in a list's items */
+#define LIST_DL_CAP 1.5           /* a list's length counts as at most 1.5x the average unit */
+#define MAX_UNITS 4000            /* bounds the work for 100 long passages */
+#define EXPAND_WEIGHT 0.5         /* topic terms borrowed from the previous user turn */
+#define COVERAGE_RATIO 0.7        /* passages below this share of the best topic coverage: out */
+#define REL_FLOOR 0.25            /* units below this share of the best relevance are not used */
+#define SENT_WEIGHT 0.6           /* the unit's own BM25; the rest comes from its passage title */
+#define OTHER_ASPECT 0.5          /* factor of a passage whose title asks about another aspect */
 #define ASPECT_SYNONYM_WEIGHT 0.5 /* weight of the other words of an aspect the question names */
-#define TITLE_ANSWERS 0.99   /* title coverage from which a passage answers the question */
-#define POS_DECAY 0.2        /* title relevance inherited at position k: 1 / (1 + 0.2 k) */
-#define DUP_SIM 0.8          /* cosine at or above which a unit repeats a chosen one */
+#define TITLE_ANSWERS 0.99        /* title coverage from which a passage answers the question */
+#define POS_DECAY 0.2             /* title relevance inherited at position k: 1 / (1 + 0.2 k) */
+#define DUP_SIM 0.8               /* cosine at or above which a unit repeats a chosen one */
 
 static const char no_context_msg[] =
     "I could not find information about this in the knowledge base. Try rephrasing the "
@@ -153,7 +153,7 @@ static int cmp_u32(const void *a, const void *b) {
 typedef struct {
     uint32_t id;
     double w;
-    int aspect; /* names an aspect ("symptoms") rather than the topic */
+    int aspect;  /* names an aspect ("symptoms") rather than the topic */
     int synonym; /* added for an aspect the question names; scores sentences only */
 } qterm_t;
 

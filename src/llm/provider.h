@@ -34,9 +34,9 @@ typedef struct {
     /** Passages cited, in marker order: marker [k] refers to hits[cited[k-1]]. */
     const size_t *cited;
     size_t ncited;
-    int64_t prompt_tokens;     /**< approximate (whitespace tokens) for offline */
+    int64_t prompt_tokens; /**< approximate (whitespace tokens) for offline */
     int64_t completion_tokens;
-    const char *error;         /**< message when finish_reason is "error" */
+    const char *error; /**< message when finish_reason is "error" */
 } ms_gen_result_t;
 
 /** Where a generation delivers its output, always on the loop thread.
@@ -75,9 +75,9 @@ struct ms_provider {
 
 /** Offline provider settings. */
 typedef struct {
-    int word_interval_ms;  /**< pause between streamed words; 0 = as fast as possible */
-    double min_score;      /**< below this best-hit score, answer "nothing relevant found" */
-    int max_sentences;     /**< sentences in an answer (default 5) */
+    int word_interval_ms; /**< pause between streamed words; 0 = as fast as possible */
+    double min_score;     /**< below this best-hit score, answer "nothing relevant found" */
+    int max_sentences;    /**< sentences in an answer (default 5) */
 } ms_offline_config_t;
 
 /** Synthetic provider settings (names as in ../shared/peers/README.md). */
@@ -99,7 +99,7 @@ ms_provider_t *ms_provider_synthetic_new(const ms_synthetic_config_t *cfg);
  * (*cited malloc'd). When no hit reaches min_score, *answer says plainly
  * that nothing relevant was found and suggests rephrasing, ncited is 0, and
  * the return value is MS_ENOENT (else 0). */
-int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *req,
-                       char **answer, size_t **cited, size_t *ncited);
+int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *req, char **answer,
+                       size_t **cited, size_t *ncited);
 
 #endif

@@ -79,8 +79,8 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
         ms_api_dispatch(r);
         return 0;
     }
-    if (content_length > 0 && (r->method == MS_HTTP_POST || r->method == MS_HTTP_PATCH ||
-                               r->method == MS_HTTP_PUT))
+    if (content_length > 0 &&
+        (r->method == MS_HTTP_POST || r->method == MS_HTTP_PATCH || r->method == MS_HTTP_PUT))
         return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
     ms_api_dispatch(r);
     return 0;
@@ -98,10 +98,9 @@ static int write_response(struct lws *wsi, ms_pss_t *pss) {
                                     (const unsigned char *)"no-store", 8, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
-        (r->allow[0] &&
-         lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-                                     (const unsigned char *)r->allow, (int)strlen(r->allow), &p,
-                                     end)) ||
+        (r->allow[0] && lws_add_http_header_by_name(
+                            wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
+                            (int)strlen(r->allow), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (r->resp_len) {

@@ -137,8 +137,8 @@ static int native_decode(void *state, const char *frame, size_t len, const ms_de
             goto fail;
         long chars = ms_utf8_count(out->text, strlen(out->text));
         if (chars < 0 || (size_t)chars > lim->max_message_chars) {
-            snprintf(errmsg, errlen, chars < 0 ? "text is not valid UTF-8"
-                                               : "text is longer than %zu characters",
+            snprintf(errmsg, errlen,
+                     chars < 0 ? "text is not valid UTF-8" : "text is longer than %zu characters",
                      lim->max_message_chars);
             rc = MS_EINVAL;
             goto fail;

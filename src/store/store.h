@@ -75,8 +75,7 @@ int ms_store_conversation_get_or_create(ms_store_t *st, const char *user_id, con
 /** Fetches a conversation. MS_ENOENT if absent or deleted; MS_EPERM if it
  * belongs to another user (callers must not reveal which to clients when
  * that would leak existence: the REST API answers 404 for both). */
-int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *id,
-                              json_t **out);
+int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *id, json_t **out);
 /** The user's conversations, newest updated first: a JSON array. */
 int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, int offset,
                                json_t **out);
