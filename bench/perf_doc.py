@@ -245,17 +245,14 @@ def per_answer_text(res):
     m = re.search(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*:ms_kb_search ", a[3], re.M)
     kb = int(m.group(1).replace(",", "")) / a[2] if m else None
     paced = res.get("paced10000-medstream") or {}
-    t = ("The callgrind pair says one more chunk costs %s instructions and one answer %s "
-         "(knowledge-base retrieval, `ms_kb_search`, alone %s: one full search per question "
-         "even with the synthetic provider; most of the rest is persisting the turn in "
-         "SQLite: conversation, user and assistant message, checkpoints and the final "
-         "update, each its own transaction with `synchronous=FULL`), so with 64-chunk answers %.0f %% of the server's "
-         "instructions are spent per answer, not per chunk (callgrind counts user space "
-         "only; the system calls of the next point come on top)." % (
-             fmt(marg, 0), fmt(fixed, 0), fmt(kb, 0), 100.0 * fixed * a[2] / a[0]))
+    t = ("The callgrind pair says one more chunk costs %s instructions and one answer %s, "
+         "so with 64-chunk answers %.0f %% of the server's instructions are spent per answer, "
+         "not per chunk (callgrind counts user space only; system calls come on top)." % (
+             fmt(marg, 0), fmt(fixed, 0), 100.0 * fixed * a[2] / a[0]))
+    if kb:
+        t += " Knowledge-base retrieval (`ms_kb_search`) is %s of them." % fmt(kb, 0)
     if paced.get("connections") and lat(paced, "ttfc_ms"):
-        t += (" That per-question work runs on 4 libuv pool threads; %s questions arriving "
-              "within %s ms queue behind each other, which is the %s ms first-chunk p99 of "
+        t += (" %s questions arriving within %s ms give a %s ms first-chunk p99 in "
               "scenario 3." % (fmt(paced["connections"]), fmt(paced.get("ramp_ms")),
                                fmt(lat(paced, "ttfc_ms"), 0)))
     return t
@@ -292,43 +289,43 @@ def summary(res, out):
 
 ANALYSIS = """### Where medstream's time and memory go
 
-Observations from the profiles taken while writing the load generator
-(2026-11-21; `perf record -g` of the server during scenarios 1 to 3,
-`valgrind --tool=massif` with 3,000 idle connections, and the callgrind
-table above). They describe the server code as it was then; re-check them
-after server changes.
+What was found and changed (2026-11-21), and what is left. The numbers in
+the tables above are from the current code.
 
-- **Idle memory.** massif: each idle connection holds about 10 KiB of heap, of
-  which 8,212 bytes are libwebsockets' per-connection WebSocket receive
-  buffer (`rx_buffer_size` is 0 in `src/net/server.c`'s protocol table, so
-  lws uses `pt_serv_buf_size`, 8192), 864 bytes the `struct lws` and 224 its
-  ws part; the rest is medstream's session. Most of the 8 KiB stays
-  untouched, so RSS grows by about 5.5 to 6.5 KiB per connection, not 10.
-  The `--rx-buffer-bytes` option (default 4096) exists in the configuration
-  but is not passed to lws. Setting the protocol's `rx_buffer_size` to a few
-  hundred bytes (client frames are questions of at most 8,000 characters,
-  which ws.c already reassembles from fragments) is the change that can bring
-  this under 2 KiB.
-- **Connection set-up.** `perf` during the 18,000-connection ramp: 34 % of
-  the server's samples in `lws_dll2_add_sorted` and 15 % in `wsi_from_fd`.
-  lws 4.1 keeps its timers in one sorted linked list, so a timer per
-  connection costs an O(N) insertion each. On the client side the same
-  profile came from the default retry policy's validity timer, and a
-  `retry_and_idle_policy` with `secs_since_valid_hangup = 0` removed it (the
-  load generator's connect rate went from 970/s to 2,300/s at 18,000); the
-  server's vhost probably needs the same (not verified on the server).
+- **Idle memory (met).** massif had each idle connection at ~10 KiB of heap,
+  8 KiB of it lws' WebSocket receive buffer (lws' default). The buffer is now
+  `--rx-buffer-bytes` (default 128: client messages are reassembled from
+  fragments up to `--max-frame-bytes`), handshake-only strings stay on the
+  stack, and an idle session gives back its write-batch and receive buffers.
+  What remains is mostly lws' own `struct lws` (~1.2 KiB), its ws part and
+  the libuv poll handle (~0.5 KiB), and medstream's 264-byte session.
+- **Connection set-up.** lws 4.1 keeps timers in one sorted list, so a
+  per-connection validity timer cost an O(N) insert each (34 % of samples in
+  `lws_dll2_add_sorted` during the 18,000-connection ramp). The server now
+  runs without validity timers (`retry_and_idle_policy` with zero seconds)
+  and relies on TCP keepalive (60 s idle, 3 probes 10 s apart) for dead peers.
 {PERANSWER}
-- **Per chunk.** Every chunk is encoded, copied into a queued frame
-  (malloc), and written from the next writable callback. `strace -c` of the
-  event loop thread while streaming (100 paced streams, VoiceAssist
-  dialect, 10,857 frames sent in the window): 37,660 `epoll_ctl` (arming and
-  disarming POLLOUT), 10,856 `poll` (lws' `lws_send_pipe_choked` polls the
-  socket before each write) and 10,857 `sendto`: about 5.5 system calls
-  per chunk per connection, where one `send` would do. At 10,000 paced
-  streams (500,000 chunks/s offered) that alone is more than the machine's
-  two cores. Writing at once while the socket takes it, and arming the
-  writable callback only when a write comes back short (the house style's
-  redis rule), would leave one.
+- **What changed per answer.** Each answer's writes (new conversation, user turn, final
+  message) go to one writer thread that commits every queued write in one
+  transaction (group commit), instead of a transaction and an fsync each on
+  the pool; the synthetic provider skips the knowledge-base search it would
+  not use. What remains per answer is SQLite work (`sqlite3_step` above) and
+  JSON for `message_complete`.
+- **Per chunk.** A chunk is encoded into a reused buffer and appended, framed,
+  to the session's batch; every session's batch is written once per loop
+  iteration (one `send()` for all the chunks a stream produced in that
+  iteration), and the writable callback is armed only when lws had to keep
+  an unsent tail. Before: a malloc'd frame per chunk and about 5.5 system
+  calls per chunk (`epoll_ctl` arming and disarming POLLOUT, a `poll` from
+  `lws_send_pipe_choked`, then `sendto`).
+- **Paced streams (missed).** 10,000 streams at 50 chunks/s offer 500,000
+  frames/s; each stream's chunk comes from its own timer, so batching cannot
+  merge them and every chunk is still one `send()`. Together with the load
+  generator on the same two cores, no server here keeps up (see the
+  delivered rate); jitter at 1,000 streams is the comparison that means
+  something. Closing the gap needs fewer, larger writes per connection
+  (coalescing a slow client's pending deltas, architecture.md) or cheaper
+  writes than lws' per-frame path.
 - **Shared machine.** The box has 2 cores and the load generator runs on
   the same cores as the server (its CPU is the "client CPU" column); other
   engineers' jobs may run too (the "others" column, and the load average
@@ -421,8 +418,8 @@ def build(results):
               "rate of the same server on disk (%s against %s chunk frames/s), so %s" % (
                   x, fmt(t["chunks_per_s"], 0), fmt(d["chunks_per_s"], 0),
                   "fsync of those commits is a large part of the limit." if x >= 1.3 else
-                  "the limit is the work per question on the worker threads (4 libuv pool "
-                  "threads sharing one SQLite writer) and the event loop, not fsync."))
+                  "the limit is the work per question and the event loop, not fsync "
+                  "(turn writes are group-committed by one writer thread)."))
     else:
         tm = ""
     bullet = "- **Per answer, not per chunk.** " + per_answer_text(res) + (" " + tm if tm else "")
