@@ -388,6 +388,7 @@ static void generate_start(ms_stream_t *s) {
                             .hits = s->hits,
                             .nhits = s->nhits};
     s->state = ST_GENERATING;
+    s->checkpoint_due = ms_mono_ms() + s->chat->cfg->checkpoint_ms;
     ms__live_add(s);
     ms__stream_ref(s);
     ms_provider_t *p = s->chat->provider;
@@ -499,12 +500,20 @@ static void finish_stream(ms_stream_t *s, const char *finish_reason, json_t *cit
         submit_final(s);
 }
 
+/* Each stream is checkpointed checkpoint_ms after its previous checkpoint
+ * (or its start), and the sweep runs several times per interval: streams
+ * that started together are not all copied and written in one burst, which
+ * would delay every stream's next chunk on the loop. */
 static void checkpoint_cb(uv_timer_t *t) {
     ms_chat_t *c = t->data;
-    for (ms_stream_t *s = c->live; s; s = s->live_next)
-        if (s->state == ST_GENERATING && !s->checkpoint_inflight &&
-            s->text.len > s->checkpointed_len)
+    int64_t now = ms_mono_ms();
+    for (ms_stream_t *s = c->live; s; s = s->live_next) {
+        if (s->state != ST_GENERATING || s->checkpoint_inflight || now < s->checkpoint_due)
+            continue;
+        s->checkpoint_due = now + c->cfg->checkpoint_ms;
+        if (s->text.len > s->checkpointed_len)
             submit_update(s, 0);
+    }
 }
 
 /* ---- resume and cancel ---------------------------------------------------- */
@@ -661,8 +670,8 @@ ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *p
     c->handles_open = 2;
     uint64_t sweep = cfg->replay_ttl_ms < 1000 ? (uint64_t)(cfg->replay_ttl_ms / 2 + 10) : 1000;
     uv_timer_start(&c->sweep_timer, ms__sweep_cb, sweep, sweep);
-    uv_timer_start(&c->checkpoint_timer, checkpoint_cb, (uint64_t)cfg->checkpoint_ms,
-                   (uint64_t)cfg->checkpoint_ms);
+    uint64_t sweep_ms = (uint64_t)(cfg->checkpoint_ms / 8 > 10 ? cfg->checkpoint_ms / 8 : 10);
+    uv_timer_start(&c->checkpoint_timer, checkpoint_cb, sweep_ms, sweep_ms);
     return c;
 }
 
