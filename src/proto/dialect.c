@@ -85,6 +85,32 @@ int ms__proto_parse(const char *frame, size_t len, json_t **root, const char **t
     return 0;
 }
 
+int ms__proto_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
+                     const ms__decode_route_t *routes, ms_client_msg_t *out, char *errmsg,
+                     size_t errlen) {
+    memset(out, 0, sizeof *out);
+    json_t *root;
+    const char *t;
+    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
+        return MS_EFORMAT;
+    const ms__decode_route_t *r = routes;
+    while (r->type && strcmp(r->type, t) != 0)
+        r++;
+    int rc = 0;
+    if (!r->type) {
+        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
+        rc = MS_EINVAL;
+    } else if (!r->fn) {
+        out->kind = MS_CMSG_PING;
+    } else {
+        rc = r->fn(state, root, lim, out, errmsg, errlen);
+    }
+    json_decref(root);
+    if (rc)
+        ms_client_msg_clear(out);
+    return rc;
+}
+
 int ms__proto_get_str(json_t *o, const char *key, int required, size_t maxlen, char **out,
                       char *errmsg, size_t errlen) {
     json_t *v = json_object_get(o, key);

@@ -150,8 +150,9 @@ static void fhir_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
 }
 
 /* message {session_id, content}: the session must be the connection's. */
-static int fhir_decode_message(fhir_state_t *st, json_t *root, const ms_decode_limits_t *lim,
+static int fhir_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                                ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    fhir_state_t *st = state;
     char *sid = NULL;
     out->kind = MS_CMSG_MESSAGE;
     int rc = ms__proto_get_str(root, "session_id", 1, MS_PROTO_SESSION_MAX, &sid, errmsg, errlen);
@@ -170,26 +171,15 @@ static int fhir_decode_message(fhir_state_t *st, json_t *root, const ms_decode_l
     return 0;
 }
 
+static const ms__decode_route_t fhir_routes[] = {
+    {"message", fhir_decode_message},
+    {"ping", NULL},
+    {NULL, NULL},
+};
+
 static int fhir_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
                        ms_client_msg_t *out, char *errmsg, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    json_t *root;
-    const char *t;
-    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
-        return MS_EFORMAT;
-    int rc = 0;
-    if (!strcmp(t, "message")) {
-        rc = fhir_decode_message(state, root, lim, out, errmsg, errlen);
-    } else if (!strcmp(t, "ping")) {
-        out->kind = MS_CMSG_PING;
-    } else {
-        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
-        rc = MS_EINVAL;
-    }
-    json_decref(root);
-    if (rc)
-        ms_client_msg_clear(out);
-    return rc;
+    return ms__proto_decode(state, frame, len, lim, fhir_routes, out, errmsg, errlen);
 }
 
 const ms_dialect_ops_t ms_dialect_fhir = {

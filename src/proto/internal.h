@@ -10,6 +10,24 @@
  * *root (caller decrefs) and *type (owned by *root), or MS_EFORMAT. */
 int ms__proto_parse(const char *frame, size_t len, json_t **root, const char **type, char *errmsg,
                     size_t errlen);
+/** Decodes the fields of one client message type into out. state is the
+ * dialect's per-connection state. Returns 0 or MS_EINVAL (errmsg set). */
+typedef int (*ms__decode_fn)(void *state, json_t *root, const ms_decode_limits_t *lim,
+                             ms_client_msg_t *out, char *errmsg, size_t errlen);
+/** One row of a dialect's table of client message types (a command table
+ * drives dispatch); fn NULL means a bare "ping". Tables end with {NULL}. */
+typedef struct {
+    const char *type;
+    ms__decode_fn fn;
+} ms__decode_route_t;
+/** A dialect's decode (ms_dialect_ops_t.decode) through its table: parses
+ * the frame (MS_EFORMAT when it is not an object with a string "type"),
+ * runs the row for its type, and answers an unknown type with MS_EINVAL
+ * "Unknown message type: T". out is cleared on any error. */
+int ms__proto_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
+                     const ms__decode_route_t *routes, ms_client_msg_t *out, char *errmsg,
+                     size_t errlen);
+
 /** Copies the string member key of o (1..maxlen bytes, no NUL) into *out
  * (malloc'd). Absent or null: 0 and *out untouched unless required
  * (MS_EINVAL). Wrong type or size: MS_EINVAL with errmsg naming the field. */

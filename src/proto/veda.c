@@ -100,8 +100,9 @@ static void veda_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     ms_frames_end(out);
 }
 
-static int veda_decode_message(veda_state_t *st, json_t *root, const ms_decode_limits_t *lim,
+static int veda_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                                ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    veda_state_t *st = state;
     out->kind = MS_CMSG_MESSAGE;
     int rc = ms__proto_get_text(root, "text", lim, &out->text, errmsg, errlen);
     if (!rc)
@@ -117,8 +118,10 @@ static int veda_decode_message(veda_state_t *st, json_t *root, const ms_decode_l
 
 /* resume {conversationId, lastMessageId}: lastMessageId is the answer whose
  * stream was interrupted (the messageId of its chunks). */
-static int veda_decode_resume(veda_state_t *st, json_t *root, ms_client_msg_t *out, char *errmsg,
-                              size_t errlen) {
+static int veda_decode_resume(void *state, json_t *root, const ms_decode_limits_t *lim,
+                              ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)lim;
+    veda_state_t *st = state;
     char *conv = NULL;
     out->kind = MS_CMSG_RESUME;
     int rc = ms__proto_get_str(root, "conversationId", 1, 64, &conv, errmsg, errlen);
@@ -136,28 +139,16 @@ static int veda_decode_resume(veda_state_t *st, json_t *root, ms_client_msg_t *o
     return rc;
 }
 
+static const ms__decode_route_t veda_routes[] = {
+    {"message", veda_decode_message},
+    {"resume", veda_decode_resume},
+    {"ping", NULL},
+    {NULL, NULL},
+};
+
 static int veda_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
                        ms_client_msg_t *out, char *errmsg, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    json_t *root;
-    const char *t;
-    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
-        return MS_EFORMAT;
-    int rc = 0;
-    if (!strcmp(t, "message")) {
-        rc = veda_decode_message(state, root, lim, out, errmsg, errlen);
-    } else if (!strcmp(t, "resume")) {
-        rc = veda_decode_resume(state, root, out, errmsg, errlen);
-    } else if (!strcmp(t, "ping")) {
-        out->kind = MS_CMSG_PING;
-    } else {
-        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
-        rc = MS_EINVAL;
-    }
-    json_decref(root);
-    if (rc)
-        ms_client_msg_clear(out);
-    return rc;
+    return ms__proto_decode(state, frame, len, lim, veda_routes, out, errmsg, errlen);
 }
 
 const ms_dialect_ops_t ms_dialect_veda = {

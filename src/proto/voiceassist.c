@@ -156,8 +156,9 @@ static void va_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
 
 /* `message {content, session_id?, clinical_context_id?}`. clinical_context_id
  * is checked and accepted; medstream has no stored clinical contexts yet. */
-static int va_decode_message(va_state_t *st, json_t *root, const ms_decode_limits_t *lim,
+static int va_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                              ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    va_state_t *st = state;
     char *session = NULL, *ctx = NULL;
     out->kind = MS_CMSG_MESSAGE;
     int rc = ms__proto_get_text(root, "content", lim, &out->text, errmsg, errlen);
@@ -182,26 +183,15 @@ static int va_decode_message(va_state_t *st, json_t *root, const ms_decode_limit
     return rc;
 }
 
+static const ms__decode_route_t va_routes[] = {
+    {"message", va_decode_message},
+    {"ping", NULL},
+    {NULL, NULL},
+};
+
 static int va_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
                      ms_client_msg_t *out, char *errmsg, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    json_t *root;
-    const char *t;
-    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
-        return MS_EFORMAT;
-    int rc = 0;
-    if (!strcmp(t, "message")) {
-        rc = va_decode_message(state, root, lim, out, errmsg, errlen);
-    } else if (!strcmp(t, "ping")) {
-        out->kind = MS_CMSG_PING;
-    } else {
-        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
-        rc = MS_EINVAL;
-    }
-    json_decref(root);
-    if (rc)
-        ms_client_msg_clear(out);
-    return rc;
+    return ms__proto_decode(state, frame, len, lim, va_routes, out, errmsg, errlen);
 }
 
 const ms_dialect_ops_t ms_dialect_voiceassist = {
