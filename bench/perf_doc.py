@@ -11,6 +11,8 @@ import json
 import os
 import re
 
+import perfmd  # bench/perfmd.py, beside this script
+
 TARGET_KIB = 2.0
 TARGET_NODE_X = 10.0
 TARGET_UVICORN_X = 50.0
@@ -445,19 +447,6 @@ def build(results):
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def write_section(path, section):
-    old = open(path).read() if os.path.exists(path) else "# Performance\n"
-    m = re.search(r"^## Load\s*$", old, re.M)
-    if m:
-        nxt = re.search(r"^## ", old[m.end():], re.M)
-        end = m.end() + nxt.start() if nxt else len(old)
-        new = old[:m.start()] + section + ("\n" + old[end:] if nxt else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(new)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", required=True, help="directory of bench/run.sh results")
@@ -465,7 +454,7 @@ def main():
     a = ap.parse_args()
     section = build(a.results)
     if a.write:
-        write_section(a.write, section)
+        perfmd.write_section(a.write, "Load", section)
     else:
         print(section, end="")
 

@@ -30,6 +30,8 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
+import perfmd  # bench/perfmd.py, beside this script
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(REPO, "..", "shared", "data")
 
@@ -260,19 +262,6 @@ def report(lq, pq, binary):
     return "\n".join(lines) + "\n"
 
 
-def write_section(path, section):
-    old = open(path).read() if os.path.exists(path) else "# Performance\n"
-    m = re.search(r"^## Retrieval\s*$", old, re.M)
-    if m:
-        nxt = re.search(r"^## ", old[m.end():], re.M)
-        end = m.end() + nxt.start() if nxt else len(old)
-        new = old[:m.start()] + section + ("\n" + old[end:] if nxt else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(new)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("binary", nargs="?", default=os.path.join(REPO, "build", "medstream"))
@@ -300,7 +289,7 @@ def main():
     out = report(lq, pq, binary)
     print(out)
     if a.write:
-        write_section(a.write, out)
+        perfmd.write_section(a.write, "Retrieval", out)
     return 0
 
 

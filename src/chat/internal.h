@@ -68,7 +68,7 @@ typedef struct ms_stream {
     int checkpoint_inflight;
     size_t checkpointed_len;
     int64_t checkpoint_due; /* mono ms: the next checkpoint, checkpoint_ms after the last */
-    int err; /* MS_E* from persistence */
+    int err;                /* MS_E* from persistence */
     char *err_msg;
     json_t *existing; /* the stored assistant message when the turn already existed */
     json_t *final_usage;
