@@ -197,8 +197,10 @@ void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_
     s = ms__stream_new(c, user_id, client_message_id, text);
     s->idem_key = key;
     s->new_conversation = conversation_id == NULL;
-    ms_id_new(s->message_id);
-    ms_id_new(s->user_message_id);
+    /* Time-ordered: the user turn sorts before its answer, and inserts stay
+     * on the right edge of the messages' primary key. */
+    ms_id_new_v7(s->user_message_id);
+    ms_id_new_v7(s->message_id);
     HASH_ADD_KEYPTR(hh_idem, c->by_idem, s->idem_key, strlen(s->idem_key), s);
     ms__stream_attach(s, sub, 0);
 

@@ -1,6 +1,8 @@
 #include "core/ms.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,14 +90,38 @@ int64_t ms_mono_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void ms_id_new(char out[MS_ID_LEN]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+static void id_format(unsigned char b[16], char out[MS_ID_LEN]) {
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
     snprintf(out, MS_ID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
+}
+
+void ms_id_new(char out[MS_ID_LEN]) {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    id_format(b, out);
+}
+
+void ms_id_new_v7(char out[MS_ID_LEN]) {
+    /* (ms << 12 | counter) of the last id: a later id takes max(now << 12,
+     * last + 1), so within one millisecond the counter counts up and a
+     * clock step backwards never reorders ids (RFC 9562 section 6.2). */
+    static _Atomic uint64_t last;
+    uint64_t now = (uint64_t)ms_now_ms() << 12, prev = atomic_load(&last), next;
+    do {
+        next = now > prev ? now : prev + 1;
+    } while (!atomic_compare_exchange_weak(&last, &prev, next));
+    uint64_t ms = next >> 12;
+    unsigned counter = (unsigned)(next & 0xfff);
+    unsigned char b[16];
+    randombytes_buf(b + 8, 8);
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(0x70 | (counter >> 8)); /* version 7 */
+    b[7] = (unsigned char)(counter & 0xff);
+    id_format(b, out);
 }
 
 int ms_id_valid(const char *s) {

@@ -117,7 +117,7 @@ int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char
         *out = NULL;
     if (!user_id)
         return MS_EINVAL;
-    ms_id_new(id);
+    ms_id_new_v7(id);
     int rc = conv_insert(st, user_id, id, title);
     if (rc)
         return rc;

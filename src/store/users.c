@@ -39,7 +39,7 @@ int ms_store_user_create(ms_store_t *st, const char *email, const char *password
         strlen(password_hash) >= sizeof u.password_hash || !role ||
         (strcmp(role, "clinician") != 0 && strcmp(role, "admin") != 0))
         return MS_EINVAL;
-    ms_id_new(u.id);
+    ms_id_new_v7(u.id);
     snprintf(u.role, sizeof u.role, "%s", role);
     snprintf(u.password_hash, sizeof u.password_hash, "%s", password_hash);
     u.created_at = ms_now_ms();

@@ -10,6 +10,7 @@
 #include "proto/event.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const ms_decode_limits_t lim = {.max_message_chars = 10};
@@ -291,6 +292,32 @@ static void test_frames_and_session_ids(void **state) {
     assert_string_not_equal(a, c);
     assert_int_equal(a[14], '8');
     assert_true(strchr("89ab", a[19]) != NULL);
+}
+
+/* Row ids (RFC 9562 section 5.7): version 7, the variant, the creation
+ * millisecond up front, and strictly increasing within the process even
+ * when many are made in one millisecond, so text order is creation order. */
+static void test_id_v7_ordered(void **state) {
+    (void)state;
+    char prev[MS_ID_LEN] = "", id[MS_ID_LEN], v4[MS_ID_LEN];
+    int64_t before = ms_now_ms();
+    for (int i = 0; i < 5000; i++) {
+        ms_id_new_v7(id);
+        assert_true(ms_id_valid(id));
+        assert_int_equal(id[14], '7');
+        assert_true(strchr("89ab", id[19]) != NULL);
+        assert_true(strcmp(prev, id) < 0);
+        memcpy(prev, id, MS_ID_LEN);
+    }
+    /* The first 48 bits are the Unix time in ms: 12 hex digits. */
+    char hex[13];
+    memcpy(hex, id, 8);
+    memcpy(hex + 8, id + 9, 4);
+    hex[12] = 0;
+    int64_t ms = (int64_t)strtoll(hex, NULL, 16);
+    assert_true(ms >= before && ms <= ms_now_ms() + 1000);
+    ms_id_new(v4);
+    assert_int_equal(v4[14], '4');
 }
 
 static void test_native_skips_telemetry(void **state) {
@@ -687,6 +714,7 @@ int main(void) {
         cmocka_unit_test(test_utf8_count),
         cmocka_unit_test(test_frames_and_session_ids),
         cmocka_unit_test(test_native_skips_telemetry),
+        cmocka_unit_test(test_id_v7_ordered),
         cmocka_unit_test(test_voiceassist_encode),
         cmocka_unit_test(test_voiceassist_citations),
         cmocka_unit_test(test_voiceassist_decode),
