@@ -13,6 +13,7 @@
 
 #include "core/ms.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ typedef struct {
     int rc;
     char *answer;
     size_t answer_len, pos;
+    uint64_t due; /* loop time (ms) of the word being sent: a fixed grid */
     size_t *cited;
     size_t ncited;
     int64_t prompt_tokens;
@@ -175,6 +177,12 @@ static void og_timer_cb(uv_timer_t *t) {
         g->sink.on_delta(g->ctx, w, n);
         g->in_sink = 0;
     } while (all || g->cancelled || g->pos >= g->answer_len);
+    /* The next word is due one interval after this one was due, not after
+     * this callback ran: late ticks do not accumulate into drift, nor pull
+     * every stream into the same phase (see the synthetic provider). */
+    g->due += (uint64_t)g->cfg.word_interval_ms;
+    uint64_t now = uv_now(t->loop);
+    uv_timer_start(t, og_timer_cb, g->due > now ? g->due - now : 0, 0);
 }
 
 static void og_work_cb(uv_work_t *w) {
@@ -194,8 +202,8 @@ static void og_after_work_cb(uv_work_t *w, int status) {
         return;
     }
     g->phase = OG_STREAMING;
-    uint64_t every = g->cfg.word_interval_ms > 0 ? (uint64_t)g->cfg.word_interval_ms : 0;
-    uv_timer_start(&g->timer, og_timer_cb, 0, every);
+    g->due = uv_now(g->timer.loop);
+    uv_timer_start(&g->timer, og_timer_cb, 0, 0);
 }
 
 static int offline_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,

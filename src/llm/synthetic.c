@@ -4,8 +4,12 @@
  * repeated and cut to chunk_bytes).
  *
  * One allocation per generation (the state plus the chunk, reused for
- * every delta). With a pause, a repeating uv_timer emits one chunk a tick.
- * Without, a uv_idle handle emits a bounded batch per loop iteration, so a
+ * every delta). With a pause, a uv_timer emits one chunk a tick, each tick
+ * due at start + k * interval_ms: a fixed grid, the way a model's tokens
+ * arrive regardless of how busy the gateway is. (Re-arming relative to the
+ * loop's clock instead, as a repeating uv_timer does, lets every late tick
+ * pull its stream into the same phase as the others fired with it, until
+ * thousands of streams emit in the same millisecond.) Without a pause, a uv_idle handle emits a bounded batch per loop iteration, so a
  * generation never holds the loop while other connections wait (an active
  * idle handle also makes the loop poll for I/O without blocking). As for
  * the offline provider, the sink is never called from start() or cancel(),
@@ -14,6 +18,7 @@
 
 #include "core/ms.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,7 @@ typedef struct {
     void *ctx;
     ms_synthetic_config_t cfg;
     int sent;
+    uint64_t due; /* loop time (ms) of the next tick, interval_ms > 0 */
     int cancelled, in_sink, done;
     int64_t prompt_tokens;
     char chunk[]; /* cfg.chunk_bytes bytes */
@@ -92,7 +98,14 @@ static void sg_emit(sg_t *g, int max) {
 }
 
 static void sg_timer_cb(uv_timer_t *t) {
-    sg_emit(t->data, 1);
+    sg_t *g = t->data;
+    sg_emit(g, 1);
+    if (g->done)
+        return;
+    /* The next grid point; one already past fires on the next iteration. */
+    g->due += (uint64_t)g->cfg.interval_ms;
+    uint64_t now = uv_now(t->loop);
+    uv_timer_start(t, sg_timer_cb, g->due > now ? g->due - now : 0, 0);
 }
 
 static void sg_idle_cb(uv_idle_t *h) {
@@ -122,8 +135,8 @@ static int synthetic_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_reque
     g->u.handle.data = g;
     if (cfg->interval_ms > 0) {
         uv_timer_init(loop, &g->u.timer);
-        uv_timer_start(&g->u.timer, sg_timer_cb, (uint64_t)cfg->interval_ms,
-                       (uint64_t)cfg->interval_ms);
+        g->due = uv_now(loop) + (uint64_t)cfg->interval_ms;
+        uv_timer_start(&g->u.timer, sg_timer_cb, (uint64_t)cfg->interval_ms, 0);
     } else {
         uv_idle_init(loop, &g->u.idle);
         uv_idle_start(&g->u.idle, sg_idle_cb);

@@ -523,6 +523,8 @@ typedef struct {
     ms_gen_t *g;
     uv_timer_t cancel_timer;
     uv_loop_t *loop;
+    int stall_at, stall_ms; /* block the loop this long inside this delta */
+    uint64_t at[16];        /* uv_now() of the first 16 deltas */
 } sink_t;
 
 static int utf8_valid(const unsigned char *s, size_t n) {
@@ -563,6 +565,13 @@ static void on_delta(void *ctx, const char *text, size_t len) {
     sink_t *c = ctx;
     assert_int_equal(c->ndone, 0);
     c->ndeltas++;
+    if (c->loop && c->ndeltas <= (int)MS_COUNTOF(c->at))
+        c->at[c->ndeltas - 1] = uv_now(c->loop);
+    if (c->stall_at && c->ndeltas == c->stall_at) {
+        uint64_t until = uv_hrtime() + (uint64_t)c->stall_ms * 1000000;
+        while (uv_hrtime() < until)
+            ; /* a busy gateway: nothing else runs on the loop meanwhile */
+    }
     ms_buf_append(&c->text, text, len);
     if (len == 0 || !utf8_valid((const unsigned char *)text, len))
         c->bad_delta = 1;
@@ -808,6 +817,33 @@ static void test_synthetic_yields(void **state) {
     p->ops->free(p);
 }
 
+/* Paced chunks keep to a fixed grid (start + k * interval): after the loop
+ * was held up, the late chunks go out as soon as it is free and the stream
+ * is back on its grid, instead of every later chunk shifting by the delay
+ * (which is how thousands of paced streams end up firing in the same
+ * millisecond). Never early: chunk k is never before start + k * interval. */
+static void test_synthetic_grid(void **state) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ms_synthetic_config_t cfg = {.chunks = 5, .chunk_bytes = 4, .interval_ms = 20};
+    ms_provider_t *p = ms_provider_synthetic_new(&cfg);
+    sink_t c = {.stall_at = 1, .stall_ms = 45};
+    ms_gen_request_t req = {.question = "ping"};
+    uv_update_time(&loop);
+    uint64_t t0 = uv_now(&loop);
+    start(&c, p, &loop, &req);
+    finish_loop(&loop);
+    assert_int_equal(c.ndeltas, 5);
+    for (int k = 0; k < 5; k++)
+        assert_true(c.at[k] >= t0 + 20 * (uint64_t)(k + 1));
+    /* Chunks 2 and 3 (due at 40 and 60) were overdue once the 45 ms stall
+     * ended at ~65 and both came right away; 4 and 5 are on the grid (80,
+     * 100). Shifted by the stall, the fifth would come at 125 or later. */
+    assert_true(c.at[4] - t0 < 118);
+    ms_buf_free(&c.text);
+    p->ops->free(p);
+}
+
 static void test_synthetic_cancel(void **state) {
     /* From inside on_delta, at interval 0 and with a pause. */
     for (int interval = 0; interval <= 2; interval += 2) {
@@ -864,6 +900,7 @@ int main(void) {
         cmocka_unit_test(test_synthetic_exact_bytes),
         cmocka_unit_test(test_synthetic_yields),
         cmocka_unit_test(test_synthetic_cancel),
+        cmocka_unit_test(test_synthetic_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
