@@ -288,7 +288,13 @@ int ms_store_open(const char *data_dir, ms_store_t **out) {
      * process crash (architecture: durable before message_start). */
     if ((rc = pragma(st, "PRAGMA journal_mode=WAL", "wal")) != 0 ||
         (rc = pragma(st, "PRAGMA synchronous=FULL", NULL)) != 0 ||
-        (rc = pragma(st, "PRAGMA foreign_keys=ON", NULL)) != 0)
+        (rc = pragma(st, "PRAGMA foreign_keys=ON", NULL)) != 0 ||
+        /* Savepoints (nested store transactions, and every job inside the
+         * writer's group commit) keep a sub-journal of the pages they
+         * change so they can roll back alone. On a temporary file that was
+         * a 4-byte and a 4 KiB write() per page: more write calls than the
+         * WAL itself. It is only needed until the transaction ends. */
+        (rc = pragma(st, "PRAGMA temp_store=MEMORY", NULL)) != 0)
         goto fail;
     if ((rc = ms__store_migrate(st)) != 0)
         goto fail;
