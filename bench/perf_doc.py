@@ -237,6 +237,32 @@ def callgrind_section(res, out):
     out.append("")
 
 
+def floor_section(res, out):
+    f = res.get("floor")
+    if not f:
+        return
+    out += ["### 5. The kernel's floor", "",
+            "`tcp-floor` (bench/tcp_floor.c) has no server and no WebSocket: one process "
+            "writes a %s-byte message (a VoiceAssist chunk frame on the wire) on each of %s "
+            "loopback TCP connections in turn, one `send()` each with `TCP_NODELAY`, as a "
+            "paced stream needs; a second process reads them with epoll. It is what any "
+            "server on this machine pays when every chunk is its own TCP segment." % (
+                fmt(f.get("bytes")), fmt(f.get("connections"))), "",
+            "| connections | messages/s delivered | CPU per message (sender + receiver) | "
+            "sender CPU | receiver CPU |", "| --- | --- | --- | --- | --- |",
+            "| %s | %s | **%s µs** | %s s | %s s |" % (
+                fmt(f.get("connections")), fmt(f.get("messages_per_s"), 0),
+                fmt(f.get("cpu_us_per_message"), 2), fmt(f.get("sender_cpu_s"), 2),
+                fmt(f.get("receiver_cpu_s"), 2)), ""]
+    cores = (res.get("_machine") or {}).get("cores") or 2
+    per = f.get("cpu_us_per_message")
+    if per:
+        out += ["At that cost the machine's %s cores deliver at most %s separate messages per "
+                "second with nothing else running, so %s paced streams (one segment per stream "
+                "every 20 ms, within 5 ms) fit at best; 10,000 streams offer 500,000 frames/s." % (
+                    cores, fmt(cores * 1e6 / per, 0), fmt(cores * 1e6 / per / 50, 0)), ""]
+
+
 def per_answer_text(res):
     a, b = callgrind_total(res, "callgrind"), callgrind_total(res, "callgrind640")
     if not (a and b and b[1] > a[1] and a[2]):
@@ -282,17 +308,51 @@ def summary(res, out):
                 fmt(ratio(tmpfs, tp["uvicorn"]), 2, "×"),
                 verdict(None if xu is None else xu >= TARGET_UVICORN_X)),
             "| p99 inter-chunk jitter < %.0f ms at 10,000 paced streams | %s ms (%s of %s chunk "
-            "frames/s delivered) | %s |" % (
+            "frames/s delivered)%s | %s |" % (
                 TARGET_JITTER_MS, fmt(jit, 1), fmt((paced or {}).get("chunks_per_s"), 0),
-                fmt(((paced or {}).get("connections") or 0) * 50),
+                fmt(((paced or {}).get("connections") or 0) * 50), floor_note(res, paced),
                 verdict(None if jit is None else jit < TARGET_JITTER_MS)),
             ""]
+    cap = capacity(res)
+    if cap:
+        out[-1:-1] = ["| (for comparison) most paced streams held at p99 jitter < %.0f ms, of %s "
+                      "| %s | |" % (TARGET_JITTER_MS, ", ".join(fmt(n) for n in cap["counts"]),
+                                    "; ".join("%s %s" % (label, cap[key]) for key, label in SERVERS
+                                              if key in cap))]
+
+
+def floor_note(res, paced):
+    """Why the 10,000-stream target is out of reach here, from tcp-floor."""
+    f = res.get("floor")
+    if not f or not f.get("cpu_us_per_message") or not paced:
+        return ""
+    need = (paced.get("connections") or 0) * 50 * f["cpu_us_per_message"] / 1e6
+    return ("; the kernel alone needs %s µs of CPU per chunk sent as its own TCP segment "
+            "(tcp-floor, no server), so %s frames/s take %.1f cores of the machine's %s" % (
+                fmt(f["cpu_us_per_message"], 1), fmt((paced.get("connections") or 0) * 50),
+                need, (res.get("_machine") or {}).get("cores", "?")))
+
+
+def capacity(res):
+    """Per server, the largest paced count whose jitter p99 was under target."""
+    counts = sorted({int(m.group(1)) for k in res
+                     for m in [re.match(r"paced(\d+)-", k)] if m})
+    if len(counts) < 2:
+        return None
+    cap = {"counts": counts}
+    for key, _ in SERVERS:
+        ok = [n for n in counts if (lambda j: j is not None and j < TARGET_JITTER_MS)(
+            lat(res.get("paced%d-%s" % (n, key)), "jitter_ms"))]
+        ran = [n for n in counts if res.get("paced%d-%s" % (n, key))]
+        if ran:
+            cap[key] = fmt(max(ok)) if ok else "none"
+    return cap
 
 
 ANALYSIS = """### Where medstream's time and memory go
 
-What was found and changed (2026-11-21), and what is left. The numbers in
-the tables above are from the current code.
+What was found and changed, and what is left. The numbers in the tables
+above are from the current code.
 
 - **Idle memory (met).** massif had each idle connection at ~10 KiB of heap,
   8 KiB of it lws' WebSocket receive buffer (lws' default). The buffer is now
@@ -307,27 +367,45 @@ the tables above are from the current code.
   runs without validity timers (`retry_and_idle_policy` with zero seconds)
   and relies on TCP keepalive (60 s idle, 3 probes 10 s apart) for dead peers.
 {PERANSWER}
-- **What changed per answer.** Each answer's writes (new conversation, user turn, final
+- **Persistence.** Each answer's writes (new conversation, user turn, final
   message) go to one writer thread that commits every queued write in one
-  transaction (group commit), instead of a transaction and an fsync each on
-  the pool; the synthetic provider skips the knowledge-base search it would
-  not use. What remains per answer is SQLite work (`sqlite3_step` above) and
-  JSON for `message_complete`.
+  transaction (group commit). perf then had that thread at 63 % of the
+  server's samples, mostly in `pwrite`; strace counted 30.8 MB written per
+  1,000 answers for ~1.2 MB of text. Two causes: random (version 4) UUID
+  primary keys, so every row dirtied its own B-tree page, and the savepoint
+  sub-journal (one per job inside the group commit) going to a temporary
+  file. Row ids are now time-ordered UUIDv7 (RFC 9562 section 5.7) and
+  `temp_store=MEMORY`: 10.6 MB per 1,000 answers, the writer thread about
+  half of the server's CPU. The synthetic provider skips the knowledge-base
+  search it would not use.
 - **Per chunk.** A chunk is encoded into a reused buffer and appended, framed,
   to the session's batch; every session's batch is written once per loop
   iteration (one `send()` for all the chunks a stream produced in that
   iteration), and the writable callback is armed only when lws had to keep
-  an unsent tail. Before: a malloc'd frame per chunk and about 5.5 system
-  calls per chunk (`epoll_ctl` arming and disarming POLLOUT, a `poll` from
-  `lws_send_pipe_choked`, then `sendto`).
-- **Paced streams (missed).** 10,000 streams at 50 chunks/s offer 500,000
-  frames/s; each stream's chunk comes from its own timer, so batching cannot
-  merge them and every chunk is still one `send()`. Together with the load
-  generator on the same two cores, no server here keeps up (see the
-  delivered rate); jitter at 1,000 streams is the comparison that means
-  something. Closing the gap needs fewer, larger writes per connection
-  (coalescing a slow client's pending deltas, architecture.md) or cheaper
-  writes than lws' per-frame path.
+  an unsent tail.
+- **Throughput (missed).** Server and load generator together use both
+  cores (the CPU columns); the load generator alone needs about 0.6 core,
+  half of it in lws' client, which parses frames a byte at a time. With
+  64-chunk answers most of the server's work is per answer (persistence and
+  the start and end of the turn), not per chunk. 10× Node ws is about
+  1,000,000 chunk frames/s (15,000 answers/s with their writes) and 50×
+  uvicorn over 6,000,000; neither fits two cores shared with the client.
+- **Paced streams.** The synthetic provider used a repeating uv_timer per
+  stream, which re-arms at *loop time* + 20 ms: every tick that fired late
+  joined the phase of the others fired in the same iteration, so over an
+  answer 1,000 streams collapsed into a few phases whose `send()`s took
+  10-15 ms in a row (perf sched), and jitter p99 at 1,000 streams was
+  16-20 ms (Node: 6.8). Both paced providers now emit on a fixed grid
+  (start + k × interval), as a model's tokens arrive whatever the gateway is
+  doing, and chunks that fell due while the loop was busy go out together
+  in one write.
+- **Paced streams at 10,000 (missed, out of reach here).** A stream needs
+  one TCP segment per chunk to keep its gaps within 5 ms of 20 ms, so
+  10,000 streams need 500,000 `send()`s per second. Section 5 measures what
+  the kernel alone charges for that on this machine, with no server at all:
+  more CPU than two cores have. Past that point every server here falls
+  behind and its jitter is queueing; the sweep (1,000 to 3,000 streams)
+  shows where each server stops keeping up.
 - **Shared machine.** The box has 2 cores and the load generator runs on
   the same cores as the server (its CPU is the "client CPU" column); other
   engineers' jobs may run too (the "others" column, and the load average
@@ -364,13 +442,16 @@ the first question; the run phase is timed from then to the last
 layout, 128 sub-buckets per power of two: < 0.8 % error, 34 KiB each,
 merged across processes). Events are read with a scanner that looks only
 at the top-level `type` and `seq`/`chunk_index`: 166 ns per chunk event
-against 1,989 ns for a full jansson parse (measured on this machine), so
-the client's cost per frame is dominated by the kernel's TCP receive path.
+against 1,989 ns for a full jansson parse (measured on this machine). Each
+client connection reads up to 4 KiB per `recv()` (a whole answer in one to
+three calls); what the client still costs is the kernel's receive path and
+lws' client-side frame parser.
 
 {DIALECT} Either way medstream does more per answer than the peers: it
-persists the question and the answer, runs a knowledge-base search and
-checkpoints the text, so the comparison is of the gateways as built, not of
-bare WebSocket framing.
+persists the question and the answer (fsync'd, group-committed), keeps
+every answer in a replay buffer for resumption and checkpoints long ones,
+so the comparison is of the gateways as built, not of bare WebSocket
+framing.
 """
 
 
@@ -378,12 +459,14 @@ def commands(res, out):
     out += ["### Exact commands", "",
             "As run by `bench/run.sh` (PIDs and ports vary; `$MEDSTREAM_PASSWORD` is the "
             "bench user's password):", "", "```"]
-    for name in sorted(k for k in res if not k.startswith("_")):
+    for name in sorted(k for k in res if not k.startswith("_") and k != "floor"):
         r = res[name]
         if isinstance(r, dict) and r.get("command"):
             out.append("# %s (%s, load average before: %s)" % (name, r.get("server_name"),
                                                               r.get("loadavg_before")))
             out.append(r["command"])
+    if (res.get("floor") or {}).get("command"):
+        out += ["# floor", res["floor"]["command"]]
     out += ["```", ""]
 
 
@@ -393,6 +476,7 @@ def build(results):
         if f.endswith(".json") and f != "machine.json":
             res[f[:-5]] = load(results, f[:-5])
     mach = load(results, "machine") or {}
+    res["_machine"] = mach
     out = ["## Load", ""]
     if mach.get("quick"):
         out += ["> **Smoke test only** (`bench/run.sh --quick`): small counts, not results.", ""]
@@ -413,6 +497,7 @@ def build(results):
         if m and int(m.group(1)) != 10000:
             paced_section(res, out, int(m.group(1)))
     callgrind_section(res, out)
+    floor_section(res, out)
     d, t = (res.get("stream-medstream") or {}), (res.get("stream-medstream-tmpfs") or {})
     if d.get("chunks_per_s") and t.get("chunks_per_s"):
         x = t["chunks_per_s"] / d["chunks_per_s"]

@@ -10,8 +10,11 @@
 #   1 idle      18,000 authenticated idle connections: server RSS per connection
 #   2 stream    1,000 connections x 64 chunks x 16 bytes, no pause: chunk frames/s
 #   3 paced     10,000 connections at 50 chunks/s (SYN_INTERVAL_MS=20): TTFC,
-#               jitter, server CPU; plus the same at 1,000 connections
+#               jitter, server CPU; plus the same at 1,000, 2,000 and 3,000
+#               connections (PACED_SWEEP), to find each server's capacity
 #   4 callgrind instructions per delivered chunk (medstream under valgrind)
+#   5 floor     tcp-floor: the kernel's own cost per small loopback TCP
+#               message, one send() each (no server, no WebSocket)
 #
 # Every server gets a fresh process and data directory per scenario; all
 # traffic stays on loopback; every started process is killed on exit. The
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --bin) BIN=$(realpath "$2"); shift 2 ;;
     --write) WRITE=$(realpath -m "$2"); shift 2 ;;
     --quick) QUICK=1; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -36,11 +39,13 @@ done
 # Load sizes. --quick is a smoke test of the script itself, not a result.
 if [ $QUICK = 1 ]; then
     : "${IDLE_N:=500}" "${IDLE_HOLD_S:=2}" "${TP_N:=100}" "${TP_M:=2}"
-    : "${PACED_N:=300}" "${PACED_SMALL_N:=100}" "${PACED_M:=1}" "${CG_N:=5}" "${CG_M:=1}"
+    : "${PACED_N:=300}" "${PACED_SWEEP:=100}" "${PACED_M:=1}" "${CG_N:=5}" "${CG_M:=1}"
+    : "${FLOOR_S:=1}"
 fi
 : "${IDLE_N:=18000}" "${IDLE_HOLD_S:=10}"
 : "${TP_N:=1000}" "${TP_M:=10}"
-: "${PACED_N:=10000}" "${PACED_SMALL_N:=1000}" "${PACED_M:=2}" "${PACED_RAMP_MS:=1000}"
+: "${PACED_N:=10000}" "${PACED_SWEEP:=1000 2000 3000}" "${PACED_M:=2}" "${PACED_RAMP_MS:=1000}"
+: "${FLOOR_S:=3}"
 : "${PACED_TIMEOUT_S:=100}"
 : "${CG_N:=50}" "${CG_M:=2}"
 export SYN_CHUNKS=64 SYN_CHUNK_BYTES=16
@@ -254,7 +259,7 @@ run_peers() {
 }
 
 # --- 1. idle connections ------------------------------------------------------
-log "1/4 idle: $IDLE_N connections held ${IDLE_HOLD_S}s"
+log "1/5 idle: $IDLE_N connections held ${IDLE_HOLD_S}s"
 IDLE=(-c "$IDLE_N" --idle --hold-s "$IDLE_HOLD_S" --concurrency 200 --timeout-s 240)
 if start_medstream idle; then
     medstream_target "$PORT"
@@ -264,7 +269,7 @@ fi
 run_peers idle -- "${IDLE[@]}"
 
 # --- 2. throughput ---------------------------------------------------------------
-log "2/4 stream: $TP_N connections x $TP_M answers x 64 chunks"
+log "2/5 stream: $TP_N connections x $TP_M answers x 64 chunks"
 TP=(-c "$TP_N" -m "$TP_M" --timeout-s 180)
 if start_medstream stream; then
     medstream_target "$PORT"
@@ -290,8 +295,8 @@ fi
 run_peers stream -- "${TP[@]}"
 
 # --- 3. paced streams ------------------------------------------------------------
-for N in "$PACED_N" "$PACED_SMALL_N"; do
-    log "3/4 paced: $N connections x $PACED_M answers at 50 chunks/s"
+for N in "$PACED_N" $PACED_SWEEP; do
+    log "3/5 paced: $N connections x $PACED_M answers at 50 chunks/s"
     PACED=(-c "$N" -m "$PACED_M" --ramp-ms "$PACED_RAMP_MS" --expect-interval-ms 20
         --timeout-s "$PACED_TIMEOUT_S")
     if start_medstream "paced$N" SYN_INTERVAL_MS=20; then
@@ -341,12 +346,38 @@ callgrind_run() {
     stop "$PID"
 }
 
-log "4/4 callgrind: $CG_N connections x $CG_M answers against medstream under valgrind"
+log "4/5 callgrind: $CG_N connections x $CG_M answers against medstream under valgrind"
 if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
     callgrind_run callgrind 64
     callgrind_run callgrind640 640
 else
     log "callgrind skipped: valgrind is not installed"
+fi
+
+# --- 5. the kernel's floor ----------------------------------------------------------
+# One send() per chunk frame is what a paced stream needs; tcp-floor measures
+# what the kernel alone charges for that (sender and receiver), at the paced
+# scenario's connection count (as far as the open-files limit allows) and
+# with a VoiceAssist chunk frame's size on the wire (116 bytes).
+FLOOR=$(dirname "$BIN")/tcp-floor
+if [ -x "$FLOOR" ]; then
+    FN=$(( ($(ulimit -n) - 64) / 2 ))
+    [ "$FN" -gt "$PACED_N" ] && FN=$PACED_N
+    log "5/5 floor: tcp-floor --connections $FN --bytes 116 --seconds $FLOOR_S"
+    SRC_NET=$((SRC_NET + 1))
+    FARGS=(--connections "$FN" --bytes 116 --seconds "$FLOOR_S" --source-base "127.0.$SRC_NET.1" --json)
+    if "$FLOOR" "${FARGS[@]}" >"$WORK/floor.json" 2>"$WORK/err.txt"; then
+        /usr/bin/python3 - "$WORK/floor.json" "$RESULTS/floor.json" "tcp-floor ${FARGS[*]}" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["command"] = sys.argv[3]
+json.dump(r, open(sys.argv[2], "w"), indent=1)
+EOF
+    else
+        log "tcp-floor failed: $(cat "$WORK/err.txt")"
+    fi
+else
+    log "floor skipped: $FLOOR is not built"
 fi
 
 # --- the report ----------------------------------------------------------------------
