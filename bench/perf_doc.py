@@ -384,7 +384,7 @@ above are from the current code.
   iteration), and the writable callback is armed only when lws had to keep
   an unsent tail.
 - **Throughput (missed).** Server and load generator together use both
-  cores (the CPU columns); the load generator alone needs about 0.6 core,
+  cores (the CPU columns); the load generator alone needs about 0.7 core,
   half of it in lws' client, which parses frames a byte at a time. With
   64-chunk answers most of the server's work is per answer (persistence and
   the start and end of the turn), not per chunk. 10× Node ws is about
@@ -405,7 +405,10 @@ above are from the current code.
   the kernel alone charges for that on this machine, with no server at all:
   more CPU than two cores have. Past that point every server here falls
   behind and its jitter is queueing; the sweep (1,000 to 3,000 streams)
-  shows where each server stops keeping up.
+  shows where each server stops keeping up. Overloaded, medstream still
+  delivers more chunk frames per second than one `send()` each would allow,
+  because the chunks that fell due while the loop was busy share a write
+  (hence its gap p50 of 0 at 10,000).
 - **Shared machine.** The box has 2 cores and the load generator runs on
   the same cores as the server (its CPU is the "client CPU" column); other
   engineers' jobs may run too (the "others" column, and the load average
