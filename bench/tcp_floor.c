@@ -184,7 +184,8 @@ int main(int argc, char **argv) {
         /* 20,000 connections per source address stay inside the ephemeral
          * port range. */
         struct sockaddr_in from = {.sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl(ntohl(src.s_addr) + (uint32_t)(i / 20000))};
+                                   .sin_addr.s_addr =
+                                       htonl(ntohl(src.s_addr) + (uint32_t)(i / 20000))};
         cli[i] = socket(AF_INET, SOCK_STREAM, 0);
         if (cli[i] < 0 || bind(cli[i], (struct sockaddr *)&from, sizeof from) != 0 ||
             connect(cli[i], (struct sockaddr *)&addr, sizeof addr) != 0)
@@ -250,9 +251,10 @@ int main(int argc, char **argv) {
                n, bytes, per_send, send_s, msgs, rate, (double)sends / send_s, sender_cpu, r.cpu_s,
                us_per_msg);
     } else {
-        printf("%ld connections, %ld-byte messages, %ld per send(): %.0f messages/s delivered\n"
-               "CPU (user+system) per delivered message: %.2f us (sender %.2f s, receiver %.2f s)\n",
-               n, bytes, per_send, rate, us_per_msg, sender_cpu, r.cpu_s);
+        printf(
+            "%ld connections, %ld-byte messages, %ld per send(): %.0f messages/s delivered\n"
+            "CPU (user+system) per delivered message: %.2f us (sender %.2f s, receiver %.2f s)\n",
+            n, bytes, per_send, rate, us_per_msg, sender_cpu, r.cpu_s);
     }
     free(msg);
     free(cli);

@@ -9,11 +9,12 @@
  * arrive regardless of how busy the gateway is. (Re-arming relative to the
  * loop's clock instead, as a repeating uv_timer does, lets every late tick
  * pull its stream into the same phase as the others fired with it, until
- * thousands of streams emit in the same millisecond.) Without a pause, a uv_idle handle emits a bounded batch per loop iteration, so a
- * generation never holds the loop while other connections wait (an active
- * idle handle also makes the loop poll for I/O without blocking). As for
- * the offline provider, the sink is never called from start() or cancel(),
- * and the generation is freed in its handle's close callback. */
+ * thousands of streams emit in the same millisecond.) Without a pause, a
+ * uv_idle handle emits a bounded batch per loop iteration, so a generation
+ * never holds the loop while other connections wait (an active idle handle
+ * also makes the loop poll for I/O without blocking). As for the offline
+ * provider, the sink is never called from start() or cancel(), and the
+ * generation is freed in its handle's close callback. */
 #include "llm/provider.h"
 
 #include "core/ms.h"
