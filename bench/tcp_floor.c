@@ -125,28 +125,31 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = 1;
             continue;
-        } else if (strcmp(a, "--connections") && strcmp(a, "--bytes") && strcmp(a, "--per-send") &&
-                   strcmp(a, "--seconds") && strcmp(a, "--source-base")) {
+        }
+        /* Every other option takes a value: an integer, seconds, or an address. */
+        long *integer = !strcmp(a, "--connections") ? &n
+                        : !strcmp(a, "--bytes")     ? &bytes
+                        : !strcmp(a, "--per-send")  ? &per_send
+                                                    : NULL;
+        int is_seconds = !strcmp(a, "--seconds"), is_source = !strcmp(a, "--source-base");
+        if (!integer && !is_seconds && !is_source) {
             fprintf(stderr, "tcp-floor: unknown option %s (try --help)\n", a);
             return 2;
-        } else if (!v) {
+        }
+        if (!v) {
             fprintf(stderr, "tcp-floor: %s needs a value\n", a);
             return 2;
         }
         i++;
         errno = 0;
-        if (!strcmp(a, "--connections"))
-            n = strtol(v, &end, 10);
-        else if (!strcmp(a, "--bytes"))
-            bytes = strtol(v, &end, 10);
-        else if (!strcmp(a, "--per-send"))
-            per_send = strtol(v, &end, 10);
-        else if (!strcmp(a, "--seconds"))
-            seconds = strtod(v, &end);
-        else {
-            source_base = v; /* --source-base */
+        if (is_source) {
+            source_base = v;
             continue;
         }
+        if (integer)
+            *integer = strtol(v, &end, 10);
+        else
+            seconds = strtod(v, &end);
         if (errno || !end || *end) {
             fprintf(stderr, "tcp-floor: %s: not a number: %s\n", a, v);
             return 2;
