@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/ms.h"
-#include "net/net.h"
+#include "app/app.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ static int cmd_serve(int argc, char **argv) {
         ms_config_free(&cfg);
         return rc == 1 ? 0 : 2;
     }
-    rc = ms_server_run(&cfg);
+    rc = ms_app_serve(&cfg);
     ms_config_free(&cfg);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* /, /health, /ready, /api/kb/search. */
 #include "api/routes.h"
+#include "chat/work.h"
 #include "kb/kb.h"
 
 #include <errno.h>
@@ -57,7 +58,9 @@ void ms_api_kb_search(ms_http_req_t *r, ms_store_t *st) {
     }
     ms_kb_hit_t *hits = NULL;
     size_t n = 0;
-    if (ms_kb_search(ms_store_db(st), q, (int)k, &hits, &n) != 0) {
+    (void)st;
+    ms_kb_t *kb = ms_work_thread_kb();
+    if (!kb || ms_kb_find(kb, q, (int)k, &hits, &n) != 0) {
         ms_api_store_error(r, MS_EIO);
         goto out;
     }

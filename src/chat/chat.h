@@ -1,15 +1,21 @@
 /* The turn pipeline and the stream registry.
  *
- * A turn: persist the user message (and an empty assistant message) →
- * message_start → retrieve (tool_call / tool_result) → provider stream
- * (llm_call, message_chunk ..., llm_result) → disclaimer → persist →
- * message_complete.
+ * A turn is a declared table of stages (turn.c, the only place that orders
+ * them): persist (the user message and an empty assistant message, then
+ * message_start) → context (the conversation's clinical context) →
+ * retrieve (tool_call / tool_result) → prompt → route → generate (llm_call,
+ * message_chunk ..., llm_result) → finalise (disclaimer, final write,
+ * message_complete).
  *
  * Every answer being generated, or finished less than replay_ttl_ms ago, is
- * a stream in the registry: its text and chunk boundaries are the replay
- * buffer that resume and idempotent retries are served from. Clients follow
- * a stream through a subscriber (ms_sub_t). Everything here runs on the loop
- * thread; database work goes through ms_work_submit. */
+ * a stream in the registry: its replay buffer (replay/replay.h) is what
+ * resume and idempotent retries are served from. Clients follow a stream
+ * through a subscriber (ms_sub_t). Admission is bounded: turns in progress
+ * per process (max_live_turns) and per user (max_turns_per_user), questions
+ * per user per minute (user_turns_per_min), the memory all streams hold
+ * (replay_max_bytes) and the length of one answer (max_answer_bytes).
+ * Everything here runs on the loop thread; blocking work goes through the
+ * pools of chat/work.h. */
 #ifndef MS_CHAT_CHAT_H
 #define MS_CHAT_CHAT_H
 
@@ -39,8 +45,11 @@ void ms_sub_close(ms_sub_t *sub);
 int ms_sub_finished(const ms_sub_t *sub);
 
 /** Creates the chat service on loop. cfg and provider are borrowed and must
- * outlive it. Starts the replay-expiry and checkpoint timers. */
-ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider);
+ * outlive it; node_id is this process's node (store.h), recorded on every
+ * answer it streams (NULL: none). Starts the replay-expiry and checkpoint
+ * timers. */
+ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider,
+                       const char *node_id);
 /** Stops the timers, cancels generation and, synchronously, stores every
  * unfinished answer as 'interrupted' with its text (graceful shutdown).
  * The loop must be run afterwards until ms_chat_closed() so handles close;
@@ -66,21 +75,43 @@ void ms_chat_ask(ms_chat_t *c, const char *user_id, const char *conversation_id,
 void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_id,
                     const char *client_message_id, const char *text, unsigned flags, ms_sub_t *sub);
 
+/** A question, as the dialects decode it (proto/event.h ms_client_msg_t). */
+typedef struct {
+    const char *user_id;
+    const char *conversation_id; /**< NULL: a new conversation */
+    /** With MS_ASK_CREATE_CONVERSATION: a UUID the client named as its
+     * session; used instead of conversation_id when it is one of the
+     * user's own conversations. NULL otherwise. */
+    const char *conversation_alias;
+    const char *client_message_id;
+    const char *text;
+    unsigned flags; /**< MS_ASK_* */
+} ms_ask_t;
+
+/** The general form of ms_chat_ask. Refusals arrive as an error event:
+ * "overloaded" (retryable: a bound on turns or memory is reached),
+ * "rate_limited" (retryable: the user's questions per minute). */
+void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *ask, ms_sub_t *sub);
+
 /** Follows message_id from after last_seq: message_start, the buffered chunks,
- * then live events or message_complete; from storage when no longer buffered. */
+ * then live events or message_complete; from storage when no longer buffered.
+ * Another user's message is answered exactly like one that does not exist
+ * (not_found), and a last_seq past the answer's chunks is invalid_message. */
 void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id, int64_t last_seq,
                     ms_sub_t *sub);
 
 /** Cancels generation of message_id. Returns 0, MS_ENOENT (not generating
- * here) or MS_EPERM (another user's). */
+ * here) or MS_EPERM (another user's; callers answer it as MS_ENOENT). */
 int ms_chat_cancel(ms_chat_t *c, const char *user_id, const char *message_id);
 
 /** Counters for /health and logs. */
 typedef struct {
-    int64_t streams_live;     /**< generating */
-    int64_t streams_buffered; /**< finished, still in the replay buffer */
-    int64_t replay_bytes;
-    int64_t turns_total;
+    int64_t streams_live;       /**< turns in progress */
+    int64_t streams_buffered;   /**< finished, still in the replay buffer */
+    int64_t replay_bytes;       /**< everything all streams hold (the replay_max_bytes bound) */
+    int64_t turns_total;        /**< turns started (message_start sent) */
+    int64_t refused_overloaded; /**< questions refused: a bound was reached */
+    int64_t refused_rate;       /**< questions refused: a user's rate */
 } ms_chat_stats_t;
 void ms_chat_stats(const ms_chat_t *c, ms_chat_stats_t *out);
 

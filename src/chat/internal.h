@@ -1,23 +1,33 @@
-/* Private to the chat module: the stream and subscriber structures. */
+/* Private to the chat module: the stream registry entry, the turn and its
+ * stage table, and the subscriber.
+ *
+ * Three things that used to be one 46-field struct:
+ * - the replay buffer (replay/replay.h): what a resuming client is sent;
+ * - the registry entry (ms_stream_t): how an answer is found (by message
+ *   id, by idempotency key), who follows it, how long it stays;
+ * - the turn (ms_turn_t): the work of producing the answer, driven through
+ *   the stage table (turn.c), gone once the answer is final. */
 #ifndef MS_CHAT_INTERNAL_H
 #define MS_CHAT_INTERNAL_H
 
 #include "chat/chat.h"
 #include "core/buf.h"
 #include "core/ms.h"
+#include "replay/replay.h"
 
 #include <uthash.h>
 
 typedef enum {
-    ST_PENDING,    /* persisting the user message */
-    ST_RETRIEVING, /* message_start sent; searching the knowledge base */
-    ST_GENERATING, /* provider streaming */
-    ST_FINALIZING, /* provider done; final write in flight */
-    ST_DONE,       /* message_complete sent; kept for replay until expiry */
+    ST_PENDING,    /* persisting the user message: no message id yet */
+    ST_STREAMING,  /* message_start sent; the turn is working */
+    ST_FINALIZING, /* the answer is complete; its final write is in flight */
+    ST_DONE,       /* message_complete (or a final error) sent; kept for replay */
 } stream_state_t;
 
+typedef struct ms_turn ms_turn_t;
+
 /* A subscriber. Referenced by its owner until ms_sub_close, by the stream it
- * follows while attached, and by database work that will emit to it. */
+ * follows while attached, and by work in flight that will emit to it. */
 struct ms_sub {
     ms_sub_emit_cb emit; /* NULL once the owner closed it */
     void *ctx;
@@ -27,6 +37,18 @@ struct ms_sub {
     ms_sub_t *next;           /* in stream->subs */
 };
 
+/* Per-user admission state (turn.c): live turns and the rate window. In
+ * chat->users while the user has live turns or a window still open. */
+typedef struct ms_user_load {
+    UT_hash_handle hh;
+    char user_id[MS_ID_LEN];
+    int64_t live;   /* turns in progress */
+    int64_t window; /* minute number of count */
+    int64_t count;  /* questions accepted in that minute */
+} ms_user_load_t;
+
+/* A registry entry: one answer being produced or recently finished. Held by
+ * the registry (until dropped) and by work in flight (refs). */
 typedef struct ms_stream {
     ms_chat_t *chat;
     UT_hash_handle hh;       /* chat->by_id, keyed by message_id (once known) */
@@ -39,85 +61,155 @@ typedef struct ms_stream {
     char *client_message_id;
     char *idem_key;
     char *idem_key2;
-    char *question;
-    int new_conversation;
     stream_state_t state;
     int registered; /* in by_id */
-    int refs;       /* held by the registry and by work in flight */
-    int dropped;    /* removed from the registry */
+    int refs;
+    int dropped; /* removed from the registry */
 
-    /* The replay buffer: the text so far and where each chunk ends. */
-    ms_buf_t text;
-    size_t *chunk_end;
-    int64_t nchunks;
-    size_t chunk_cap;
-    json_t *tool_call; /* event data, kept for replay */
-    json_t *tool_result;
-    json_t *complete; /* message_complete data once done */
-
+    ms_replay_t *replay;
+    json_t *final_error; /* the error event's data when the answer could not be stored */
     ms_sub_t *subs;
+    ms_turn_t *turn; /* while the answer is being produced */
 
-    /* Pipeline state. */
-    json_t *history; /* recent turns [{role, content}] */
-    ms_kb_hit_t *hits;
-    size_t nhits;
-    int64_t retrieve_us;
-    ms_gen_t *gen;
-    int64_t gen_started_us; /* provider start, for llm_result's duration_ms */
-    int cancel_requested;
-    int checkpoint_inflight;
-    size_t checkpointed_len;
-    int64_t checkpoint_due; /* mono ms: the next checkpoint, checkpoint_ms after the last */
-    int err;                /* MS_E* from persistence */
-    char *err_msg;
-    json_t *existing; /* the stored assistant message when the turn already existed */
-    json_t *final_usage;
-    json_t *final_citations;
-    const char *finish_reason;
-    const char *final_status;
-
-    struct ms_stream *live_prev, *live_next; /* chat->live (generating) */
-    struct ms_stream *done_next;             /* chat->done FIFO */
+    size_t bytes;                /* counted in chat->mem_bytes: replay, turn, keys */
+    struct ms_stream *done_next; /* chat->done FIFO */
     int64_t done_at;
 } ms_stream_t;
+
+/* One stage of the turn (house style: *_ops). run starts the stage on the
+ * loop thread; the stage ends, now or later, by exactly one of
+ * ms__turn_next (go on to the next stage), ms__turn_finish (the answer is
+ * decided: skip to the last stage) or ms__turn_fail (an error event; the
+ * turn ends). cancel (optional) asks a running stage to end early; it still
+ * ends through one of the three. */
+typedef struct ms_stage_ops {
+    const char *name;
+    void (*run)(ms_turn_t *t);
+    void (*cancel)(ms_turn_t *t);
+} ms_stage_ops_t;
+
+/* The turn: what the stages share. Each stage owns the fields under its
+ * name; the rest are the turn's inputs and outcome. */
+struct ms_turn {
+    ms_chat_t *chat;
+    ms_stream_t *s;
+    const ms_stage_ops_t *const *chain;
+    size_t nstages, stage;
+    int in_stage; /* a stage's run is active */
+    int cancel_requested;
+    int shutdown;
+
+    /* Inputs. */
+    char *question;
+    char conversation_id[MS_ID_LEN]; /* given, or "" for a new conversation */
+    char *conversation_alias;
+    int create_conversation;
+
+    /* persist */
+    json_t *history; /* recent turns [{role, content}], oldest first */
+    /* context: the conversation's clinical context (a later issue fills it) */
+    json_t *context;
+    /* retrieve */
+    ms_kb_hit_t *hits;
+    size_t nhits;
+    /* prompt: the provider request built from the above */
+    ms_gen_request_t req;
+    const char **req_roles, **req_texts;
+    /* route */
+    ms_provider_t *provider;
+    /* generate */
+    ms_gen_t *gen;
+    int64_t gen_started_us;
+    int length_cut; /* stopped at max_answer_bytes */
+    size_t *cited;
+    size_t ncited;
+    int64_t prompt_tokens, completion_tokens;
+    int checkpoint_inflight;
+    size_t checkpointed_len;
+    int64_t checkpoint_due;                /* mono ms */
+    struct ms_turn *live_prev, *live_next; /* chat->generating */
+    /* finalise */
+    const char *finish_reason;
+    const char *final_status;
+    int final_attempts;
+    int64_t final_retry_at; /* mono ms; 0 = none pending */
+    struct ms_turn *retry_next;
+
+    size_t bytes; /* what this turn holds, counted against the bound */
+};
 
 struct ms_chat {
     uv_loop_t *loop;
     const ms_config_t *cfg;
     ms_provider_t *provider;
+    char node_id[MS_ID_LEN];
+    const ms_stage_ops_t *const *chain;
+    size_t nstages;
     ms_stream_t *by_id;
     ms_stream_t *by_idem;
     ms_stream_t *by_idem2;
-    ms_stream_t *live;
+    ms_turn_t *generating; /* turns in the generate stage (checkpoints) */
+    ms_turn_t *retrying;   /* turns waiting to retry their final write */
     ms_stream_t *done_head, *done_tail;
+    ms_user_load_t *users;
     uv_timer_t sweep_timer;
     uv_timer_t checkpoint_timer;
     int handles_open;
     int shutting_down;
-    int64_t replay_bytes;
-    int64_t nlive, nbuffered, turns_total;
+    int64_t mem_bytes; /* every stream's bytes */
+    int64_t nturns;    /* turns in progress */
+    int64_t nbuffered, turns_total, refused_overloaded, refused_rate;
 };
 
-/* chat_stream.c */
-ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id,
-                            const char *question);
+/* ---- registry.c ---- */
+ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id);
 void ms__stream_ref(ms_stream_t *s);
 void ms__stream_unref(ms_stream_t *s);
 void ms__stream_register_id(ms_stream_t *s);
 void ms__stream_drop(ms_stream_t *s);
 void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev);
-void ms__stream_finish_subs(ms_stream_t *s);
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq);
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len);
 void ms__stream_mark_done(ms_stream_t *s);
-void ms__live_add(ms_stream_t *s);
-void ms__live_remove(ms_stream_t *s);
+/* Re-counts s->bytes (replay + turn + keys) into chat->mem_bytes. */
+void ms__stream_account(ms_stream_t *s);
 void ms__sub_ref(ms_sub_t *sub);
 void ms__sub_unref(ms_sub_t *sub);
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev);
-void ms__emit_error(ms_sub_t *sub, const char *message_id, const char *code, const char *msg,
-                    int retryable);
+void ms__emit_error(ms_sub_t *sub, const char *message_id, int err, const char *msg);
 void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg);
 void ms__sweep_cb(uv_timer_t *t);
+ms_stream_t *ms__stream_by_id(ms_chat_t *c, const char *message_id);
+
+/* ---- turn.c: the driver ---- */
+/* The chain every turn runs (declared once, in turn.c). */
+extern const ms_stage_ops_t *const ms__turn_chain[];
+extern const size_t ms__turn_nstages;
+/* Runs t through chain[0..n). */
+void ms__turn_start(ms_turn_t *t, const ms_stage_ops_t *const *chain, size_t n);
+void ms__turn_next(ms_turn_t *t);
+void ms__turn_finish(ms_turn_t *t, const char *finish_reason);
+void ms__turn_fail(ms_turn_t *t, int err, const char *msg);
+/* Frees the turn (the stream's turn pointer is cleared). */
+void ms__turn_free(ms_turn_t *t);
+/* Re-counts t->bytes and its stream's. */
+void ms__turn_account(ms_turn_t *t);
+void ms__live_add(ms_turn_t *t);
+void ms__live_remove(ms_turn_t *t);
+
+/* ---- the stages (stages.c, generate.c, finalise.c) ---- */
+extern const ms_stage_ops_t ms_stage_persist;
+extern const ms_stage_ops_t ms_stage_context;
+extern const ms_stage_ops_t ms_stage_retrieve;
+extern const ms_stage_ops_t ms_stage_prompt;
+extern const ms_stage_ops_t ms_stage_route;
+extern const ms_stage_ops_t ms_stage_generate;
+extern const ms_stage_ops_t ms_stage_finalise;
+/* The checkpoint sweep over generating turns, and final-write retries. */
+void ms__checkpoint_cb(uv_timer_t *timer);
+/* Shutdown: ends every generating turn as interrupted. */
+void ms__generate_shutdown(ms_chat_t *c);
+/* Shutdown: final writes waiting for a retry go out now, for the last time. */
+void ms__finalise_flush_retries(ms_chat_t *c);
 
 #endif

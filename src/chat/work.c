@@ -1,91 +1,148 @@
+/* Pools by kind with per-thread connections, and the DB writer (work.h). */
 #include "chat/work.h"
 
 #include "core/log.h"
 #include "core/ms.h"
-#include "kb/kb.h"
+#include "core/pool.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    uv_work_t req;
-    ms_work_run_fn run;
-    ms_work_done_fn done;
-    void *arg;
-} work_t;
-
 static char *work_data_dir;
-static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
+static ms_work_config_t work_cfg = {.threads = {4, 2, 2}};
+static const char *const kind_names[MS_WORK_KINDS] = {"store", "kb", "auth"};
+static ms_pool_t *pools[MS_WORK_KINDS];
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Every connection a pool thread opened, so shutdown can close them all. */
-static ms_store_t *stores[64];
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static ms_store_t *stores[256];
 static size_t nstores;
+static ms_kb_t *kbs[256];
+static size_t nkbs;
 static __thread ms_store_t *thread_store;
 static __thread int thread_store_failed;
-/* Bumped by ms_work_shutdown: a pool thread whose connection belongs to an
- * older generation must not use it (it was closed) and opens a new one. */
+static __thread ms_kb_t *thread_kb;
+static __thread int thread_kb_failed;
+/* Bumped by ms_work_shutdown: a thread whose connections belong to an
+ * older generation must not use them (they were closed) and opens anew. */
 static int generation;
 static __thread int thread_generation;
 
-void ms_work_init(const char *data_dir) {
+void ms_work_init_ex(const char *data_dir, const ms_work_config_t *cfg) {
     free(work_data_dir);
     work_data_dir = ms_xstrdup(data_dir);
+    if (cfg)
+        work_cfg = *cfg;
+}
+
+void ms_work_init(const char *data_dir) {
+    ms_work_init_ex(data_dir, NULL);
 }
 
 const char *ms_work_data_dir(void) {
     return work_data_dir;
 }
 
-static ms_store_t *thread_connection(void) {
-    pthread_mutex_lock(&stores_lock);
+/* Forgets connections of an older generation (closed by a shutdown). */
+static void thread_check_generation(void) {
+    pthread_mutex_lock(&conns_lock);
     int gen = generation;
-    pthread_mutex_unlock(&stores_lock);
+    pthread_mutex_unlock(&conns_lock);
     if (thread_generation != gen) {
         thread_store = NULL;
         thread_store_failed = 0;
+        thread_kb = NULL;
+        thread_kb_failed = 0;
         thread_generation = gen;
     }
+}
+
+static ms_store_t *thread_connection(void) {
+    thread_check_generation();
     if (thread_store || thread_store_failed)
         return thread_store;
     ms_store_t *st = NULL;
-    if (ms_store_open(work_data_dir, &st) != 0 || ms_kb_init(ms_store_db(st)) != 0) {
+    if (ms_store_open(work_data_dir, &st) != 0) {
         ms_log(MS_LOG_ERROR, "db_open_failed", NULL);
-        ms_store_close(st);
         thread_store_failed = 1;
         return NULL;
     }
-    pthread_mutex_lock(&stores_lock);
+    pthread_mutex_lock(&conns_lock);
     if (nstores < MS_COUNTOF(stores))
         stores[nstores++] = st;
-    pthread_mutex_unlock(&stores_lock);
+    pthread_mutex_unlock(&conns_lock);
     thread_store = st;
     return st;
 }
 
-static void work_run(uv_work_t *req) {
-    work_t *w = req->data;
+ms_kb_t *ms_work_thread_kb(void) {
+    thread_check_generation();
+    if (thread_kb || thread_kb_failed)
+        return thread_kb;
+    ms_kb_t *kb = NULL;
+    if (ms_kb_open(work_data_dir, &kb) != 0) {
+        thread_kb_failed = 1;
+        return NULL;
+    }
+    pthread_mutex_lock(&conns_lock);
+    if (nkbs < MS_COUNTOF(kbs))
+        kbs[nkbs++] = kb;
+    pthread_mutex_unlock(&conns_lock);
+    thread_kb = kb;
+    return kb;
+}
+
+ms_pool_t *ms_work_pool(ms_work_kind_t kind) {
+    if ((unsigned)kind >= MS_WORK_KINDS)
+        return NULL;
+    pthread_mutex_lock(&pools_lock);
+    if (!pools[kind]) {
+        ms_pool_config_t pc = {.name = kind_names[kind],
+                               .threads = work_cfg.threads[kind] ? work_cfg.threads[kind] : 2,
+                               .queue_max = work_cfg.queue_max[kind]};
+        pools[kind] = ms_pool_new(&pc);
+    }
+    ms_pool_t *p = pools[kind];
+    pthread_mutex_unlock(&pools_lock);
+    return p;
+}
+
+typedef struct {
+    ms_work_run_fn run;
+    ms_work_done_fn done;
+    void *arg;
+} work_t;
+
+static void work_run(void *arg) {
+    work_t *w = arg;
     w->run(thread_connection(), w->arg);
 }
 
-static void work_after(uv_work_t *req, int status) {
-    work_t *w = req->data;
-    (void)status; /* uv_cancel is never used: every queued run completes. */
+static void work_after(void *arg) {
+    work_t *w = arg;
     w->done(w->arg);
     free(w);
 }
 
-int ms_work_submit(uv_loop_t *loop, ms_work_run_fn run, ms_work_done_fn done, void *arg) {
+int ms_work_submit_on(ms_work_kind_t kind, uv_loop_t *loop, ms_work_run_fn run,
+                      ms_work_done_fn done, void *arg) {
+    ms_pool_t *p = ms_work_pool(kind);
+    if (!p)
+        return MS_EIO;
     work_t *w = ms_xcalloc(1, sizeof *w);
-    w->req.data = w;
     w->run = run;
     w->done = done;
     w->arg = arg;
-    if (uv_queue_work(loop, &w->req, work_run, work_after) != 0) {
+    int rc = ms_pool_submit(p, loop, work_run, work_after, w);
+    if (rc != 0)
         free(w);
-        return MS_EIO;
-    }
-    return 0;
+    return rc;
+}
+
+int ms_work_submit(uv_loop_t *loop, ms_work_run_fn run, ms_work_done_fn done, void *arg) {
+    return ms_work_submit_on(MS_WORK_STORE, loop, run, done, arg);
 }
 
 /* ---- the DB writer: group commit ----------------------------------------
@@ -99,27 +156,12 @@ int ms_work_submit(uv_loop_t *loop, ms_work_run_fn run, ms_work_done_fn done, vo
 
 struct write_job;
 
-/* One loop's completion channel: the uv_async_t the writer wakes and the
- * done callbacks waiting to run there. Owned by this module: opened by the
- * first write submitted on a loop, closed by the loop thread once nothing is
- * pending (so it never keeps a loop from ending), freed in its close
- * callback. done_head/tail, pending and the channels list are guarded by
- * chan_lock; the writer sends the async while holding it, so once the loop
- * has seen pending reach 0 no other thread can touch the channel. */
-typedef struct loop_chan {
-    uv_async_t async;
-    uv_loop_t *loop;
-    struct write_job *done_head, *done_tail;
-    size_t pending; /* submitted, done not yet run */
-    struct loop_chan *next;
-} loop_chan_t;
-
 /* One queued write. Owned by the module from submit until after its done. */
 typedef struct write_job {
     ms_work_run_fn run;
     ms_work_done_fn done;
     void *arg;
-    loop_chan_t *chan;
+    ms_loop_chan_t *chan;
     struct write_job *next;
 } write_job_t;
 
@@ -127,11 +169,8 @@ typedef struct write_job {
 typedef struct {
     char *data_dir;
     ms_store_t *st;
-    uint64_t commits; /* bumped by commit_hook, read by the writer only */
+    uint64_t commits_seen; /* the connection's commit count already counted */
 } writer_t;
-
-static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
-static loop_chan_t *chans;
 
 /* The queue, the thread's state and the counters, guarded by writer_lock. */
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -142,25 +181,18 @@ static pthread_t writer_thread;
 static ms_work_stats_t writer_stats;
 static int writer_budget_ms = MS_WORK_BATCH_BUDGET_MS;
 
-/* Counts every transaction the writer's connection commits, batch or not. */
-static int commit_hook(void *p) {
-    ((writer_t *)p)->commits++;
-    return 0; /* non-zero would turn the COMMIT into a rollback */
-}
-
 /* Opened like a pool thread's connection; retried on the next batch after a
  * failure, so a data directory that comes back is picked up again. */
 static ms_store_t *writer_connection(writer_t *w) {
     if (w->st)
         return w->st;
     ms_store_t *st = NULL;
-    if (ms_store_open(w->data_dir, &st) != 0 || ms_kb_init(ms_store_db(st)) != 0) {
+    if (ms_store_open(w->data_dir, &st) != 0) {
         ms_log(MS_LOG_ERROR, "db_open_failed", "\"thread\":\"writer\"");
-        ms_store_close(st);
         return NULL;
     }
-    sqlite3_commit_hook(ms_store_db(st), commit_hook, w);
     w->st = st;
+    w->commits_seen = ms_store_commits(st); /* opening may commit (migrations) */
     return st;
 }
 
@@ -178,7 +210,6 @@ static void tell_failed(write_job_t **jobs, size_t n) {
 static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms,
                         ms_work_stats_t *d) {
     ms_store_t *st = writer_connection(w);
-    sqlite3 *db = ms_store_db(st);
     int rc;
     d->jobs += n;
     if (!st) {
@@ -186,7 +217,7 @@ static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms
             jobs[i]->run(NULL, jobs[i]->arg);
         return n;
     }
-    if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+    if ((rc = ms_store_batch_begin(st)) != 0) {
         /* The write lock stayed busy past busy_timeout, or I/O failed. Run
          * each job on its own, exactly as the pool would: its store calls
          * then open and commit their own transactions, so each job learns
@@ -198,7 +229,7 @@ static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms
         return n;
     }
     d->batches++;
-    uint64_t commits0 = w->commits;
+    uint64_t commits0 = ms_store_commits(st);
     int64_t t0 = ms_mono_us();
     size_t k = 0;
     while (k < n) {
@@ -206,14 +237,14 @@ static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms
             break;
         jobs[k]->run(st, jobs[k]->arg);
         k++;
-        if (!sqlite3_get_autocommit(db))
+        if (ms_store_batch_open(st))
             continue;
-        /* The batch's transaction ended inside a run: SQLite rolled it
+        /* The batch's transaction ended inside a run: the engine rolled it
          * back by itself (I/O error, disk full), or a job broke the
-         * contract and committed or rolled back. The commit hook tells
+         * contract and committed or rolled back. The commit count tells
          * which; either way the jobs not yet run go to a new batch. */
         d->jobs -= n - k;
-        if (w->commits != commits0) {
+        if (ms_store_commits(st) != commits0) {
             ms_log(MS_LOG_ERROR, "write_job_ended_batch", "\"jobs\":%zu", k);
             return k;
         }
@@ -223,12 +254,9 @@ static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms
         return k;
     }
     d->jobs -= n - k;
-    if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-        /* A failed COMMIT may leave the transaction open (SQLITE_BUSY, a
-         * deferred constraint): end it, then tell every job. */
+    if ((rc = ms_store_batch_commit(st)) != 0) {
+        /* The backend rolled the batch back: tell every job. */
         ms_log(MS_LOG_ERROR, "write_batch_commit_failed", "\"code\":%d,\"jobs\":%zu", rc, k);
-        if (!sqlite3_get_autocommit(db))
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         tell_failed(jobs, k);
         d->failed++;
         return k;
@@ -238,32 +266,21 @@ static size_t run_batch(writer_t *w, write_job_t **jobs, size_t n, int budget_ms
     return k;
 }
 
-/* Hands finished jobs to their loops. The async is sent under chan_lock:
- * see loop_chan_t. */
-static void post_done(write_job_t **jobs, size_t n) {
-    pthread_mutex_lock(&chan_lock);
-    for (size_t i = 0; i < n; i++) {
-        write_job_t *j = jobs[i];
-        loop_chan_t *c = j->chan;
-        j->next = NULL;
-        if (c->done_tail)
-            c->done_tail->next = j;
-        else
-            c->done_head = j;
-        c->done_tail = j;
-        uv_async_send(&c->async); /* coalesced by libuv: cheap when already pending */
-    }
-    pthread_mutex_unlock(&chan_lock);
+static void write_done_cb(void *arg) {
+    write_job_t *j = arg;
+    j->done(j->arg);
+    free(j);
 }
 
-/* Takes up to a batch of queued jobs, runs and commits them, requeues what
- * the time budget left over at the head (so order is kept), posts the done
- * callbacks. Exits once stopping and the queue is empty: every job queued
- * before ms_work_shutdown is committed before the thread ends. */
+/* Hands finished jobs to their loops. */
+static void post_done(write_job_t **jobs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        ms_loop_chan_post(jobs[i]->chan, write_done_cb, jobs[i]);
+}
+
 static void *writer_main(void *p) {
     writer_t *w = p;
     write_job_t *batch[MS_WORK_BATCH_MAX];
-    uint64_t commits_seen = 0;
     for (;;) {
         pthread_mutex_lock(&writer_lock);
         while (!queue_head && !writer_stopping)
@@ -292,13 +309,14 @@ static void *writer_main(void *p) {
         }
         writer_stats.jobs += d.jobs;
         writer_stats.batches += d.batches;
-        writer_stats.commits += w->commits - commits_seen;
+        uint64_t commits_now = w->st ? ms_store_commits(w->st) : w->commits_seen;
+        writer_stats.commits += commits_now - w->commits_seen;
         writer_stats.failed += d.failed;
         writer_stats.solo += d.solo;
         if (d.max_batch > writer_stats.max_batch)
             writer_stats.max_batch = d.max_batch;
         pthread_mutex_unlock(&writer_lock);
-        commits_seen = w->commits;
+        w->commits_seen = commits_now;
         post_done(batch, k);
     }
     ms_store_close(w->st);
@@ -324,70 +342,13 @@ static int writer_start(void) {
     return 0;
 }
 
-static void chan_close_cb(uv_handle_t *h) {
-    free(h->data);
-}
-
-/* Runs the done callbacks the writer posted, on the loop thread. A done may
- * submit further writes (a final update after a checkpoint): they count on
- * this same channel, which then stays open. */
-static void chan_async_cb(uv_async_t *h) {
-    loop_chan_t *c = h->data;
-    pthread_mutex_lock(&chan_lock);
-    write_job_t *list = c->done_head;
-    c->done_head = c->done_tail = NULL;
-    pthread_mutex_unlock(&chan_lock);
-    size_t n = 0;
-    for (write_job_t *j = list, *next; j; j = next) {
-        next = j->next;
-        j->done(j->arg);
-        free(j);
-        n++;
-    }
-    pthread_mutex_lock(&chan_lock);
-    c->pending -= n;
-    int idle = c->pending == 0;
-    if (idle) {
-        loop_chan_t **pp = &chans;
-        while (*pp != c)
-            pp = &(*pp)->next;
-        *pp = c->next;
-    }
-    pthread_mutex_unlock(&chan_lock);
-    if (idle)
-        uv_close((uv_handle_t *)&c->async, chan_close_cb);
-}
-
-/* The open channel of loop, created if needed, with one more job pending. */
-static loop_chan_t *chan_get(uv_loop_t *loop) {
-    pthread_mutex_lock(&chan_lock);
-    loop_chan_t *c = chans;
-    while (c && c->loop != loop)
-        c = c->next;
-    if (!c) {
-        c = ms_xcalloc(1, sizeof *c);
-        if (uv_async_init(loop, &c->async, chan_async_cb) != 0) {
-            pthread_mutex_unlock(&chan_lock);
-            free(c);
-            return NULL;
-        }
-        c->async.data = c;
-        c->loop = loop;
-        c->next = chans;
-        chans = c;
-    }
-    c->pending++;
-    pthread_mutex_unlock(&chan_lock);
-    return c;
-}
-
 int ms_work_submit_write(uv_loop_t *loop, ms_work_run_fn run, ms_work_done_fn done, void *arg) {
     pthread_mutex_lock(&writer_lock);
     int rc = writer_start();
     pthread_mutex_unlock(&writer_lock);
     if (rc != 0)
         return MS_EIO;
-    loop_chan_t *c = chan_get(loop);
+    ms_loop_chan_t *c = ms_loop_chan_get(loop);
     if (!c)
         return MS_EIO;
     write_job_t *j = ms_xcalloc(1, sizeof *j);
@@ -436,12 +397,23 @@ static void writer_stop(void) {
 
 void ms_work_shutdown(void) {
     writer_stop();
-    pthread_mutex_lock(&stores_lock);
+    /* Queued jobs run to completion first; their done callbacks wait on
+     * their loops' channels. */
+    pthread_mutex_lock(&pools_lock);
+    for (int k = 0; k < MS_WORK_KINDS; k++) {
+        ms_pool_free(pools[k]);
+        pools[k] = NULL;
+    }
+    pthread_mutex_unlock(&pools_lock);
+    pthread_mutex_lock(&conns_lock);
     for (size_t i = 0; i < nstores; i++)
         ms_store_close(stores[i]);
     nstores = 0;
+    for (size_t i = 0; i < nkbs; i++)
+        ms_kb_close(kbs[i]);
+    nkbs = 0;
     generation++;
-    pthread_mutex_unlock(&stores_lock);
+    pthread_mutex_unlock(&conns_lock);
     free(work_data_dir);
     work_data_dir = NULL;
 }

@@ -1,31 +1,60 @@
-/* Blocking work off the loop: runs a function on the libuv thread pool with
- * that thread's own database connection, then a completion on the loop
- * (architecture.md: results come back to the loop, never the reverse).
+/* Blocking work off the loop, by kind: bounded thread pools (core/pool.h)
+ * whose threads each hold their own storage and knowledge-base connections,
+ * and the one DB writer thread that group-commits (architecture.md:
+ * "bounded thread pools by kind of work ... a DB writer that
+ * group-commits; results come back to the loop, never the reverse").
  *
- * Writes can instead go to the one DB writer thread (ms_work_submit_write),
- * which group-commits: it runs every queued write job inside one
- * transaction and pays one fsync for the whole batch. */
+ * Kinds, each its own pool and queue, so one cannot starve another:
+ * - MS_WORK_STORE: storage reads and small REST handlers;
+ * - MS_WORK_KB: retrieval and answer composition;
+ * - MS_WORK_AUTH: password hashing and verification (argon2id: slow and
+ *   memory-hungry by design, so a login burst must queue apart).
+ * A full queue refuses at once with MS_EOVERLOAD (callers answer
+ * "overloaded"); nothing grows without bound. */
 #ifndef MS_CHAT_WORK_H
 #define MS_CHAT_WORK_H
 
+#include "kb/kbase.h"
 #include "store/store.h"
 
 #include <stdint.h>
 #include <uv.h>
 
-/** Runs on a pool thread. st is the thread's connection (opened lazily on
- * <data_dir>/medstream.db, knowledge-base schema initialised), or NULL when
- * it could not be opened: the function must then record an error itself. */
+/** Runs on a pool thread. st is the thread's storage connection (opened
+ * lazily on the data directory), or NULL when it could not be opened: the
+ * function must then record an error itself. */
 typedef void (*ms_work_run_fn)(ms_store_t *st, void *arg);
 /** Runs on the loop thread after run returned. */
 typedef void (*ms_work_done_fn)(void *arg);
 
-/** Sets the data directory the pool threads open. Call once before use. */
+typedef enum { MS_WORK_STORE, MS_WORK_KB, MS_WORK_AUTH, MS_WORK_KINDS } ms_work_kind_t;
+
+/** Pool sizes (threads 1..256; queue_max 0 = 64 per thread). */
+typedef struct {
+    unsigned threads[MS_WORK_KINDS];
+    size_t queue_max[MS_WORK_KINDS];
+} ms_work_config_t;
+
+/** Sets the storage location the threads open, with default pool sizes
+ * (store 4, kb 2, auth 2 threads). Call once before use, from one thread. */
 void ms_work_init(const char *data_dir);
-/** The data directory given to ms_work_init (for synchronous use at shutdown). */
+/** ms_work_init with explicit pool sizes. */
+void ms_work_init_ex(const char *data_dir, const ms_work_config_t *cfg);
+/** The location given to ms_work_init (for synchronous use at shutdown). */
 const char *ms_work_data_dir(void);
-/** Queues run then done. Returns 0 or MS_EIO (done is then not called). */
+/** Queues run then done on the storage pool. Returns 0, MS_EOVERLOAD (queue
+ * full) or MS_EIO; done is not called on failure. Loop thread only. */
 int ms_work_submit(uv_loop_t *loop, ms_work_run_fn run, ms_work_done_fn done, void *arg);
+/** ms_work_submit on the pool of kind. */
+int ms_work_submit_on(ms_work_kind_t kind, uv_loop_t *loop, ms_work_run_fn run,
+                      ms_work_done_fn done, void *arg);
+/** The calling pool thread's knowledge-base connection (opened lazily), or
+ * NULL when it could not be opened. Only inside a run function. */
+ms_kb_t *ms_work_thread_kb(void);
+/** The pool of kind (started on first use), for code that submits through
+ * core/pool.h directly (the offline provider's composition). NULL when
+ * its threads could not start. */
+struct ms_pool *ms_work_pool(ms_work_kind_t kind);
 /** Queues run on the DB writer thread, then done on loop's thread once
  * run's changes are committed (durable: synchronous=FULL).
  *
@@ -74,7 +103,7 @@ void ms_work_set_batch_budget_ms(int ms);
 typedef struct {
     uint64_t jobs;      /**< write jobs whose run was called (first call) */
     uint64_t batches;   /**< batches opened with BEGIN IMMEDIATE */
-    uint64_t commits;   /**< COMMITs on the writer's connection (sqlite3_commit_hook) */
+    uint64_t commits;   /**< transactions committed on the writer's connection */
     uint64_t failed;    /**< batches whose changes were lost (jobs told: st NULL) */
     uint64_t solo;      /**< jobs run outside a batch (BEGIN failed) */
     uint64_t max_batch; /**< most jobs committed by one COMMIT */

@@ -53,6 +53,16 @@ static const cfg_directive_t directives[] = {
     {"syn-chunks", I(syn_chunks, 1, 1000000), 0, "synthetic: chunks per answer"},
     {"syn-chunk-bytes", I(syn_chunk_bytes, 1, 65536), 0, "synthetic: bytes per chunk"},
     {"syn-interval-ms", I(syn_interval_ms, 0, 60000), 0, "synthetic: pause between chunks"},
+    {"max-live-turns", I(max_live_turns, 1, 1000000), 0, "turns in progress in this process"},
+    {"max-turns-per-user", I(max_turns_per_user, 1, 100000), 0, "turns in progress per user"},
+    {"user-turns-per-min", I(user_turns_per_min, 1, 1000000), 0, "questions per user per minute"},
+    {"max-answer-bytes", I(max_answer_bytes, 1024, 64 << 20), 0, "longest answer (then: length)"},
+    {"pool-store-threads", I(pool_store_threads, 1, 256), 0, "threads for storage work"},
+    {"pool-kb-threads", I(pool_kb_threads, 1, 256), 0, "threads for retrieval and composition"},
+    {"pool-auth-threads", I(pool_auth_threads, 1, 256), 0, "threads for password hashing"},
+    {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
+    {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
+    {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -92,6 +102,16 @@ void ms_config_defaults(ms_config_t *c) {
     c->syn_chunks = env_int("SYN_CHUNKS", 64);
     c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);
     c->syn_interval_ms = env_int("SYN_INTERVAL_MS", 0);
+    c->max_live_turns = 4096;
+    c->max_turns_per_user = 8;
+    c->user_turns_per_min = 120;
+    c->max_answer_bytes = 256 * 1024;
+    c->pool_store_threads = 4;
+    c->pool_kb_threads = 2;
+    c->pool_auth_threads = 2;
+    c->pool_queue_max = 4096;
+    c->node_name = ms_xstrdup("");
+    c->lease_ms = 15000;
 }
 
 void ms_config_free(ms_config_t *c) {

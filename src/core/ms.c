@@ -8,33 +8,34 @@
 #include <string.h>
 #include <time.h>
 
+static const ms_error_info_t error_table[] = {
+    {MS_OK, "ok", 200, "ok", 0},
+    {MS_EINVAL, "invalid_request", 400, "invalid request", 0},
+    {MS_ENOENT, "not_found", 404, "no such resource", 0},
+    {MS_EEXIST, "conflict", 409, "already exists", 0},
+    {MS_EPERM, "forbidden", 403, "not allowed", 0},
+    {MS_EAUTH, "unauthorized", 401, "missing, invalid or expired credentials", 0},
+    {MS_EIO, "internal_error", 500, "internal error; see the server log", 1},
+    {MS_ETOOBIG, "too_large", 413, "over a configured size limit", 0},
+    {MS_EBUSY, "busy", 503, "server busy; try again", 1},
+    {MS_ECANCELED, "cancelled", 409, "cancelled", 0},
+    {MS_EFORMAT, "bad_format", 400, "malformed input", 0},
+    {MS_EOVERLOAD, "overloaded", 503, "the server is at capacity; try again shortly", 1},
+    {MS_ERATELIMIT, "rate_limited", 429, "too many requests; slow down", 1},
+};
+
+const ms_error_info_t *ms_error_info(int err) {
+    for (size_t i = 0; i < MS_COUNTOF(error_table); i++)
+        if (error_table[i].err == err)
+            return &error_table[i];
+    return &error_table[6]; /* MS_EIO */
+}
+
 const char *ms_strerror(int err) {
-    switch (err) {
-    case MS_OK:
-        return "ok";
-    case MS_EINVAL:
-        return "invalid_request";
-    case MS_ENOENT:
-        return "not_found";
-    case MS_EEXIST:
-        return "conflict";
-    case MS_EPERM:
-        return "forbidden";
-    case MS_EAUTH:
-        return "unauthorized";
-    case MS_EIO:
-        return "internal_error";
-    case MS_ETOOBIG:
-        return "too_large";
-    case MS_EBUSY:
-        return "busy";
-    case MS_ECANCELED:
-        return "cancelled";
-    case MS_EFORMAT:
-        return "bad_format";
-    default:
-        return "error";
-    }
+    for (size_t i = 0; i < MS_COUNTOF(error_table); i++)
+        if (error_table[i].err == err)
+            return error_table[i].code;
+    return "error";
 }
 
 static void oom(size_t n) {

@@ -9,20 +9,41 @@
 /** Error codes. Functions return 0 on success or one of these (negative). */
 enum {
     MS_OK = 0,
-    MS_EINVAL = -1,    /**< invalid argument or malformed input */
-    MS_ENOENT = -2,    /**< no such object */
-    MS_EEXIST = -3,    /**< object already exists (unique constraint) */
-    MS_EPERM = -4,     /**< authenticated but not allowed (not the owner) */
-    MS_EAUTH = -5,     /**< missing, invalid or expired credentials */
-    MS_EIO = -6,       /**< storage or system error */
-    MS_ETOOBIG = -7,   /**< a configured size limit was exceeded */
-    MS_EBUSY = -8,     /**< resource busy or a rate limit hit; retry later */
-    MS_ECANCELED = -9, /**< operation cancelled */
-    MS_EFORMAT = -10,  /**< unparseable input file or document */
+    MS_EINVAL = -1,      /**< invalid argument or malformed input */
+    MS_ENOENT = -2,      /**< no such object */
+    MS_EEXIST = -3,      /**< object already exists (unique constraint) */
+    MS_EPERM = -4,       /**< authenticated but not allowed (not the owner) */
+    MS_EAUTH = -5,       /**< missing, invalid or expired credentials */
+    MS_EIO = -6,         /**< storage or system error */
+    MS_ETOOBIG = -7,     /**< a configured size limit was exceeded */
+    MS_EBUSY = -8,       /**< resource busy or a rate limit hit; retry later */
+    MS_ECANCELED = -9,   /**< operation cancelled */
+    MS_EFORMAT = -10,    /**< unparseable input file or document */
+    MS_EOVERLOAD = -11,  /**< a bounded queue or concurrency cap is full; retry later */
+    MS_ERATELIMIT = -12, /**< a client exceeded a configured rate; retry later */
 };
 
 /** A short, stable, lower-case name for an error code ("not_found", ...). */
 const char *ms_strerror(int err);
+
+/** How an error code is told to a client: the one mapping every module
+ * uses (REST bodies, WebSocket error events, logs).
+ * - code: the wire "code" (docs/protocol.md error tables), equal to ms_strerror;
+ * - http_status: the REST status (RFC 9110 section 15);
+ * - message: a generic English sentence without internal detail;
+ * - retryable: whether the same request may succeed later unchanged.
+ * Codes that must not reveal whether an object exists (another user's
+ * conversation or message) are mapped by the caller to MS_ENOENT first. */
+typedef struct {
+    int err;
+    const char *code;
+    int http_status;
+    const char *message;
+    int retryable;
+} ms_error_info_t;
+
+/** The mapping of err; unknown codes map like MS_EIO. Never NULL. */
+const ms_error_info_t *ms_error_info(int err);
 
 /** Allocation helpers: never return NULL; abort with a message instead
  * (house style: allocation failure is not a recoverable condition). */

@@ -1,35 +1,22 @@
-/* `medstream serve`: start-up, the lws context on our libuv loop, graceful
- * shutdown. */
-#include "chat/work.h"
+/* The listener: the lws context on the caller's libuv loop, its protocol
+ * callback (HTTP to http.c, WebSocket to ws.c), and its teardown. */
 #include "core/log.h"
-#include "kb/kb.h"
 #include "net/internal.h"
 #include "net/net.h"
-#include "store/store.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sodium.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-extern const unsigned char ms_ui_index_html[];
-extern const size_t ms_ui_index_html_len;
-
-typedef struct {
-    uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t drain;
+struct ms_net {
     struct lws_context *lws;
-    ms_api_t api;
-    ms_chat_t *chat;
-    ms_provider_t *provider;
-    int stopping;
-} server_t;
+    int port;
+};
 
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len) {
@@ -67,129 +54,43 @@ static void lws_log_cb(int level, const char *line) {
     ms_buf_free(&b);
 }
 
-/* The HS256 key: from the configuration, else <data_dir>/jwt.key, created
- * once with 32 random bytes (mode 0600) so tokens survive restarts. */
-static int load_jwt_secret(const ms_config_t *cfg, ms_api_t *api) {
-    if (cfg->jwt_secret && *cfg->jwt_secret) {
-        size_t n = strlen(cfg->jwt_secret);
-        api->jwt_secret_len = n < sizeof api->jwt_secret ? n : sizeof api->jwt_secret;
-        memcpy(api->jwt_secret, cfg->jwt_secret, api->jwt_secret_len);
-        return 0;
+/* lws 4.1 logs a failed bind and carries on (it retries the listen socket
+ * later), so a second medstream on a taken port would print that it serves
+ * and never would. The address is therefore tried first, with the options
+ * lws itself uses (SO_REUSEADDR, IPv4), and a failure is reported plainly.
+ * The window between this probe and lws' own bind is a few microseconds at
+ * start-up; lws' listen port is checked afterwards as well. */
+static int probe_bind(const char *host, int port, char *err, size_t errlen) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (!host[0] || !strcmp(host, "0.0.0.0"))
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!strcmp(host, "localhost"))
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "\"%s\" is not an IPv4 address", host);
+        return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/jwt.key", cfg->data_dir);
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, api->jwt_secret, sizeof api->jwt_secret);
-        close(fd);
-        if (n >= 32) {
-            api->jwt_secret_len = (size_t)n;
-            return 0;
-        }
-        fprintf(stderr, "medstream: %s is shorter than 32 bytes; remove it to regenerate\n", path);
-        return MS_EIO;
-    }
-    randombytes_buf(api->jwt_secret, 32);
-    api->jwt_secret_len = 32;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || write(fd, api->jwt_secret, 32) != 32) {
-        fprintf(stderr, "medstream: cannot write %s: %s\n", path, strerror(errno));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host[0] ? host : "0.0.0.0", port,
+                 e == EADDRINUSE ? "the address is already in use (another server running?)"
+                                 : strerror(e));
         if (fd >= 0)
             close(fd);
-        return MS_EIO;
+        return -1;
     }
     close(fd);
     return 0;
 }
 
-/* Migrations, crash recovery and the starter knowledge base, before serving. */
-static int prepare_data(const ms_config_t *cfg, int64_t *users) {
-    ms_store_t *st = NULL;
-    if (ms_store_open(cfg->data_dir, &st) != 0) {
-        fprintf(stderr, "medstream: cannot open the database in %s\n", cfg->data_dir);
-        return MS_EIO;
-    }
-    int interrupted = 0, starter = 0;
-    int64_t passages = 0;
-    int rc = ms_store_mark_interrupted(st, &interrupted);
-    if (!rc)
-        rc = ms_kb_init(ms_store_db(st));
-    if (!rc)
-        rc = ms_kb_load_starter(ms_store_db(st), &starter);
-    if (!rc)
-        rc = ms_kb_count(ms_store_db(st), &passages);
-    if (!rc)
-        rc = ms_store_user_count(st, users);
-    ms_store_close(st);
-    if (rc) {
-        fprintf(stderr, "medstream: preparing %s failed (%s)\n", cfg->data_dir, ms_strerror(rc));
-        return rc;
-    }
-    ms_log(MS_LOG_INFO, "data_ready",
-           "\"interrupted_messages\":%d,\"starter_passages_loaded\":%d,\"kb_passages\":%lld,"
-           "\"users\":%lld",
-           interrupted, starter, (long long)passages, (long long)*users);
-    return 0;
-}
-
-static void close_cb(uv_handle_t *h) {
-    (void)h;
-}
-
-/* After the sessions had a moment to receive their close frames, lws closes
- * everything and releases its handles; the loop then ends when our handles
- * and pending pool work are gone too. */
-static void drain_cb(uv_timer_t *t) {
-    server_t *srv = t->data;
-    lws_context_destroy(srv->lws);
-    uv_close((uv_handle_t *)&srv->drain, close_cb);
-}
-
-static void signal_cb(uv_signal_t *sig, int signum) {
-    server_t *srv = sig->data;
-    if (srv->stopping)
-        return;
-    srv->stopping = 1;
-    srv->api.ready = 0;
-    /* Unfinished answers are stored as interrupted (through the pool, after
-     * any checkpoint in flight); clients are told 1001 (going away). */
-    ms_chat_shutdown(srv->chat);
-    int open = ms__ws_close_all(1001, "server shutting down");
-    ms__batch_stop();
-    ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d,\"sessions\":%d", signum, open);
-    uv_signal_stop(&srv->sigint);
-    uv_signal_stop(&srv->sigterm);
-    uv_close((uv_handle_t *)&srv->sigint, close_cb);
-    uv_close((uv_handle_t *)&srv->sigterm, close_cb);
-    uv_timer_init(&srv->loop, &srv->drain);
-    srv->drain.data = srv;
-    uv_timer_start(&srv->drain, drain_cb, open ? 300 : 0, 0);
-}
-
-/* A clean exit leaves no message 'streaming': turns whose answer had not
- * started when the signal came are marked interrupted here. */
-static void finish_interrupted(const ms_config_t *cfg) {
-    ms_store_t *st = NULL;
-    int n = 0;
-    if (ms_store_open(cfg->data_dir, &st) == 0 && ms_store_mark_interrupted(st, &n) == 0 && n)
-        ms_log(MS_LOG_INFO, "messages_interrupted", "\"count\":%d", n);
-    ms_store_close(st);
-}
-
-static ms_provider_t *make_provider(const ms_config_t *cfg) {
-    if (!strcmp(cfg->provider, "synthetic")) {
-        ms_synthetic_config_t sc = {.chunks = (int)cfg->syn_chunks,
-                                    .chunk_bytes = (int)cfg->syn_chunk_bytes,
-                                    .interval_ms = (int)cfg->syn_interval_ms};
-        return ms_provider_synthetic_new(&sc);
-    }
-    ms_offline_config_t oc = {.word_interval_ms = (int)cfg->word_interval_ms,
-                              .min_score = cfg->kb_min_score,
-                              .max_sentences = 5};
-    return ms_provider_offline_new(&oc);
-}
-
-int ms_server_run(const ms_config_t *cfg) {
+ms_net_t *ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, char *err,
+                       size_t errlen) {
     /* The receive buffer is allocated per WebSocket connection: it is most of
      * what an idle connection costs (lws' default is 8 KiB). Messages larger
      * than it arrive in pieces and are reassembled up to max_frame_bytes.
@@ -205,48 +106,26 @@ int ms_server_run(const ms_config_t *cfg) {
      * by TCP keepalive in the kernel instead. */
     static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 0,
                                                .secs_since_valid_hangup = 0};
-    ms_log_level_t level;
-    if (ms_log_parse_level(cfg->log_level, &level) == 0)
-        ms_log_set_level(level);
-    signal(SIGPIPE, SIG_IGN);
-    if (sodium_init() < 0)
-        return 1;
-    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "medstream: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
-        return 1;
-    }
-    server_t *srv = ms_xcalloc(1, sizeof *srv);
-    int64_t users = 0;
-    int rc = 1;
-    if (load_jwt_secret(cfg, &srv->api) != 0 || prepare_data(cfg, &users) != 0)
-        goto out;
     char host[256];
     int port;
-    ms_config_listen(cfg, host, sizeof host, &port);
-
-    ms_work_init(cfg->data_dir);
-    uv_loop_init(&srv->loop);
-    srv->provider = make_provider(cfg);
-    srv->chat = ms_chat_new(&srv->loop, cfg, srv->provider);
-    srv->api.loop = &srv->loop;
-    srv->api.cfg = cfg;
-    srv->api.tickets = ms_tickets_new();
-    srv->api.chat = srv->chat;
-    srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
-    srv->api.index_html = ms_ui_index_html;
-    srv->api.index_html_len = ms_ui_index_html_len;
-
+    if (ms_config_listen(cfg, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "--listen must be HOST:PORT (got \"%s\")", cfg->listen);
+        return NULL;
+    }
+    if (port != 0 && probe_bind(host, port, err, errlen) != 0)
+        return NULL;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_cb);
+    ms_net_t *n = ms_xcalloc(1, sizeof *n);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    void *foreign_loops[1] = {&srv->loop};
+    void *foreign_loops[1] = {loop};
     info.port = port;
     info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign_loops;
-    info.user = &srv->api;
-    info.pcontext = &srv->lws;
+    info.user = api;
+    info.pcontext = &n->lws;
     info.fd_limit_per_thread = (unsigned int)cfg->max_connections + 64;
     info.pt_serv_buf_size = 8192;
     info.max_http_header_data = 4096;
@@ -255,45 +134,39 @@ int ms_server_run(const ms_config_t *cfg) {
     info.ka_time = 60; /* TCP keepalive: idle seconds, then probes every ka_interval */
     info.ka_probes = 3;
     info.ka_interval = 10;
-    srv->lws = lws_create_context(&info);
-    if (!srv->lws) {
-        fprintf(stderr, "medstream: cannot listen on %s (in use, or not a local address?)\n",
-                cfg->listen);
-        ms_chat_shutdown(srv->chat);
-        uv_run(&srv->loop, UV_RUN_DEFAULT);
-        goto cleanup;
+    n->lws = lws_create_context(&info);
+    struct lws_vhost *vh = n->lws ? lws_get_vhost_by_name(n->lws, "default") : NULL;
+    n->port = vh ? lws_get_vhost_listen_port(vh) : -1;
+    if (!n->lws || n->port <= 0) {
+        snprintf(err, errlen, "cannot listen on %s (in use, or not a local address?)", cfg->listen);
+        ms_net_stop(n);
+        free(n);
+        return NULL;
     }
-    uv_signal_init(&srv->loop, &srv->sigint);
-    uv_signal_init(&srv->loop, &srv->sigterm);
-    srv->sigint.data = srv->sigterm.data = srv;
-    uv_signal_start(&srv->sigint, signal_cb, SIGINT);
-    uv_signal_start(&srv->sigterm, signal_cb, SIGTERM);
-    srv->api.ready = 1;
+    return n;
+}
 
-    ms_log(MS_LOG_INFO, "listening", "\"url\":\"http://%s:%d/\",\"provider\":\"%s\"", host, port,
-           cfg->provider);
-    printf("medstream is serving http://%s:%d/ (provider: %s, data: %s)\n", host, port,
-           cfg->provider, cfg->data_dir);
-    if (users == 0)
-        printf("No users yet: register in the page, or run\n"
-               "  medstream user add --data-dir %s --email you@example.org\n",
-               cfg->data_dir);
-    fflush(stdout);
+int ms_net_port(const ms_net_t *n) {
+    return n->port;
+}
 
-    uv_run(&srv->loop, UV_RUN_DEFAULT);
-    finish_interrupted(cfg);
-    rc = 0;
-cleanup:
-    lws_context_destroy(srv->lws); /* NULL once destroyed: a no-op then */
-    ms_chat_free(srv->chat);
-    srv->provider->ops->free(srv->provider);
-    ms_tickets_free(srv->api.tickets);
-    ms_rate_free(srv->api.rate);
-    ms_work_shutdown();
-    if (uv_loop_close(&srv->loop) != 0)
-        ms_log(MS_LOG_WARN, "loop_not_clean", NULL);
-    ms_log(MS_LOG_INFO, "stopped", NULL);
-out:
-    free(srv);
-    return rc;
+int ms_net_close_sessions(ms_net_t *n, int code, const char *reason) {
+    (void)n;
+    int open = ms__ws_close_all(code, reason);
+    ms__batch_stop();
+    return open;
+}
+
+void ms_net_stop(ms_net_t *n) {
+    if (n && n->lws) {
+        lws_context_destroy(n->lws);
+        n->lws = NULL;
+    }
+}
+
+void ms_net_free(ms_net_t *n) {
+    if (!n)
+        return;
+    ms_net_stop(n);
+    free(n);
 }

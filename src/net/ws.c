@@ -195,10 +195,16 @@ static void handle_message(ms_session_t *s) {
     }
     ms_chat_t *chat = s->api->chat;
     switch (m.kind) {
-    case MS_CMSG_MESSAGE:
-        ms_chat_ask_ex(chat, s->user_id, m.conversation_id, m.client_message_id, m.text,
-                       m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0, session_sub(s));
+    case MS_CMSG_MESSAGE: {
+        ms_ask_t ask = {.user_id = s->user_id,
+                        .conversation_id = m.conversation_id,
+                        .conversation_alias = m.conversation_alias,
+                        .client_message_id = m.client_message_id,
+                        .text = m.text,
+                        .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0};
+        ms_chat_ask_req(chat, &ask, session_sub(s));
         break;
+    }
     case MS_CMSG_RESUME:
         ms_chat_resume(chat, s->user_id, m.message_id, m.last_seq, session_sub(s));
         break;

@@ -34,30 +34,41 @@ void ms_frames_free(ms_frames_t *f) {
     f->n = 0;
 }
 
+/* The session-mapping key: set once at start-up from the server's secret
+ * (ms_dialect_set_session_key), read-only afterwards. Until then a random
+ * key, so an unset key is never a known one. */
+static unsigned char session_key[crypto_generichash_KEYBYTES];
+static int session_key_set;
+
+void ms_dialect_set_session_key(const unsigned char *secret, size_t len) {
+    /* A sub-key, so the JWT signing key itself is never used for anything
+     * else (domain separation). */
+    static const char label[] = "medstream dialect session key v2";
+    crypto_generichash(session_key, sizeof session_key, (const unsigned char *)label,
+                       sizeof label - 1, secret,
+                       len < crypto_generichash_KEYBYTES_MIN   ? crypto_generichash_KEYBYTES_MIN
+                       : len > crypto_generichash_KEYBYTES_MAX ? crypto_generichash_KEYBYTES_MAX
+                                                               : len);
+    session_key_set = 1;
+}
+
 void ms_dialect_session_conversation(const char *user_id, const char *session,
                                      char out[MS_ID_LEN]) {
-    char lower[MS_ID_LEN];
-    size_t n = strlen(session);
-    if (n == MS_ID_LEN - 1) {
-        for (size_t i = 0; i <= n; i++)
-            lower[i] =
-                (char)(session[i] >= 'A' && session[i] <= 'F' ? session[i] + 32 : session[i]);
-        if (ms_id_valid(lower)) {
-            memcpy(out, lower, MS_ID_LEN);
-            return;
-        }
+    if (!session_key_set) {
+        randombytes_buf(session_key, sizeof session_key);
+        session_key_set = 1;
     }
-    /* Domain-separated, with a NUL between the parts so ("ab","c") and
-     * ("a","bc") differ. */
-    static const char domain[] = "medstream dialect session v1";
+    /* Keyed BLAKE2b (a MAC) over (user id, NUL, session): without the key
+     * nobody can compute which conversation id a user's session will get,
+     * so nobody can create it first (session squatting), and two users'
+     * sessions of the same name never meet. */
     unsigned char h[16];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, sizeof h);
-    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_init(&st, session_key, sizeof session_key, sizeof h);
     crypto_generichash_update(&st, (const unsigned char *)user_id, strlen(user_id) + 1);
-    crypto_generichash_update(&st, (const unsigned char *)session, n);
+    crypto_generichash_update(&st, (const unsigned char *)session, strlen(session));
     crypto_generichash_final(&st, h, sizeof h);
-    h[6] = (unsigned char)((h[6] & 0x0f) | 0x80); /* version 8 */
+    h[6] = (unsigned char)((h[6] & 0x0f) | 0x80); /* version 8 (RFC 9562 section 5.8) */
     h[8] = (unsigned char)((h[8] & 0x3f) | 0x80); /* variant 10 */
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
@@ -68,6 +79,25 @@ void ms_dialect_session_conversation(const char *user_id, const char *session,
         out[o++] = hex[h[i] & 15];
     }
     out[o] = '\0';
+}
+
+void ms__proto_set_session(ms_client_msg_t *m, const char *user_id, const char *session) {
+    char conv[MS_ID_LEN];
+    ms_dialect_session_conversation(user_id, session, conv);
+    free(m->conversation_id);
+    m->conversation_id = ms_xstrdup(conv);
+    m->create_conversation = 1;
+    free(m->conversation_alias);
+    m->conversation_alias = NULL;
+    size_t n = strlen(session);
+    if (n == MS_ID_LEN - 1) {
+        char lower[MS_ID_LEN];
+        for (size_t i = 0; i <= n; i++)
+            lower[i] =
+                (char)(session[i] >= 'A' && session[i] <= 'F' ? session[i] + 32 : session[i]);
+        if (ms_id_valid(lower))
+            m->conversation_alias = ms_xstrdup(lower);
+    }
 }
 
 int ms__proto_parse(const char *frame, size_t len, json_t **root, const char **type, char *errmsg,

@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/ms.h"
+#include "core/utf8.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -64,6 +65,11 @@ typedef enum {
     MS_CMSG_PING,
 } ms_cmsg_kind_t;
 
+/** The largest chunk sequence number an answer can reach: a resume's
+ * last_seq above it cannot name a chunk and is refused by every decoder.
+ * (The pipeline's answer size cap keeps real streams far below it.) */
+#define MS_PROTO_MAX_SEQ INT64_C(2147483647)
+
 typedef struct {
     ms_cmsg_kind_t kind;
     char *conversation_id;   /**< MESSAGE: optional */
@@ -74,6 +80,11 @@ typedef struct {
     /** MESSAGE: conversation_id names a dialect session: the conversation is
      * created for this user on first use (ms_chat_ask_ex). */
     int create_conversation;
+    /** MESSAGE with a session: when the session name is itself a UUID, that
+     * id lower-cased; the pipeline uses it instead of conversation_id when
+     * it names one of the user's own conversations (so a client may use a
+     * conversation's id as its session). NULL otherwise. */
+    char *conversation_alias;
 } ms_client_msg_t;
 
 void ms_client_msg_clear(ms_client_msg_t *m);
@@ -160,14 +171,16 @@ extern const ms_dialect_ops_t ms_dialect_fhir;
 /** Diagnosis streamer, WS /ws/{user_id} (dx.c). */
 extern const ms_dialect_ops_t ms_dialect_dx;
 
-/** Number of Unicode code points in valid UTF-8 s, or -1 if s is not valid UTF-8. */
-long ms_utf8_count(const char *s, size_t len);
+/** Sets the key that maps dialect session names to conversations, derived
+ * from secret (the server's JWT key: every node sharing it maps a session
+ * to the same conversation). Call once at start-up, before serving. */
+void ms_dialect_set_session_key(const unsigned char *secret, size_t len);
 
-/** The conversation id a dialect session id stands for, for user_id: the
- * session id itself when it is a UUID (so clients can use a conversation's
- * id as their session), otherwise a UUID derived from a BLAKE2b hash of
- * (user_id, session) (RFC 9562 section 5.8, version 8), so a free-form
- * session name is one conversation per user and never another user's. */
+/** The conversation id a dialect session name stands for, for user_id: a
+ * UUID (RFC 9562 section 5.8, version 8) made of a keyed BLAKE2b MAC of
+ * (user_id, session). Without the server's key it cannot be predicted, so
+ * no one can create another user's session conversation first; it is
+ * scoped to its owner by construction. */
 void ms_dialect_session_conversation(const char *user_id, const char *session, char out[MS_ID_LEN]);
 
 #endif

@@ -7,8 +7,9 @@
  * parameters"; "Session isolation").
  *
  * The session is the query's session_id; its conversation is created for
- * the token's user on first use (ms_dialect_session_conversation) and one
- * that is another user's closes the connection with 4003. Every frame names
+ * the token's user on first use (ms_dialect_session_conversation: keyed,
+ * so one user's session name never reaches another user's conversation,
+ * and nobody can take it first). Every frame names
  * the connection's session, and a message naming another session is refused,
  * so one session's events never reach another. The answer streams as
  * assistant frames with streaming: true (content is the new text), then one
@@ -23,7 +24,7 @@
 
 typedef struct {
     char session[MS_PROTO_SESSION_MAX + 1];
-    char conversation_id[MS_ID_LEN];
+    char user_id[MS_ID_LEN];
 } fhir_state_t;
 
 static int fhir_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
@@ -38,9 +39,9 @@ static int fhir_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char
     }
     fhir_state_t *st = ms_xcalloc(1, sizeof *st);
     memcpy(st->session, sid, n + 1);
-    ms_dialect_session_conversation(conn->user_id, sid, st->conversation_id);
-    memcpy(out->conversation_id, st->conversation_id, MS_ID_LEN);
-    out->must_exist = 0;
+    snprintf(st->user_id, sizeof st->user_id, "%s", conn->user_id);
+    /* Nothing to check at connect: the session's conversation is this
+     * user's by construction (ms_dialect_session_conversation). */
     out->state = st;
     return 0;
 }
@@ -165,8 +166,7 @@ static int fhir_decode_message(void *state, json_t *root, const ms_decode_limits
     free(sid);
     if (rc)
         return rc;
-    out->conversation_id = ms_xstrdup(st->conversation_id);
-    out->create_conversation = 1;
+    ms__proto_set_session(out, st->user_id, st->session);
     ms__proto_new_cmid(out);
     return 0;
 }

@@ -41,6 +41,11 @@ int ms__proto_get_text(json_t *o, const char *key, const ms_decode_limits_t *lim
  * send none: every message is a new turn). */
 void ms__proto_new_cmid(ms_client_msg_t *m);
 
+/** Points m at the conversation of dialect session `session` for user_id:
+ * conversation_id the keyed session conversation (created on first use),
+ * conversation_alias the session itself when it is a UUID. */
+void ms__proto_set_session(ms_client_msg_t *m, const char *user_id, const char *session);
+
 /** Writes ,"name":"v" (JSON-escaped) or ,"name":null. */
 void ms__proto_put_str(ms_buf_t *b, const char *name, const char *v);
 /** Writes ,"name":<v as compact JSON> or ,"name":null. */

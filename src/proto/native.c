@@ -6,47 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {
-    [MS_EV_CONNECTED] = "connected",
-    [MS_EV_MESSAGE_START] = "message_start",
-    [MS_EV_TOOL_CALL] = "tool_call",
-    [MS_EV_TOOL_RESULT] = "tool_result",
-    [MS_EV_MESSAGE_CHUNK] = "message_chunk",
-    [MS_EV_MESSAGE_COMPLETE] = "message_complete",
-    [MS_EV_ERROR] = "error",
-    [MS_EV_PONG] = "pong",
-    [MS_EV_LLM_CALL] = "llm_call",
-    [MS_EV_LLM_RESULT] = "llm_result",
-};
-
-const char *ms_event_kind_name(ms_event_kind_t kind) {
-    return (size_t)kind < MS_COUNTOF(kind_names) ? kind_names[kind] : "unknown";
-}
-
-void ms_client_msg_clear(ms_client_msg_t *m) {
-    free(m->conversation_id);
-    free(m->text);
-    free(m->client_message_id);
-    free(m->message_id);
-    memset(m, 0, sizeof *m);
-}
-
-long ms_utf8_count(const char *s, size_t len) {
-    long n = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!k || i + k > len)
-            return -1;
-        for (size_t j = 1; j < k; j++)
-            if (((unsigned char)s[i + j] & 0xc0) != 0x80)
-                return -1;
-        i += k;
-        n++;
-    }
-    return n;
-}
-
 static void put_str_field(ms_buf_t *b, const char *name, const char *v) {
     ms_buf_printf(b, ",\"%s\":", name);
     if (v)
@@ -117,68 +76,76 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     ms_frames_end(out);
 }
 
+/* message {text, client_message_id, conversation_id?}. */
+static int native_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
+                                 ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)state;
+    out->kind = MS_CMSG_MESSAGE;
+    int rc;
+    if ((rc = ms__proto_get_text(root, "text", lim, &out->text, errmsg, errlen)) ||
+        (rc = ms__proto_get_str(root, "client_message_id", 1, 128, &out->client_message_id, errmsg,
+                                errlen)) ||
+        (rc = ms__proto_get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg,
+                                errlen)))
+        return rc;
+    if (out->conversation_id && !ms_id_valid(out->conversation_id)) {
+        snprintf(errmsg, errlen, "conversation_id is not a valid id");
+        return MS_EINVAL;
+    }
+    return 0;
+}
+
+/* The message_id of resume and cancel: a UUID. */
+static int get_message_id(json_t *root, ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    int rc = ms__proto_get_str(root, "message_id", 1, 64, &out->message_id, errmsg, errlen);
+    if (!rc && !ms_id_valid(out->message_id)) {
+        snprintf(errmsg, errlen, "message_id is not a valid id");
+        rc = MS_EINVAL;
+    }
+    return rc;
+}
+
+/* resume {message_id, last_seq}: last_seq counts chunks already received,
+ * so it is validated against what a sequence number can be (an answer has
+ * at most MS_PROTO_MAX_SEQ chunks); anything larger cannot name a chunk. */
+static int native_decode_resume(void *state, json_t *root, const ms_decode_limits_t *lim,
+                                ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)state;
+    (void)lim;
+    out->kind = MS_CMSG_RESUME;
+    int rc = get_message_id(root, out, errmsg, errlen);
+    if (rc)
+        return rc;
+    json_t *ls = json_object_get(root, "last_seq");
+    if (!json_is_integer(ls) || json_integer_value(ls) < 0 ||
+        json_integer_value(ls) > MS_PROTO_MAX_SEQ) {
+        snprintf(errmsg, errlen, "last_seq must be an integer from 0 to %lld",
+                 (long long)MS_PROTO_MAX_SEQ);
+        return MS_EINVAL;
+    }
+    out->last_seq = json_integer_value(ls);
+    return 0;
+}
+
+static int native_decode_cancel(void *state, json_t *root, const ms_decode_limits_t *lim,
+                                ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)state;
+    (void)lim;
+    out->kind = MS_CMSG_CANCEL;
+    return get_message_id(root, out, errmsg, errlen);
+}
+
+static const ms__decode_route_t native_routes[] = {
+    {"message", native_decode_message},
+    {"resume", native_decode_resume},
+    {"cancel", native_decode_cancel},
+    {"ping", NULL},
+    {NULL, NULL},
+};
+
 static int native_decode(void *state, const char *frame, size_t len, const ms_decode_limits_t *lim,
                          ms_client_msg_t *out, char *errmsg, size_t errlen) {
-    (void)state;
-    memset(out, 0, sizeof *out);
-    json_t *root;
-    const char *t;
-    if (ms__proto_parse(frame, len, &root, &t, errmsg, errlen))
-        return MS_EFORMAT;
-    int rc = 0;
-    if (!strcmp(t, "message")) {
-        out->kind = MS_CMSG_MESSAGE;
-        size_t maxbytes = lim->max_message_chars * 4;
-        if ((rc = ms__proto_get_str(root, "text", 1, maxbytes, &out->text, errmsg, errlen)) ||
-            (rc = ms__proto_get_str(root, "client_message_id", 1, 128, &out->client_message_id,
-                                    errmsg, errlen)) ||
-            (rc = ms__proto_get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg,
-                                    errlen)))
-            goto fail;
-        long chars = ms_utf8_count(out->text, strlen(out->text));
-        if (chars < 0 || (size_t)chars > lim->max_message_chars) {
-            snprintf(errmsg, errlen,
-                     chars < 0 ? "text is not valid UTF-8" : "text is longer than %zu characters",
-                     lim->max_message_chars);
-            rc = MS_EINVAL;
-            goto fail;
-        }
-        if (out->conversation_id && !ms_id_valid(out->conversation_id)) {
-            snprintf(errmsg, errlen, "conversation_id is not a valid id");
-            rc = MS_EINVAL;
-            goto fail;
-        }
-    } else if (!strcmp(t, "resume") || !strcmp(t, "cancel")) {
-        out->kind = t[0] == 'r' ? MS_CMSG_RESUME : MS_CMSG_CANCEL;
-        if ((rc = ms__proto_get_str(root, "message_id", 1, 64, &out->message_id, errmsg, errlen)))
-            goto fail;
-        if (!ms_id_valid(out->message_id)) {
-            snprintf(errmsg, errlen, "message_id is not a valid id");
-            rc = MS_EINVAL;
-            goto fail;
-        }
-        if (out->kind == MS_CMSG_RESUME) {
-            json_t *ls = json_object_get(root, "last_seq");
-            if (!json_is_integer(ls) || json_integer_value(ls) < 0) {
-                snprintf(errmsg, errlen, "last_seq must be an integer >= 0");
-                rc = MS_EINVAL;
-                goto fail;
-            }
-            out->last_seq = json_integer_value(ls);
-        }
-    } else if (!strcmp(t, "ping")) {
-        out->kind = MS_CMSG_PING;
-    } else {
-        snprintf(errmsg, errlen, "unknown message type \"%.40s\"", t);
-        rc = MS_EINVAL;
-        goto fail;
-    }
-    json_decref(root);
-    return 0;
-fail:
-    json_decref(root);
-    ms_client_msg_clear(out);
-    return rc;
+    return ms__proto_decode(state, frame, len, lim, native_routes, out, errmsg, errlen);
 }
 
 const ms_dialect_ops_t ms_dialect_native = {

@@ -169,10 +169,7 @@ static int va_decode_message(void *state, json_t *root, const ms_decode_limits_t
         rc = ms__proto_get_str(root, "clinical_context_id", 0, MS_PROTO_SESSION_MAX, &ctx, errmsg,
                                errlen);
     if (!rc && session) {
-        char conv[MS_ID_LEN];
-        ms_dialect_session_conversation(st->user_id, session, conv);
-        out->conversation_id = ms_xstrdup(conv);
-        out->create_conversation = 1;
+        ms__proto_set_session(out, st->user_id, session);
     } else if (!rc && st->conversation_id[0]) {
         out->conversation_id = ms_xstrdup(st->conversation_id);
     }

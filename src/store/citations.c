@@ -90,7 +90,7 @@ static int bind_citation(sqlite3_stmt *s, const char *msg_id, json_t *c, size_t 
     return 0;
 }
 
-int ms__store_citations_put(ms_store_t *st, const char *msg_id, json_t *citations) {
+int ms__store_citations_put(sq_store_t *st, const char *msg_id, json_t *citations) {
     static const char del[] = "DELETE FROM citations WHERE message_id = ?1";
     static const char ins[] =
         "INSERT INTO citations (message_id, idx, source_id, source_type, title, url, source_name,"
@@ -157,7 +157,7 @@ static json_t *citation_from_row(sqlite3_stmt *s) {
     return c;
 }
 
-int ms__store_citations_get(ms_store_t *st, const char *msg_id, json_t **out) {
+int ms__store_citations_get(sq_store_t *st, const char *msg_id, json_t **out) {
     static const char sql[] =
         "SELECT idx, source_id, source_type, title, url, source_name, relevance_score,"
         " quoted_text, pmid, doi, authors, journal, year"

@@ -4,6 +4,8 @@
  * PHI in it to be gone, not hidden. */
 #include "store/store_int.h"
 
+#include "core/utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +21,7 @@ static char *title_norm(const char *title) {
     if (!title)
         return ms_xstrdup(DEFAULT_TITLE);
     size_t n = strlen(title);
-    if (!ms__store_utf8_valid(title, n))
+    if (!ms_utf8_valid(title, n))
         return NULL;
     const char *b = title, *e = title + n;
     while (b < e && strchr(" \t\r\n", *b))
@@ -28,15 +30,7 @@ static char *title_norm(const char *title) {
         e--;
     if (b == e)
         return ms_xstrdup(DEFAULT_TITLE);
-    size_t chars = 0;
-    const char *p = b;
-    while (p < e) {
-        /* Continuation bytes (10xxxxxx) do not start a code point. */
-        if (((unsigned char)*p & 0xc0) != 0x80 && chars++ == MAX_TITLE_CHARS)
-            break;
-        p++;
-    }
-    return ms_xstrndup(b, (size_t)(p - b));
+    return ms_xstrndup(b, ms_utf8_prefix(b, (size_t)(e - b), MAX_TITLE_CHARS));
 }
 
 /* Columns shared by get and list; the owner is the last column. */
@@ -57,7 +51,7 @@ static json_t *conv_from_row(sqlite3_stmt *s) {
 
 /* Loads a conversation row; MS_ENOENT if absent, MS_EPERM if another
  * user's. out may be NULL (ownership check only). */
-static int conv_load(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+static int conv_load(sq_store_t *st, const char *user_id, const char *id, json_t **out) {
     static const char sql[] = CONV_SELECT "WHERE c.id = ?1";
     if (!user_id || !id)
         return MS_ENOENT;
@@ -82,7 +76,7 @@ static int conv_load(ms_store_t *st, const char *user_id, const char *id, json_t
 }
 
 /* Inserts a conversation row with the given id. */
-static int conv_insert(ms_store_t *st, const char *user_id, const char *id, const char *title) {
+static int conv_insert(sq_store_t *st, const char *user_id, const char *id, const char *title) {
     static const char sql[] = "INSERT INTO conversations (id, user_id, title, created_at, "
                               "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
     char *t = title_norm(title);
@@ -110,8 +104,9 @@ static int conv_insert(ms_store_t *st, const char *user_id, const char *id, cons
                                             : ms__store_err(st, rc, "conversation insert");
 }
 
-int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
-                                 json_t **out) {
+int ms__sq_conversation_create(ms_store_t *base, const char *user_id, const char *title,
+                               json_t **out) {
+    sq_store_t *st = SQ(base);
     char id[MS_ID_LEN];
     if (out)
         *out = NULL;
@@ -124,8 +119,9 @@ int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char
     return out ? conv_load(st, user_id, id, out) : 0;
 }
 
-int ms_store_conversation_get_or_create(ms_store_t *st, const char *user_id, const char *id,
-                                        const char *title, json_t **out) {
+int ms__sq_conversation_get_or_create(ms_store_t *base, const char *user_id, const char *id,
+                                      const char *title, json_t **out) {
+    sq_store_t *st = SQ(base);
     if (out)
         *out = NULL;
     if (!user_id || !ms_id_valid(id))
@@ -140,13 +136,15 @@ int ms_store_conversation_get_or_create(ms_store_t *st, const char *user_id, con
     return conv_load(st, user_id, id, out);
 }
 
-int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+int ms__sq_conversation_get(ms_store_t *base, const char *user_id, const char *id, json_t **out) {
+    sq_store_t *st = SQ(base);
     *out = NULL;
     return conv_load(st, user_id, id, out);
 }
 
-int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, int offset,
-                               json_t **out) {
+int ms__sq_conversation_list(ms_store_t *base, const char *user_id, int limit, int offset,
+                             json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = CONV_SELECT "WHERE c.user_id = ?1 "
                                           "ORDER BY c.updated_at DESC, c.created_at DESC, c.id "
                                           "LIMIT ?2 OFFSET ?3";
@@ -180,8 +178,9 @@ int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, i
     return 0;
 }
 
-int ms_store_conversation_rename(ms_store_t *st, const char *user_id, const char *id,
-                                 const char *title, json_t **out) {
+int ms__sq_conversation_rename(ms_store_t *base, const char *user_id, const char *id,
+                               const char *title, json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1";
     if (out)
         *out = NULL;
@@ -219,7 +218,8 @@ fail:
     return rc;
 }
 
-int ms_store_conversation_delete(ms_store_t *st, const char *user_id, const char *id) {
+int ms__sq_conversation_delete(ms_store_t *base, const char *user_id, const char *id) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "DELETE FROM conversations WHERE id = ?1";
     int rc = ms__store_begin(st);
     if (rc != 0)

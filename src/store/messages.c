@@ -2,6 +2,8 @@
  * checkpoints, reads in conversation order, and crash recovery. */
 #include "store/store_int.h"
 
+#include "core/utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,15 +17,7 @@
 #define MAX_RECENT_TURNS 200
 
 static int valid_text(const char *s) {
-    return s && ms__store_utf8_valid(s, strlen(s));
-}
-
-/* Unicode code points in valid UTF-8 s. */
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
+    return s && ms_utf8_valid(s, strlen(s));
 }
 
 static int valid_status(const char *s) {
@@ -37,7 +31,7 @@ static int valid_status(const char *s) {
 }
 
 /* Steps a statement expected to return one integer row; *found 0 if none. */
-static int one_int(ms_store_t *st, sqlite3_stmt *s, int64_t *v, int *found, const char *what) {
+static int one_int(sq_store_t *st, sqlite3_stmt *s, int64_t *v, int *found, const char *what) {
     int rc = sqlite3_step(s);
     *found = rc == SQLITE_ROW;
     if (rc == SQLITE_ROW)
@@ -46,13 +40,14 @@ static int one_int(ms_store_t *st, sqlite3_stmt *s, int64_t *v, int *found, cons
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ms__store_err(st, rc, what);
 }
 
-static int insert_message(ms_store_t *st, const char *id, const char *conversation_id, int64_t seq,
+static int insert_message(sq_store_t *st, const char *id, const char *conversation_id, int64_t seq,
                           const char *role, const char *content, const char *status,
-                          const char *client_message_id, const char *reply_to, int64_t now) {
+                          const char *client_message_id, const char *reply_to, int64_t now,
+                          const char *node_id) {
     static const char sql[] =
         "INSERT INTO messages (id, conversation_id, seq, role, content, status,"
-        " client_message_id, reply_to, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+        " client_message_id, reply_to, created_at, updated_at, node_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
         return MS_EIO;
@@ -65,14 +60,16 @@ static int insert_message(ms_store_t *st, const char *id, const char *conversati
     ms__store_bind_text(s, 7, client_message_id);
     ms__store_bind_text(s, 8, reply_to);
     sqlite3_bind_int64(s, 9, now);
+    ms__store_bind_text(s, 10, node_id);
     int rc = sqlite3_step(s);
     ms__store_done(s);
     return rc == SQLITE_DONE ? 0 : ms__store_err(st, rc, "message insert");
 }
 
-int ms_store_turn_begin(ms_store_t *st, const char *conversation_id, const char *user_msg_id,
-                        const char *assistant_msg_id, const char *client_message_id,
-                        const char *user_text) {
+int ms__sq_turn_begin(ms_store_t *base, const char *conversation_id, const char *user_msg_id,
+                      const char *assistant_msg_id, const char *client_message_id,
+                      const char *user_text, const char *node_id) {
+    sq_store_t *st = SQ(base);
     static const char conv_sql[] = "SELECT 1 FROM conversations WHERE id = ?1";
     static const char dup_sql[] =
         "SELECT 1 FROM messages WHERE conversation_id = ?1 AND client_message_id = ?2";
@@ -86,8 +83,9 @@ int ms_store_turn_begin(ms_store_t *st, const char *conversation_id, const char 
     if (!conversation_id || !user_msg_id || !*user_msg_id || !assistant_msg_id ||
         !*assistant_msg_id || strcmp(user_msg_id, assistant_msg_id) == 0 || !valid_text(user_text))
         return MS_EINVAL;
-    if (client_message_id && (!*client_message_id || !valid_text(client_message_id) ||
-                              utf8_chars(client_message_id) > MAX_CLIENT_ID_CHARS))
+    if (client_message_id &&
+        (!*client_message_id || !valid_text(client_message_id) ||
+         ms_utf8_count(client_message_id, strlen(client_message_id)) > MAX_CLIENT_ID_CHARS))
         return MS_EINVAL;
     if ((rc = ms__store_begin(st)) != 0)
         return rc;
@@ -126,9 +124,9 @@ int ms_store_turn_begin(ms_store_t *st, const char *conversation_id, const char 
     if ((rc = one_int(st, s, &seq, &found, "turn seq")) != 0)
         goto fail;
     if ((rc = insert_message(st, user_msg_id, conversation_id, seq + 1, "user", user_text,
-                             MS_MSG_COMPLETE, client_message_id, NULL, now)) != 0 ||
+                             MS_MSG_COMPLETE, client_message_id, NULL, now, NULL)) != 0 ||
         (rc = insert_message(st, assistant_msg_id, conversation_id, seq + 2, "assistant", "",
-                             MS_MSG_STREAMING, NULL, user_msg_id, now)) != 0)
+                             MS_MSG_STREAMING, NULL, user_msg_id, now, node_id)) != 0)
         goto fail; /* a reused message id gives MS_EEXIST */
     if (!(s = ms__store_stmt(st, bump_sql))) {
         rc = MS_EIO;
@@ -149,7 +147,7 @@ fail:
 }
 
 /* The UPDATE of one message row; MS_ENOENT when no row has that id. */
-static int update_row(ms_store_t *st, const char *msg_id, const char *content, const char *status,
+static int update_row(sq_store_t *st, const char *msg_id, const char *content, const char *status,
                       const char *finish_reason, const char *usage_txt) {
     static const char sql[] =
         "UPDATE messages SET content = coalesce(?2, content), status = coalesce(?3, status),"
@@ -174,9 +172,10 @@ static int update_row(ms_store_t *st, const char *msg_id, const char *content, c
 /* content or status NULL keeps the stored value (a checkpoint may carry
  * only one of them). Text must be valid UTF-8 (MS_EINVAL otherwise), as the
  * JSON it is served in must be. */
-int ms_store_message_update(ms_store_t *st, const char *msg_id, const char *content,
-                            const char *status, const char *finish_reason, json_t *usage,
-                            json_t *citations) {
+int ms__sq_message_update(ms_store_t *base, const char *msg_id, const char *content,
+                          const char *status, const char *finish_reason, json_t *usage,
+                          json_t *citations) {
+    sq_store_t *st = SQ(base);
     char *usage_txt = NULL;
     int rc;
     if (!msg_id || (content && !valid_text(content)) || (status && !valid_status(status)) ||
@@ -212,7 +211,7 @@ fail:
     " finish_reason, usage_json, created_at, updated_at FROM messages "
 
 /* Builds the message JSON of the current row, citations included. */
-static int message_from_row(ms_store_t *st, sqlite3_stmt *s, json_t **out) {
+static int message_from_row(sq_store_t *st, sqlite3_stmt *s, json_t **out) {
     json_t *m = json_object();
     json_object_set_new(m, "id", ms__store_col_json_str(s, 0));
     json_object_set_new(m, "conversation_id", ms__store_col_json_str(s, 1));
@@ -239,7 +238,8 @@ static int message_from_row(ms_store_t *st, sqlite3_stmt *s, json_t **out) {
     return 0;
 }
 
-int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out) {
+int ms__sq_message_get(ms_store_t *base, const char *msg_id, json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = MSG_SELECT "WHERE id = ?1";
     *out = NULL;
     if (!msg_id)
@@ -258,7 +258,7 @@ int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out) {
 }
 
 /* The id (first column) of the single row a keyed query returns. */
-static int lookup_id(ms_store_t *st, const char *sql, const char *k1, const char *k2,
+static int lookup_id(sq_store_t *st, const char *sql, const char *k1, const char *k2,
                      char id[MS_ID_LEN + 1]) {
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
@@ -276,10 +276,11 @@ static int lookup_id(ms_store_t *st, const char *sql, const char *k1, const char
 }
 
 /* *assistant_msg is NULL (and 0 returned) if the user message somehow has
- * no reply row; ms_store_turn_begin always creates both. */
-int ms_store_message_by_client_id(ms_store_t *st, const char *conversation_id,
-                                  const char *client_message_id, json_t **user_msg,
-                                  json_t **assistant_msg) {
+ * no reply row; sq_store_turn_begin always creates both. */
+int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
+                                const char *client_message_id, json_t **user_msg,
+                                json_t **assistant_msg) {
+    sq_store_t *st = SQ(base);
     static const char user_sql[] =
         "SELECT id FROM messages WHERE conversation_id = ?1 AND client_message_id = ?2";
     static const char reply_sql[] = "SELECT id FROM messages WHERE reply_to = ?1 "
@@ -297,12 +298,12 @@ int ms_store_message_by_client_id(ms_store_t *st, const char *conversation_id,
     int rc = lookup_id(st, user_sql, conversation_id, client_message_id, uid);
     if (rc != 0)
         return rc;
-    if (user_msg && (rc = ms_store_message_get(st, uid, &u)) != 0)
+    if (user_msg && (rc = ms__sq_message_get(base, uid, &u)) != 0)
         goto fail;
     if (assistant_msg) {
         rc = lookup_id(st, reply_sql, uid, NULL, aid);
         if (rc == 0)
-            rc = ms_store_message_get(st, aid, &a);
+            rc = ms__sq_message_get(base, aid, &a);
         if (rc != 0 && rc != MS_ENOENT)
             goto fail;
     }
@@ -317,7 +318,8 @@ fail:
     return rc;
 }
 
-int ms_store_message_list(ms_store_t *st, const char *conversation_id, json_t **out) {
+int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = MSG_SELECT "WHERE conversation_id = ?1 ORDER BY seq";
     *out = NULL;
     if (!conversation_id)
@@ -346,7 +348,8 @@ int ms_store_message_list(ms_store_t *st, const char *conversation_id, json_t **
 /* Messages still streaming (the turn being answered right now) and empty
  * ones (an assistant reply that failed before any text) are left out: they
  * carry nothing a model should see as context. */
-int ms_store_recent_turns(ms_store_t *st, const char *conversation_id, int n, json_t **out) {
+int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] =
         "SELECT role, content FROM messages WHERE conversation_id = ?1"
         " AND status <> 'streaming' AND content <> '' ORDER BY seq DESC LIMIT ?2";
@@ -376,26 +379,5 @@ int ms_store_recent_turns(ms_store_t *st, const char *conversation_id, int n, js
         return ms__store_err(st, rc, "recent turns");
     }
     *out = arr;
-    return 0;
-}
-
-int ms_store_mark_interrupted(ms_store_t *st, int *count) {
-    /* finish_reason too, so a recovered message reads like any other
-     * finished one ("interrupted" is a protocol finish_reason). */
-    static const char sql[] = "UPDATE messages SET status = 'interrupted', updated_at = ?1,"
-                              " finish_reason = coalesce(finish_reason, 'interrupted')"
-                              " WHERE status = 'streaming'";
-    if (count)
-        *count = 0;
-    sqlite3_stmt *s = ms__store_stmt(st, sql);
-    if (!s)
-        return MS_EIO;
-    sqlite3_bind_int64(s, 1, ms_now_ms());
-    int rc = sqlite3_step(s);
-    ms__store_done(s);
-    if (rc != SQLITE_DONE)
-        return ms__store_err(st, rc, "mark interrupted");
-    if (count)
-        *count = sqlite3_changes(st->db);
     return 0;
 }

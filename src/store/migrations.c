@@ -84,13 +84,27 @@ static const char *const migrations[] = {
     "  year INTEGER,"
     "  PRIMARY KEY (message_id, idx)"
     ") WITHOUT ROWID;",
+    /* 2: gateway nodes and their leases (store.h, "nodes, leases and crash
+     * recovery"); each assistant message records the node streaming it.
+     * Rows streaming from before this migration have no node and are
+     * recovered at once. */
+    "CREATE TABLE nodes ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  host TEXT NOT NULL DEFAULT '',"
+    "  pid INTEGER NOT NULL DEFAULT 0,"
+    "  started_at INTEGER NOT NULL,"
+    "  lease_expires INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX nodes_name ON nodes(name);"
+    "ALTER TABLE messages ADD COLUMN node_id TEXT;",
 };
 
 int ms__store_schema_version(void) {
     return (int)MS_COUNTOF(migrations);
 }
 
-static int read_version(ms_store_t *st, int *out) {
+static int read_version(sq_store_t *st, int *out) {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -101,7 +115,7 @@ static int read_version(ms_store_t *st, int *out) {
     return rc == SQLITE_OK ? 0 : ms__store_err(st, rc, "read user_version");
 }
 
-int ms__store_migrate(ms_store_t *st) {
+int ms__store_migrate(sq_store_t *st) {
     int version = 0, rc;
     const int latest = ms__store_schema_version();
     if ((rc = ms__store_begin(st)) != 0)

@@ -2,16 +2,19 @@
  * relies on, the per-connection prepared-statement cache, transactions and
  * error mapping. Schema lives in migrations.c, rows in users.c,
  * conversations.c and messages.c. */
+#include "store/sqlite.h"
 #include "store/store_int.h"
 
 #include "core/buf.h"
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* How long a writer waits for another connection's write lock before the
  * statement fails with SQLITE_BUSY. Long enough to ride out any group commit. */
@@ -26,7 +29,7 @@ static void log_str(ms_log_level_t lvl, const char *event, const char *key, cons
     ms_buf_free(&b);
 }
 
-int ms__store_err(ms_store_t *st, int rc, const char *what) {
+int ms__store_err(sq_store_t *st, int rc, const char *what) {
     int prim = rc & 0xff;
     /* A unique or primary key violation is an expected outcome (an email
      * or id already taken), not a fault: no log line. */
@@ -47,7 +50,7 @@ int ms__store_err(ms_store_t *st, int rc, const char *what) {
     return prim == SQLITE_CONSTRAINT ? MS_EINVAL : MS_EIO;
 }
 
-sqlite3_stmt *ms__store_stmt(ms_store_t *st, const char *sql) {
+sqlite3_stmt *ms__store_stmt(sq_store_t *st, const char *sql) {
     for (size_t i = 0; i < st->nstmts; i++) {
         if (st->stmts[i].sql == sql)
             return st->stmts[i].stmt;
@@ -76,7 +79,7 @@ void ms__store_done(sqlite3_stmt *s) {
 }
 
 /* Runs one cached statement that returns no rows. */
-static int exec_cached(ms_store_t *st, const char *sql, const char *what) {
+static int exec_cached(sq_store_t *st, const char *sql, const char *what) {
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
         return MS_EIO;
@@ -90,7 +93,7 @@ static int exec_cached(ms_store_t *st, const char *sql, const char *what) {
 /* The outermost level is a real BEGIN IMMEDIATE only when the connection is
  * in autocommit mode; inside someone else's transaction (the DB writer's
  * batch) every level is a savepoint. */
-int ms__store_begin(ms_store_t *st) {
+int ms__store_begin(sq_store_t *st) {
     int rc;
     if (st->tx_depth == 0 && sqlite3_get_autocommit(st->db)) {
         if ((rc = exec_cached(st, "BEGIN IMMEDIATE", "begin")) != 0)
@@ -110,7 +113,7 @@ int ms__store_begin(ms_store_t *st) {
  * not cached: this runs on error paths only. If SQLite already rolled the
  * whole transaction back by itself (an I/O error, SQLITE_FULL), the
  * savepoint is gone and there is nothing left to undo. */
-static void end_level_rollback(ms_store_t *st) {
+static void end_level_rollback(sq_store_t *st) {
     int outer = st->tx_depth == 1 && st->tx_began;
     st->tx_depth--;
     if (sqlite3_get_autocommit(st->db))
@@ -124,7 +127,7 @@ static void end_level_rollback(ms_store_t *st) {
     }
 }
 
-int ms__store_commit(ms_store_t *st) {
+int ms__store_commit(sq_store_t *st) {
     if (st->tx_depth == 0)
         return ms__store_err(st, SQLITE_MISUSE, "commit without begin");
     int outer = st->tx_depth == 1 && st->tx_began;
@@ -141,7 +144,7 @@ int ms__store_commit(ms_store_t *st) {
     return rc;
 }
 
-void ms__store_rollback(ms_store_t *st) {
+void ms__store_rollback(sq_store_t *st) {
     if (st->tx_depth > 0)
         end_level_rollback(st);
 }
@@ -173,41 +176,6 @@ void ms__store_col_copy(sqlite3_stmt *s, int i, char *out, size_t n) {
     snprintf(out, n, "%s", v ? (const char *)v : "");
 }
 
-int ms__store_utf8_valid(const char *s, size_t n) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        size_t len;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, min = 0x10000, c &= 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-            c = (c << 6) | (p[i + k] & 0x3f);
-        }
-        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are
-         * invalid (RFC 3629 section 3). */
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
-
 /* mkdir -p with mode 0700 for each directory it creates: the database holds
  * PHI, so nobody but the service user should list or read it. */
 static int make_dirs(const char *path) {
@@ -236,7 +204,7 @@ static int make_dirs(const char *path) {
 }
 
 /* Runs a pragma and checks the single text value it returns, if expected. */
-static int pragma(ms_store_t *st, const char *sql, const char *expect) {
+static int pragma(sq_store_t *st, const char *sql, const char *expect) {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK)
@@ -255,8 +223,30 @@ static int pragma(ms_store_t *st, const char *sql, const char *expect) {
     return 0;
 }
 
-int ms_store_open(const char *data_dir, ms_store_t **out) {
-    ms_store_t *st = NULL;
+/* Creates the database file with mode 0600 if it does not exist, and
+ * tightens an existing one that group or others could read: it holds PHI.
+ * SQLite gives the -wal and -shm files the main file's permissions. */
+static int secure_file(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return MS_EIO;
+    struct stat sb;
+    int rc = fstat(fd, &sb) == 0 ? 0 : MS_EIO;
+    if (!rc && (sb.st_mode & 077) && fchmod(fd, sb.st_mode & 0700) != 0)
+        rc = MS_EIO;
+    close(fd);
+    return rc;
+}
+
+static int commit_hook(void *p) {
+    ((sq_store_t *)p)->commits++;
+    return 0; /* non-zero would turn the COMMIT into a rollback */
+}
+
+static const ms_store_ops_t sqlite_ops;
+
+static int sq_open(const char *data_dir, ms_store_t **out) {
+    sq_store_t *st = NULL;
     char *path = NULL;
     int rc;
     *out = NULL;
@@ -270,8 +260,14 @@ int ms_store_open(const char *data_dir, ms_store_t **out) {
     ms_buf_init(&pb);
     ms_buf_printf(&pb, "%s/medstream.db", data_dir);
     path = ms_buf_take(&pb);
+    if (secure_file(path) != 0) {
+        log_str(MS_LOG_ERROR, "store_open_failed", "path", path);
+        free(path);
+        return MS_EIO;
+    }
 
     st = ms_xcalloc(1, sizeof *st);
+    st->base.ops = &sqlite_ops;
     /* NOMUTEX: a connection is used by one thread at a time (store.h), so
      * SQLite's per-connection mutex would be pure overhead. */
     rc = sqlite3_open_v2(path, &st->db,
@@ -283,6 +279,7 @@ int ms_store_open(const char *data_dir, ms_store_t **out) {
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, MS_STORE_BUSY_TIMEOUT_MS);
+    sqlite3_commit_hook(st->db, commit_hook, st);
     /* WAL lets readers run alongside the one writer; synchronous=FULL keeps
      * a committed user message durable across power loss, not only across a
      * process crash (architecture: durable before message_start). */
@@ -299,26 +296,124 @@ int ms_store_open(const char *data_dir, ms_store_t **out) {
     if ((rc = ms__store_migrate(st)) != 0)
         goto fail;
     free(path);
-    *out = st;
+    *out = &st->base;
     return 0;
 fail:
     free(path);
-    ms_store_close(st);
+    ms__sq_close(&st->base);
     return rc == MS_EINVAL ? MS_EINVAL : MS_EIO;
 }
 
-void ms_store_close(ms_store_t *st) {
+void ms__sq_close(ms_store_t *base) {
+    sq_store_t *st = SQ(base);
     if (!st)
         return;
     for (size_t i = 0; i < st->nstmts; i++)
         sqlite3_finalize(st->stmts[i].stmt);
     free(st->stmts);
-    /* close_v2 defers the close if the knowledge base left a statement
-     * unfinalised, instead of failing and leaking the handle. */
+    /* close_v2 defers the close if a statement was left unfinalised,
+     * instead of failing and leaking the handle. */
     sqlite3_close_v2(st->db);
     free(st);
 }
 
-sqlite3 *ms_store_db(ms_store_t *st) {
-    return st ? st->db : NULL;
+/* PRAGMA quick_check: O(N) structure checks of every table and index,
+ * without the (slower) index-content cross-check of integrity_check. */
+static int sq_check(ms_store_t *base, char *problem, size_t problemlen) {
+    sq_store_t *st = SQ(base);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    const unsigned char *v = rc == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+    int ok = v && !strcmp((const char *)v, "ok");
+    if (!ok)
+        snprintf(problem, problemlen, "%s",
+                 v ? (const char *)v : sqlite3_errstr(rc == SQLITE_ROW ? SQLITE_CORRUPT : rc));
+    for (char *p = problem; *p; p++)
+        if (*p == '\n')
+            *p = ' '; /* one line, for the start-up message */
+    sqlite3_finalize(s);
+    return ok ? 0 : MS_EIO;
 }
+
+/* ---- group commit --------------------------------------------------------
+ * The batch is a real BEGIN IMMEDIATE outside the store's own levels: the
+ * store calls inside it see a transaction already open and nest as
+ * savepoints (ms__store_begin). */
+
+static int sq_batch_begin(ms_store_t *base) {
+    sq_store_t *st = SQ(base);
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    return ms__store_err(st, rc, "batch begin");
+}
+
+static int sq_batch_commit(ms_store_t *base) {
+    sq_store_t *st = SQ(base);
+    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    /* A failed COMMIT may leave the transaction open (SQLITE_BUSY, a
+     * deferred constraint): end it, so nothing of the batch survives. */
+    ms__store_err(st, rc, "batch commit");
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return MS_EIO;
+}
+
+static void sq_batch_rollback(ms_store_t *base) {
+    sq_store_t *st = SQ(base);
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_batch_open(ms_store_t *base) {
+    return !sqlite3_get_autocommit(SQ(base)->db);
+}
+
+static uint64_t sq_commits(ms_store_t *base) {
+    return SQ(base)->commits;
+}
+
+sqlite3 *ms_store_sqlite_db(ms_store_t *base) {
+    return base && base->ops == &sqlite_ops ? SQ(base)->db : NULL;
+}
+
+static const ms_store_ops_t sqlite_ops = {
+    .name = "sqlite",
+    .close = ms__sq_close,
+    .check = sq_check,
+    .batch_begin = sq_batch_begin,
+    .batch_commit = sq_batch_commit,
+    .batch_rollback = sq_batch_rollback,
+    .batch_open = sq_batch_open,
+    .commits = sq_commits,
+    .user_create = ms__sq_user_create,
+    .user_by_email = ms__sq_user_by_email,
+    .user_by_id = ms__sq_user_by_id,
+    .user_count = ms__sq_user_count,
+    .user_list = ms__sq_user_list,
+    .refresh_put = ms__sq_refresh_put,
+    .refresh_consume = ms__sq_refresh_consume,
+    .conversation_create = ms__sq_conversation_create,
+    .conversation_get_or_create = ms__sq_conversation_get_or_create,
+    .conversation_get = ms__sq_conversation_get,
+    .conversation_list = ms__sq_conversation_list,
+    .conversation_rename = ms__sq_conversation_rename,
+    .conversation_delete = ms__sq_conversation_delete,
+    .turn_begin = ms__sq_turn_begin,
+    .message_update = ms__sq_message_update,
+    .message_get = ms__sq_message_get,
+    .message_by_client_id = ms__sq_message_by_client_id,
+    .message_list = ms__sq_message_list,
+    .recent_turns = ms__sq_recent_turns,
+    .node_register = ms__sq_node_register,
+    .node_list = ms__sq_node_list,
+    .node_renew = ms__sq_node_renew,
+    .node_release = ms__sq_node_release,
+    .recover = ms__sq_recover,
+};
+
+const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};

@@ -1,10 +1,11 @@
-/* Internal to the SQLite store: the connection struct, a per-connection
- * prepared-statement cache, transaction helpers and SQLite error mapping.
- * Not part of the public interface (store.h); only src/store/ includes it. */
+/* Internal to the SQLite backend: the connection struct, a per-connection
+ * prepared-statement cache, transaction helpers, SQLite error mapping, and
+ * the backend's implementations of the ops (store/backend.h). Not part of
+ * the public interface (store.h); only src/store/ includes it. */
 #ifndef MS_STORE_STORE_INT_H
 #define MS_STORE_STORE_INT_H
 
-#include "store/store.h"
+#include "store/backend.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -16,9 +17,10 @@ typedef struct {
     sqlite3_stmt *stmt;
 } ms_store_stmt_t;
 
-/* One connection. Owned by whoever called ms_store_open; freed by
+/* One SQLite connection. Owned by whoever called ms_store_open; freed by
  * ms_store_close, which finalises every cached statement first. */
-struct ms_store {
+typedef struct sq_store {
+    ms_store_t base; /* first: the ops table */
     sqlite3 *db;
     ms_store_stmt_t *stmts;
     size_t nstmts, capstmts;
@@ -27,12 +29,17 @@ struct ms_store {
      * outermost of them is a real BEGIN (the rest are savepoints). */
     unsigned tx_depth;
     int tx_began;
-};
+    uint64_t commits; /* COMMITs seen by the commit hook */
+} sq_store_t;
+
+/* The SQLite connection behind a store handle (every handle the SQLite ops
+ * receive is one of ours). */
+#define SQ(base) ((sq_store_t *)(base))
 
 /* The cached prepared statement for sql (a string literal), prepared on
  * first use. NULL (logged) if SQLite refuses it. The caller binds, steps
  * and then calls ms__store_done, on every path. */
-sqlite3_stmt *ms__store_stmt(ms_store_t *st, const char *sql);
+sqlite3_stmt *ms__store_stmt(sq_store_t *st, const char *sql);
 /* Resets the statement and clears its bindings so it is ready for reuse
  * and holds no read transaction open. NULL-safe. */
 void ms__store_done(sqlite3_stmt *s);
@@ -49,33 +56,30 @@ void ms__store_done(sqlite3_stmt *s);
  *
  * Every successful begin must be ended by exactly one commit or rollback.
  * A failed commit rolls its level back before returning the error. */
-int ms__store_begin(ms_store_t *st);
-int ms__store_commit(ms_store_t *st);
+int ms__store_begin(sq_store_t *st);
+int ms__store_commit(sq_store_t *st);
 /* Rolls back the level the last successful begin opened, if any is open;
  * harmless otherwise (it never touches a transaction the store did not
  * open, so calling it after a failed begin is safe). */
-void ms__store_rollback(ms_store_t *st);
+void ms__store_rollback(sq_store_t *st);
 
 /* Maps an SQLite result code to MS_E*: unique/primary key violations to
  * MS_EEXIST (not logged), other constraints to MS_EINVAL, busy/locked to
  * MS_EBUSY, the rest to MS_EIO; all but the first are logged with what (a
  * static description, never user data). */
-int ms__store_err(ms_store_t *st, int rc, const char *what);
+int ms__store_err(sq_store_t *st, int rc, const char *what);
 
 /* Applies pending schema migrations (PRAGMA user_version). */
-int ms__store_migrate(ms_store_t *st);
+int ms__store_migrate(sq_store_t *st);
 /* The schema version this build creates (the newest migration). */
 int ms__store_schema_version(void);
 
 /* Replaces the citations of a message with the JSON array citations
  * (inside the caller's transaction). MS_EINVAL when an element is not a
  * citation object or two share an index. */
-int ms__store_citations_put(ms_store_t *st, const char *msg_id, json_t *citations);
+int ms__store_citations_put(sq_store_t *st, const char *msg_id, json_t *citations);
 /* The citations of a message as a JSON array ordered by index. */
-int ms__store_citations_get(ms_store_t *st, const char *msg_id, json_t **out);
-
-/* Whether s is valid UTF-8 (jansson refuses anything else in strings). */
-int ms__store_utf8_valid(const char *s, size_t n);
+int ms__store_citations_get(sq_store_t *st, const char *msg_id, json_t **out);
 
 /* Binds a C string or NULL (as SQL NULL) as text. */
 int ms__store_bind_text(sqlite3_stmt *s, int i, const char *v);
@@ -85,5 +89,45 @@ json_t *ms__store_col_json_str(sqlite3_stmt *s, int i);
 json_t *ms__store_col_json_time(sqlite3_stmt *s, int i);
 /* Copies a text column into out (size n), truncating; "" when NULL. */
 void ms__store_col_copy(sqlite3_stmt *s, int i, char *out, size_t n);
+
+/* The ops (backend.h), one per public ms_store_* function. */
+int ms__sq_user_create(ms_store_t *base, const char *email, const char *password_hash,
+                       const char *role, ms_user_t *out);
+int ms__sq_user_by_email(ms_store_t *base, const char *email, ms_user_t *out);
+int ms__sq_user_by_id(ms_store_t *base, const char *id, ms_user_t *out);
+int ms__sq_user_count(ms_store_t *base, int64_t *out);
+int ms__sq_user_list(ms_store_t *base, json_t **out);
+int ms__sq_refresh_put(ms_store_t *base, const char *token_hash_hex, const char *user_id,
+                       int64_t expires_at_ms);
+int ms__sq_refresh_consume(ms_store_t *base, const char *token_hash_hex,
+                           char user_id_out[MS_ID_LEN]);
+int ms__sq_conversation_create(ms_store_t *base, const char *user_id, const char *title,
+                               json_t **out);
+int ms__sq_conversation_get_or_create(ms_store_t *base, const char *user_id, const char *id,
+                                      const char *title, json_t **out);
+int ms__sq_conversation_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_conversation_list(ms_store_t *base, const char *user_id, int limit, int offset,
+                             json_t **out);
+int ms__sq_conversation_rename(ms_store_t *base, const char *user_id, const char *id,
+                               const char *title, json_t **out);
+int ms__sq_conversation_delete(ms_store_t *base, const char *user_id, const char *id);
+int ms__sq_turn_begin(ms_store_t *base, const char *conversation_id, const char *user_msg_id,
+                      const char *assistant_msg_id, const char *client_message_id,
+                      const char *user_text, const char *node_id);
+int ms__sq_message_update(ms_store_t *base, const char *msg_id, const char *content,
+                          const char *status, const char *finish_reason, json_t *usage,
+                          json_t *citations);
+int ms__sq_message_get(ms_store_t *base, const char *msg_id, json_t **out);
+int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
+                                const char *client_message_id, json_t **user_msg,
+                                json_t **assistant_msg);
+int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out);
+int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out);
+void ms__sq_close(ms_store_t *base);
+int ms__sq_node_register(ms_store_t *base, const ms_node_t *node);
+int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *n);
+int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
+int ms__sq_node_release(ms_store_t *base, const char *node_id);
+int ms__sq_recover(ms_store_t *base, int64_t now_ms, const char *suffix, int *count);
 
 #endif

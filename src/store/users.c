@@ -1,6 +1,8 @@
 /* Users and refresh tokens. */
 #include "store/store_int.h"
 
+#include "core/utf8.h"
+
 #include "core/log.h"
 
 #include <ctype.h>
@@ -14,7 +16,7 @@ static int email_norm(const char *email, char out[256]) {
     if (!email)
         return MS_EINVAL;
     size_t n = strlen(email);
-    if (n == 0 || n >= 256 || !ms__store_utf8_valid(email, n))
+    if (n == 0 || n >= 256 || !ms_utf8_valid(email, n))
         return MS_EINVAL;
     for (size_t i = 0; i <= n; i++)
         out[i] = (char)tolower((unsigned char)email[i]);
@@ -29,8 +31,9 @@ static void user_from_row(sqlite3_stmt *s, ms_user_t *u) {
     u->created_at = sqlite3_column_int64(s, 4);
 }
 
-int ms_store_user_create(ms_store_t *st, const char *email, const char *password_hash,
-                         const char *role, ms_user_t *out) {
+int ms__sq_user_create(ms_store_t *base, const char *email, const char *password_hash,
+                       const char *role, ms_user_t *out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] =
         "INSERT INTO users (id, email, role, password_hash, created_at) VALUES (?1,?2,?3,?4,?5)";
     ms_user_t u;
@@ -62,7 +65,7 @@ int ms_store_user_create(ms_store_t *st, const char *email, const char *password
 }
 
 /* Runs a one-row user lookup by a single text key. */
-static int user_lookup(ms_store_t *st, const char *sql, const char *key, ms_user_t *out) {
+static int user_lookup(sq_store_t *st, const char *sql, const char *key, ms_user_t *out) {
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
         return MS_EIO;
@@ -78,7 +81,8 @@ static int user_lookup(ms_store_t *st, const char *sql, const char *key, ms_user
     return rc == SQLITE_DONE ? MS_ENOENT : ms__store_err(st, rc, "user lookup");
 }
 
-int ms_store_user_by_email(ms_store_t *st, const char *email, ms_user_t *out) {
+int ms__sq_user_by_email(ms_store_t *base, const char *email, ms_user_t *out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "SELECT id, email, role, password_hash, created_at FROM users "
                               "WHERE email = ?1";
     char norm[256];
@@ -87,7 +91,8 @@ int ms_store_user_by_email(ms_store_t *st, const char *email, ms_user_t *out) {
     return user_lookup(st, sql, norm, out);
 }
 
-int ms_store_user_by_id(ms_store_t *st, const char *id, ms_user_t *out) {
+int ms__sq_user_by_id(ms_store_t *base, const char *id, ms_user_t *out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "SELECT id, email, role, password_hash, created_at FROM users "
                               "WHERE id = ?1";
     if (!id)
@@ -95,7 +100,8 @@ int ms_store_user_by_id(ms_store_t *st, const char *id, ms_user_t *out) {
     return user_lookup(st, sql, id, out);
 }
 
-int ms_store_user_count(ms_store_t *st, int64_t *out) {
+int ms__sq_user_count(ms_store_t *base, int64_t *out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "SELECT count(*) FROM users";
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
@@ -107,7 +113,8 @@ int ms_store_user_count(ms_store_t *st, int64_t *out) {
     return rc == SQLITE_ROW ? 0 : ms__store_err(st, rc, "user count");
 }
 
-int ms_store_user_list(ms_store_t *st, json_t **out) {
+int ms__sq_user_list(ms_store_t *base, json_t **out) {
+    sq_store_t *st = SQ(base);
     static const char sql[] = "SELECT id, email, role, created_at FROM users ORDER BY created_at, "
                               "email";
     *out = NULL;
@@ -133,8 +140,9 @@ int ms_store_user_list(ms_store_t *st, json_t **out) {
     return 0;
 }
 
-int ms_store_refresh_put(ms_store_t *st, const char *token_hash_hex, const char *user_id,
-                         int64_t expires_at_ms) {
+int ms__sq_refresh_put(ms_store_t *base, const char *token_hash_hex, const char *user_id,
+                       int64_t expires_at_ms) {
+    sq_store_t *st = SQ(base);
     static const char purge[] = "DELETE FROM refresh_tokens WHERE user_id = ?1 AND expires_at < ?2";
     static const char ins[] = "INSERT INTO refresh_tokens (token_hash, user_id, created_at, "
                               "expires_at) VALUES (?1, ?2, ?3, ?4)";
@@ -181,7 +189,7 @@ fail:
 }
 
 /* Revokes every refresh token of a user (inside the caller's transaction). */
-static int revoke_all(ms_store_t *st, const char *user_id) {
+static int revoke_all(sq_store_t *st, const char *user_id) {
     static const char sql[] = "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1";
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)
@@ -192,8 +200,9 @@ static int revoke_all(ms_store_t *st, const char *user_id) {
     return rc == SQLITE_DONE ? 0 : ms__store_err(st, rc, "refresh revoke");
 }
 
-int ms_store_refresh_consume(ms_store_t *st, const char *token_hash_hex,
-                             char user_id_out[MS_ID_LEN]) {
+int ms__sq_refresh_consume(ms_store_t *base, const char *token_hash_hex,
+                           char user_id_out[MS_ID_LEN]) {
+    sq_store_t *st = SQ(base);
     static const char sel[] = "SELECT user_id, expires_at, used_at IS NOT NULL, revoked "
                               "FROM refresh_tokens WHERE token_hash = ?1";
     static const char use[] = "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1";

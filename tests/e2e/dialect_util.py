@@ -143,7 +143,18 @@ async def send_oversized(ws, frame_bytes: int = 80 * 1024) -> int:
 # provider, 12 MiB) and whose outbound queue is small: a client that stops
 # reading makes the queue overflow (close 1008).
 OVERFLOW_SERVER = dict(provider="synthetic", syn_chunks=12288, syn_chunk_bytes=1024,
-                       syn_interval_ms=0, max_queue_bytes=65536)
+                       syn_interval_ms=0, max_queue_bytes=65536, max_answer_bytes=16 << 20)
+
+
+def conversation_of(server, token: str, message_id: str) -> str:
+    """The id of the token user's conversation that holds message_id (a
+    session's conversation id is derived with the server's key, so tests
+    find it through the REST API like any client would)."""
+    convs = server.api("GET", "/api/conversations?limit=100", token).json()["conversations"]
+    for c in convs:
+        if any(m["id"] == message_id for m in server.messages(token, c["id"])):
+            return c["id"]
+    raise AssertionError(f"no conversation of this user holds {message_id}")
 
 
 async def overflow_queue(ws, question: Dict, settle: float = 2.0) -> int:

@@ -57,6 +57,12 @@ def medstream_bin() -> str:
     return str(p)
 
 
+# The default medical disclaimer (src/core/config.c), which ends every answer.
+DISCLAIMER_TEXT = ("Medical disclaimer: this information is for education only and is not a "
+                   "substitute for professional medical advice, diagnosis or treatment. Always "
+                   "consult a qualified clinician about a specific patient.")
+
+
 def free_port() -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

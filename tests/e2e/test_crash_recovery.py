@@ -7,7 +7,7 @@ import time
 
 import websockets.exceptions
 
-from medstream_e2e import (E2E_KB, HEMO_QUESTION, MENIERE_QUESTION, assert_complete_consistent,
+from medstream_e2e import (DISCLAIMER_TEXT, E2E_KB, HEMO_QUESTION, MENIERE_QUESTION, assert_complete_consistent,
                            ask, collect, connect, expect_close, new_cmid, recv_event, run,
                            send_json, send_message)
 
@@ -62,10 +62,14 @@ def test_kill9_mid_stream_then_restart(start_server):
     assert user_msg["client_message_id"] == cmid
     assert asst["id"] == st.message_id
     assert asst["status"] == "interrupted", asst
-    assert asst["content"], "no checkpoint was stored in 0.6 s with --checkpoint-ms 100"
-    assert streamed.startswith(asst["content"]), (
+    # Recovery keeps the last checkpoint and appends the disclaimer: every
+    # assistant message a client sees carries it, interrupted ones too.
+    partial, sep, disclaimer = asst["content"].rpartition("\n\n")
+    assert sep and disclaimer.startswith("Medical disclaimer"), asst["content"]
+    assert partial, "no checkpoint was stored in 0.6 s with --checkpoint-ms 100"
+    assert streamed.startswith(partial), (
         f"stored partial text is not a prefix of what was streamed:\n"
-        f"stored:   {asst['content']!r}\nstreamed: {streamed!r}")
+        f"stored:   {partial!r}\nstreamed: {streamed!r}")
 
     async def after():
         ws, _ = await connect(srv2, tok)
@@ -82,6 +86,7 @@ def test_kill9_mid_stream_then_restart(start_server):
     assert r.complete["status"] == "interrupted"
     assert r.complete["finish_reason"] == "interrupted"
     assert r.complete["text"] == asst["content"]
+    assert r.complete["disclaimer"] == disclaimer
     for x in (a, b):
         assert_complete_consistent(x)
         assert x.complete["status"] == "complete"
@@ -130,6 +135,10 @@ def test_sigterm_mid_stream_leaves_no_streaming_message(start_server):
         assert_complete_consistent(st)
         assert m["status"] == "complete" and m["content"] == st.complete["text"]
     elif m["status"] == "interrupted":
-        assert st.text.startswith(m["content"]), (m["content"], st.text)
+        # Interrupted by the shutdown itself: the text streamed so far, then
+        # the disclaimer, exactly as the last chunks the client got.
+        assert m["content"].endswith(DISCLAIMER_TEXT), m["content"]
+        partial = m["content"][: -len(DISCLAIMER_TEXT)].rstrip("\n")
+        assert st.text.startswith(partial) or partial.startswith(st.text), (m["content"], st.text)
     else:
         assert m["content"].startswith(st.text), (m["content"], st.text)

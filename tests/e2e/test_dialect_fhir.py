@@ -10,7 +10,7 @@ import re
 import uuid
 from urllib.parse import quote
 
-from dialect_util import (OVERFLOW_SERVER, assert_quiet, check_auth_policy, check_origin_policy,
+from dialect_util import (conversation_of, OVERFLOW_SERVER, assert_quiet, check_auth_policy, check_origin_policy,
                           closed_with, dopen, is_timestamp, is_uuid, overflow_queue, recv,
                           recv_until, send, send_oversized)
 from medstream_e2e import expect_close, run
@@ -88,8 +88,8 @@ def test_connection_and_message_event_by_event(server, user):
     final = _check_turn(run(go()), session)
     assert "asthma" in final["content"].lower() and final["citations"]
     assert final["content"].rstrip().split("\n\n")[-1].lower().startswith("medical disclaimer")
-    # A UUID session is the conversation's id; the turn is stored there.
-    msgs = server.messages(tok, session)
+    # The session's conversation (derived with the server's key) holds it.
+    msgs = server.messages(tok, conversation_of(server, tok, final["message_id"]))
     assert [m["role"] for m in msgs] == ["user", "assistant"]
     assert msgs[1]["id"] == final["message_id"] and msgs[1]["content"] == final["content"]
 
@@ -135,13 +135,14 @@ def test_concurrent_sessions_are_isolated(server):
         assert word in final["content"].lower(), (session, final["content"][:200])
         finals.append(final["message_id"])
     assert len(set(finals)) == 3
-    stored = server.messages(alice["access_token"], plan[0][1])
+    conv0 = conversation_of(server, alice["access_token"], finals[0])
+    stored = server.messages(alice["access_token"], conv0)
     assert [m["content"] for m in stored if m["role"] == "user"] == [plan[0][2]]
     assert stored[1]["id"] == finals[0]
     # Alice's two sessions are two conversations; Bob sees neither.
     convs = server.api("GET", "/api/conversations", alice["access_token"]).json()["conversations"]
-    assert plan[0][1] in {c["id"] for c in convs} and len(convs) == 2
-    assert server.api("GET", f"/api/conversations/{plan[0][1]}",
+    assert conv0 in {c["id"] for c in convs} and len(convs) == 2
+    assert server.api("GET", f"/api/conversations/{conv0}",
                       bob["access_token"]).status_code == 404
 
 
@@ -190,19 +191,28 @@ def test_session_reconnects_to_its_conversation(server, user):
     assert [m["id"] for m in server.messages(tok, conv["id"]) if m["role"] == "assistant"] == ids
 
 
-def test_another_users_session_closes_4003(server):
+def test_same_session_for_two_users_is_two_conversations(server):
+    """A session name (UUID or not) is scoped to its owner: Bob using
+    Alice's session id gets a conversation of his own, Alice's is
+    untouched, and Alice is never refused (no session squatting)."""
     a, b = server.register(), server.register()
     session = str(uuid.uuid4())
 
-    async def go():
-        ws = await _connect(server, a["access_token"], session)
-        _check_turn(await _ask(ws, session, "What is asthma?"), session)
+    async def turn(u, question):
+        ws = await _connect(server, u["access_token"], session)
+        final = _check_turn(await _ask(ws, session, question), session)
         await ws.close()
-    run(go())
-    closed_with(server, _path(session), 4003, b["access_token"])
+        return final
+    fb = run(turn(b, "What is gout?"))  # Bob first, trying to take it
+    fa = run(turn(a, "What is asthma?"))
+    ca = conversation_of(server, a["access_token"], fa["message_id"])
+    cb = conversation_of(server, b["access_token"], fb["message_id"])
+    assert ca != cb
+    assert [m["content"] for m in server.messages(a["access_token"], ca)
+            if m["role"] == "user"] == ["What is asthma?"]
+    assert server.api("GET", f"/api/conversations/{ca}", b["access_token"]).status_code == 404
     closed_with(server, "/ws", 4000, a["access_token"])  # no session_id
     closed_with(server, "/ws?session_id=", 4000, a["access_token"])
-    assert len(server.messages(a["access_token"], session)) == 2
 
 
 def test_handshake_policy_is_the_native_one(server, user):

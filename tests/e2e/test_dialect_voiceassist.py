@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -141,12 +142,11 @@ def test_session_id_is_a_conversation_created_on_first_use(server):
         wb, _ = await _connect(server, tb)
         s4, _c, _d = _check_answer(await _ask(wb, "What is asthma?", session_id="ward-7"))
         assert s4["session_id"] != s1["session_id"]
-        # Another user's conversation id: an error, nothing stored, still open.
-        await send(wb, {"type": "message", "content": "What is asthma?", "session_id": conv["id"]})
-        err = await recv(wb)
-        assert err["type"] == "error" and err["error"]["code"] == "FORBIDDEN", err
-        await send(wb, {"type": "ping"})
-        assert await recv(wb) == {"type": "pong"}
+        # Another user's conversation id as a session name: only a name for
+        # Bob, mapped to his own conversation; Alice's is neither reached nor
+        # taken (session squatting is impossible).
+        s5, _c, _d = _check_answer(await _ask(wb, "What is asthma?", session_id=conv["id"]))
+        assert s5["session_id"] not in (conv["id"], s1["session_id"], s4["session_id"])
         await wb.close()
         return s1, conv
     s1, conv = run(go())
@@ -155,6 +155,34 @@ def test_session_id_is_a_conversation_created_on_first_use(server):
     assert len(server.messages(ta, conv["id"])) == 2
     r = server.api("GET", f"/api/conversations/{s1['session_id']}", b["access_token"])
     assert r.status_code == 404
+
+
+def test_session_squatting_is_impossible(server):
+    """Bob knows Alice's user id and uses her session names first (and a
+    UUID she will use next): Alice is still served, in conversations of her
+    own, and Bob's turns never reach them."""
+    a, b = server.register(), server.register()
+    future = str(uuid.uuid4())
+
+    async def go():
+        wb, _ = await _connect(server, b["access_token"])
+        for name in ("default", a["user"]["id"], future):
+            _check_answer(await _ask(wb, "What is asthma?", session_id=name))
+        await wb.close()
+        wa, _ = await _connect(server, a["access_token"])
+        got = [_check_answer(await _ask(wa, "What is gout?", session_id=name))[0]
+               for name in ("default", future)]
+        await wa.close()
+        return got
+    starts = run(go())
+    for st in starts:
+        msgs = server.messages(a["access_token"], st["session_id"])
+        assert [m["content"] for m in msgs if m["role"] == "user"] == ["What is gout?"], msgs
+    mine = {c["id"] for c in server.api("GET", "/api/conversations",
+                                        a["access_token"]).json()["conversations"]}
+    theirs = {c["id"] for c in server.api("GET", "/api/conversations",
+                                          b["access_token"]).json()["conversations"]}
+    assert len(mine) == 2 and len(theirs) == 3 and not mine & theirs
 
 
 def test_messages_without_session_share_the_connections_conversation(server, user):

@@ -5,12 +5,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "chat/chat.h"
+#include "chat/internal.h"
 #include "chat/work.h"
 #include "core/buf.h"
+#include "store/sqlite.h"
 #include "store/store.h"
+
+#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +76,11 @@ static void prov_free(ms_provider_t *p) {
     (void)p;
 }
 
-static const ms_provider_ops_t script_ops = {
-    .name = "script", .uses_retrieval = 1, .start = gen_start, .cancel = gen_cancel, .free = prov_free};
+static const ms_provider_ops_t script_ops = {.name = "script",
+                                             .uses_retrieval = 1,
+                                             .start = gen_start,
+                                             .cancel = gen_cancel,
+                                             .free = prov_free};
 static ms_provider_t script_provider = {&script_ops, NULL};
 
 /* ---- a subscriber that records what it receives ---- */
@@ -80,8 +88,8 @@ typedef struct {
     int starts, tool_calls, tool_results, chunks, completes, errors;
     int64_t first_seq, last_seq;
     int gap;
-    ms_buf_t text;     /* concatenated deltas */
-    char *final_text;  /* message_complete.text */
+    ms_buf_t text;    /* concatenated deltas */
+    char *final_text; /* message_complete.text */
     char message_id[MS_ID_LEN];
     char conversation_id[MS_ID_LEN];
     char finish_reason[32];
@@ -97,8 +105,12 @@ static void rec_cb(void *ctx, const ms_event_t *ev) {
         snprintf(r->message_id, sizeof r->message_id, "%s", ev->message_id);
         snprintf(r->conversation_id, sizeof r->conversation_id, "%s", ev->conversation_id);
         break;
-    case MS_EV_TOOL_CALL: r->tool_calls++; break;
-    case MS_EV_TOOL_RESULT: r->tool_results++; break;
+    case MS_EV_TOOL_CALL:
+        r->tool_calls++;
+        break;
+    case MS_EV_TOOL_RESULT:
+        r->tool_results++;
+        break;
     case MS_EV_MESSAGE_CHUNK:
         if (r->chunks == 0)
             r->first_seq = ev->seq;
@@ -120,7 +132,8 @@ static void rec_cb(void *ctx, const ms_event_t *ev) {
         snprintf(r->error_code, sizeof r->error_code, "%s",
                  json_string_value(json_object_get(ev->data, "code")));
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -160,7 +173,7 @@ static int setup(void **state) {
     uv_loop_init(&f->loop);
     ms_config_defaults(&f->cfg);
     f->cfg.checkpoint_ms = 10;
-    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider);
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider, NULL);
     script_words = 40;
     *state = f;
     return 0;
@@ -287,7 +300,7 @@ static void test_resume_after_expiry_comes_from_storage(void **state) {
     uv_run(&f->loop, UV_RUN_DEFAULT);
     ms_chat_free(f->chat);
     f->cfg.replay_ttl_ms = 30;
-    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider);
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider, NULL);
     rec_t r1 = {0}, r2 = {0};
     ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
     ms_chat_ask(f->chat, f->user, NULL, "e", "What is gout?", s1);
@@ -344,8 +357,10 @@ static void test_other_user_is_forbidden(void **state) {
     ms_sub_t *sx = ms_sub_new(rec_cb, &x);
     ms_chat_resume(f->chat, f->other, r.message_id, 0, sx);
     run_until(f, &x.errors, 1);
-    assert_string_equal(x.error_code, "forbidden");
+    /* Exactly what an unknown id gets: no client learns which ids exist. */
+    assert_string_equal(x.error_code, "not_found");
     assert_int_equal(x.chunks, 0);
+    assert_int_equal(x.starts, 0);
     ms_sub_t *sy = ms_sub_new(rec_cb, &y);
     ms_chat_ask(f->chat, f->other, r.conversation_id, "o2", "hello", sy);
     run_until(f, &y.errors, 1);
@@ -358,14 +373,333 @@ static void test_other_user_is_forbidden(void **state) {
     rec_free(&y);
 }
 
+/* Defect: a resume whose last_seq is near INT64_MAX overflowed last_seq + 1
+ * and aborted the server. Any last_seq that cannot name a chunk is refused
+ * with invalid_request and the answer is not disturbed. */
+static void test_resume_refuses_impossible_last_seq(void **state) {
+    fx_t *f = *state;
+    rec_t r = {0}, x = {0}, y = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "big", "What is asthma?", s);
+    run_until(f, &r.completes, 1);
+    ms_sub_t *sx = ms_sub_new(rec_cb, &x);
+    ms_chat_resume(f->chat, f->user, r.message_id, INT64_MAX, sx);
+    run_until(f, &x.errors, 1);
+    assert_string_equal(x.error_code, "invalid_request");
+    assert_int_equal(x.chunks, 0);
+    /* Past the end of a finished answer: also impossible. */
+    ms_sub_t *sy = ms_sub_new(rec_cb, &y);
+    ms_chat_resume(f->chat, f->user, r.message_id, r.complete_seq + 1, sy);
+    run_until(f, &y.errors, 1);
+    assert_string_equal(y.error_code, "invalid_request");
+    ms_sub_close(s);
+    ms_sub_close(sx);
+    ms_sub_close(sy);
+    rec_free(&r);
+    rec_free(&x);
+    rec_free(&y);
+}
+
+static void ask_session(fx_t *f, const char *conv, const char *alias, const char *cmid,
+                        ms_sub_t *sub) {
+    ms_ask_t a = {.user_id = f->user,
+                  .conversation_id = conv,
+                  .conversation_alias = alias,
+                  .client_message_id = cmid,
+                  .text = "What is asthma?",
+                  .flags = MS_ASK_CREATE_CONVERSATION};
+    ms_chat_ask_req(f->chat, &a, sub);
+}
+
+/* Defect: a subscriber redirected to an answer that already existed (a
+ * repeated client_message_id reaching storage under another key) was
+ * attached to that answer while still listed on its own stream, and
+ * dropping that stream then looped for ever. Here one question is asked
+ * through a session whose name is the conversation's id (alias), then
+ * again naming the conversation directly: the second must follow the
+ * first answer, and the service must stay usable. */
+static void test_redirected_subscriber_is_detached(void **state) {
+    fx_t *f = *state;
+    rec_t r1 = {0}, r2 = {0}, r3 = {0};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask(f->chat, f->user, NULL, "seed", "What is gout?", s1);
+    run_until(f, &r1.completes, 1);
+    char conv[MS_ID_LEN], derived[MS_ID_LEN];
+    memcpy(conv, r1.conversation_id, MS_ID_LEN);
+    ms_dialect_session_conversation(f->user, conv, derived);
+    script_words = 2000; /* long enough to be live when the retry arrives */
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ask_session(f, derived, conv, "dup", s2);
+    run_until(f, &r2.chunks, 1);
+    assert_string_equal(r2.conversation_id, conv); /* the alias won */
+    ms_sub_t *s3 = ms_sub_new(rec_cb, &r3);
+    ms_chat_ask(f->chat, f->user, conv, "dup", "What is asthma?", s3);
+    run_until(f, &r3.completes, 1);
+    run_until(f, &r2.completes, 1);
+    assert_string_equal(r3.message_id, r2.message_id);
+    assert_string_equal(r3.final_text, r2.final_text);
+    ms_sub_close(s1);
+    ms_sub_close(s2);
+    ms_sub_close(s3);
+    rec_free(&r1);
+    rec_free(&r2);
+    rec_free(&r3);
+}
+
+/* Deletes a conversation from another connection, as a user in another tab
+ * would, so the answer's final write finds no row. */
+static void delete_conversation(fx_t *f, const char *user, const char *conv) {
+    ms_store_t *st;
+    assert_int_equal(ms_store_open(f->dir, &st), 0);
+    assert_int_equal(ms_store_conversation_delete(st, user, conv), 0);
+    ms_store_close(st);
+}
+
+/* Defect: the client was told the answer was stored (message_complete)
+ * when the final write had failed. Now it is retried, then reported as a
+ * retryable error instead, to live and to resuming subscribers alike. */
+static void test_failed_final_write_is_an_error(void **state) {
+    fx_t *f = *state;
+    script_words = 200;
+    rec_t r = {0}, x = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "gone", "What is asthma?", s);
+    run_until(f, &r.chunks, 1);
+    delete_conversation(f, f->user, r.conversation_id);
+    run_until(f, &r.errors, 1);
+    assert_int_equal(r.completes, 0);
+    assert_string_equal(r.error_code, "internal_error");
+    ms_sub_t *sx = ms_sub_new(rec_cb, &x);
+    ms_chat_resume(f->chat, f->user, r.message_id, 0, sx);
+    run_until(f, &x.errors, 1);
+    assert_int_equal(x.completes, 0);
+    ms_sub_close(s);
+    ms_sub_close(sx);
+    rec_free(&r);
+    rec_free(&x);
+}
+
+/* Restarts the service with the fixture's (changed) configuration. */
+static void restart_chat(fx_t *f) {
+    ms_chat_shutdown(f->chat);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ms_chat_free(f->chat);
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider, NULL);
+}
+
+/* Defect: no cap on concurrent turns per user or per process. A user over
+ * max_turns_per_user, anyone over max_live_turns, and a user over
+ * user_turns_per_min is refused with a clear, retryable error; others are
+ * not affected. */
+static void test_turn_caps(void **state) {
+    fx_t *f = *state;
+    f->cfg.max_turns_per_user = 2;
+    f->cfg.max_live_turns = 3;
+    f->cfg.user_turns_per_min = 4;
+    restart_chat(f);
+    script_words = 100000;
+    rec_t r[6];
+    ms_sub_t *s[6];
+    memset(r, 0, sizeof r);
+    const char *users[6] = {f->user, f->user, f->user, f->other, f->other, f->other};
+    for (int i = 0; i < 6; i++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "cap%d", i);
+        s[i] = ms_sub_new(rec_cb, &r[i]);
+        ms_chat_ask(f->chat, users[i], NULL, cmid, "What is asthma?", s[i]);
+    }
+    run_until(f, &r[0].chunks, 1);
+    run_until(f, &r[1].chunks, 1);
+    run_until(f, &r[3].chunks, 1);
+    assert_string_equal(r[2].error_code, "overloaded"); /* the user's third */
+    assert_string_equal(r[4].error_code, "overloaded"); /* the process's fourth */
+    assert_string_equal(r[5].error_code, "overloaded");
+    ms_chat_stats_t st;
+    ms_chat_stats(f->chat, &st);
+    assert_int_equal(st.streams_live, 3);
+    assert_int_equal(st.refused_overloaded, 3);
+    for (int i = 0; i < 6; i++) {
+        if (r[i].starts)
+            assert_int_equal(ms_chat_cancel(f->chat, users[i], r[i].message_id), 0);
+    }
+    run_until(f, &r[0].completes, 1);
+    run_until(f, &r[1].completes, 1);
+    /* The rate: f->user has used 2 of 4 questions this minute. */
+    script_words = 3;
+    rec_t q[3];
+    memset(q, 0, sizeof q);
+    for (int i = 0; i < 3; i++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "rate%d", i);
+        ms_sub_t *sq = ms_sub_new(rec_cb, &q[i]);
+        ms_chat_ask(f->chat, f->user, NULL, cmid, "What is asthma?", sq);
+        if (i < 2)
+            run_until(f, &q[i].completes, 1);
+        else
+            assert_string_equal(q[i].error_code, "rate_limited");
+        ms_sub_close(sq);
+        rec_free(&q[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        ms_sub_close(s[i]);
+        rec_free(&r[i]);
+    }
+}
+
+/* Defect: no bound on the size of a live answer. Generation stops at
+ * max_answer_bytes with finish_reason "length"; the stored text is what
+ * was kept plus the disclaimer. */
+static void test_answer_size_cap(void **state) {
+    fx_t *f = *state;
+    f->cfg.max_answer_bytes = 2048;
+    restart_chat(f);
+    script_words = 100000;
+    rec_t r = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "long", "What is asthma?", s);
+    run_until(f, &r.completes, 1);
+    assert_string_equal(r.finish_reason, "length");
+    size_t dl = strlen(f->cfg.disclaimer);
+    size_t n = strlen(r.final_text);
+    assert_true(n <= 2048 + 2 + dl);
+    assert_true(n > 1500 + dl);
+    json_t *msgs = stored_messages(f, r.conversation_id);
+    json_t *a = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "content")), r.final_text);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "complete");
+    json_decref(msgs);
+    ms_sub_close(s);
+    rec_free(&r);
+}
+
+/* Defect: an answer interrupted by shutdown reached clients without the
+ * disclaimer. Now it is appended like on every other outcome, and the
+ * stored message says interrupted. */
+static void test_shutdown_interrupts_with_disclaimer(void **state) {
+    fx_t *f = *state;
+    script_words = 100000;
+    rec_t r = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "int", "What is asthma?", s);
+    run_until(f, &r.chunks, 3);
+    ms_chat_shutdown(f->chat);
+    run_until(f, &r.completes, 1);
+    assert_string_equal(r.finish_reason, "interrupted");
+    size_t dl = strlen(f->cfg.disclaimer);
+    assert_string_equal(r.final_text + strlen(r.final_text) - dl, f->cfg.disclaimer);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    json_t *msgs = stored_messages(f, r.conversation_id);
+    json_t *a = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "interrupted");
+    assert_string_equal(json_string_value(json_object_get(a, "content")), r.final_text);
+    json_decref(msgs);
+    ms_chat_free(f->chat);
+    f->chat = ms_chat_new(&f->loop, &f->cfg, &script_provider, NULL);
+    ms_sub_close(s);
+    rec_free(&r);
+}
+
+/* Defect: the replay bound counted only the text, so 8,000 questions held
+ * gigabytes while 13 MB were reported. Everything a stream keeps (its
+ * question, passages, history, events) is counted now, and a service over
+ * the bound refuses new questions once no finished answer is left to drop. */
+static void test_memory_bound_counts_everything(void **state) {
+    fx_t *f = *state;
+    script_words = 100000;
+    ms_chat_stats_t st0, st1;
+    ms_chat_stats(f->chat, &st0);
+    char *big = malloc(20001);
+    memset(big, 'q', 20000);
+    big[20000] = '\0';
+    rec_t r = {0};
+    ms_sub_t *s = ms_sub_new(rec_cb, &r);
+    ms_chat_ask(f->chat, f->user, NULL, "mem", big, s);
+    run_until(f, &r.chunks, 1);
+    ms_chat_stats(f->chat, &st1);
+    /* The question alone is 20 kB; the text streamed so far is tiny. */
+    assert_true(st1.replay_bytes - st0.replay_bytes > 20000);
+    f->cfg.replay_max_bytes = st1.replay_bytes; /* now full */
+    rec_t x = {0};
+    ms_sub_t *sx = ms_sub_new(rec_cb, &x);
+    ms_chat_ask(f->chat, f->other, NULL, "mem2", big, sx);
+    assert_string_equal(x.error_code, "overloaded");
+    assert_int_equal(ms_chat_cancel(f->chat, f->user, r.message_id), 0);
+    run_until(f, &r.completes, 1);
+    free(big);
+    ms_sub_close(s);
+    ms_sub_close(sx);
+    rec_free(&r);
+    rec_free(&x);
+}
+
+/* ---- a stage alone, with a fake next stage --------------------------------- */
+
+static int fake_ran;
+static char fake_conv[MS_ID_LEN];
+static size_t fake_history;
+
+static void fake_stage(ms_turn_t *t) {
+    fake_ran++;
+    snprintf(fake_conv, sizeof fake_conv, "%s", t->s->conversation_id);
+    fake_history = json_array_size(t->history);
+    ms__turn_fail(t, MS_ECANCELED, "stopped by the test");
+}
+
+static const ms_stage_ops_t fake_ops = {.name = "fake", .run = fake_stage};
+
+/* The persist stage alone: the user message is durable and message_start
+ * sent before it hands over; the next stage sees the conversation and the
+ * history, and nothing else of the chain runs. */
+static void test_persist_stage_alone(void **state) {
+    fx_t *f = *state;
+    rec_t r1 = {0}, r2 = {0};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask(f->chat, f->user, NULL, "p1", "What is asthma?", s1);
+    run_until(f, &r1.completes, 1);
+    static const ms_stage_ops_t *const chain[] = {&ms_stage_persist, &fake_ops};
+    f->chat->chain = chain;
+    f->chat->nstages = 2;
+    fake_ran = 0;
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ms_chat_ask(f->chat, f->user, r1.conversation_id, "p2", "And its treatment?", s2);
+    run_until(f, &r2.errors, 1);
+    assert_int_equal(fake_ran, 1);
+    assert_int_equal(r2.starts, 1);
+    assert_int_equal(r2.tool_calls, 0); /* retrieve is not in this chain */
+    assert_int_equal(r2.chunks, 0);
+    assert_string_equal(fake_conv, r1.conversation_id);
+    assert_int_equal(fake_history, 2); /* the first question and its answer */
+    json_t *msgs = stored_messages(f, r1.conversation_id);
+    assert_int_equal(json_array_size(msgs), 4); /* the second turn is durable */
+    json_decref(msgs);
+    f->chat->chain = ms__turn_chain;
+    f->chat->nstages = ms__turn_nstages;
+    ms_sub_close(s1);
+    ms_sub_close(s2);
+    rec_free(&r1);
+    rec_free(&r2);
+}
+
 static void test_citations_shape(void **state) {
     (void)state;
     ms_kb_hit_t hits[2] = {
-        {.id = "GHR_1_Sec1", .score = 3.5, .title = "What is X?", .url = "https://x.nih.gov/",
-         .source = "GHR", .source_type = "medquad", .text = "X is a condition."},
-        {.id = "123", .score = 1.0, .title = "Paper", .url = "https://pubmed/123",
-         .source = "PubMed", .source_type = "pubmed", .text = "Abstract.", .pmid = "123",
-         .authors_json = "[\"A B\"]", .year = 2019},
+        {.id = "GHR_1_Sec1",
+         .score = 3.5,
+         .title = "What is X?",
+         .url = "https://x.nih.gov/",
+         .source = "GHR",
+         .source_type = "medquad",
+         .text = "X is a condition."},
+        {.id = "123",
+         .score = 1.0,
+         .title = "Paper",
+         .url = "https://pubmed/123",
+         .source = "PubMed",
+         .source_type = "pubmed",
+         .text = "Abstract.",
+         .pmid = "123",
+         .authors_json = "[\"A B\"]",
+         .year = 2019},
     };
     size_t cited[2] = {1, 0};
     json_t *c = ms_chat_citations(hits, 2, cited, 2);
@@ -391,6 +725,14 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_partial_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_user_is_forbidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_refuses_impossible_last_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirected_subscriber_is_detached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_final_write_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_turn_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_size_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_interrupts_with_disclaimer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_bound_counts_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persist_stage_alone, setup, teardown),
         cmocka_unit_test(test_citations_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

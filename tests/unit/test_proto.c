@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "core/ms.h"
@@ -45,8 +46,8 @@ static void test_chunk_escapes_and_fields(void **state) {
 
 static void test_complete_carries_data(void **state) {
     (void)state;
-    json_t *data = json_pack("{s:[{s:i}], s:s, s:s}", "citations", "index", 1, "disclaimer",
-                             "D", "finish_reason", "stop");
+    json_t *data = json_pack("{s:[{s:i}], s:s, s:s}", "citations", "index", 1, "disclaimer", "D",
+                             "finish_reason", "stop");
     ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE,
                      .message_id = "m",
                      .conversation_id = "c",
@@ -80,24 +81,27 @@ static void test_decode_message(void **state) {
     (void)state;
     ms_client_msg_t m;
     char err[160];
-    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"h\xc3\xa9llo\",\"client_message_id\":\"x\"}",
-                            &m, err),
-                     0);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"h\xc3\xa9llo\",\"client_message_id\":\"x\"}", &m,
+               err),
+        0);
     assert_int_equal(m.kind, MS_CMSG_MESSAGE);
     assert_string_equal(m.text, "h\xc3\xa9llo");
     assert_string_equal(m.client_message_id, "x");
     assert_null(m.conversation_id);
     ms_client_msg_clear(&m);
     /* 10 characters in 20 bytes is within a 10-character limit... */
-    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                            "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\",\"client_message_id\":\"x\"}",
-                            &m, err),
-                     0);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\",\"client_message_id\":\"x\"}",
+               &m, err),
+        0);
     ms_client_msg_clear(&m);
     /* ...and 11 is not. */
-    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"abcdefghijk\",\"client_message_id\":\"x\"}",
-                            &m, err),
-                     MS_EINVAL);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"abcdefghijk\",\"client_message_id\":\"x\"}", &m,
+               err),
+        MS_EINVAL);
 }
 
 static void test_decode_errors(void **state) {
@@ -114,19 +118,20 @@ static void test_decode_errors(void **state) {
                      MS_EINVAL);
     assert_non_null(strstr(err, "text"));
     assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\"}", &m, err), MS_EINVAL);
-    assert_int_equal(decode("{\"type\":\"message\",\"text\":5,\"client_message_id\":\"x\"}", &m, err),
-                     MS_EINVAL);
-    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"\",\"client_message_id\":\"x\"}", &m,
-                            err),
-                     MS_EINVAL);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":5,\"client_message_id\":\"x\"}", &m, err),
+        MS_EINVAL);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"\",\"client_message_id\":\"x\"}", &m, err),
+        MS_EINVAL);
     assert_int_equal(decode("{\"type\":\"message\",\"text\":\"a\",\"client_message_id\":\"x\","
                             "\"conversation_id\":\"../etc\"}",
                             &m, err),
                      MS_EINVAL);
     assert_int_equal(decode("{\"type\":\"fly\"}", &m, err), MS_EINVAL);
     assert_non_null(strstr(err, "fly"));
-    assert_int_equal(decode("{\"type\":\"resume\",\"message_id\":\"nope\",\"last_seq\":1}", &m, err),
-                     MS_EINVAL);
+    assert_int_equal(
+        decode("{\"type\":\"resume\",\"message_id\":\"nope\",\"last_seq\":1}", &m, err), MS_EINVAL);
     assert_int_equal(decode("{\"type\":\"resume\",\"message_id\":"
                             "\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\",\"last_seq\":-1}",
                             &m, err),
@@ -160,8 +165,8 @@ static void test_utf8_count(void **state) {
     (void)state;
     assert_int_equal(ms_utf8_count("abc", 3), 3);
     assert_int_equal(ms_utf8_count("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), 3);
-    assert_int_equal(ms_utf8_count("\xc3", 1), -1);      /* truncated */
-    assert_int_equal(ms_utf8_count("\xc3\x41", 2), -1);  /* bad continuation */
+    assert_int_equal(ms_utf8_count("\xc3", 1), -1);     /* truncated */
+    assert_int_equal(ms_utf8_count("\xc3\x41", 2), -1); /* bad continuation */
     assert_int_equal(ms_utf8_count("\xff", 1), -1);
 }
 
@@ -188,8 +193,8 @@ static const char *fake_query_arg(const ms_dialect_conn_t *c, const char *name, 
 static int dopen(const ms_dialect_ops_t *d, const char *param, const char *session,
                  ms_dialect_open_t *o) {
     fake_query_t q = {session};
-    ms_dialect_conn_t c = {.user_id = UID, .path_param = param, .query_arg = fake_query_arg,
-                           .impl = &q};
+    ms_dialect_conn_t c = {
+        .user_id = UID, .path_param = param, .query_arg = fake_query_arg, .impl = &q};
     char err[120] = "";
     memset(o, 0, sizeof *o);
     int rc = d->open(&c, o, err, sizeof err);
@@ -235,8 +240,7 @@ static const char *sget(json_t *o, const char *k) {
     return json_string_value(json_object_get(o, k));
 }
 
-static int ddec(const ms_dialect_ops_t *d, void *st, const char *s, ms_client_msg_t *m,
-                char *err) {
+static int ddec(const ms_dialect_ops_t *d, void *st, const char *s, ms_client_msg_t *m, char *err) {
     return d->decode(st, s, strlen(s), &lim, m, err, 160);
 }
 
@@ -245,8 +249,8 @@ static void assert_chunk_does_not_allocate(const ms_dialect_ops_t *d, void *st) 
     ms_frames_t f;
     memset(&f, 0, sizeof f);
     ms_buf_reserve(&f.buf, 4096);
-    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 3, .text = "word ",
-                     .text_len = 5};
+    ms_event_t ev = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 3, .text = "word ", .text_len = 5};
     d->encode(st, &ev, &f);
     const char *data = f.buf.data;
     size_t cap = f.buf.cap;
@@ -279,11 +283,12 @@ static void test_frames_and_session_ids(void **state) {
     assert_memory_equal(ms_frames_get(&f, 2, &len), "[2]", 3);
     ms_frames_free(&f);
 
-    char a[MS_ID_LEN], b[MS_ID_LEN], c[MS_ID_LEN];
-    /* A UUID is its own conversation (upper case normalised). */
-    ms_dialect_session_conversation(UID, "6F1C2D3E-4B5A-4C6D-8E7F-0123456789AB", a);
-    assert_string_equal(a, MID);
-    /* A free-form name: a stable UUIDv8, different per user. */
+    char a[MS_ID_LEN], b[MS_ID_LEN], c[MS_ID_LEN], d[MS_ID_LEN];
+    /* A session name: a stable UUIDv8, different per user, keyed: the same
+     * name under another server key maps elsewhere (so nobody without the
+     * key can compute, and take first, another user's session). */
+    static const unsigned char key1[32] = {1}, key2[32] = {2};
+    ms_dialect_set_session_key(key1, sizeof key1);
     ms_dialect_session_conversation(UID, "ward-7", a);
     ms_dialect_session_conversation(UID, "ward-7", b);
     ms_dialect_session_conversation(MID, "ward-7", c);
@@ -292,6 +297,14 @@ static void test_frames_and_session_ids(void **state) {
     assert_string_not_equal(a, c);
     assert_int_equal(a[14], '8');
     assert_true(strchr("89ab", a[19]) != NULL);
+    ms_dialect_set_session_key(key2, sizeof key2);
+    ms_dialect_session_conversation(UID, "ward-7", d);
+    assert_string_not_equal(a, d);
+    ms_dialect_set_session_key(key1, sizeof key1);
+    /* A UUID session is hashed too: it is not its own conversation unless
+     * the pipeline finds it is one of the user's (conversation_alias). */
+    ms_dialect_session_conversation(UID, "6F1C2D3E-4B5A-4C6D-8E7F-0123456789AB", a);
+    assert_string_not_equal(a, MID);
 }
 
 /* Row ids (RFC 9562 section 5.7): version 7, the variant, the creation
@@ -348,8 +361,8 @@ static void test_voiceassist_encode(void **state) {
     json_decref(data);
     /* The chunk, byte for byte (chunk_index is 0-based: seq - 1). */
     ms_frames_reset(&f);
-    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 7, .text = "a\"b\n",
-                     .text_len = 4};
+    ms_event_t ch = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 7, .text = "a\"b\n", .text_len = 4};
     ms_dialect_voiceassist.encode(o.state, &ch, &f);
     assert_string_equal(f.buf.data, "{\"type\":\"message_chunk\",\"message_id\":"
                                     "\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\",\"content\":"
@@ -362,8 +375,8 @@ static void test_voiceassist_encode(void **state) {
     assert_string_equal(sget(s, "message_id"), MID);
     assert_string_equal(sget(s, "session_id"), CID);
     json_decref(s);
-    json_t *err = json_pack("{s:s, s:s, s:b}", "code", "invalid_message", "message", "bad",
-                            "retryable", 0);
+    json_t *err =
+        json_pack("{s:s, s:s, s:b}", "code", "invalid_message", "message", "bad", "retryable", 0);
     ms_event_t e = {.kind = MS_EV_ERROR, .data = err};
     json_t *eo = enc1(&ms_dialect_voiceassist, o.state, &e);
     json_t *inner = json_object_get(eo, "error");
@@ -388,14 +401,17 @@ static void test_voiceassist_citations(void **state) {
     json_t *data = json_pack(
         "{s:[{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:[s,s], s:s, s:i}, "
         "{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s}]}",
-        "citations", "index", 1, "source_id", "p1", "source_type", "pubmed", "title", "T",
-        "url", "https://x.test/1", "source_name", "PubMed", "relevance_score", 1.075,
-        "quoted_text", "Q", "pmid", "123", "doi", "10.1/x", "authors", "A", "B", "journal", "J",
-        "year", 2021, "index", 2, "source_id", "s2", "source_type", "starter", "title", "U",
-        "url", "https://x.test/2", "source_name", "S", "relevance_score", 9.0, "quoted_text",
-        "R");
-    ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
-                     .text = "Answer [1] [2].", .text_len = 15, .data = data};
+        "citations", "index", 1, "source_id", "p1", "source_type", "pubmed", "title", "T", "url",
+        "https://x.test/1", "source_name", "PubMed", "relevance_score", 1.075, "quoted_text", "Q",
+        "pmid", "123", "doi", "10.1/x", "authors", "A", "B", "journal", "J", "year", 2021, "index",
+        2, "source_id", "s2", "source_type", "starter", "title", "U", "url", "https://x.test/2",
+        "source_name", "S", "relevance_score", 9.0, "quoted_text", "R");
+    ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE,
+                     .message_id = MID,
+                     .conversation_id = CID,
+                     .text = "Answer [1] [2].",
+                     .text_len = 15,
+                     .data = data};
     json_t *o = enc1(&ms_dialect_voiceassist, NULL, &ev);
     assert_int_equal(json_object_size(o), 4); /* type, message_id, content, citations */
     assert_string_equal(sget(o, "content"), "Answer [1] [2].");
@@ -446,11 +462,21 @@ static void test_voiceassist_decode(void **state) {
     char want[MS_ID_LEN];
     ms_dialect_session_conversation(UID, "ward-7", want);
     assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
-                          "{\"type\":\"message\",\"content\":\"hi\",\"session_id\":\"ward-7\"}",
-                          &m, err),
+                          "{\"type\":\"message\",\"content\":\"hi\",\"session_id\":\"ward-7\"}", &m,
+                          err),
                      0);
     assert_string_equal(m.conversation_id, want);
     assert_int_equal(m.create_conversation, 1);
+    assert_null(m.conversation_alias);
+    ms_client_msg_clear(&m);
+    /* A UUID session (any case) is also offered as the conversation itself. */
+    assert_int_equal(
+        ddec(&ms_dialect_voiceassist, o.state,
+             "{\"type\":\"message\",\"content\":\"hi\",\"session_id\":\"6F1C2D3E-4B5A-4C6D-8E7F-"
+             "0123456789AB\"}",
+             &m, err),
+        0);
+    assert_string_equal(m.conversation_alias, MID);
     ms_client_msg_clear(&m);
     assert_int_equal(ddec(&ms_dialect_voiceassist, o.state, "{\"type\":\"ping\"}", &m, err), 0);
     assert_int_equal(m.kind, MS_CMSG_PING);
@@ -481,8 +507,8 @@ static void test_veda(void **state) {
     /* The seed's chunk, byte for byte. */
     ms_frames_t f;
     memset(&f, 0, sizeof f);
-    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 2, .text = "Hello ",
-                     .text_len = 6};
+    ms_event_t ch = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 2, .text = "Hello ", .text_len = 6};
     ms_dialect_veda.encode(o.state, &ch, &f);
     assert_string_equal(f.buf.data, "{\"type\":\"chunk\",\"messageId\":"
                                     "\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\","
@@ -491,8 +517,12 @@ static void test_veda(void **state) {
     assert_chunk_does_not_allocate(&ms_dialect_veda, o.state);
     json_t *data = json_pack("{s:[], s:s, s:s, s:s}", "citations", "disclaimer", "D",
                              "finish_reason", "stop", "status", "complete");
-    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
-                       .text = "Hi. D", .text_len = 5, .data = data};
+    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE,
+                       .message_id = MID,
+                       .conversation_id = CID,
+                       .text = "Hi. D",
+                       .text_len = 5,
+                       .data = data};
     json_t *d = enc1(&ms_dialect_veda, o.state, &done);
     assert_string_equal(sget(d, "type"), "done");
     assert_string_equal(sget(d, "messageId"), MID);
@@ -523,9 +553,8 @@ static void test_veda(void **state) {
     assert_string_equal(m.client_message_id, "u1");
     assert_int_equal(m.create_conversation, 0);
     ms_client_msg_clear(&m);
-    assert_int_equal(ddec(&ms_dialect_veda, o.state, "{\"type\":\"message\",\"text\":\"Hello\"}",
-                          &m, err),
-                     0);
+    assert_int_equal(
+        ddec(&ms_dialect_veda, o.state, "{\"type\":\"message\",\"text\":\"Hello\"}", &m, err), 0);
     assert_true(ms_id_valid(m.client_message_id));
     ms_client_msg_clear(&m);
     char frame[300];
@@ -556,8 +585,7 @@ static void test_fhir_open_and_decode(void **state) {
     assert_int_equal(dopen(&ms_dialect_fhir, NULL, "s-1", &o), 0);
     char want[MS_ID_LEN];
     ms_dialect_session_conversation(UID, "s-1", want);
-    assert_string_equal(o.conversation_id, want);
-    assert_int_equal(o.must_exist, 0);
+    assert_string_equal(o.conversation_id, ""); /* nothing to check at connect */
     assert_int_equal(ddec(&ms_dialect_fhir, o.state,
                           "{\"type\":\"message\",\"session_id\":\"s-1\",\"content\":\"hi\"}", &m,
                           err),
@@ -571,9 +599,9 @@ static void test_fhir_open_and_decode(void **state) {
                           err),
                      MS_EINVAL);
     assert_non_null(strstr(err, "session"));
-    assert_int_equal(ddec(&ms_dialect_fhir, o.state, "{\"type\":\"message\",\"content\":\"hi\"}",
-                          &m, err),
-                     MS_EINVAL);
+    assert_int_equal(
+        ddec(&ms_dialect_fhir, o.state, "{\"type\":\"message\",\"content\":\"hi\"}", &m, err),
+        MS_EINVAL);
     ms_dialect_fhir.close(o.state);
 }
 
@@ -605,8 +633,8 @@ static void test_fhir_encode(void **state) {
     assert_true(json_is_null(json_object_get(oc, "total_tokens")));
     json_decref(oc);
     json_decref(call);
-    json_t *res = json_pack("{s:s, s:i, s:i, s:i, s:i}", "provider", "offline", "prompt_tokens",
-                            10, "completion_tokens", 5, "total_tokens", 15, "duration_ms", 42);
+    json_t *res = json_pack("{s:s, s:i, s:i, s:i, s:i}", "provider", "offline", "prompt_tokens", 10,
+                            "completion_tokens", 5, "total_tokens", 15, "duration_ms", 42);
     ms_event_t lr = {.kind = MS_EV_LLM_RESULT, .message_id = MID, .data = res};
     json_t *orr = enc1(&ms_dialect_fhir, o.state, &lr);
     assert_string_equal(sget(orr, "type"), "openai_response");
@@ -614,16 +642,16 @@ static void test_fhir_encode(void **state) {
     assert_int_equal(json_integer_value(json_object_get(orr, "duration_ms")), 42);
     json_decref(orr);
     json_decref(res);
-    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "Hi",
-                     .text_len = 2};
+    ms_event_t ch = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "Hi", .text_len = 2};
     json_t *a = enc1(&ms_dialect_fhir, o.state, &ch);
     assert_string_equal(sget(a, "type"), "assistant");
     assert_string_equal(sget(a, "content"), "Hi");
     assert_true(json_is_true(json_object_get(a, "streaming")));
     json_decref(a);
     assert_chunk_does_not_allocate(&ms_dialect_fhir, o.state);
-    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .text = "Hi there",
-                       .text_len = 8};
+    ms_event_t done = {
+        .kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .text = "Hi there", .text_len = 8};
     json_t *fin = enc1(&ms_dialect_fhir, o.state, &done);
     assert_true(json_is_false(json_object_get(fin, "streaming")));
     assert_string_equal(sget(fin, "content"), "Hi there");
@@ -650,15 +678,14 @@ static void test_dx(void **state) {
     assert_int_equal(dopen(&ms_dialect_dx, "user_123", NULL, &o), MS_EPERM);
     assert_int_equal(dopen(&ms_dialect_dx, UID, NULL, &o), 0);
     assert_string_equal(o.conversation_id, "");
-    assert_int_equal(ddec(&ms_dialect_dx, o.state,
-                          "{\"type\":\"chat\",\"data\":{\"message\":\"hi\"}}", &m, err),
-                     0);
+    assert_int_equal(
+        ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"data\":{\"message\":\"hi\"}}", &m, err),
+        0);
     assert_string_equal(m.text, "hi");
     assert_null(m.conversation_id);
     ms_client_msg_clear(&m);
-    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"content\":\"yo\"}", &m,
-                          err),
-                     0);
+    assert_int_equal(
+        ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"content\":\"yo\"}", &m, err), 0);
     assert_string_equal(m.text, "yo");
     ms_client_msg_clear(&m);
     assert_int_equal(ddec(&ms_dialect_dx, o.state,
@@ -677,15 +704,18 @@ static void test_dx(void **state) {
     assert_string_equal(sget(p, "type"), "progress");
     json_decref(p);
     /* The connection's chats now share that conversation. */
-    assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"text\":\"again\"}", &m,
-                          err),
-                     0);
+    assert_int_equal(
+        ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"text\":\"again\"}", &m, err), 0);
     assert_string_equal(m.conversation_id, CID);
     ms_client_msg_clear(&m);
     json_t *data = json_pack("{s:[], s:s, s:s, s:s}", "citations", "disclaimer", "D",
                              "finish_reason", "stop", "status", "complete");
-    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE, .message_id = MID, .conversation_id = CID,
-                       .text = "A. D", .text_len = 4, .data = data};
+    ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE,
+                       .message_id = MID,
+                       .conversation_id = CID,
+                       .text = "A. D",
+                       .text_len = 4,
+                       .data = data};
     json_t *two = enc(&ms_dialect_dx, o.state, &done);
     assert_int_equal(json_array_size(two), 2); /* progress 100, then complete */
     assert_int_equal(json_integer_value(json_object_get(json_array_get(two, 0), "progress")), 100);
@@ -693,8 +723,8 @@ static void test_dx(void **state) {
     assert_string_equal(sget(result, "content"), "A. D");
     json_decref(two);
     json_decref(data);
-    ms_event_t ch = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "A",
-                     .text_len = 1};
+    ms_event_t ch = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "A", .text_len = 1};
     json_t *c = enc1(&ms_dialect_dx, o.state, &ch);
     assert_string_equal(sget(c, "type"), "stream_chunk");
     assert_string_equal(sget(c, "content"), "A");

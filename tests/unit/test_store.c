@@ -5,7 +5,10 @@
 
 #include <cmocka.h>
 
+#include "store/sqlite.h"
 #include "store/store.h"
+
+#include <sqlite3.h>
 
 #include <dirent.h>
 #include <pthread.h>
@@ -72,7 +75,7 @@ static int teardown(void **state) {
 
 static int64_t query_int(ms_store_t *st, const char *sql) {
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(ms_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(ms_store_sqlite_db(st), sql, -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -81,7 +84,7 @@ static int64_t query_int(ms_store_t *st, const char *sql) {
 
 static int query_text_is(ms_store_t *st, const char *sql, const char *want) {
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(ms_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(ms_store_sqlite_db(st), sql, -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     int eq = strcmp((const char *)sqlite3_column_text(s, 0), want) == 0;
     sqlite3_finalize(s);
@@ -104,7 +107,7 @@ static void turn(fx_t *fx, const char *conv, const char *cmid, const char *text,
                  char uid[MS_ID_LEN], char aid[MS_ID_LEN]) {
     ms_id_new(uid);
     ms_id_new(aid);
-    assert_int_equal(ms_store_turn_begin(fx->st, conv, uid, aid, cmid, text), 0);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, uid, aid, cmid, text, NULL), 0);
 }
 
 static void test_migrations_idempotent(void **state) {
@@ -115,7 +118,7 @@ static void test_migrations_idempotent(void **state) {
                                        "name IN ('users','refresh_tokens','conversations',"
                                        "'messages','citations')"),
                      5);
-    assert_string_equal((const char *)sqlite3_db_filename(ms_store_db(fx->st), "main") +
+    assert_string_equal((const char *)sqlite3_db_filename(ms_store_sqlite_db(fx->st), "main") +
                             strlen(fx->dir),
                         "/medstream.db");
     ms_store_close(fx->st);
@@ -137,7 +140,7 @@ static void test_migrations_idempotent(void **state) {
 
 static void test_open_refuses_newer_schema_and_bad_dir(void **state) {
     fx_t *fx = *state;
-    assert_int_equal(sqlite3_exec(ms_store_db(fx->st), "PRAGMA user_version=9999", 0, 0, 0),
+    assert_int_equal(sqlite3_exec(ms_store_sqlite_db(fx->st), "PRAGMA user_version=9999", 0, 0, 0),
                      SQLITE_OK);
     ms_store_close(fx->st);
     fx->st = NULL;
@@ -322,25 +325,27 @@ static void test_turn_begin_and_client_id(void **state) {
     /* Same client id again: refused, nothing written. */
     ms_id_new(u2);
     ms_id_new(a2);
-    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, a2, "c1", "again"), MS_EEXIST);
+    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, a2, "c1", "again", NULL), MS_EEXIST);
     assert_int_equal(ms_store_message_get(fx->st, u2, &um), MS_ENOENT);
     /* The same client id in another conversation is a different message. */
-    assert_int_equal(ms_store_turn_begin(fx->st, b, u2, a2, "c1", "again"), 0);
+    assert_int_equal(ms_store_turn_begin(fx->st, b, u2, a2, "c1", "again", NULL), 0);
     turn(fx, a, NULL, "no id", uid, aid);
     turn(fx, a, NULL, "no id either", uid, aid);
-    assert_int_equal(ms_store_turn_begin(fx->st, "no-such-conv", u2, a2, "c9", "x"), MS_ENOENT);
+    assert_int_equal(ms_store_turn_begin(fx->st, "no-such-conv", u2, a2, "c9", "x", NULL),
+                     MS_ENOENT);
     /* Message ids are unique too. */
-    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, a2, "c7", "x"), MS_EEXIST);
-    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, u2, "c8", "x"), MS_EINVAL);
+    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, a2, "c7", "x", NULL), MS_EEXIST);
+    assert_int_equal(ms_store_turn_begin(fx->st, a, u2, u2, "c8", "x", NULL), MS_EINVAL);
     /* client_message_id is 1..128 characters (not bytes). */
     char cmid[600] = "";
     for (int i = 0; i < 128; i++)
         strcat(cmid, "\xe2\x82\xac"); /* euro sign, 3 bytes */
     turn(fx, b, cmid, "long id", uid, aid);
     strcat(cmid, "x");
-    assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", cmid, "x"), MS_EINVAL);
-    assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", "", "x"), MS_EINVAL);
-    assert_int_equal(ms_store_turn_begin(fx->st, a, "m1", "m2", "c8", "bad \xc0\xaf"), MS_EINVAL);
+    assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", cmid, "x", NULL), MS_EINVAL);
+    assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", "", "x", NULL), MS_EINVAL);
+    assert_int_equal(ms_store_turn_begin(fx->st, a, "m1", "m2", "c8", "bad \xc0\xaf", NULL),
+                     MS_EINVAL);
 
     assert_int_equal(ms_store_message_by_client_id(fx->st, a, "c1", &um, &am), 0);
     assert_string_equal(jstr(um, "role"), "user");
@@ -482,33 +487,166 @@ static void test_list_order_and_recent_turns(void **state) {
     json_decref(list);
 }
 
-static void test_mark_interrupted_keeps_content(void **state) {
-    fx_t *fx = *state;
-    char conv[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN], u2[MS_ID_LEN], a2[MS_ID_LEN];
-    new_conv(fx, &fx->alice, NULL, conv);
-    turn(fx, conv, NULL, "q1", u2, a2);
-    assert_int_equal(
-        ms_store_message_update(fx->st, a2, "done", MS_MSG_COMPLETE, "stop", NULL, NULL), 0);
-    turn(fx, conv, NULL, "q2", uid, aid);
-    assert_int_equal(
-        ms_store_message_update(fx->st, aid, "partial ans", MS_MSG_STREAMING, NULL, NULL, NULL), 0);
-    /* As after a crash: a fresh connection recovers. */
-    ms_store_close(fx->st);
-    assert_int_equal(ms_store_open(fx->dir, &fx->st), 0);
-    int n = -1;
-    assert_int_equal(ms_store_mark_interrupted(fx->st, &n), 0);
-    assert_int_equal(n, 1);
+static ms_node_t node_at(const char *name, int64_t lease_expires) {
+    ms_node_t n;
+    memset(&n, 0, sizeof n);
+    ms_id_new(n.id);
+    snprintf(n.name, sizeof n.name, "%s", name);
+    n.started_at = ms_now_ms();
+    n.lease_expires = lease_expires;
+    return n;
+}
+
+static const char *status_of(fx_t *fx, const char *id) {
+    static char buf[32];
     json_t *m = NULL;
-    assert_int_equal(ms_store_message_get(fx->st, aid, &m), 0);
+    assert_int_equal(ms_store_message_get(fx->st, id, &m), 0);
+    snprintf(buf, sizeof buf, "%s", jstr(m, "status"));
+    json_decref(m);
+    return buf;
+}
+
+/* Recovery is bounded by leases: a message streamed by a node whose lease
+ * still runs is never touched (another live process is streaming it);
+ * once the lease has expired it becomes interrupted, its text kept and the
+ * disclaimer appended (every assistant message a client sees carries it). */
+static void test_recover_respects_leases(void **state) {
+    fx_t *fx = *state;
+    int64_t now = ms_now_ms();
+    ms_node_t live = node_at("host-a:8080", now + 60000);
+    ms_node_t dead = node_at("host-b:8080", now - 1);
+    assert_int_equal(ms_store_node_register(fx->st, &live), 0);
+    assert_int_equal(ms_store_node_register(fx->st, &dead), 0);
+    char conv[MS_ID_LEN], u1[MS_ID_LEN], a1[MS_ID_LEN], u2[MS_ID_LEN], a2[MS_ID_LEN];
+    char u3[MS_ID_LEN], a3[MS_ID_LEN], u4[MS_ID_LEN], a4[MS_ID_LEN];
+    new_conv(fx, &fx->alice, NULL, conv);
+    ms_id_new(u1), ms_id_new(a1), ms_id_new(u2), ms_id_new(a2);
+    ms_id_new(u3), ms_id_new(a3), ms_id_new(u4), ms_id_new(a4);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u1, a1, NULL, "q1", live.id), 0);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u2, a2, NULL, "q2", dead.id), 0);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u3, a3, NULL, "q3", NULL), 0);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u4, a4, NULL, "q4", dead.id), 0);
+    assert_int_equal(
+        ms_store_message_update(fx->st, a2, "partial ans", MS_MSG_STREAMING, NULL, NULL, NULL), 0);
+    assert_int_equal(
+        ms_store_message_update(fx->st, a4, "done", MS_MSG_COMPLETE, "stop", NULL, NULL), 0);
+    int n = -1;
+    assert_int_equal(ms_store_recover(fx->st, now, "DISCLAIMER", &n), 0);
+    assert_int_equal(n, 2); /* the dead node's streaming one, and the one with no node */
+    assert_string_equal(status_of(fx, a1), MS_MSG_STREAMING);
+    assert_string_equal(status_of(fx, a4), MS_MSG_COMPLETE);
+    json_t *m = NULL;
+    assert_int_equal(ms_store_message_get(fx->st, a2, &m), 0);
     assert_string_equal(jstr(m, "status"), MS_MSG_INTERRUPTED);
-    assert_string_equal(jstr(m, "content"), "partial ans");
+    assert_string_equal(jstr(m, "content"), "partial ans\n\nDISCLAIMER");
     assert_string_equal(jstr(m, "finish_reason"), "interrupted");
     json_decref(m);
-    assert_int_equal(ms_store_message_get(fx->st, a2, &m), 0);
-    assert_string_equal(jstr(m, "status"), MS_MSG_COMPLETE);
+    assert_int_equal(ms_store_message_get(fx->st, a3, &m), 0);
+    assert_string_equal(jstr(m, "content"), "DISCLAIMER"); /* nothing streamed yet */
     json_decref(m);
-    assert_int_equal(ms_store_mark_interrupted(fx->st, &n), 0);
+    /* The dead node's row is gone; renewing it now fails. */
+    assert_int_equal(ms_store_node_renew(fx->st, dead.id, now + 60000), MS_ENOENT);
+    assert_int_equal(ms_store_node_renew(fx->st, live.id, now + 60000), 0);
+    /* Nothing left to do: a second recovery changes nothing. */
+    assert_int_equal(ms_store_recover(fx->st, now, "DISCLAIMER", &n), 0);
     assert_int_equal(n, 0);
+    /* The live node's lease runs out: then its message is recovered. */
+    assert_int_equal(ms_store_recover(fx->st, now + 120000, NULL, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(status_of(fx, a1), MS_MSG_INTERRUPTED);
+}
+
+/* A node that starts under the name of a node whose lease still runs is
+ * that node's next life: the old lease ends at once, so its streaming
+ * answers are recovered immediately instead of after the lease. Releasing
+ * a lease (graceful shutdown) does the same for a node's own leftovers. */
+static void test_node_takeover_and_release(void **state) {
+    fx_t *fx = *state;
+    int64_t now = ms_now_ms();
+    ms_node_t old = node_at("host-a:8080", now + 60000);
+    assert_int_equal(ms_store_node_register(fx->st, &old), 0);
+    char conv[MS_ID_LEN], u[MS_ID_LEN], a[MS_ID_LEN];
+    new_conv(fx, &fx->alice, NULL, conv);
+    ms_id_new(u), ms_id_new(a);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u, a, NULL, "q", old.id), 0);
+    int n = -1;
+    assert_int_equal(ms_store_recover(fx->st, now, NULL, &n), 0);
+    assert_int_equal(n, 0);
+    ms_node_t next = node_at("host-a:8080", now + 60000);
+    assert_int_equal(ms_store_node_register(fx->st, &next), 0);
+    assert_int_equal(ms_store_recover(fx->st, now, NULL, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ms_store_node_renew(fx->st, old.id, now + 60000), MS_ENOENT);
+
+    ms_id_new(u), ms_id_new(a);
+    assert_int_equal(ms_store_turn_begin(fx->st, conv, u, a, NULL, "q2", next.id), 0);
+    assert_int_equal(ms_store_node_release(fx->st, next.id), 0);
+    assert_int_equal(ms_store_recover(fx->st, now, NULL, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(status_of(fx, a), MS_MSG_INTERRUPTED);
+    assert_int_equal(ms_store_node_register(fx->st, &(ms_node_t){.name = "x"}), MS_EINVAL);
+}
+
+/* The database holds PHI: its file is created 0600, and an existing file
+ * readable by others is tightened when opened. */
+static void test_database_file_is_private(void **state) {
+    fx_t *fx = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/medstream.db", fx->dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    ms_store_close(fx->st);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(ms_store_open(fx->dir, &fx->st), 0);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+/* The integrity check passes on a sound file and names the problem on a
+ * damaged one (a page of an index overwritten with garbage). */
+static void test_integrity_check(void **state) {
+    fx_t *fx = *state;
+    char problem[256] = "";
+    assert_int_equal(ms_store_check(fx->st, problem, sizeof problem), 0);
+    /* Enough rows that the messages table spans many pages. */
+    char conv[MS_ID_LEN], u[MS_ID_LEN], a[MS_ID_LEN];
+    new_conv(fx, &fx->alice, NULL, conv);
+    for (int i = 0; i < 300; i++) {
+        ms_id_new(u), ms_id_new(a);
+        assert_int_equal(ms_store_turn_begin(fx->st, conv, u, a, NULL,
+                                             "a question long enough to fill the pages of the "
+                                             "table and its indexes quickly, again and again",
+                                             NULL),
+                         0);
+    }
+    assert_int_equal(
+        sqlite3_exec(ms_store_sqlite_db(fx->st), "PRAGMA wal_checkpoint(TRUNCATE)", 0, 0, 0),
+        SQLITE_OK);
+    ms_store_close(fx->st);
+    fx->st = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/medstream.db", fx->dir);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    assert_true(size > 16 * 4096);
+    /* Page 10 onwards: past the schema, inside table and index b-trees. */
+    fseek(f, 10 * 4096, SEEK_SET);
+    for (int i = 0; i < 4096 * 4; i++)
+        fputc(0x5a, f);
+    fclose(f);
+    ms_store_t *st = NULL;
+    int rc = ms_store_open(fx->dir, &st);
+    if (rc == 0) {
+        assert_int_equal(ms_store_check(st, problem, sizeof problem), MS_EIO);
+        assert_true(problem[0] != '\0');
+        assert_null(strchr(problem, '\n'));
+        ms_store_close(st);
+    } else {
+        assert_int_equal(rc, MS_EIO); /* so damaged it does not even open */
+    }
 }
 
 #define WRITER_TURNS 60
@@ -534,7 +672,7 @@ static void *writer_main(void *arg) {
         ms_id_new(uid);
         ms_id_new(aid);
         snprintf(cmid, sizeof cmid, "c%d", i);
-        if (ms_store_turn_begin(st, w->conv, uid, aid, cmid, "question") != 0)
+        if (ms_store_turn_begin(st, w->conv, uid, aid, cmid, "question", NULL) != 0)
             w->failures++;
         json_t *cits = json_pack("[{s:s}]", "title", "source");
         if (ms_store_message_update(st, aid, "partial", MS_MSG_STREAMING, NULL, NULL, NULL) != 0 ||
@@ -582,7 +720,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_turn_begin_and_client_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_update_citations_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_order_and_recent_turns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_interrupted_keeps_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_respects_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_takeover_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_file_is_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_write_concurrently, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,10 @@
 
 #include "chat/work.h"
 #include "core/ms.h"
+#include "store/sqlite.h"
 #include "store/store.h"
+
+#include <sqlite3.h>
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -70,7 +73,7 @@ static void job_run(ms_store_t *st, void *arg) {
     switch (j->kind) {
     case JOB_TURN:
         j->rc = ms_store_turn_begin(st, f->conv[j->conv], j->user_msg, j->asst_msg,
-                                    j->client_id[0] ? j->client_id : NULL, "What is asthma?");
+                                    j->client_id[0] ? j->client_id : NULL, "What is asthma?", NULL);
         break;
     case JOB_UPDATE:
         j->rc = ms_store_message_update(st, j->asst_msg, j->content, MS_MSG_COMPLETE, "stop", NULL,
@@ -92,7 +95,8 @@ static void job_run(ms_store_t *st, void *arg) {
                  "INSERT INTO messages (id, conversation_id, seq, role, status, created_at,"
                  " updated_at) VALUES ('%s', 'no-such-conversation', 1, 'user', 'complete', 0, 0)",
                  j->user_msg);
-        j->rc = sqlite3_exec(ms_store_db(st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : MS_EIO;
+        j->rc =
+            sqlite3_exec(ms_store_sqlite_db(st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : MS_EIO;
         break;
     }
     case JOB_SLOW: {
@@ -103,8 +107,9 @@ static void job_run(ms_store_t *st, void *arg) {
     }
     case JOB_RAW_ROLLBACK:
         /* Stands for SQLite rolling the batch back by itself (I/O error). */
-        j->rc =
-            sqlite3_exec(ms_store_db(st), "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? 0 : MS_EIO;
+        j->rc = sqlite3_exec(ms_store_sqlite_db(st), "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK
+                    ? 0
+                    : MS_EIO;
         break;
     }
 }
@@ -472,15 +477,15 @@ static void test_shutdown_with_jobs_in_flight_loses_none(void **state) {
 static void test_store_calls_nest_as_savepoints(void **state) {
     fx_t *f = *state;
     ms_store_t *st = f->reader;
-    sqlite3 *db = ms_store_db(st);
+    sqlite3 *db = ms_store_sqlite_db(st);
     char u1[MS_ID_LEN], a1[MS_ID_LEN], u2[MS_ID_LEN], a2[MS_ID_LEN];
     ms_id_new(u1);
     ms_id_new(a1);
     ms_id_new(u2);
     ms_id_new(a2);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(ms_store_turn_begin(st, f->conv[0], u1, a1, "k", "q1"), 0);
-    assert_int_equal(ms_store_turn_begin(st, f->conv[0], u2, a2, "k", "q2"), MS_EEXIST);
+    assert_int_equal(ms_store_turn_begin(st, f->conv[0], u1, a1, "k", "q1", NULL), 0);
+    assert_int_equal(ms_store_turn_begin(st, f->conv[0], u2, a2, "k", "q2", NULL), MS_EEXIST);
     assert_int_equal(sqlite3_get_autocommit(db), 0);
     json_t *bad = json_pack("[{s:i}]", "url", 7);
     assert_int_equal(ms_store_message_update(st, a1, "x", MS_MSG_COMPLETE, NULL, NULL, bad),
@@ -518,23 +523,16 @@ typedef struct {
 
 static atomic_ulong pool_commits;
 
-static int bench_commit_hook(void *p) {
-    (void)p;
-    atomic_fetch_add(&pool_commits, 1);
-    return 0;
-}
-
 static void bench_run(ms_store_t *st, void *arg) {
     bench_job_t *j = arg;
     if (!st) {
         j->rc = MS_EIO;
         return;
     }
-    if (!j->b->writer)
-        sqlite3_commit_hook(ms_store_db(st), bench_commit_hook, NULL);
+    uint64_t commits0 = ms_store_commits(st);
     if (j->phase == 0) {
         j->rc = ms_store_turn_begin(st, j->conv, j->user_msg, j->asst_msg, NULL,
-                                    "What are the first-line treatments for hypertension?");
+                                    "What are the first-line treatments for hypertension?", NULL);
     } else {
         static const char answer[] =
             "First-line drugs are thiazide diuretics, ACE inhibitors, ARBs and calcium channel "
@@ -548,6 +546,8 @@ static void bench_run(ms_store_t *st, void *arg) {
         json_decref(cits);
         json_decref(usage);
     }
+    if (!j->b->writer)
+        atomic_fetch_add(&pool_commits, ms_store_commits(st) - commits0);
 }
 
 static void bench_submit(bench_job_t *j);

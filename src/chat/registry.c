@@ -1,5 +1,5 @@
-/* The stream registry and replay buffer: who follows which answer, what
- * they missed, and how long a finished answer stays resumable. */
+/* The stream registry: who follows which answer, what they missed (from the
+ * replay buffer), and how long a finished answer stays resumable. */
 #include "chat/internal.h"
 #include "core/log.h"
 
@@ -71,18 +71,20 @@ void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev) {
     }
 }
 
-void ms__emit_error(ms_sub_t *sub, const char *message_id, const char *code, const char *msg,
-                    int retryable) {
-    json_t *data =
-        json_pack("{s:s, s:s, s:b}", "code", code, "message", msg, "retryable", retryable);
+/* Error events carry the one error mapping (core/ms.h ms_error_info). */
+void ms__emit_error(ms_sub_t *sub, const char *message_id, int err, const char *msg) {
+    const ms_error_info_t *ei = ms_error_info(err);
+    json_t *data = json_pack("{s:s, s:s, s:b}", "code", ei->code, "message",
+                             msg ? msg : ei->message, "retryable", ei->retryable);
     ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = message_id, .data = data};
     ms__sub_emit(sub, &ev);
     json_decref(data);
 }
 
 /* message_start + message_complete for an answer known only from storage.
- * The disclaimer is reported when the stored text ends with the configured
- * one (an interrupted answer never got it). */
+ * Every assistant message a client sees carries the disclaimer: the field
+ * is the configured one whatever the stored text (an answer interrupted by
+ * a crash has it appended at recovery; store.h ms_store_recover). */
 void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     const char *mid = json_string_value(json_object_get(msg, "id"));
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
@@ -100,9 +102,7 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     json_t *data = json_object();
     json_object_set(data, "citations", json_object_get(msg, "citations"));
     const char *disc = c->cfg->disclaimer;
-    size_t clen = content ? strlen(content) : 0, dlen = disc ? strlen(disc) : 0;
-    int has = dlen && clen >= dlen && !memcmp(content + clen - dlen, disc, dlen);
-    json_object_set_new(data, "disclaimer", has ? json_string(disc) : json_null());
+    json_object_set_new(data, "disclaimer", json_string(disc ? disc : ""));
     json_object_set_new(data, "finish_reason",
                         json_is_string(fr) ? json_copy(fr)
                                            : json_string(status ? status : "interrupted"));
@@ -120,16 +120,14 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     json_decref(data);
 }
 
-ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id,
-                            const char *question) {
+ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id) {
     ms_stream_t *s = ms_xcalloc(1, sizeof *s);
     s->chat = c;
     s->refs = 1; /* the registry's */
     snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
     s->client_message_id = ms_xstrdup(client_message_id);
-    s->question = ms_xstrdup(question);
-    ms_buf_init(&s->text);
-    c->replay_bytes += (int64_t)sizeof *s;
+    s->replay = ms_replay_memory_new();
+    ms__stream_account(s);
     return s;
 }
 
@@ -138,21 +136,11 @@ void ms__stream_ref(ms_stream_t *s) {
 }
 
 static void stream_free(ms_stream_t *s) {
-    ms_buf_free(&s->text);
-    free(s->chunk_end);
+    ms_replay_close(s->replay);
+    json_decref(s->final_error);
     free(s->client_message_id);
     free(s->idem_key);
     free(s->idem_key2);
-    free(s->question);
-    free(s->err_msg);
-    json_decref(s->tool_call);
-    json_decref(s->tool_result);
-    json_decref(s->complete);
-    json_decref(s->history);
-    json_decref(s->existing);
-    json_decref(s->final_usage);
-    json_decref(s->final_citations);
-    ms_kb_hits_free(s->hits, s->nhits);
     free(s);
 }
 
@@ -161,13 +149,27 @@ void ms__stream_unref(ms_stream_t *s) {
         stream_free(s);
 }
 
+void ms__stream_account(ms_stream_t *s) {
+    size_t n = sizeof *s + ms_replay_bytes(s->replay);
+    n += s->client_message_id ? strlen(s->client_message_id) + 1 : 0;
+    n += s->idem_key ? strlen(s->idem_key) + 1 : 0;
+    n += s->idem_key2 ? strlen(s->idem_key2) + 1 : 0;
+    if (s->turn)
+        n += s->turn->bytes;
+    if (!s->dropped)
+        s->chat->mem_bytes += (int64_t)n - (int64_t)s->bytes;
+    s->bytes = n;
+}
+
 void ms__stream_register_id(ms_stream_t *s) {
     HASH_ADD(hh, s->chat->by_id, message_id, strlen(s->message_id), s);
     s->registered = 1;
 }
 
-static int64_t stream_bytes(const ms_stream_t *s) {
-    return (int64_t)(sizeof *s + s->text.cap + s->chunk_cap * sizeof(size_t));
+ms_stream_t *ms__stream_by_id(ms_chat_t *c, const char *message_id) {
+    ms_stream_t *s = NULL;
+    HASH_FIND(hh, c->by_id, message_id, strlen(message_id), s);
+    return s;
 }
 
 /* Takes the stream out of the registry; subscribers still attached are told
@@ -176,8 +178,8 @@ void ms__stream_drop(ms_stream_t *s) {
     ms_chat_t *c = s->chat;
     if (s->dropped)
         return;
+    c->mem_bytes -= (int64_t)s->bytes;
     s->dropped = 1;
-    c->replay_bytes -= stream_bytes(s);
     if (s->registered)
         HASH_DELETE(hh, c->by_id, s);
     if (s->idem_key)
@@ -186,7 +188,6 @@ void ms__stream_drop(ms_stream_t *s) {
         HASH_DELETE(hh_idem2, c->by_idem2, s);
     while (s->subs)
         sub_detach(s->subs);
-    ms__live_remove(s);
     ms__stream_unref(s);
 }
 
@@ -199,26 +200,20 @@ void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev) {
     }
 }
 
-/* After the final event nothing more will be sent: let every subscriber go. */
-void ms__stream_finish_subs(ms_stream_t *s) {
-    while (s->subs)
-        sub_detach(s->subs);
-}
-
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
-    if ((size_t)s->nchunks == s->chunk_cap) {
-        size_t before = s->chunk_cap;
-        s->chunk_cap = s->chunk_cap ? s->chunk_cap * 2 : 64;
-        s->chunk_end = ms_xrealloc(s->chunk_end, s->chunk_cap * sizeof(size_t));
-        s->chat->replay_bytes += (int64_t)((s->chunk_cap - before) * sizeof(size_t));
+    size_t before = ms_replay_bytes(s->replay);
+    int64_t seq = ms_replay_append(s->replay, text, len);
+    size_t after = ms_replay_bytes(s->replay);
+    if (after != before) {
+        /* The buffer grew (doubling): count it now, not only at the next
+         * full re-count. */
+        s->bytes += after - before;
+        if (!s->dropped)
+            s->chat->mem_bytes += (int64_t)(after - before);
     }
-    size_t cap_before = s->text.cap;
-    ms_buf_append(&s->text, text, len);
-    s->chat->replay_bytes += (int64_t)(s->text.cap - cap_before);
-    s->chunk_end[s->nchunks++] = s->text.len;
     ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
                      .message_id = s->message_id,
-                     .seq = s->nchunks,
+                     .seq = seq,
                      .text = text,
                      .text_len = len};
     ms__stream_emit(s, &ev);
@@ -233,44 +228,59 @@ static void emit_start(ms_stream_t *s, ms_sub_t *sub) {
     ms__sub_emit(sub, &ev);
 }
 
-static void emit_complete(ms_stream_t *s, ms_sub_t *sub) {
+static void emit_final(ms_stream_t *s, ms_sub_t *sub) {
+    if (s->final_error) {
+        ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = s->message_id, .data = s->final_error};
+        ms__sub_emit(sub, &ev);
+        return;
+    }
+    size_t len;
+    const char *text = ms_replay_text(s->replay, &len);
     ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE,
                      .message_id = s->message_id,
                      .conversation_id = s->conversation_id,
-                     .seq = s->nchunks,
-                     .text = s->text.data ? s->text.data : "",
-                     .text_len = s->text.len,
-                     .data = s->complete};
+                     .seq = ms_replay_chunks(s->replay),
+                     .text = text,
+                     .text_len = len,
+                     .data = ms_replay_event(s->replay, MS_REPLAY_COMPLETE)};
     ms__sub_emit(sub, &ev);
 }
 
 /* Replays what sub missed after last_seq, then follows live. Everything runs
- * on the loop thread, so no event can slip in between replay and attach. */
+ * on the loop thread, so no event can slip in between replay and attach.
+ * A subscriber follows one stream at a time: one still attached elsewhere
+ * (an idempotent retry redirected to the answer that already existed) is
+ * detached from there first. */
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq) {
     ms__sub_ref(sub);
+    sub_detach(sub);
+    int64_t nchunks = ms_replay_chunks(s->replay);
+    if (s->state != ST_PENDING && last_seq > nchunks) {
+        /* A client cannot have seen chunks that never existed. */
+        ms__emit_error(sub, s->message_id, MS_EINVAL, "last_seq is past the end of this answer");
+        ms__sub_unref(sub);
+        return;
+    }
     if (s->state != ST_PENDING) {
         emit_start(s, sub);
-        if (last_seq == 0 && s->tool_call) {
-            ms_event_t ev = {
-                .kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = s->tool_call};
+        json_t *call = ms_replay_event(s->replay, MS_REPLAY_TOOL_CALL);
+        json_t *result = ms_replay_event(s->replay, MS_REPLAY_TOOL_RESULT);
+        if (last_seq == 0 && call) {
+            ms_event_t ev = {.kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = call};
             ms__sub_emit(sub, &ev);
         }
-        if (last_seq == 0 && s->tool_result) {
+        if (last_seq == 0 && result) {
             ms_event_t ev = {
-                .kind = MS_EV_TOOL_RESULT, .message_id = s->message_id, .data = s->tool_result};
+                .kind = MS_EV_TOOL_RESULT, .message_id = s->message_id, .data = result};
             ms__sub_emit(sub, &ev);
         }
-        for (int64_t seq = last_seq + 1; seq <= s->nchunks; seq++) {
-            size_t from = seq > 1 ? s->chunk_end[seq - 2] : 0;
-            ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
-                             .message_id = s->message_id,
-                             .seq = seq,
-                             .text = s->text.data + from,
-                             .text_len = s->chunk_end[seq - 1] - from};
+        for (int64_t seq = last_seq + 1; seq <= nchunks && sub->emit; seq++) {
+            ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK, .message_id = s->message_id, .seq = seq};
+            ms_replay_chunk(s->replay, seq, &ev.text, &ev.text_len);
             ms__sub_emit(sub, &ev);
         }
         if (s->state == ST_DONE)
-            emit_complete(s, sub);
+            emit_final(s, sub);
     }
     if (sub->emit && !sub->finished) {
         ms__sub_ref(sub); /* the stream's reference */
@@ -281,15 +291,18 @@ void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq) {
     ms__sub_unref(sub);
 }
 
+/* The answer is final (stored, or known unstorable): tell every subscriber
+ * and keep the stream for replay until it expires. */
 void ms__stream_mark_done(ms_stream_t *s) {
     ms_chat_t *c = s->chat;
     s->state = ST_DONE;
-    ms__live_remove(s);
     for (ms_sub_t *sub = s->subs, *next; sub; sub = next) {
         next = sub->next;
-        emit_complete(s, sub);
+        emit_final(s, sub);
     }
-    ms__stream_finish_subs(s);
+    while (s->subs)
+        sub_detach(s->subs);
+    ms__stream_account(s);
     s->done_at = ms_mono_ms();
     s->done_next = NULL;
     if (c->done_tail)
@@ -300,38 +313,14 @@ void ms__stream_mark_done(ms_stream_t *s) {
     c->nbuffered++;
 }
 
-void ms__live_add(ms_stream_t *s) {
-    ms_chat_t *c = s->chat;
-    s->live_prev = NULL;
-    s->live_next = c->live;
-    if (c->live)
-        c->live->live_prev = s;
-    c->live = s;
-    c->nlive++;
-}
-
-void ms__live_remove(ms_stream_t *s) {
-    ms_chat_t *c = s->chat;
-    if (!s->live_prev && c->live != s)
-        return;
-    if (s->live_prev)
-        s->live_prev->live_next = s->live_next;
-    else
-        c->live = s->live_next;
-    if (s->live_next)
-        s->live_next->live_prev = s->live_prev;
-    s->live_prev = s->live_next = NULL;
-    c->nlive--;
-}
-
 /* Drops finished streams past their replay TTL, and the oldest finished ones
- * while all replay buffers together exceed replay_max_bytes. */
+ * while all streams together hold more than replay_max_bytes. */
 void ms__sweep_cb(uv_timer_t *t) {
     ms_chat_t *c = t->data;
     int64_t now = ms_mono_ms();
     while (c->done_head) {
         ms_stream_t *s = c->done_head;
-        if (now - s->done_at < c->cfg->replay_ttl_ms && c->replay_bytes <= c->cfg->replay_max_bytes)
+        if (now - s->done_at < c->cfg->replay_ttl_ms && c->mem_bytes <= c->cfg->replay_max_bytes)
             break;
         c->done_head = s->done_next;
         if (!c->done_head)

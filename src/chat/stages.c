@@ -1,0 +1,386 @@
+/* The stages before generation: persist, context, retrieve, prompt, route.
+ * Each is one ms_stage_ops_t; the order is turn.c's. */
+#include "chat/internal.h"
+#include "chat/work.h"
+#include "core/log.h"
+#include "core/utf8.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- persist ----------------------------------------------------------------
+ * The user message and an empty assistant message are stored in one write
+ * (the group-committing writer) before message_start, so an acknowledged
+ * question is never lost. A repeated client_message_id finds the answer
+ * that exists instead (idempotency across restarts and nodes). */
+
+typedef struct {
+    ms_turn_t *t;
+    char conversation_id[MS_ID_LEN]; /* in: given id or ""; out: the id used */
+    char *alias;                     /* in: a session's UUID the client named */
+    int create;
+    char *question, *client_message_id;
+    char user_message_id[MS_ID_LEN], message_id[MS_ID_LEN], user_id[MS_ID_LEN];
+    const char *node_id;
+    int history_turns;
+    int err;
+    json_t *existing; /* stored assistant message when the turn existed */
+    json_t *history;
+} persist_job_t;
+
+/* Title of a new conversation: the first 60 characters of the question. */
+static char *title_from(const char *q) {
+    char *t = ms_xstrndup(q, ms_utf8_prefix(q, strlen(q), 60));
+    for (char *p = t; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    return t;
+}
+
+/* The conversation the turn goes to, created when it is new or a session's
+ * first use. A session UUID naming one of the user's own conversations
+ * wins over the session's derived conversation; one naming anyone else's
+ * (or nothing) is ignored, so nobody can take another user's session. */
+static int persist_conversation(ms_store_t *st, persist_job_t *j) {
+    json_t *conv = NULL;
+    int rc;
+    if (j->conversation_id[0] && j->create) {
+        if (j->alias && ms_store_conversation_get(st, j->user_id, j->alias, &conv) == 0) {
+            snprintf(j->conversation_id, MS_ID_LEN, "%s", j->alias);
+            json_decref(conv);
+            return 0;
+        }
+        char *title = title_from(j->question);
+        rc = ms_store_conversation_get_or_create(st, j->user_id, j->conversation_id, title, &conv);
+        free(title);
+    } else if (j->conversation_id[0]) {
+        rc = ms_store_conversation_get(st, j->user_id, j->conversation_id, &conv);
+    } else {
+        char *title = title_from(j->question);
+        rc = ms_store_conversation_create(st, j->user_id, title, &conv);
+        free(title);
+        if (!rc)
+            snprintf(j->conversation_id, MS_ID_LEN, "%s",
+                     json_string_value(json_object_get(conv, "id")));
+    }
+    json_decref(conv);
+    return rc;
+}
+
+static void persist_run(ms_store_t *st, void *arg) {
+    persist_job_t *j = arg;
+    if (!st) {
+        j->err = MS_EIO;
+        return;
+    }
+    if ((j->err = persist_conversation(st, j)) != 0)
+        return;
+    int rc = ms_store_turn_begin(st, j->conversation_id, j->user_message_id, j->message_id,
+                                 j->client_message_id, j->question, j->node_id);
+    if (rc == MS_EEXIST) {
+        j->err = ms_store_message_by_client_id(st, j->conversation_id, j->client_message_id, NULL,
+                                               &j->existing);
+        return;
+    }
+    if (rc) {
+        j->err = rc;
+        return;
+    }
+    json_t *turns = NULL;
+    if (ms_store_recent_turns(st, j->conversation_id, j->history_turns + 1, &turns) == 0) {
+        /* The last entry is the question just stored: it is not history. */
+        size_t n = json_array_size(turns);
+        if (n > 0)
+            json_array_remove(turns, n - 1);
+        json_decref(j->history);
+        j->history = turns;
+    }
+}
+
+static void persist_job_free(persist_job_t *j) {
+    json_decref(j->existing);
+    json_decref(j->history);
+    free(j->alias);
+    free(j->question);
+    free(j->client_message_id);
+    free(j);
+}
+
+/* The same client_message_id was used before (another node, a restart, or
+ * an expired replay buffer): its subscribers follow that answer instead. */
+static void follow_existing(ms_turn_t *t, json_t *existing) {
+    ms_chat_t *c = t->chat;
+    ms_stream_t *s = t->s;
+    const char *mid = json_string_value(json_object_get(existing, "id"));
+    json_object_set_new(existing, "user_client_message_id", json_string(s->client_message_id));
+    ms_stream_t *other = mid ? ms__stream_by_id(c, mid) : NULL;
+    /* A snapshot: attaching elsewhere unlinks a subscriber from s. */
+    size_t n = 0;
+    for (ms_sub_t *sub = s->subs; sub; sub = sub->next)
+        n++;
+    ms_sub_t **subs = ms_xcalloc(n ? n : 1, sizeof *subs);
+    n = 0;
+    for (ms_sub_t *sub = s->subs; sub; sub = sub->next) {
+        ms__sub_ref(sub);
+        subs[n++] = sub;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (other)
+            ms__stream_attach(other, subs[i], 0);
+        else
+            ms__emit_stored(c, subs[i], existing);
+        ms__sub_unref(subs[i]);
+    }
+    free(subs);
+    ms__stream_drop(s); /* lets go of the subscribers still listed */
+    ms__turn_free(t);
+}
+
+static void persist_done(void *arg) {
+    persist_job_t *j = arg;
+    ms_turn_t *t = j->t;
+    ms_stream_t *s = t->s;
+    ms_chat_t *c = t->chat;
+    if (c->shutting_down || s->dropped) {
+        ms__stream_drop(s);
+        ms__turn_free(t);
+    } else if (j->err) {
+        if (j->err != MS_EPERM && j->err != MS_ENOENT)
+            ms_log(MS_LOG_ERROR, "turn_persist_failed", "\"code\":%d", j->err);
+        ms__turn_fail(t, j->err,
+                      j->err == MS_EPERM    ? "this conversation belongs to another user"
+                      : j->err == MS_ENOENT ? "no such conversation"
+                                            : "could not store the message; try again");
+    } else if (j->existing) {
+        follow_existing(t, j->existing);
+    } else {
+        snprintf(s->conversation_id, MS_ID_LEN, "%s", j->conversation_id);
+        t->history = j->history;
+        j->history = NULL;
+        ms__stream_register_id(s);
+        if (!t->conversation_id[0]) {
+            /* A retry may now name the conversation it learnt from message_start. */
+            size_t n =
+                strlen(s->user_id) + strlen(s->conversation_id) + strlen(s->client_message_id) + 3;
+            s->idem_key2 = ms_xmalloc(n);
+            snprintf(s->idem_key2, n, "%s|%s|%s", s->user_id, s->conversation_id,
+                     s->client_message_id);
+            HASH_ADD_KEYPTR(hh_idem2, c->by_idem2, s->idem_key2, strlen(s->idem_key2), s);
+        }
+        s->state = ST_STREAMING;
+        ms_event_t ev = {.kind = MS_EV_MESSAGE_START,
+                         .message_id = s->message_id,
+                         .conversation_id = s->conversation_id,
+                         .user_message_id = s->user_message_id,
+                         .client_message_id = s->client_message_id};
+        ms__stream_emit(s, &ev);
+        c->turns_total++;
+        ms__turn_account(t);
+        ms__turn_next(t);
+    }
+    persist_job_free(j);
+}
+
+static void persist_stage(ms_turn_t *t) {
+    ms_stream_t *s = t->s;
+    ms_chat_t *c = t->chat;
+    persist_job_t *j = ms_xcalloc(1, sizeof *j);
+    j->t = t;
+    j->history_turns = (int)c->cfg->history_turns;
+    j->create = t->create_conversation;
+    j->alias = t->conversation_alias ? ms_xstrdup(t->conversation_alias) : NULL;
+    j->question = ms_xstrdup(t->question);
+    j->client_message_id = ms_xstrdup(s->client_message_id);
+    j->node_id = c->node_id[0] ? c->node_id : NULL;
+    memcpy(j->user_id, s->user_id, MS_ID_LEN);
+    memcpy(j->message_id, s->message_id, MS_ID_LEN);
+    memcpy(j->user_message_id, s->user_message_id, MS_ID_LEN);
+    snprintf(j->conversation_id, MS_ID_LEN, "%s", t->conversation_id);
+    int rc = ms_work_submit_write(c->loop, persist_run, persist_done, j);
+    if (rc != 0) {
+        persist_job_free(j);
+        ms__turn_fail(t, rc, "could not store the message; try again");
+    }
+}
+
+const ms_stage_ops_t ms_stage_persist = {.name = "persist", .run = persist_stage};
+
+/* ---- context ----------------------------------------------------------------
+ * The conversation's clinical context (patient demographics, problems,
+ * medications...). The clinical-record issue binds contexts to
+ * conversations and fills t->context here; until then a turn has none. */
+
+static void context_stage(ms_turn_t *t) {
+    t->context = NULL;
+    ms__turn_next(t);
+}
+
+const ms_stage_ops_t ms_stage_context = {.name = "context", .run = context_stage};
+
+/* ---- retrieve ---------------------------------------------------------------
+ * The knowledge-base search, on the retrieval pool (not the storage pool, so
+ * a burst of REST reads or logins cannot delay it), shown to the client as
+ * the kb_search tool. */
+
+typedef struct {
+    ms_turn_t *t;
+    char *query;
+    int k;
+    ms_kb_hit_t *hits;
+    size_t nhits;
+    int rc;
+    int64_t us;
+} retrieve_job_t;
+
+static size_t count_words(const char *s) {
+    size_t n = 0;
+    int in = 0;
+    for (; *s; s++) {
+        int sp = *s == ' ' || *s == '\n' || *s == '\t';
+        if (!sp && !in)
+            n++;
+        in = !sp;
+    }
+    return n;
+}
+
+/* The search query: the question, plus the previous question when this one is
+ * a short follow-up ("and the treatment?") that cannot stand alone. */
+static char *build_query(const char *question, json_t *history) {
+    const char *prev = NULL;
+    if (count_words(question) < 6) {
+        for (size_t i = json_array_size(history); i-- > 0;) {
+            json_t *t = json_array_get(history, i);
+            if (!strcmp(json_string_value(json_object_get(t, "role")) ?: "", "user")) {
+                prev = json_string_value(json_object_get(t, "content"));
+                break;
+            }
+        }
+    }
+    if (!prev)
+        return ms_xstrdup(question);
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_printf(&b, "%s %s", question, prev);
+    return ms_buf_take(&b);
+}
+
+static void retrieve_run(ms_store_t *st, void *arg) {
+    (void)st;
+    retrieve_job_t *j = arg;
+    int64_t t0 = ms_mono_us();
+    ms_kb_t *kb = ms_work_thread_kb();
+    j->rc = kb ? ms_kb_find(kb, j->query, j->k, &j->hits, &j->nhits) : MS_EIO;
+    j->us = ms_mono_us() - t0;
+}
+
+/* tool_result: the count and the best few, as the client shows them. */
+static void retrieve_result(ms_turn_t *t, int rc, int64_t us) {
+    ms_stream_t *s = t->s;
+    json_t *call = ms_replay_event(s->replay, MS_REPLAY_TOOL_CALL);
+    json_t *top = json_array();
+    for (size_t i = 0; i < t->nhits && i < 5; i++)
+        json_array_append_new(top, json_pack("{s:s, s:s, s:f}", "id", t->hits[i].id, "title",
+                                             t->hits[i].title ? t->hits[i].title : "", "score",
+                                             t->hits[i].score));
+    json_t *result = json_pack("{s:s, s:s, s:{s:i, s:o}, s:f}", "tool_call_id",
+                               json_string_value(json_object_get(call, "tool_call_id")), "name",
+                               "kb_search", "result", "count", (json_int_t)t->nhits, "top", top,
+                               "duration_ms", (double)us / 1000.0);
+    if (rc)
+        json_object_set_new(result, "error", json_string(ms_strerror(rc)));
+    ms_replay_put_event(s->replay, MS_REPLAY_TOOL_RESULT, result);
+    ms_event_t ev = {.kind = MS_EV_TOOL_RESULT, .message_id = s->message_id, .data = result};
+    ms__stream_emit(s, &ev);
+    json_decref(result);
+}
+
+static void retrieve_done(void *arg) {
+    retrieve_job_t *j = arg;
+    ms_turn_t *t = j->t;
+    if (t->chat->shutting_down) {
+        ms_kb_hits_free(j->hits, j->nhits);
+        ms__stream_drop(t->s);
+        ms__turn_free(t);
+    } else {
+        t->hits = j->hits;
+        t->nhits = j->nhits;
+        retrieve_result(t, j->rc, j->us);
+        ms__turn_account(t);
+        ms__turn_next(t);
+    }
+    free(j->query);
+    free(j);
+}
+
+static void retrieve_stage(ms_turn_t *t) {
+    ms_chat_t *c = t->chat;
+    ms_stream_t *s = t->s;
+    /* A provider that grounds nothing (synthetic) gets no search. */
+    if (!c->provider->ops->uses_retrieval) {
+        ms__turn_next(t);
+        return;
+    }
+    retrieve_job_t *j = ms_xcalloc(1, sizeof *j);
+    j->t = t;
+    j->query = build_query(t->question, t->history);
+    j->k = (int)c->cfg->kb_top_k;
+    char tcid[MS_ID_LEN];
+    ms_id_new(tcid);
+    json_t *call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name", "kb_search",
+                             "arguments", "query", j->query, "k", (json_int_t)j->k);
+    ms_replay_put_event(s->replay, MS_REPLAY_TOOL_CALL, call);
+    ms_event_t ev = {.kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = call};
+    ms__stream_emit(s, &ev);
+    json_decref(call);
+    int rc = ms_work_submit_on(MS_WORK_KB, c->loop, retrieve_run, retrieve_done, j);
+    if (rc != 0) {
+        /* No grounding means no answer: a clinical answer is never written
+         * without its sources. The client is told and may retry. */
+        ms_log(MS_LOG_WARN, "retrieval_refused", "\"code\":\"%s\"", ms_strerror(rc));
+        free(j->query);
+        free(j);
+        retrieve_result(t, rc, 0);
+        ms__turn_finish(t, "error");
+    }
+}
+
+const ms_stage_ops_t ms_stage_retrieve = {.name = "retrieve", .run = retrieve_stage};
+
+/* ---- prompt -----------------------------------------------------------------
+ * The provider request: the question, the recent turns, the passages (and,
+ * with the clinical-record issue, the context). The provider issue adds
+ * the model prompt (system prompt, numbered passages, token budget) here. */
+
+static void prompt_stage(ms_turn_t *t) {
+    size_t nh = json_array_size(t->history);
+    t->req_roles = ms_xcalloc(nh ? nh : 1, sizeof *t->req_roles);
+    t->req_texts = ms_xcalloc(nh ? nh : 1, sizeof *t->req_texts);
+    for (size_t i = 0; i < nh; i++) {
+        json_t *h = json_array_get(t->history, i);
+        t->req_roles[i] = json_string_value(json_object_get(h, "role")) ?: "user";
+        t->req_texts[i] = json_string_value(json_object_get(h, "content")) ?: "";
+    }
+    t->req = (ms_gen_request_t){.question = t->question,
+                                .history_roles = t->req_roles,
+                                .history_texts = t->req_texts,
+                                .nhistory = nh,
+                                .hits = t->hits,
+                                .nhits = t->nhits};
+    ms__turn_account(t);
+    ms__turn_next(t);
+}
+
+const ms_stage_ops_t ms_stage_prompt = {.name = "prompt", .run = prompt_stage};
+
+/* ---- route ------------------------------------------------------------------
+ * Which provider answers. One configured provider today; the provider issue
+ * adds routes with failover and the PHI decision (local providers only for
+ * a question that carries PHI). */
+
+static void route_stage(ms_turn_t *t) {
+    t->provider = t->chat->provider;
+    ms__turn_next(t);
+}
+
+const ms_stage_ops_t ms_stage_route = {.name = "route", .run = route_stage};

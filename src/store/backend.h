@@ -1,0 +1,82 @@
+/* The storage seam for backend implementers: the function table behind
+ * every ms_store_* call (store.h), and the registry of backends by
+ * location scheme. Only src/store/ includes this header.
+ *
+ * A backend's connection struct embeds struct ms_store as its first member;
+ * every op receives that base pointer. Each op has exactly the contract of
+ * the ms_store_* function of the same name in store.h. Argument checks that
+ * do not depend on the backend are the backend's too for now (they live in
+ * the SQLite files), so a second backend must apply the same ones. */
+#ifndef MS_STORE_BACKEND_H
+#define MS_STORE_BACKEND_H
+
+#include "store/store.h"
+
+typedef struct ms_store_ops {
+    const char *name;
+    void (*close)(ms_store_t *st);
+    int (*check)(ms_store_t *st, char *problem, size_t problemlen);
+
+    int (*batch_begin)(ms_store_t *st);
+    int (*batch_commit)(ms_store_t *st);
+    void (*batch_rollback)(ms_store_t *st);
+    int (*batch_open)(ms_store_t *st);
+    uint64_t (*commits)(ms_store_t *st);
+
+    int (*user_create)(ms_store_t *st, const char *email, const char *password_hash,
+                       const char *role, ms_user_t *out);
+    int (*user_by_email)(ms_store_t *st, const char *email, ms_user_t *out);
+    int (*user_by_id)(ms_store_t *st, const char *id, ms_user_t *out);
+    int (*user_count)(ms_store_t *st, int64_t *out);
+    int (*user_list)(ms_store_t *st, json_t **out);
+    int (*refresh_put)(ms_store_t *st, const char *token_hash_hex, const char *user_id,
+                       int64_t expires_at_ms);
+    int (*refresh_consume)(ms_store_t *st, const char *token_hash_hex, char user_id_out[MS_ID_LEN]);
+
+    int (*conversation_create)(ms_store_t *st, const char *user_id, const char *title,
+                               json_t **out);
+    int (*conversation_get_or_create)(ms_store_t *st, const char *user_id, const char *id,
+                                      const char *title, json_t **out);
+    int (*conversation_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*conversation_list)(ms_store_t *st, const char *user_id, int limit, int offset,
+                             json_t **out);
+    int (*conversation_rename)(ms_store_t *st, const char *user_id, const char *id,
+                               const char *title, json_t **out);
+    int (*conversation_delete)(ms_store_t *st, const char *user_id, const char *id);
+
+    int (*turn_begin)(ms_store_t *st, const char *conversation_id, const char *user_msg_id,
+                      const char *assistant_msg_id, const char *client_message_id,
+                      const char *user_text, const char *node_id);
+    int (*message_update)(ms_store_t *st, const char *msg_id, const char *content,
+                          const char *status, const char *finish_reason, json_t *usage,
+                          json_t *citations);
+    int (*message_get)(ms_store_t *st, const char *msg_id, json_t **out);
+    int (*message_by_client_id)(ms_store_t *st, const char *conversation_id,
+                                const char *client_message_id, json_t **user_msg,
+                                json_t **assistant_msg);
+    int (*message_list)(ms_store_t *st, const char *conversation_id, json_t **out);
+    int (*recent_turns)(ms_store_t *st, const char *conversation_id, int n, json_t **out);
+
+    int (*node_register)(ms_store_t *st, const ms_node_t *node);
+    int (*node_list)(ms_store_t *st, int64_t now_ms, ms_node_t **out, size_t *n);
+    int (*node_renew)(ms_store_t *st, const char *node_id, int64_t lease_expires);
+    int (*node_release)(ms_store_t *st, const char *node_id);
+    int (*recover)(ms_store_t *st, int64_t now_ms, const char *suffix, int *count);
+} ms_store_ops_t;
+
+/** The base every backend connection starts with. */
+struct ms_store {
+    const ms_store_ops_t *ops;
+};
+
+/** A backend: the location scheme it serves ("sqlite") and its opener,
+ * which receives the location without "scheme:". */
+typedef struct {
+    const char *scheme;
+    int (*open)(const char *location, ms_store_t **out);
+} ms_store_backend_t;
+
+/** SQLite (sqlite.c): location is the data directory. */
+extern const ms_store_backend_t ms_store_backend_sqlite;
+
+#endif
