@@ -243,7 +243,10 @@ int ms_server_run(const ms_config_t *cfg) {
     info.port = port;
     info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* VALIDATE_UTF8: lws checks text messages as they arrive and fails the
+     * connection with 1007 (RFC 6455 section 8.1); see net/rxcheck.c. */
+    info.options =
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = foreign_loops;
     info.user = &srv->api;
     info.pcontext = &srv->lws;
