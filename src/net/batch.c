@@ -98,13 +98,14 @@ void ms__batch_append(ms_session_t *s, const char *data, size_t len) {
     }
     ms_buf_append(&s->out, h, hl);
     ms_buf_append(&s->out, data, len);
-    if ((s->out.len - LWS_PRE > BATCH_MAX && !s->pong_due) || flush_stopped) {
+    if ((s->out.len - LWS_PRE > BATCH_MAX && !s->pong_due && s->api->cfg->ws_write[0] != 'w') ||
+        flush_stopped) {
         if (s->flush_pending)
             unlist(s);
         ms__batch_flush(s);
         return;
     }
-    if (s->pong_due) {
+    if (s->pong_due || s->api->cfg->ws_write[0] == 'w') {
         /* lws has a pong to write first (it writes pongs from its writable
          * handler): the batch goes from on_writable, behind the pong. */
         lws_callback_on_writable(s->wsi);
