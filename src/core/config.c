@@ -50,6 +50,12 @@ static const cfg_directive_t directives[] = {
     {"kb-min-score", D(kb_min_score), 0, "minimum retrieval score to answer"},
     {"history-turns", I(history_turns, 0, 50), 0, "recent turns given to the provider"},
     {"login-rate-per-min", I(login_rate_per_min, 1, 100000), 0, "login attempts/min/address"},
+    {"ws-rate-per-s", I(ws_rate_per_s, 0, 1000000), 0, "WebSocket messages/s/connection (0: off)"},
+    {"ws-rate-burst", I(ws_rate_burst, 1, 1000000), 0, "WebSocket messages at once/connection"},
+    {"ws-rate-close-after", I(ws_rate_close_after, 1, 1000000), 0,
+     "rate_limited answers in a row before close 1008"},
+    {"ws-write", S(ws_write), 0, "WebSocket write path: direct | writable"},
+    {"ws-max-inflight", I(ws_max_inflight, 1, 100000), 0, "answers followed at once/connection"},
     {"syn-chunks", I(syn_chunks, 1, 1000000), 0, "synthetic: chunks per answer"},
     {"syn-chunk-bytes", I(syn_chunk_bytes, 1, 65536), 0, "synthetic: bytes per chunk"},
     {"syn-interval-ms", I(syn_interval_ms, 0, 60000), 0, "synthetic: pause between chunks"},
@@ -98,6 +104,11 @@ void ms_config_defaults(ms_config_t *c) {
     c->kb_min_score = 0.0;
     c->history_turns = 4;
     c->login_rate_per_min = 20;
+    c->ws_rate_per_s = 20;
+    c->ws_rate_burst = 60;
+    c->ws_rate_close_after = 50;
+    c->ws_max_inflight = 8;
+    c->ws_write = ms_xstrdup("direct");
     /* The same variables ../shared/peers read, so one bench drives all servers. */
     c->syn_chunks = env_int("SYN_CHUNKS", 64);
     c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);
@@ -317,6 +328,11 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     if (strcmp(c->provider, "offline") != 0 && strcmp(c->provider, "synthetic") != 0) {
         fprintf(err, "medstream: --provider must be offline or synthetic (got \"%s\")\n",
                 c->provider);
+        return MS_EINVAL;
+    }
+    if (strcmp(c->ws_write, "direct") != 0 && strcmp(c->ws_write, "writable") != 0) {
+        fprintf(err, "medstream: --ws-write must be direct or writable (got \"%s\")\n",
+                c->ws_write);
         return MS_EINVAL;
     }
     char host[256];

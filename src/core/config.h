@@ -34,6 +34,18 @@ typedef struct {
     double kb_min_score;        /**< below this best score: "nothing relevant found" */
     int64_t history_turns;      /**< recent turns given to the provider */
     int64_t login_rate_per_min; /**< login attempts per minute per client address */
+    /** WebSocket client messages per second per connection (0: off). */
+    int64_t ws_rate_per_s;
+    /** Messages a connection may send at once before the rate applies. */
+    int64_t ws_rate_burst;
+    /** rate_limited answers in a row before close 1008. */
+    int64_t ws_rate_close_after;
+    /** Answers one connection may follow at once. */
+    int64_t ws_max_inflight;
+    /** "direct": a session's batch is written at the end of each loop
+     * iteration; "writable": only from lws' writable callback
+     * (docs/performance.md, "Write path"). */
+    char *ws_write;
     int64_t syn_chunks;         /**< synthetic provider: SYN_CHUNKS */
     int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
     int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */

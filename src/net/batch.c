@@ -22,6 +22,13 @@ static ms_session_t *pending; /* sessions with unflushed bytes, via flush_next *
 int ms__batch_flush(ms_session_t *s) {
     if (s->out.len <= LWS_PRE)
         return 0;
+    if (lws_get_close_length(s->wsi) > 0) {
+        /* lws is failing the connection (a protocol error it found, with
+         * lws_close_reason): its close frame may already be out, and nothing
+         * may follow a close frame (RFC 6455 section 5.5.1). */
+        ms_buf_free(&s->out);
+        return -1;
+    }
     size_t len = s->out.len - LWS_PRE;
     int n = lws_write(s->wsi, (unsigned char *)s->out.data + LWS_PRE, len, LWS_WRITE_HTTP);
     /* A streaming session keeps a small buffer for its next batch (no
@@ -47,6 +54,12 @@ static void unlist(ms_session_t *s) {
     }
     s->flush_next = NULL;
     s->flush_pending = 0;
+}
+
+int ms__batch_flush_now(ms_session_t *s) {
+    if (s->flush_pending)
+        unlist(s);
+    return ms__batch_flush(s);
 }
 
 static void flush_cb(uv_check_t *h) {
@@ -85,10 +98,17 @@ void ms__batch_append(ms_session_t *s, const char *data, size_t len) {
     }
     ms_buf_append(&s->out, h, hl);
     ms_buf_append(&s->out, data, len);
-    if (s->out.len - LWS_PRE > BATCH_MAX || flush_stopped) {
+    if ((s->out.len - LWS_PRE > BATCH_MAX && !s->pong_due && s->api->cfg->ws_write[0] != 'w') ||
+        flush_stopped) {
         if (s->flush_pending)
             unlist(s);
         ms__batch_flush(s);
+        return;
+    }
+    if (s->pong_due || s->api->cfg->ws_write[0] == 'w') {
+        /* lws has a pong to write first (it writes pongs from its writable
+         * handler): the batch goes from on_writable, behind the pong. */
+        lws_callback_on_writable(s->wsi);
         return;
     }
     if (!s->flush_pending) {

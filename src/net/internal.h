@@ -3,6 +3,9 @@
 #define MS_NET_INTERNAL_H
 
 #include "api/api.h"
+#include "net/rxcheck.h"
+#include "net/wslimit.h"
+#include "net/wsrx.h"
 #include "proto/event.h"
 
 #include <libwebsockets.h>
@@ -29,12 +32,18 @@ typedef struct ms_session {
     unsigned authed : 1;
     unsigned close_started : 1; /* the close frame is written */
     unsigned flush_pending : 1; /* in batch.c's flush list */
-    struct ms_gate *gate;       /* that check, while in flight */
+    unsigned pong_due : 1;      /* a ping came: lws' pong goes before our next batch */
+    unsigned rx_failed : 1;     /* rxcheck failed the stream: close 1002 when writable */
+    uint8_t rx_msgs;            /* client messages received (wraps; rxcheck's data_end) */
+    int fd;                     /* the socket, while in rxguard.c's table; else -1 */
+    struct ms_gate *gate;       /* the user / conversation check, while in flight */
     char client_id[MS_ID_LEN];
     char user_id[MS_ID_LEN];
     int close_code; /* pending close, sent when writable */
     const char *close_reason;
-    ms_buf_t rx;             /* fragments of the message being received */
+    ms_rxcheck_t rxc;        /* where the client's byte stream is (rxcheck.c) */
+    ms_ws_rate_t rate;       /* the message rate limit (wslimit.c) */
+    ms_wsrx_t rx;            /* the message being received (wsrx.c) */
     ms_frame_t *head, *tail; /* the bounded outbound queue */
     size_t queued_bytes;
     struct ms_session *prev, *next; /* every open session, for shutdown */
@@ -43,6 +52,8 @@ typedef struct ms_session {
     struct sub_link {
         struct sub_link *next;
         struct ms_sub *sub;
+        struct ms_session *sess;
+        unsigned by_message_id : 1; /* a resume: "forbidden" is answered as not_found */
     } * subs;
 } ms_session_t;
 
@@ -61,10 +72,30 @@ void ms__batch_append(ms_session_t *s, const char *data, size_t len);
 /** Writes the session's batch now (before anything else is written to it).
  * 0, or -1 when the connection broke (lws closes it). */
 int ms__batch_flush(ms_session_t *s);
+/** ms__batch_flush, and out of the flush list: for answers to a client's
+ * message, written before lws parses the rest of what arrived (which may
+ * make lws fail the connection and write its close frame at once). */
+int ms__batch_flush_now(ms_session_t *s);
 /** Drops the session's batch and its place in the flush list (at free). */
 void ms__batch_forget(ms_session_t *s);
 /** Closes the flush handle (at shutdown). */
 void ms__batch_stop(void);
+
+/** rxguard.c: puts the session's socket in the table recv() consults, so
+ * its bytes pass rxcheck before lws parses them (at ESTABLISHED). */
+void ms__rxguard_add(ms_session_t *s, int fd);
+/** Takes it out again (before the session is freed). */
+void ms__rxguard_remove(ms_session_t *s);
+/** ws.c: runs rxcheck on n bytes just received for s; returns how many of
+ * them lws may parse (the rest is discarded). Loop thread, inside lws. */
+size_t ms__ws_rx_filter(ms_session_t *s, const unsigned char *buf, size_t n);
+
+/** wshandshake.c: the dialect of path, its "{}" segment copied into param. */
+const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen);
+/** Reads the credentials of the handshake into s (authed, user_id). */
+void ms__ws_authenticate(struct lws *wsi, ms_session_t *s);
+/** LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: path, Origin and readiness; 0 to go on. */
+int ms__ws_confirm_upgrade(struct lws *wsi);
 
 /** Asks every open session to close with code (e.g. 1001 at shutdown).
  * Returns how many were open. */

@@ -122,7 +122,10 @@ ms_net_t *ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, c
     info.port = port;
     info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* VALIDATE_UTF8: lws checks text messages as they arrive and fails the
+     * connection with 1007 (RFC 6455 section 8.1); see net/rxcheck.c. */
+    info.options =
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = foreign_loops;
     info.user = api;
     info.pcontext = &n->lws;

@@ -1,8 +1,12 @@
-/* WebSocket sessions: handshake policy (path, Origin, credentials), the
- * dialect spoken on each endpoint, message decoding through it, and the
- * bounded outbound queue drained only when the socket is writable. Close
- * codes: docs/protocol.md. Every dialect goes through the same handshake,
- * limits and queue; a dialect only encodes and decodes (src/proto). */
+/* WebSocket sessions: the dialect spoken on each endpoint (the handshake
+ * policy is wshandshake.c), message decoding through it, per-connection
+ * limits, and the bounded outbound queue drained only when the socket is
+ * writable. Close codes: docs/protocol.md. Every dialect goes through the
+ * same handshake, limits and queue; a dialect only encodes and decodes
+ * (src/proto).
+ *
+ * RFC 6455 conformance is lws' parser plus rxcheck.c on the raw bytes
+ * (rxguard.c): see rxcheck.c for the split and why. */
 #include "chat/chat.h"
 #include "chat/work.h"
 #include "core/log.h"
@@ -17,57 +21,17 @@ static ms_frames_t scratch;
 /* Every established session (loop thread only). */
 static ms_session_t *sessions;
 
-/* The WebSocket endpoints and their dialects. A "{}" segment matches one
- * non-empty path segment, handed to the dialect's open() (docs/protocol.md,
- * "Seed dialects"). The first match wins. */
-static const struct {
-    const char *pattern;
-    const ms_dialect_ops_t *dialect;
-} endpoints[] = {
-    {"/api/ws", &ms_dialect_native},
-    {"/api/realtime/ws", &ms_dialect_voiceassist},
-    {"/ws/conversations/{}", &ms_dialect_veda},
-    {"/ws", &ms_dialect_fhir},
-    {"/ws/{}", &ms_dialect_dx},
-};
-
-/* Whether path matches pattern; the "{}" segment is copied into param. */
-static int path_match(const char *pattern, const char *path, char *param, size_t plen) {
-    const char *p = pattern, *q = path;
-    while (*p && *q) {
-        if (p[0] == '{' && p[1] == '}') {
-            size_t n = strcspn(q, "/");
-            if (n == 0 || n >= plen)
-                return 0;
-            memcpy(param, q, n);
-            param[n] = '\0';
-            p += 2;
-            q += n;
-        } else if (*p++ != *q++) {
-            return 0;
-        }
-    }
-    return !*p && !*q;
-}
-
-static const ms_dialect_ops_t *dialect_for(const char *path, char *param, size_t plen) {
-    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
-        param[0] = '\0';
-        if (path_match(endpoints[i].pattern, path, param, plen))
-            return endpoints[i].dialect;
-    }
-    param[0] = '\0';
-    return NULL;
-}
-
-/* The check of a connection's bound conversation (a heap context between
- * the pool and the loop: sess is cleared if the session goes first). */
+/* The check before the greeting: the token's user still exists, and the
+ * connection's bound conversation, if any, is the user's (a heap context
+ * between the pool and the loop: sess is cleared if the session goes
+ * first). */
 typedef struct ms_gate {
     ms_session_t *sess;
     char user_id[MS_ID_LEN];
-    char conversation_id[MS_ID_LEN];
+    char conversation_id[MS_ID_LEN]; /* "" when none is bound */
     int must_exist;
-    int err;
+    int user_err; /* ms_store_user_by_id */
+    int err;      /* ms_store_conversation_get */
 } gate_t;
 
 static void request_close(ms_session_t *s, int code, const char *reason) {
@@ -141,10 +105,20 @@ static void send_error(ms_session_t *s, const char *message_id, const char *code
     json_decref(data);
 }
 
+/* What every operation on a message id answers when the id is unknown or
+ * another user's: one answer for both, as REST's 404 (no existence leak). */
+#define NOT_FOUND_MESSAGE "no such message"
+
 static void sub_emit_cb(void *ctx, const ms_event_t *ev) {
-    ms_session_t *s = ctx;
+    struct sub_link *l = ctx;
+    ms_session_t *s = l->sess;
     if (ev->kind == MS_EV_ERROR) {
         const char *code = json_string_value(json_object_get(ev->data, "code"));
+        if (code && l->by_message_id &&
+            (!strcmp(code, "forbidden") || !strcmp(code, "not_found"))) {
+            send_error(s, ev->message_id, "not_found", NOT_FOUND_MESSAGE);
+            return;
+        }
         if (code && !strcmp(code, "forbidden") && !s->dialect->forbidden_as_error) {
             request_close(s, 4003, "forbidden");
             return;
@@ -160,8 +134,16 @@ int ms__session_streaming(const ms_session_t *s) {
     return 0;
 }
 
+/* How many answers the session follows now (unfinished subscribers). */
+static unsigned session_followed(const ms_session_t *s) {
+    unsigned n = 0;
+    for (const struct sub_link *l = s->subs; l; l = l->next)
+        n += !ms_sub_finished(l->sub);
+    return n;
+}
+
 /* Tracks a subscriber for closing at disconnect; forgets finished ones. */
-static ms_sub_t *session_sub(ms_session_t *s) {
+static ms_sub_t *session_sub(ms_session_t *s, int by_message_id) {
     for (struct sub_link **pp = &s->subs; *pp;) {
         if (ms_sub_finished((*pp)->sub)) {
             struct sub_link *dead = *pp;
@@ -172,25 +154,68 @@ static ms_sub_t *session_sub(ms_session_t *s) {
             pp = &(*pp)->next;
         }
     }
-    struct sub_link *l = ms_xmalloc(sizeof *l);
-    l->sub = ms_sub_new(sub_emit_cb, s);
+    struct sub_link *l = ms_xcalloc(1, sizeof *l);
+    l->sess = s;
+    l->by_message_id = by_message_id != 0;
+    l->sub = ms_sub_new(sub_emit_cb, l);
     l->next = s->subs;
     s->subs = l;
     return l->sub;
+}
+
+static ms_ws_limits_t session_limits(const ms_session_t *s) {
+    const ms_config_t *cfg = s->api->cfg;
+    return (ms_ws_limits_t){.per_s = (uint32_t)cfg->ws_rate_per_s,
+                            .burst = (uint32_t)cfg->ws_rate_burst,
+                            .close_after = (uint32_t)cfg->ws_rate_close_after,
+                            .max_inflight = (uint32_t)cfg->ws_max_inflight};
+}
+
+/* The per-connection limits (docs/protocol.md, "Limits"): 0 to go on. */
+static int admit(ms_session_t *s, const ms_client_msg_t *m) {
+    ms_ws_limits_t lim = session_limits(s);
+    int opens = m->kind == MS_CMSG_MESSAGE || m->kind == MS_CMSG_RESUME;
+    unsigned followed = opens ? session_followed(s) : 0;
+    switch (ms__ws_admit(&s->rate, &lim, (uint64_t)uv_now(s->api->loop), opens, followed)) {
+    case MS_WS_OK:
+        return 0;
+    case MS_WS_REFUSE: {
+        int busy = opens && followed >= lim.max_inflight;
+        const char *id = m->kind == MS_CMSG_MESSAGE ? NULL : m->message_id;
+        json_t *data = json_pack(
+            "{s:s, s:s, s:b}", "code", "rate_limited", "message",
+            busy ? "too many answers in progress on this connection; wait for one to finish"
+                 : "too many messages on this connection; slow down",
+            "retryable", 1);
+        ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = id, .data = data};
+        session_send(s, &ev);
+        json_decref(data);
+        return -1;
+    }
+    case MS_WS_CLOSE:
+        ms_log(MS_LOG_WARN, "ws_rate_close", "\"client_id\":\"%s\"", s->client_id);
+        request_close(s, 1008, "rate limit exceeded");
+        return -1;
+    }
+    return -1;
 }
 
 static void handle_message(ms_session_t *s) {
     ms_client_msg_t m;
     char err[160];
     ms_decode_limits_t lim = {.max_message_chars = (size_t)s->api->cfg->max_message_chars};
-    int rc =
-        s->dialect->decode(s->dstate, ms_buf_cstr(&s->rx), s->rx.len, &lim, &m, err, sizeof err);
+    int rc = s->dialect->decode(s->dstate, ms_buf_cstr(&s->rx.text), s->rx.text.len, &lim, &m, err,
+                                sizeof err);
     if (rc == MS_EFORMAT) {
         request_close(s, 4000, "invalid frame");
         return;
     }
     if (rc) {
         send_error(s, NULL, "invalid_message", err);
+        return;
+    }
+    if (admit(s, &m) != 0) {
+        ms_client_msg_clear(&m);
         return;
     }
     ms_chat_t *chat = s->api->chat;
@@ -202,17 +227,16 @@ static void handle_message(ms_session_t *s) {
                         .client_message_id = m.client_message_id,
                         .text = m.text,
                         .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0};
-        ms_chat_ask_req(chat, &ask, session_sub(s));
+        ms_chat_ask_req(chat, &ask, session_sub(s, 0));
         break;
     }
     case MS_CMSG_RESUME:
-        ms_chat_resume(chat, s->user_id, m.message_id, m.last_seq, session_sub(s));
+        ms_chat_resume(chat, s->user_id, m.message_id, m.last_seq, session_sub(s, 1));
         break;
     case MS_CMSG_CANCEL:
+        /* Another user's message is answered exactly like an unknown one. */
         rc = ms_chat_cancel(chat, s->user_id, m.message_id);
-        if (rc == MS_EPERM)
-            request_close(s, 4003, "forbidden");
-        else if (rc == MS_ENOENT)
+        if (rc == MS_EPERM || rc == MS_ENOENT)
             send_error(s, m.message_id, "not_found", "no answer is being generated with this id");
         break;
     case MS_CMSG_PING: {
@@ -224,95 +248,6 @@ static void handle_message(ms_session_t *s) {
     }
     }
     ms_client_msg_clear(&m);
-}
-
-/* Reads credentials from the handshake: Bearer header, ?ticket=, ?token=. */
-static void authenticate(struct lws *wsi, ms_session_t *s) {
-    ms_api_t *api = s->api;
-    ms_jwt_claims_t claims;
-    char buf[4096];
-    const char *v;
-    int ok = 0;
-    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n > 7 && !strncasecmp(buf, "Bearer ", 7)) {
-        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, buf + 7, &claims) == 0;
-    } else if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
-        ok = ms_tickets_redeem(api->tickets, v, &claims) == 0;
-    } else if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf))) {
-        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, v, &claims) == 0;
-    }
-    if (ok) {
-        s->authed = 1;
-        memcpy(s->user_id, claims.sub, MS_ID_LEN);
-    }
-}
-
-/* Cross-site WebSocket hijacking defence: a browser's Origin must be this
- * server's own address (as configured, or localhost / 127.0.0.1 on the same
- * port) or listed in allowed_origins. The Host header is not trusted for
- * this: under DNS rebinding it names the attacker's domain. Non-browser
- * clients send no Origin. */
-static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
-    char origin[256];
-    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
-        return 1;
-    char host[256], own[3][300];
-    int port;
-    if (ms_config_listen(cfg, host, sizeof host, &port) == 0) {
-        snprintf(own[0], sizeof own[0], "http://%s:%d", host, port);
-        snprintf(own[1], sizeof own[1], "http://localhost:%d", port);
-        snprintf(own[2], sizeof own[2], "http://127.0.0.1:%d", port);
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(origin, own[i]))
-                return 1;
-    }
-    const char *list = cfg->allowed_origins;
-    size_t olen = strlen(origin);
-    while (list && *list) {
-        const char *comma = strchr(list, ',');
-        size_t n = comma ? (size_t)(comma - list) : strlen(list);
-        while (n && *list == ' ')
-            list++, n--;
-        while (n && list[n - 1] == ' ')
-            n--;
-        if ((n == olen && !strncmp(list, origin, n)) || (n == 1 && *list == '*'))
-            return 1;
-        list = comma ? comma + 1 : NULL;
-    }
-    return 0;
-}
-
-/* Refuses an upgrade with a complete HTTP/1.1 response and a JSON error
- * body (lws_return_http_status answers HTTP/1.0 at this stage, which
- * WebSocket clients reject as malformed). */
-static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
-    const char *text = status == 403   ? "Forbidden"
-                       : status == 404 ? "Not Found"
-                                       : "Service Unavailable";
-    char body[128], head[LWS_PRE + 512];
-    int blen =
-        snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, text);
-    int n = snprintf(head + LWS_PRE, sizeof head - LWS_PRE,
-                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-                     "content-length: %d\r\nconnection: close\r\n\r\n%s",
-                     status, text, blen, body);
-    lws_write(wsi, (unsigned char *)head + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
-    return 1; /* we answered; lws finishes the transaction */
-}
-
-static int confirm_upgrade(struct lws *wsi) {
-    ms_api_t *api = lws_context_user(lws_get_context(wsi));
-    char path[256], param[160];
-    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
-        !dialect_for(path, param, sizeof param))
-        return refuse_upgrade(wsi, 404, "not_found");
-    if (!origin_allowed(wsi, api->cfg)) {
-        ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
-        return refuse_upgrade(wsi, 403, "forbidden");
-    }
-    if (!api->ready)
-        return refuse_upgrade(wsi, 503, "not_ready");
-    return 0;
 }
 
 static void session_link(ms_session_t *s) {
@@ -341,6 +276,7 @@ int ms__ws_close_all(int code, const char *reason) {
 }
 
 static void session_free(ms_session_t *s) {
+    ms__rxguard_remove(s);
     session_unlink(s);
     ms__batch_forget(s);
     free(s->bound_conversation);
@@ -355,11 +291,17 @@ static void session_free(ms_session_t *s) {
         free(l);
     }
     queue_free(s);
-    ms_buf_free(&s->rx);
+    ms_buf_free(&s->rx.text);
     free(s);
 }
 
 static int on_writable(struct lws *wsi, ms_session_t *s) {
+    /* lws writes a pending pong before it calls us, so from here our batch
+     * may go: the pong did not fall behind answers sent after its ping. */
+    s->pong_due = 0;
+    s->rxc.ping_seen = 0; /* lws has parsed every ping it was given, and answered it */
+    if (s->rx_failed && !s->close_code)
+        s->close_code = 1002; /* close_reason was set by ms__ws_rx_filter */
     /* What was batched goes first, so nothing overtakes it. */
     if (s->out.len && ms__batch_flush(s) != 0)
         return -1;
@@ -402,24 +344,56 @@ static int on_writable(struct lws *wsi, ms_session_t *s) {
 }
 
 static int on_receive(struct lws *wsi, ms_session_t *s, void *in, size_t len) {
-    ms_api_t *api = s->api;
+    /* After an rxcheck failure lws still parses the bytes before the bad
+     * frame, and their messages are answered; nothing after it arrives. */
     if (s->close_code)
         return 0;
-    if (lws_frame_is_binary(wsi)) {
-        request_close(s, 4000, "binary frames are not supported");
+    int code = 0;
+    char reason[120];
+    int final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    ms_rx_action_t a = ms__wsrx_piece(
+        &s->rx, s->dialect, s->dstate, (size_t)s->api->cfg->max_frame_bytes, in, len,
+        lws_frame_is_binary(wsi), lws_is_first_fragment(wsi), final, &code, reason, sizeof reason);
+    if (a == MS_RX_CLOSE) {
+        /* The reason outlives this call: keep it with the session. */
+        free(s->open_err);
+        s->open_err = ms_xstrdup(reason);
+        request_close(s, code, s->open_err);
         return 0;
     }
-    if (s->rx.len + len > (size_t)api->cfg->max_frame_bytes) {
-        ms_buf_free(&s->rx);
-        request_close(s, 1009, "message too big");
+    if (!final)
         return 0;
+    /* A ping that came before this message ended is answered by lws from
+     * its writable handler: our answer waits behind that pong (on_writable),
+     * as Autobahn 5.6 expects. rx_msgs counts messages as rxcheck does. */
+    if (s->rxc.ping_seen && (int8_t)(s->rxc.ping_at - s->rx_msgs) <= 0)
+        s->pong_due = 1;
+    s->rx_msgs++;
+    if (a == MS_RX_TEXT) {
+        handle_message(s);
+        /* Write first: what answers this message goes before anything lws
+         * writes about the bytes after it (unless lws owes a pong first). */
+        if (s->out.len && !s->pong_due)
+            ms__batch_flush_now(s);
+        ms_buf_free(&s->rx.text); /* client messages are rare: keep nothing between them */
     }
-    ms_buf_append(&s->rx, in, len);
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
-        return 0;
-    handle_message(s);
-    ms_buf_free(&s->rx); /* client messages are rare: keep nothing between them */
     return 0;
+}
+
+size_t ms__ws_rx_filter(ms_session_t *s, const unsigned char *buf, size_t n) {
+    ms_rxcheck_verdict_t v;
+    ms__rxcheck_scan(&s->rxc, buf, n, &v);
+    if (v.code && !s->rx_failed) {
+        /* The bytes before the offending frame are still parsed (and their
+         * messages answered); the close goes out when writable, after them. */
+        ms_log(MS_LOG_INFO, "ws_protocol_error", "\"client_id\":\"%s\",\"reason\":\"%s\"",
+               s->client_id, v.reason);
+        s->rx_failed = 1;
+        if (!s->close_code)
+            s->close_reason = v.reason;
+        lws_callback_on_writable(s->wsi);
+    }
+    return v.ok;
 }
 
 /* Query arguments for a dialect's open(), read from the handshake. */
@@ -466,8 +440,16 @@ static void greet(ms_session_t *s) {
 
 static void gate_run(ms_store_t *st, void *arg) {
     gate_t *g = arg;
+    if (!st) {
+        g->user_err = MS_EIO;
+        return;
+    }
+    ms_user_t u;
+    g->user_err = ms_store_user_by_id(st, g->user_id, &u);
+    if (g->user_err || !g->conversation_id[0])
+        return;
     json_t *conv = NULL;
-    g->err = st ? ms_store_conversation_get(st, g->user_id, g->conversation_id, &conv) : MS_EIO;
+    g->err = ms_store_conversation_get(st, g->user_id, g->conversation_id, &conv);
     json_decref(conv);
 }
 
@@ -477,7 +459,11 @@ static void gate_done(void *arg) {
     if (s) {
         s->gate = NULL;
         lws_rx_flow_control(s->wsi, 1);
-        if (g->err == MS_EPERM || (g->err == MS_ENOENT && g->must_exist))
+        if (g->user_err == MS_ENOENT)
+            request_close(s, 4001, "unauthorized"); /* the user was deleted */
+        else if (g->user_err)
+            request_close(s, 4000, "could not check the credentials; try again");
+        else if (g->err == MS_EPERM || (g->err == MS_ENOENT && g->must_exist))
             request_close(s, 4003, "conversation not found or access denied");
         else if (g->err && g->err != MS_ENOENT)
             request_close(s, 4000, "could not check the conversation; try again");
@@ -487,19 +473,22 @@ static void gate_done(void *arg) {
     free(g);
 }
 
-/* Checks the bound conversation before greeting. Reading from the client
- * pauses meanwhile, so its first message is handled after the greeting. */
+/* Checks, on the pool, that the token's user still exists (an access token
+ * outlives a deleted user until it expires) and that the bound
+ * conversation is theirs, before greeting. Reading from the client pauses
+ * meanwhile, so its first message is handled after the greeting. */
 static void gate_start(ms_session_t *s) {
     gate_t *g = ms_xcalloc(1, sizeof *g);
     g->sess = s;
     memcpy(g->user_id, s->user_id, MS_ID_LEN);
-    snprintf(g->conversation_id, MS_ID_LEN, "%s", s->bound_conversation);
+    if (s->bound_conversation)
+        snprintf(g->conversation_id, MS_ID_LEN, "%s", s->bound_conversation);
     free(s->bound_conversation);
     s->bound_conversation = NULL;
     g->must_exist = s->bound_must_exist;
     if (ms_work_submit(s->api->loop, gate_run, gate_done, g) != 0) {
         free(g);
-        request_close(s, 4000, "could not check the conversation; try again");
+        request_close(s, 4000, "could not check the credentials; try again");
         return;
     }
     s->gate = g;
@@ -511,7 +500,7 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
     ms_session_t *s = pss ? pss->sess : NULL;
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi);
+        return ms__ws_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         /* Handshake-only data stays on the stack: an idle connection keeps
          * only what it needs. */
@@ -519,11 +508,12 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         s = ms_xcalloc(1, sizeof *s);
         s->api = lws_context_user(lws_get_context(wsi));
-        s->dialect = dialect_for(path, path_param, sizeof path_param);
+        s->dialect = ms__ws_dialect_for(path, path_param, sizeof path_param);
         if (!s->dialect)
             s->dialect = &ms_dialect_native;
-        ms_buf_init(&s->rx);
-        authenticate(wsi, s);
+        s->fd = -1;
+        ms_buf_init(&s->rx.text);
+        ms__ws_authenticate(wsi, s);
         if (s->authed)
             dialect_open(wsi, s, path_param);
         pss->sess = s;
@@ -535,14 +525,17 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
         s->wsi = wsi;
         ms_id_new(s->client_id);
         session_link(s);
+        ms__rxguard_add(s, (int)lws_get_socket_fd(wsi));
+        {
+            ms_ws_limits_t lim = session_limits(s);
+            ms__ws_rate_init(&s->rate, (uint64_t)uv_now(s->api->loop), &lim);
+        }
         if (!s->authed)
             request_close(s, 4001, "unauthorized");
         else if (s->open_rc)
             request_close(s, s->open_rc == MS_EPERM ? 4003 : 4000, s->open_err);
-        else if (s->bound_conversation)
-            gate_start(s);
         else
-            greet(s);
+            gate_start(s);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return s ? on_receive(wsi, s, in, len) : -1;

@@ -158,6 +158,16 @@ typedef struct {
     /** A "forbidden" error (another user's conversation) is sent as an error
      * event instead of closing with 4003. */
     int forbidden_as_error;
+    /** Binary messages (RFC 6455 opcode 0x2). NULL: the dialect has none,
+     * and a binary message closes the connection with 1003 (RFC 6455
+     * section 7.4.1: a data type the endpoint cannot accept). Otherwise each
+     * piece of a binary message is handed over as it arrives, unbuffered:
+     * first and final mark the message's ends, data is borrowed for the
+     * call, and a message over max_frame_bytes closes with 1009 before it
+     * reaches the dialect. Returns 0, or MS_EINVAL to close with 1003 and
+     * errmsg as the reason. Loop thread. */
+    int (*binary)(void *state, const void *data, size_t len, int first, int final, char *errmsg,
+                  size_t errlen);
 } ms_dialect_ops_t;
 
 /** Native protocol v1 (docs/protocol.md). */

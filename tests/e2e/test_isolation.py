@@ -3,8 +3,8 @@ objects that belong to someone else; close code 4003)."""
 
 import pytest
 
-from medstream_e2e import (assert_error, ask, collect, connect, expect_close, new_cmid, run,
-                           send_json, send_message)
+from medstream_e2e import (assert_error, ask, collect, connect, expect_close, expect_error,
+                           new_cmid, ping, run, send_json, send_message)
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -78,8 +78,17 @@ def test_websocket_access_to_other_users_data_closes_4003(server, alice_bob):
 
     run(attempt({"type": "message", "text": "What is asthma?", "client_message_id": new_cmid(),
                  "conversation_id": conv}))
-    run(attempt({"type": "resume", "message_id": st.message_id, "last_seq": 0}))
-    run(attempt({"type": "cancel", "message_id": st.message_id}))
+    # Message ids: answered as an unknown id would be (not_found, stays open).
+    async def by_id(msg):
+        ws, _ = await connect(server, tb)
+        await send_json(ws, msg)
+        ev = await expect_error(ws)
+        assert ev["code"] == "not_found" and ev["message_id"] == st.message_id, ev
+        await ping(ws)
+        await ws.close()
+
+    run(by_id({"type": "resume", "message_id": st.message_id, "last_seq": 0}))
+    run(by_id({"type": "cancel", "message_id": st.message_id}))
     # Reusing Alice's client_message_id in her conversation is still refused.
     run(attempt({"type": "message", "text": "What is asthma?",
                  "client_message_id": st.start["client_message_id"], "conversation_id": conv}))
@@ -95,12 +104,13 @@ def test_other_user_cannot_cancel_a_live_stream(server):
         st = await collect(wa, client_message_id=cmid, max_chunks=1)
         wb, _ = await connect(server, b["access_token"])
         await send_json(wb, {"type": "cancel", "message_id": st.message_id})
-        code, _ = await expect_close(wb)
+        err = await expect_error(wb)
+        await wb.close()
         await collect(wa, stream=st)
         await wa.close()
-        return st, code
+        return st, err
 
-    st, code = run(go())
-    assert code == 4003
+    st, err = run(go())
+    assert err["code"] == "not_found", err
     assert st.complete["finish_reason"] != "cancelled", "another user cancelled the stream"
     assert st.complete["status"] == "complete"

@@ -81,19 +81,32 @@ def test_message_in_another_users_conversation_closes_4003(server):
     assert server.messages(a["access_token"], conv["id"]) == []
 
 
-def test_resume_another_users_message_closes_4003(server):
+def test_another_users_message_id_is_answered_as_unknown(server):
+    """Defect 19: resume and cancel of another user's message get exactly the
+    not_found event an unknown id gets (REST answers 404 for both), and the
+    connection stays open: nothing tells B that A's message exists."""
     a, b = server.register(), server.register()
+    unknown = "00000000-0000-7000-8000-000000000000"
 
     async def go():
         wa, _ = await connect(server, a["access_token"])
         st = await ask(wa, "What are the symptoms of asthma?")
         await wa.close()
         wb, _ = await connect(server, b["access_token"])
-        await send_json(wb, {"type": "resume", "message_id": st.message_id, "last_seq": 0})
-        code, events = await expect_close(wb)
-        assert code == 4003, f"expected 4003, got {code} after {events}"
-        leaked = [e for e in events if isinstance(e, dict) and e.get("type") != "error"]
-        assert not leaked, f"events of A's message sent to B: {leaked}"
+        answers = {}
+        for mid in (st.message_id, unknown):
+            for op in ({"type": "resume", "message_id": mid, "last_seq": 0},
+                       {"type": "cancel", "message_id": mid}):
+                await send_json(wb, op)
+                ev = await expect_error(wb)
+                assert ev["message_id"] == mid, ev
+                answers[(op["type"], mid == unknown)] = {k: v for k, v in ev.items()
+                                                         if k != "message_id"}
+        await ping(wb)
+        await wb.close()
+        for op in ("resume", "cancel"):
+            assert answers[(op, False)] == answers[(op, True)], answers
+            assert answers[(op, False)]["code"] == "not_found", answers
     run(go())
 
 

@@ -1,0 +1,148 @@
+/* The WebSocket handshake: which endpoint speaks which dialect, the Origin
+ * policy and the credentials (docs/protocol.md, "Handshake"). Runs on the
+ * loop thread, from the upgrade callbacks, before a session exists. */
+#include "core/log.h"
+#include "net/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* The WebSocket endpoints and their dialects. A "{}" segment matches one
+ * non-empty path segment, handed to the dialect's open() (docs/protocol.md,
+ * "Seed dialects"). The first match wins. */
+static const struct {
+    const char *pattern;
+    const ms_dialect_ops_t *dialect;
+} endpoints[] = {
+    {"/api/ws", &ms_dialect_native},
+    {"/api/realtime/ws", &ms_dialect_voiceassist},
+    {"/ws/conversations/{}", &ms_dialect_veda},
+    {"/ws", &ms_dialect_fhir},
+    {"/ws/{}", &ms_dialect_dx},
+};
+
+/* Whether path matches pattern; the "{}" segment is copied into param. */
+static int path_match(const char *pattern, const char *path, char *param, size_t plen) {
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (p[0] == '{' && p[1] == '}') {
+            size_t n = strcspn(q, "/");
+            if (n == 0 || n >= plen)
+                return 0;
+            memcpy(param, q, n);
+            param[n] = '\0';
+            p += 2;
+            q += n;
+        } else if (*p++ != *q++) {
+            return 0;
+        }
+    }
+    return !*p && !*q;
+}
+
+const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen) {
+    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
+        param[0] = '\0';
+        if (path_match(endpoints[i].pattern, path, param, plen))
+            return endpoints[i].dialect;
+    }
+    param[0] = '\0';
+    return NULL;
+}
+
+/* Reads credentials from the handshake: Bearer header, ?ticket=, ?token=. */
+void ms__ws_authenticate(struct lws *wsi, ms_session_t *s) {
+    ms_api_t *api = s->api;
+    ms_jwt_claims_t claims;
+    char buf[4096];
+    const char *v;
+    int ok = 0;
+    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 7 && !strncasecmp(buf, "Bearer ", 7)) {
+        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, buf + 7, &claims) == 0;
+    } else if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
+        ok = ms_tickets_redeem(api->tickets, v, &claims) == 0;
+    } else if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf))) {
+        ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, v, &claims) == 0;
+    }
+    if (ok) {
+        s->authed = 1;
+        memcpy(s->user_id, claims.sub, MS_ID_LEN);
+    }
+}
+
+/* Cross-site WebSocket hijacking defence: a browser's Origin must be this
+ * server's own address (as configured, or localhost / 127.0.0.1 on the same
+ * port) or listed in allowed_origins. The Host header is not trusted for
+ * this: under DNS rebinding it names the attacker's domain. Non-browser
+ * clients send no Origin. An Origin that is present but empty, or longer
+ * than any origin we could allow (lws_hdr_copy then fails), is refused:
+ * neither is the absence of an Origin (RFC 6454 section 7.2 has browsers
+ * send "null", never an empty value). */
+static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
+    char origin[256];
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (total == 0 && lws_hdr_copy_fragment(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN, 0) < 0)
+        return 1; /* no Origin header at all */
+    if (total <= 0 || (size_t)total >= sizeof origin ||
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) != total)
+        return 0;
+    char host[256], own[3][300];
+    int port;
+    if (ms_config_listen(cfg, host, sizeof host, &port) == 0) {
+        snprintf(own[0], sizeof own[0], "http://%s:%d", host, port);
+        snprintf(own[1], sizeof own[1], "http://localhost:%d", port);
+        snprintf(own[2], sizeof own[2], "http://127.0.0.1:%d", port);
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(origin, own[i]))
+                return 1;
+    }
+    const char *list = cfg->allowed_origins;
+    size_t olen = strlen(origin);
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t n = comma ? (size_t)(comma - list) : strlen(list);
+        while (n && *list == ' ')
+            list++, n--;
+        while (n && list[n - 1] == ' ')
+            n--;
+        if ((n == olen && !strncmp(list, origin, n)) || (n == 1 && *list == '*'))
+            return 1;
+        list = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Refuses an upgrade with a complete HTTP/1.1 response and a JSON error
+ * body (lws_return_http_status answers HTTP/1.0 at this stage, which
+ * WebSocket clients reject as malformed). */
+static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
+    const char *text = status == 403   ? "Forbidden"
+                       : status == 404 ? "Not Found"
+                                       : "Service Unavailable";
+    char body[128], head[LWS_PRE + 512];
+    int blen =
+        snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, text);
+    int n = snprintf(head + LWS_PRE, sizeof head - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                     "content-length: %d\r\nconnection: close\r\n\r\n%s",
+                     status, text, blen, body);
+    lws_write(wsi, (unsigned char *)head + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
+    return 1; /* we answered; lws finishes the transaction */
+}
+
+int ms__ws_confirm_upgrade(struct lws *wsi) {
+    ms_api_t *api = lws_context_user(lws_get_context(wsi));
+    char path[256], param[160];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
+        !ms__ws_dialect_for(path, param, sizeof param))
+        return refuse_upgrade(wsi, 404, "not_found");
+    if (!origin_allowed(wsi, api->cfg)) {
+        ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
+        return refuse_upgrade(wsi, 403, "forbidden");
+    }
+    if (!api->ready)
+        return refuse_upgrade(wsi, 503, "not_ready");
+    return 0;
+}

@@ -1,0 +1,330 @@
+/* The WebSocket side of net/ behind its seams, without a socket: the raw
+ * receive checks (rxcheck.c), the strict UTF-8 step, the per-connection
+ * limits (wslimit.c) and message reassembly and binary dispatch (wsrx.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "core/ms.h"
+#include "net/rxcheck.h"
+#include "net/wslimit.h"
+#include "net/wsrx.h"
+
+#include <string.h>
+
+/* A client frame as a conforming client writes it (masked). */
+static size_t frame(uint8_t *out, int b0, const void *payload, size_t n, int masked) {
+    static const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+    size_t o = 0;
+    out[o++] = (uint8_t)b0;
+    uint8_t m = masked ? 0x80 : 0;
+    if (n < 126) {
+        out[o++] = (uint8_t)(m | n);
+    } else if (n <= 0xffff) {
+        out[o++] = m | 126;
+        out[o++] = (uint8_t)(n >> 8);
+        out[o++] = (uint8_t)n;
+    } else {
+        out[o++] = m | 127;
+        for (int i = 7; i >= 0; i--)
+            out[o++] = (uint8_t)((uint64_t)n >> (8 * i));
+    }
+    if (masked) {
+        memcpy(out + o, key, 4);
+        o += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[o + i] = ((const uint8_t *)payload)[i] ^ (masked ? key[i & 3] : 0);
+    return o + n;
+}
+
+static ms_rxcheck_verdict_t scan(ms_rxcheck_t *st, const uint8_t *b, size_t n) {
+    ms_rxcheck_verdict_t v;
+    ms__rxcheck_scan(st, b, n, &v);
+    return v;
+}
+
+static void test_masked_frames_pass_whole(void **state) {
+    (void)state;
+    uint8_t buf[70000];
+    size_t n = frame(buf, 0x81, "{\"type\":\"ping\"}", 15, 1);
+    static uint8_t big[66000];
+    n += frame(buf + n, 0x82, big, sizeof big, 1); /* a 64-bit length */
+    n += frame(buf + n, 0x89, "hi", 2, 1);
+    ms_rxcheck_t st = {0};
+    ms_rxcheck_verdict_t v = scan(&st, buf, n);
+    assert_int_equal(v.code, 0);
+    assert_int_equal(v.ok, n);
+    assert_int_equal(st.data_end, 2);
+    assert_true(st.ping_seen);
+    assert_int_equal(st.ping_at, 2);
+}
+
+static void test_unmasked_frame_fails_before_its_second_byte(void **state) {
+    (void)state;
+    uint8_t buf[64];
+    size_t a = frame(buf, 0x81, "{}", 2, 1);
+    size_t n = a + frame(buf + a, 0x81, "{}", 2, 0);
+    ms_rxcheck_t st = {0};
+    ms_rxcheck_verdict_t v = scan(&st, buf, n);
+    assert_int_equal(v.code, 1002);
+    assert_int_equal(v.ok, a + 1); /* lws sees the first byte only */
+    assert_string_equal(v.reason, "unmasked frame");
+    /* Byte by byte, the same verdict at the same byte. */
+    ms_rxcheck_t st2 = {0};
+    size_t passed = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = scan(&st2, buf + i, 1);
+        passed += v.ok;
+        if (v.code)
+            break;
+    }
+    assert_int_equal(v.code, 1002);
+    assert_int_equal(passed, a + 1);
+    /* Failed stays failed. */
+    v = scan(&st2, buf, a);
+    assert_int_equal(v.code, 1002);
+    assert_int_equal(v.ok, 0);
+}
+
+static void test_oversize_control_and_top_length_bit(void **state) {
+    (void)state;
+    uint8_t buf[300], pad[200] = {0};
+    ms_rxcheck_t st = {0};
+    size_t n = frame(buf, 0x89, pad, 126, 1);
+    ms_rxcheck_verdict_t v = scan(&st, buf, n);
+    assert_int_equal(v.code, 1002);
+    assert_int_equal(v.ok, 1);
+    uint8_t top[] = {0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1};
+    memset(&st, 0, sizeof st);
+    v = scan(&st, top, sizeof top);
+    assert_int_equal(v.code, 1002);
+    assert_int_equal(v.ok, 2);
+}
+
+static void test_close_frames(void **state) {
+    (void)state;
+    struct {
+        const char *payload;
+        size_t len;
+        int ok;
+    } cases[] = {
+        {"", 0, 1},
+        {"\x03\xe8", 2, 1},                     /* 1000 */
+        {"\x03\xe8normal", 8, 1},               /* with a reason */
+        {"\x0f\x9f", 2, 1},                     /* 3999 */
+        {"\x13\x87", 2, 1},                     /* 4999 */
+        {"a", 1, 0},                            /* 1 byte */
+        {"\x13\x88", 2, 0},                     /* 5000 */
+        {"\xff\xff", 2, 0},                     /* 65535 */
+        {"\x03\xed", 2, 0},                     /* 1005 */
+        {"\x03\xe8\xce\xba\xed\xa0\x80", 7, 0}, /* surrogate in the reason */
+        {"\x03\xe8\xce", 3, 0},                 /* cut off */
+    };
+    for (size_t i = 0; i < MS_COUNTOF(cases); i++) {
+        uint8_t buf[64];
+        size_t n = frame(buf, 0x88, cases[i].payload, cases[i].len, 1);
+        n += frame(buf + n, 0x81, "{}", 2, 1); /* after the close: never handed on */
+        ms_rxcheck_t st = {0};
+        ms_rxcheck_verdict_t v = scan(&st, buf, n);
+        size_t close_len = 6 + cases[i].len;
+        if (cases[i].ok) {
+            assert_int_equal(v.code, 0);
+            assert_int_equal(v.ok, close_len);
+            assert_true(st.closed);
+            v = scan(&st, buf, 4);
+            assert_int_equal(v.ok, 0);
+            assert_int_equal(v.code, 0);
+        } else {
+            assert_int_equal(v.code, 1002);
+            assert_true(v.ok < close_len); /* lws never completes the frame */
+        }
+    }
+}
+
+static void test_close_codes(void **state) {
+    (void)state;
+    assert_true(ms__rxcheck_close_code_ok(1000));
+    assert_true(ms__rxcheck_close_code_ok(1011));
+    assert_true(ms__rxcheck_close_code_ok(3000));
+    assert_false(ms__rxcheck_close_code_ok(999));
+    assert_false(ms__rxcheck_close_code_ok(1004));
+    assert_false(ms__rxcheck_close_code_ok(1006));
+    assert_false(ms__rxcheck_close_code_ok(1015));
+    assert_false(ms__rxcheck_close_code_ok(2999));
+    assert_false(ms__rxcheck_close_code_ok(5000));
+}
+
+static int utf8_ok(const char *s, size_t n) {
+    uint8_t st = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ms__utf8_step(&st, (uint8_t)s[i]) != 0)
+            return 0;
+    return st == 0;
+}
+
+static void test_utf8_strict(void **state) {
+    (void)state;
+    assert_true(utf8_ok("\xce\xba\xe1\xbd\xb9", 5));
+    assert_true(utf8_ok("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    assert_true(utf8_ok("\xef\xbf\xbf", 3));      /* U+FFFF, a noncharacter */
+    assert_true(utf8_ok("\xed\x9f\xbf", 3));      /* U+D7FF */
+    assert_false(utf8_ok("\xc0\xaf", 2));         /* overlong */
+    assert_false(utf8_ok("\xe0\x9f\xbf", 3));     /* overlong */
+    assert_false(utf8_ok("\xf0\x8f\xbf\xbf", 4)); /* overlong */
+    assert_false(utf8_ok("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(utf8_ok("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(utf8_ok("\x80", 1));
+    assert_false(utf8_ok("\xe2\x82", 2)); /* incomplete */
+}
+
+static const ms_ws_limits_t lim = {.per_s = 2, .burst = 3, .close_after = 4, .max_inflight = 2};
+
+static void test_rate_burst_refill_and_close(void **state) {
+    (void)state;
+    ms_ws_rate_t r;
+    ms__ws_rate_init(&r, 1000, &lim);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ms__ws_admit(&r, &lim, 1000, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, 1000, 0, 0), MS_WS_REFUSE);
+    /* 500 ms at 2/s is one message. */
+    assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_CLOSE);
+    /* A long pause refills to the burst, not beyond. */
+    ms__ws_rate_init(&r, 0, &lim);
+    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_REFUSE);
+}
+
+static void test_rate_off_and_inflight(void **state) {
+    (void)state;
+    ms_ws_limits_t off = lim;
+    off.per_s = 0;
+    ms_ws_rate_t r;
+    ms__ws_rate_init(&r, 0, &off);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(ms__ws_admit(&r, &off, 0, 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &off, 0, 1, 1), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &off, 0, 1, 2), MS_WS_REFUSE);
+    /* A ping is not a stream: not refused for in-flight answers. */
+    assert_int_equal(ms__ws_admit(&r, &off, 0, 0, 2), MS_WS_OK);
+    /* An accepted message resets the count towards closing. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ms__ws_admit(&r, &off, 0, 1, 5), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &off, 0, 0, 5), MS_WS_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ms__ws_admit(&r, &off, 0, 1, 5), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &off, 0, 1, 5), MS_WS_CLOSE);
+}
+
+/* A dialect that declares binary messages (as voice will). */
+static size_t bin_got;
+static int bin_finals;
+static int fake_binary(void *st, const void *data, size_t len, int first, int final, char *err,
+                       size_t errlen) {
+    (void)st;
+    (void)data;
+    (void)first;
+    if (len == 3 && !memcmp(data, "bad", 3)) {
+        snprintf(err, errlen, "not audio");
+        return MS_EINVAL;
+    }
+    bin_got += len;
+    bin_finals += final;
+    return 0;
+}
+static const ms_dialect_ops_t binary_dialect = {.name = "fake-voice", .binary = fake_binary};
+static const ms_dialect_ops_t text_dialect = {.name = "text-only"};
+
+static void test_rx_text_reassembly_and_limit(void **state) {
+    (void)state;
+    ms_wsrx_t rx = {0};
+    int code = 0;
+    char reason[120];
+    assert_int_equal(ms__wsrx_piece(&rx, &text_dialect, NULL, 10, "{\"a\"", 4, 0, 1, 0, &code,
+                                    reason, sizeof reason),
+                     MS_RX_MORE);
+    assert_int_equal(ms__wsrx_piece(&rx, &text_dialect, NULL, 10, ":1}", 3, 0, 0, 1, &code, reason,
+                                    sizeof reason),
+                     MS_RX_TEXT);
+    assert_memory_equal(rx.text.data, "{\"a\":1}", 7);
+    ms_buf_free(&rx.text);
+    assert_int_equal(ms__wsrx_piece(&rx, &text_dialect, NULL, 10, "0123456789x", 11, 0, 1, 1, &code,
+                                    reason, sizeof reason),
+                     MS_RX_CLOSE);
+    assert_int_equal(code, 1009);
+    ms_buf_free(&rx.text);
+}
+
+static void test_rx_binary_refused_without_the_capability(void **state) {
+    (void)state;
+    ms_wsrx_t rx = {0};
+    int code = 0;
+    char reason[120];
+    assert_int_equal(ms__wsrx_piece(&rx, &text_dialect, NULL, 100, "\x01\x02", 2, 1, 1, 1, &code,
+                                    reason, sizeof reason),
+                     MS_RX_CLOSE);
+    assert_int_equal(code, 1003);
+    assert_non_null(strstr(reason, "binary"));
+}
+
+static void test_rx_binary_goes_to_the_dialect(void **state) {
+    (void)state;
+    ms_wsrx_t rx = {0};
+    int code = 0;
+    char reason[120];
+    bin_got = 0;
+    bin_finals = 0;
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "abcd", 4, 1, 1, 0, &code,
+                                    reason, sizeof reason),
+                     MS_RX_MORE);
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "efgh", 4, 1, 0, 1, &code,
+                                    reason, sizeof reason),
+                     MS_RX_MORE);
+    assert_int_equal(bin_got, 8);
+    assert_int_equal(bin_finals, 1);
+    assert_int_equal(rx.text.len, 0); /* not buffered */
+    /* The message limit holds for binary too. */
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "abcdefgh", 8, 1, 1, 0, &code,
+                                    reason, sizeof reason),
+                     MS_RX_MORE);
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "ijk", 3, 1, 0, 1, &code,
+                                    reason, sizeof reason),
+                     MS_RX_CLOSE);
+    assert_int_equal(code, 1009);
+    /* The dialect may refuse a message: 1003 with its reason. */
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "bad", 3, 1, 1, 1, &code,
+                                    reason, sizeof reason),
+                     MS_RX_CLOSE);
+    assert_int_equal(code, 1003);
+    assert_string_equal(reason, "not audio");
+    /* Text still works on a binary dialect. */
+    assert_int_equal(ms__wsrx_piece(&rx, &binary_dialect, NULL, 10, "{}", 2, 0, 1, 1, &code, reason,
+                                    sizeof reason),
+                     MS_RX_TEXT);
+    ms_buf_free(&rx.text);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_masked_frames_pass_whole),
+        cmocka_unit_test(test_unmasked_frame_fails_before_its_second_byte),
+        cmocka_unit_test(test_oversize_control_and_top_length_bit),
+        cmocka_unit_test(test_close_frames),
+        cmocka_unit_test(test_close_codes),
+        cmocka_unit_test(test_utf8_strict),
+        cmocka_unit_test(test_rate_burst_refill_and_close),
+        cmocka_unit_test(test_rate_off_and_inflight),
+        cmocka_unit_test(test_rx_text_reassembly_and_limit),
+        cmocka_unit_test(test_rx_binary_refused_without_the_capability),
+        cmocka_unit_test(test_rx_binary_goes_to_the_dialect),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
