@@ -113,7 +113,9 @@ start_medstream() {
     mkdir -p "$WORK/$name"
     env "$@" "$BIN" serve --provider synthetic --listen "127.0.0.1:$PORT" \
         --data-dir "$WORK/$name/data" --log-level warn --login-rate-per-min 1000 \
-        --max-connections 19000 >"$WORK/$name/server.log" 2>&1 &
+        --max-connections 19000 --max-live-turns 1000000 --max-turns-per-user 1000000 \
+        --user-turns-per-min 1000000 --ws-rate-per-s 0 --ws-max-inflight 1000 \
+        >"$WORK/$name/server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     wait_http "$PORT" /health 30 "$PID" || { log "medstream did not start: $(tail -3 "$WORK/$name/server.log")"; return 1; }
