@@ -17,9 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern const unsigned char ms_ui_index_html[];
-extern const size_t ms_ui_index_html_len;
-
 typedef struct {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
@@ -233,8 +230,6 @@ int ms_server_run(const ms_config_t *cfg) {
     srv->api.tickets = ms_tickets_new();
     srv->api.chat = srv->chat;
     srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
-    srv->api.index_html = ms_ui_index_html;
-    srv->api.index_html_len = ms_ui_index_html_len;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_cb);
     struct lws_context_creation_info info;

@@ -79,6 +79,11 @@ int ms_store_conversation_get(ms_store_t *st, const char *user_id, const char *i
 /** The user's conversations, newest updated first: a JSON array. */
 int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, int offset,
                                json_t **out);
+/** The user's conversations whose title or any message contains query
+ * (a substring, ASCII case folded; 1 or more bytes of UTF-8), newest
+ * updated first, paged like list. MS_EINVAL for an empty query. */
+int ms_store_conversation_search(ms_store_t *st, const char *user_id, const char *query, int limit,
+                                 int offset, json_t **out);
 /** Renames; same errors as get. */
 int ms_store_conversation_rename(ms_store_t *st, const char *user_id, const char *id,
                                  const char *title, json_t **out);
