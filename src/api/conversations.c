@@ -132,12 +132,19 @@ void ms_api_conv_messages(ms_http_req_t *r, ms_store_t *st) {
         ms_api_store_error(r, rc);
         return;
     }
-    /* Each message carries its feedback (null when none was given). */
+    /* Each message carries its feedback (null when none was given); an
+     * assistant message also carries the configured disclaimer, which a
+     * client shows on every answer, even an interrupted one whose stored
+     * text stops before it. */
+    const char *disc = r->api->cfg->disclaimer ? r->api->cfg->disclaimer : "";
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m) {
         json_t *f = json_object_get(fb, json_string_value(json_object_get(m, "id")));
         json_object_set(m, "feedback", f ? f : json_null());
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && !strcmp(role, "assistant"))
+            json_object_set_new(m, "disclaimer", json_string(disc));
     }
     json_decref(fb);
     ms_http_respond_json(r, 200, json_pack("{s:o}", "messages", msgs));

@@ -28,6 +28,10 @@ void ms_api_models(ms_http_req_t *r) {
     }
     json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "id", id, "name", name, "description",
                           desc, "provider", id, "local", 1, "default", 1);
-    ms_http_respond_json(r, 200, json_pack("{s:[o], s:s}", "models", m, "default", id));
+    /* The disclaimer every answer ends with, so a client can show it apart
+     * from the answer while it streams in. */
+    ms_http_respond_json(r, 200,
+                         json_pack("{s:[o], s:s, s:s}", "models", m, "default", id, "disclaimer",
+                                   r->api->cfg->disclaimer ? r->api->cfg->disclaimer : ""));
     ms_http_finish(r);
 }
