@@ -157,7 +157,7 @@ export async function register(page, base, address = email()) {
   await page.getByLabel("Email").fill(address);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByLabel("Your question").waitFor();
+  await page.getByLabel("Your question", { exact: true }).waitFor();
   return address;
 }
 
@@ -166,7 +166,7 @@ export async function signIn(page, base, address) {
   await page.getByLabel("Email").fill(address);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByLabel("Your question").waitFor();
+  await page.getByLabel("Your question", { exact: true }).waitFor();
 }
 
 export const axeSource = () => readFileSync(join(REPO, "node_modules/axe-core/axe.min.js"), "utf8");

@@ -69,7 +69,7 @@ export function renderMarkdown(text: string): string {
   return purifier().sanitize(html, {
     ALLOWED_TAGS,
     ALLOWED_ATTR: [...ALLOWED_ATTR, "target", "rel"],
-    ALLOW_DATA_ATTR: false,
+    ALLOW_DATA_ATTR: true, // markdown-it with html off makes none; only the cite renderer does
     ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#cite-\d+$)/i,
   }) as string;
 }

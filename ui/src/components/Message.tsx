@@ -71,7 +71,7 @@ function UserMessage({ m, store, busy }: Props) {
     );
   }
   return (
-    <article class="msg user" aria-label="Your question">
+    <article class="msg user" aria-label="Question">
       <div class="bubble">{m.content}</div>
       <div class="actions">
         <CopyButton text={m.content} label="Copy question" />
@@ -121,7 +121,7 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
       const n = Number(a.dataset.cite);
       const s = sourceOf(sources, n);
       a.setAttribute("aria-label", s ? `Source ${n}: ${s.title}` : `Source ${n}`);
-      if (!s) a.classList.add("unknown");
+      a.classList.toggle("unknown", !s);
     }
   }, [html, sources]);
 
