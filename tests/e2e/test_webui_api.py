@@ -109,6 +109,7 @@ def test_models_lists_the_configured_provider(server, user):
     assert [m["id"] for m in b["models"]] == ["offline"]
     m = b["models"][0]
     assert m["local"] is True and m["default"] is True and m["name"]
+    assert b["disclaimer"].startswith("Medical disclaimer")
     assert_error(server.api("GET", "/api/models"), 401)
 
 
@@ -170,6 +171,9 @@ def test_feedback_is_stored_per_message_and_owner_only(server):
     by_id = {m["id"]: m for m in msgs}
     assert by_id[mid]["feedback"]["rating"] == "up"
     assert by_id[st.start["user_message_id"]]["feedback"] is None
+    # Every assistant message names the disclaimer it ends with.
+    assert by_id[mid]["disclaimer"] and by_id[mid]["content"].endswith(by_id[mid]["disclaimer"])
+    assert "disclaimer" not in by_id[st.start["user_message_id"]]
     # Bad input, user messages, other users, absent messages.
     for bad in ({"rating": "meh"}, {}, {"rating": "up", "comment": 5},
                 {"rating": "up", "comment": "x" * 2001}):
