@@ -50,4 +50,10 @@ try {
 } catch {
   /* DST was empty */
 }
+// The first-load budget (issue 10): every script the page loads, gzipped.
+const BUDGET_JS = 150 * 1024;
+if (js > BUDGET_JS) {
+  console.error(`ui: ${(js / 1024).toFixed(1)} KiB of gzipped JavaScript is over the ${BUDGET_JS / 1024} KiB first-load budget`);
+  process.exit(1);
+}
 console.log(`ui: ${keep.size} files, ${(total / 1024).toFixed(1)} KiB gzipped (JavaScript ${(js / 1024).toFixed(1)} KiB) in ${dst}`);
