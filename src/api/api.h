@@ -56,6 +56,7 @@ typedef struct ms_http_req {
     char peer[64];         /**< client address */
     ms_buf_t body;
     int body_too_large;
+    int dispatched; /**< set by the network layer: ms_api_dispatch runs once per request */
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */

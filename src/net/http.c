@@ -81,12 +81,16 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     if (content_length > api->cfg->max_body_bytes) {
         /* Refuse before reading: the body is never buffered. */
         r->body_too_large = 1;
+        r->dispatched = 1;
         ms_api_dispatch(r);
         return 0;
     }
     if (content_length > 0 &&
         (r->method == MS_HTTP_POST || r->method == MS_HTTP_PATCH || r->method == MS_HTTP_PUT))
         return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    /* lws may still report a body completion (a POST with Content-Length:
+     * 0 does): the request must not be dispatched twice. */
+    r->dispatched = 1;
     ms_api_dispatch(r);
     return 0;
 }
@@ -157,7 +161,10 @@ int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!pss->req)
             return -1;
-        ms_api_dispatch(pss->req);
+        if (!pss->req->dispatched) {
+            pss->req->dispatched = 1;
+            ms_api_dispatch(pss->req);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_response(wsi, pss);
