@@ -37,10 +37,10 @@ export class FakeWs implements WebSocketLike {
 }
 
 export function fakeDeps(over: Partial<SocketDeps> = {}): SocketDeps & { tickets: number; isOnline: boolean } {
-  const d = {
+  const d: SocketDeps & { tickets: number; isOnline: boolean } = {
     tickets: 0,
     isOnline: true,
-    async ticket() {
+    async ticket(): Promise<string> {
       d.tickets++;
       return "t" + d.tickets;
     },

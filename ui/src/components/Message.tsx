@@ -184,7 +184,7 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
         )}
         {sources.length > 0 && (
           <div class="sources">
-            <h3>Sources</h3>
+            <h2>Sources</h2>
             <ol>
               {sources.map((s) => (
                 <li key={s.key}>
