@@ -14,7 +14,7 @@ ifeq ($(SANITIZE),1)
 CMAKE_FLAGS += -DMS_SANITIZE=ON
 endif
 
-.PHONY: all build deps run test test-asan bench-retrieval clean
+.PHONY: all build deps run test test-asan bench-retrieval clean ui ui-deps ui-check screenshots
 
 all: build
 
@@ -43,7 +43,27 @@ build: $(BUILD)/CMakeCache.txt
 run: deps build
 	./$(BUILD)/medstream serve $(SERVE_ARGS)
 
-# Unit (cmocka) and end-to-end (pytest) tests through ctest.
+# The web client (ui/src, Preact + TypeScript) is built by Vite into the
+# committed, gzip-compressed ui/dist that the binary embeds, so `make run`
+# needs no Node. `make ui` rebuilds it; `make ui-check` fails when ui/dist
+# is not the build of ui/src (CI runs it). Both need Node >= 20.19 and npm.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+ui-deps: node_modules/.package-lock.json
+
+ui: ui-deps
+	npm run build
+
+ui-check: ui-deps
+	npm run check
+
+# PNGs of the main screens in both themes into docs/screenshots (chromium).
+screenshots: ui-deps build
+	MEDSTREAM_BIN=$(BUILD)/medstream node tests/browser/screenshots.mjs docs/screenshots
+
+# Unit (cmocka), end-to-end (pytest), web client unit (vitest) and browser
+# (Playwright) tests through ctest.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
 

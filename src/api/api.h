@@ -39,8 +39,6 @@ typedef struct {
     ms_chat_t *chat;
     int ready;            /**< 1 once serving; 0 while draining */
     struct ms_rate *rate; /**< login attempts per client address */
-    const unsigned char *index_html;
-    size_t index_html_len;
 } ms_api_t;
 
 /** One HTTP request and its response. Owned by the network layer, which
@@ -49,12 +47,16 @@ typedef struct {
 typedef struct ms_http_req {
     ms_api_t *api;
     ms_http_method_t method;
-    char *path;          /**< decoded path without query */
-    char *query;         /**< raw query string without '?', or NULL */
-    char *authorization; /**< Authorization header, or NULL */
-    char peer[64];       /**< client address */
+    char *path;            /**< decoded path without query */
+    char *query;           /**< raw query string without '?', or NULL */
+    char *authorization;   /**< Authorization header, or NULL */
+    char *cookie;          /**< Cookie header (RFC 6265 section 5.4), or NULL */
+    char *accept_encoding; /**< Accept-Encoding header, or NULL */
+    char *forwarded_proto; /**< X-Forwarded-Proto header, or NULL */
+    char peer[64];         /**< client address */
     ms_buf_t body;
     int body_too_large;
+    int dispatched; /**< set by the network layer: ms_api_dispatch runs once per request */
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */
@@ -65,6 +67,10 @@ typedef struct ms_http_req {
     int resp_static;
     const char *content_type;
     char allow[64]; /**< Allow header value for 405, or "" */
+    /** Cache-Control value (static string); NULL means "no-store". */
+    const char *cache_control;
+    /** Further response headers as "name\0value\0" pairs (ms_http_add_header). */
+    ms_buf_t resp_headers;
 
     int refs;                                   /**< network layer + handler in flight */
     void *conn;                                 /**< network-layer connection; NULL once closed */
@@ -93,6 +99,17 @@ void ms_http_req_unref(ms_http_req_t *r);
 void ms_http_respond_error(ms_http_req_t *r, int status, const char *code, const char *message);
 /** The value of query argument name (decoded, malloc'd) or NULL. */
 char *ms_http_query_arg(const ms_http_req_t *r, const char *name);
+/** Adds a response header (name without the colon, e.g. "set-cookie");
+ * both strings are copied. Any thread, before the response is finished. */
+void ms_http_add_header(ms_http_req_t *r, const char *name, const char *value);
+/** The value of cookie name in the request's Cookie header (RFC 6265
+ * section 5.4: "name=value" pairs separated by "; "), malloc'd, or NULL. */
+char *ms_http_cookie(const ms_http_req_t *r, const char *name);
+/** Whether the client reached us over TLS: always when the configuration
+ * says so (cookie_secure), or when trust_forwarded_proto is set and a
+ * reverse proxy sent "X-Forwarded-Proto: https". Decides the cookies'
+ * Secure attribute (RFC 6265 section 4.1.2.5). */
+int ms_http_is_tls(const ms_http_req_t *r);
 
 /** Issues an access + refresh token pair for user as the login response body. */
 json_t *ms_api_token_pair(ms_http_req_t *r, ms_store_t *st, const ms_user_t *user);

@@ -31,8 +31,17 @@ void ms_api_conv_list(ms_http_req_t *r, ms_store_t *st) {
                               "limit must be 1..200 and offset 0..1000000");
         return;
     }
+    /* ?q= filters by title and message content (the sidebar's search). */
+    char *q = ms_http_query_arg(r, "q");
+    if (q && (!*q || ms_utf8_count(q, strlen(q)) < 1 || ms_utf8_count(q, strlen(q)) > 200)) {
+        free(q);
+        ms_http_respond_error(r, 400, "invalid_request", "q must be 1 to 200 characters of UTF-8");
+        return;
+    }
     json_t *list = NULL;
-    int rc = ms_store_conversation_list(st, r->user.sub, (int)limit, (int)offset, &list);
+    int rc = q ? ms_store_conversation_search(st, r->user.sub, q, (int)limit, (int)offset, &list)
+               : ms_store_conversation_list(st, r->user.sub, (int)limit, (int)offset, &list);
+    free(q);
     if (rc) {
         ms_api_store_error(r, rc);
         return;
@@ -112,11 +121,30 @@ void ms_api_conv_messages(ms_http_req_t *r, ms_store_t *st) {
     int rc = ms_id_valid(r->param) ? ms_store_conversation_get(st, r->user.sub, r->param, &conv)
                                    : MS_ENOENT;
     json_decref(conv);
+    json_t *fb = NULL;
     if (!rc)
         rc = ms_store_message_list(st, r->param, &msgs);
+    if (!rc)
+        rc = ms_store_feedback_by_conversation(st, r->param, &fb);
     if (rc) {
+        json_decref(msgs);
         ms_api_store_error(r, rc);
         return;
     }
+    /* Each message carries its feedback (null when none was given); an
+     * assistant message also carries the configured disclaimer, which a
+     * client shows on every answer, even an interrupted one whose stored
+     * text stops before it. */
+    const char *disc = r->api->cfg->disclaimer ? r->api->cfg->disclaimer : "";
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *f = json_object_get(fb, json_string_value(json_object_get(m, "id")));
+        json_object_set(m, "feedback", f ? f : json_null());
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && !strcmp(role, "assistant"))
+            json_object_set_new(m, "disclaimer", json_string(disc));
+    }
+    json_decref(fb);
     ms_http_respond_json(r, 200, json_pack("{s:o}", "messages", msgs));
 }

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void ms_http_respond_json(ms_http_req_t *r, int status, json_t *body) {
     if (!r->resp_static)
@@ -30,7 +31,11 @@ void ms_http_req_unref(ms_http_req_t *r) {
     free(r->path);
     free(r->query);
     free(r->authorization);
+    free(r->cookie);
+    free(r->accept_encoding);
+    free(r->forwarded_proto);
     ms_buf_free(&r->body);
+    ms_buf_free(&r->resp_headers);
     if (!r->resp_static)
         free(r->resp_body);
     json_decref(r->json);
@@ -86,4 +91,42 @@ char *ms_http_query_arg(const ms_http_req_t *r, const char *name) {
         p += len + (amp ? 1 : 0);
     }
     return NULL;
+}
+
+void ms_http_add_header(ms_http_req_t *r, const char *name, const char *value) {
+    ms_buf_append(&r->resp_headers, name, strlen(name) + 1);
+    ms_buf_append(&r->resp_headers, value, strlen(value) + 1);
+}
+
+/* RFC 6265 section 5.4 sends "a=1; b=2"; section 5.2 says servers split on
+ * ';' and trim whitespace. A value in double quotes keeps its quotes. */
+char *ms_http_cookie(const ms_http_req_t *r, const char *name) {
+    if (!r->cookie)
+        return NULL;
+    size_t nlen = strlen(name);
+    const char *p = r->cookie;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        if (len > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            size_t vlen = len - nlen - 1;
+            while (vlen && (p[nlen + vlen] == ' ' || p[nlen + vlen] == '\t'))
+                vlen--;
+            return ms_xstrndup(p + nlen + 1, vlen);
+        }
+        if (!semi)
+            break;
+        p = semi + 1;
+    }
+    return NULL;
+}
+
+int ms_http_is_tls(const ms_http_req_t *r) {
+    const ms_config_t *cfg = r->api->cfg;
+    if (cfg->cookie_secure)
+        return 1;
+    return cfg->trust_forwarded_proto && r->forwarded_proto &&
+           !strcasecmp(r->forwarded_proto, "https");
 }

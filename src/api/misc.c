@@ -1,4 +1,4 @@
-/* /, /health, /ready, /api/kb/search. */
+/* /health, /ready, /api/kb/search. */
 #include "api/routes.h"
 #include "chat/work.h"
 #include "kb/kb.h"
@@ -10,15 +10,6 @@
 #ifndef MS_VERSION
 #define MS_VERSION "0.1.0"
 #endif
-
-void ms_api_index(ms_http_req_t *r) {
-    r->status = 200;
-    r->content_type = "text/html; charset=utf-8";
-    r->resp_static = 1;
-    r->resp_body = (char *)r->api->index_html;
-    r->resp_len = r->api->index_html_len;
-    ms_http_finish(r);
-}
 
 void ms_api_health(ms_http_req_t *r) {
     ms_chat_stats_t s;

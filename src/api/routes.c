@@ -19,12 +19,15 @@ typedef struct {
 } route_t;
 
 static const route_t routes[] = {
-    {MS_HTTP_GET, "/", 0, 0, 0, ms_api_index, NULL},
+    {MS_HTTP_GET, "/", 0, 0, 0, ms_api_asset, NULL},
+    {MS_HTTP_GET, "/favicon.svg", 0, 0, 0, ms_api_asset, NULL},
+    {MS_HTTP_GET, "/assets/{id}", 0, 0, 0, ms_api_asset, NULL},
     {MS_HTTP_GET, "/health", 0, 0, 0, ms_api_health, NULL},
     {MS_HTTP_GET, "/ready", 0, 0, 0, ms_api_ready, NULL},
     {MS_HTTP_POST, "/api/auth/register", 0, 1, 1, NULL, ms_api_register},
     {MS_HTTP_POST, "/api/auth/login", 0, 1, 1, NULL, ms_api_login},
-    {MS_HTTP_POST, "/api/auth/refresh", 0, 1, 0, NULL, ms_api_refresh},
+    {MS_HTTP_POST, "/api/auth/refresh", 0, 2, 0, NULL, ms_api_refresh},
+    {MS_HTTP_POST, "/api/auth/logout", 0, 2, 0, NULL, ms_api_logout},
     {MS_HTTP_POST, "/api/ws-ticket", 1, 0, 0, ms_api_ws_ticket, NULL},
     {MS_HTTP_GET, "/api/conversations", 1, 0, 0, NULL, ms_api_conv_list},
     {MS_HTTP_POST, "/api/conversations", 1, 2, 0, NULL, ms_api_conv_create},
@@ -34,6 +37,10 @@ static const route_t routes[] = {
     {MS_HTTP_GET, "/api/conversations/{id}/messages", 1, 0, 0, NULL, ms_api_conv_messages},
     {MS_HTTP_POST, "/api/conversations/{id}/messages/chat", 1, 1, 0, ms_api_chat, NULL},
     {MS_HTTP_GET, "/api/kb/search", 1, 0, 0, NULL, ms_api_kb_search},
+    {MS_HTTP_GET, "/api/models", 1, 0, 0, ms_api_models, NULL},
+    {MS_HTTP_PUT, "/api/messages/{id}/feedback", 1, 1, 0, NULL, ms_api_feedback_put},
+    {MS_HTTP_GET, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_get},
+    {MS_HTTP_DELETE, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_delete},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",

@@ -15,13 +15,21 @@ void ms_api_conv_patch(ms_http_req_t *r, ms_store_t *st);
 void ms_api_conv_delete(ms_http_req_t *r, ms_store_t *st);
 void ms_api_conv_messages(ms_http_req_t *r, ms_store_t *st);
 void ms_api_kb_search(ms_http_req_t *r, ms_store_t *st);
+void ms_api_logout(ms_http_req_t *r, ms_store_t *st);
+void ms_api_feedback_put(ms_http_req_t *r, ms_store_t *st);
+void ms_api_feedback_get(ms_http_req_t *r, ms_store_t *st);
+void ms_api_feedback_delete(ms_http_req_t *r, ms_store_t *st);
 
 /* Loop-thread handlers. */
 void ms_api_ws_ticket(ms_http_req_t *r);
 void ms_api_chat(ms_http_req_t *r);
 void ms_api_health(ms_http_req_t *r);
 void ms_api_ready(ms_http_req_t *r);
-void ms_api_index(ms_http_req_t *r);
+void ms_api_models(ms_http_req_t *r);
+/* The embedded web client: "/" and its files (assets.c). */
+void ms_api_asset(ms_http_req_t *r);
+/* Whether an Accept-Encoding value accepts gzip (assets.c; exposed for tests). */
+int ms__api_accepts_gzip(const char *accept_encoding);
 
 /* Maps a store error to the REST error (404 for both absent and not-owned). */
 void ms_api_store_error(ms_http_req_t *r, int err);

@@ -14,9 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-extern const unsigned char ms_ui_index_html[];
-extern const size_t ms_ui_index_html_len;
-
 typedef struct {
     const ms_config_t *cfg;
     uv_loop_t loop;
@@ -177,8 +174,6 @@ int ms_app_serve(const ms_config_t *cfg) {
     srv->api.tickets = ms_tickets_new();
     srv->api.chat = srv->chat;
     srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
-    srv->api.index_html = ms_ui_index_html;
-    srv->api.index_html_len = ms_ui_index_html_len;
 
     char err[256] = "";
     srv->net = ms_net_start(&srv->loop, cfg, &srv->api, err, sizeof err);

@@ -18,6 +18,8 @@ typedef struct {
     char *disclaimer;           /**< appended to every assistant message */
     char *log_level;            /**< debug|info|warn|error */
     int allow_registration;     /**< self-registration on /api/auth/register */
+    int cookie_secure;          /**< always mark the refresh cookie Secure (served over TLS) */
+    int trust_forwarded_proto;  /**< a reverse proxy's X-Forwarded-Proto: https means TLS */
     int64_t access_ttl_s;       /**< access-token lifetime, seconds */
     int64_t refresh_ttl_s;      /**< refresh-token lifetime, seconds */
     int64_t max_frame_bytes;    /**< largest WebSocket message accepted (close 1009 above) */

@@ -65,6 +65,11 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     r->path = ms_xstrdup(path && *path ? path : "/");
     r->query = query_dup(wsi);
     r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 8192);
+    r->cookie = header_dup(wsi, WSI_TOKEN_HTTP_COOKIE, 4096);
+    r->accept_encoding = header_dup(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, 512);
+    char proto[16];
+    if (lws_hdr_custom_copy(wsi, proto, sizeof proto, "x-forwarded-proto:", 18) > 0)
+        r->forwarded_proto = ms_xstrdup(proto);
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     ms_buf_init(&r->body);
     pss->req = r;
@@ -76,12 +81,16 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     if (content_length > api->cfg->max_body_bytes) {
         /* Refuse before reading: the body is never buffered. */
         r->body_too_large = 1;
+        r->dispatched = 1;
         ms_api_dispatch(r);
         return 0;
     }
     if (content_length > 0 &&
         (r->method == MS_HTTP_POST || r->method == MS_HTTP_PATCH || r->method == MS_HTTP_PUT))
         return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    /* lws may still report a body completion (a POST with Content-Length:
+     * 0 does): the request must not be dispatched twice. */
+    r->dispatched = 1;
     ms_api_dispatch(r);
     return 0;
 }
@@ -90,18 +99,30 @@ static int write_response(struct lws *wsi, ms_pss_t *pss) {
     ms_http_req_t *r = pss->req;
     if (!r || !r->status)
         return 0;
-    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char hdr[LWS_PRE + 4096];
     unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    const char *cc = r->cache_control ? r->cache_control : "no-store";
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
                                     (lws_filepos_t)r->resp_len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
+                                    (const unsigned char *)cc, (int)strlen(cc), &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
         (r->allow[0] && lws_add_http_header_by_name(
                             wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
-                            (int)strlen(r->allow), &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+                            (int)strlen(r->allow), &p, end)))
+        return -1;
+    /* Handler headers ("name\0value\0" pairs; lws wants "name:"). */
+    for (size_t i = 0; i < r->resp_headers.len;) {
+        const char *name = r->resp_headers.data + i, *value = name + strlen(name) + 1;
+        char hname[64];
+        snprintf(hname, sizeof hname, "%s:", name);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)hname,
+                                        (const unsigned char *)value, (int)strlen(value), &p, end))
+            return -1;
+        i = (size_t)(value + strlen(value) + 1 - r->resp_headers.data);
+    }
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (r->resp_len) {
         unsigned char *body = ms_xmalloc(LWS_PRE + r->resp_len);
@@ -140,7 +161,10 @@ int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!pss->req)
             return -1;
-        ms_api_dispatch(pss->req);
+        if (!pss->req->dispatched) {
+            pss->req->dispatched = 1;
+            ms_api_dispatch(pss->req);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_response(wsi, pss);

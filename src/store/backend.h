@@ -40,6 +40,8 @@ typedef struct ms_store_ops {
     int (*conversation_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
     int (*conversation_list)(ms_store_t *st, const char *user_id, int limit, int offset,
                              json_t **out);
+    int (*conversation_search)(ms_store_t *st, const char *user_id, const char *query, int limit,
+                               int offset, json_t **out);
     int (*conversation_rename)(ms_store_t *st, const char *user_id, const char *id,
                                const char *title, json_t **out);
     int (*conversation_delete)(ms_store_t *st, const char *user_id, const char *id);
@@ -56,6 +58,12 @@ typedef struct ms_store_ops {
                                 json_t **assistant_msg);
     int (*message_list)(ms_store_t *st, const char *conversation_id, json_t **out);
     int (*recent_turns)(ms_store_t *st, const char *conversation_id, int n, json_t **out);
+
+    int (*feedback_put)(ms_store_t *st, const char *user_id, const char *message_id, int rating,
+                        const char *comment, json_t **out);
+    int (*feedback_get)(ms_store_t *st, const char *user_id, const char *message_id, json_t **out);
+    int (*feedback_delete)(ms_store_t *st, const char *user_id, const char *message_id);
+    int (*feedback_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
 
     int (*node_register)(ms_store_t *st, const ms_node_t *node);
     int (*node_list)(ms_store_t *st, int64_t now_ms, ms_node_t **out, size_t *n);

@@ -4,6 +4,7 @@
  * PHI in it to be gone, not hidden. */
 #include "store/store_int.h"
 
+#include "core/buf.h"
 #include "core/utf8.h"
 
 #include <stdlib.h>
@@ -173,6 +174,63 @@ int ms__sq_conversation_list(ms_store_t *base, const char *user_id, int limit, i
     if (rc != SQLITE_DONE) {
         json_decref(arr);
         return ms__store_err(st, rc, "conversation list");
+    }
+    *out = arr;
+    return 0;
+}
+
+/* LIKE pattern "%q%" with q's own %, _ and \ escaped (ESCAPE '\'). */
+static char *like_pattern(const char *q) {
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_putc(&b, '%');
+    for (const char *p = q; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            ms_buf_putc(&b, '\\');
+        ms_buf_putc(&b, *p);
+    }
+    ms_buf_putc(&b, '%');
+    return ms_buf_take(&b);
+}
+
+/* Substring search: SQLite's LIKE folds ASCII case only, which is what a
+ * sidebar filter needs; a full-text index is a later concern (the store
+ * keeps no FTS table of messages). The EXISTS stops at the first matching
+ * message of each conversation. */
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
+                                int limit, int offset, json_t **out) {
+    sq_store_t *st = SQ(base);
+    static const char sql[] =
+        CONV_SELECT "WHERE c.user_id = ?1 AND (c.title LIKE ?2 ESCAPE '\\' OR EXISTS ("
+                    "SELECT 1 FROM messages m WHERE m.conversation_id = c.id"
+                    " AND m.content LIKE ?2 ESCAPE '\\')) "
+                    "ORDER BY c.updated_at DESC, c.created_at DESC, c.id LIMIT ?3 OFFSET ?4";
+    *out = NULL;
+    if (!user_id || !query || !*query || !ms_utf8_valid(query, strlen(query)))
+        return MS_EINVAL;
+    if (limit <= 0)
+        limit = 50;
+    if (limit > 200)
+        limit = 200;
+    if (offset < 0)
+        offset = 0;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    char *pat = like_pattern(query);
+    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, pat, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, limit);
+    sqlite3_bind_int(s, 4, offset);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(arr, conv_from_row(s));
+    ms__store_done(s);
+    free(pat);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ms__store_err(st, rc, "conversation search");
     }
     *out = arr;
     return 0;

@@ -98,6 +98,17 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX nodes_name ON nodes(name);"
     "ALTER TABLE messages ADD COLUMN node_id TEXT;",
+    /* 3: a clinician's thumbs up (1) or down (-1) on an assistant message,
+     * with an optional comment (src/store/feedback.c). One row per message:
+     * a conversation has one owner, so the owner's verdict is the one. */
+    "CREATE TABLE message_feedback ("
+    "  message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),"
+    "  comment TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 int ms__store_schema_version(void) {

@@ -107,6 +107,11 @@ int ms_store_conversation_list(ms_store_t *st, const char *user_id, int limit, i
     return st->ops->conversation_list(st, user_id, limit, offset, out);
 }
 
+int ms_store_conversation_search(ms_store_t *st, const char *user_id, const char *query, int limit,
+                                 int offset, json_t **out) {
+    return st->ops->conversation_search(st, user_id, query, limit, offset, out);
+}
+
 int ms_store_conversation_rename(ms_store_t *st, const char *user_id, const char *id,
                                  const char *title, json_t **out) {
     return st->ops->conversation_rename(st, user_id, id, title, out);
@@ -146,6 +151,24 @@ int ms_store_message_list(ms_store_t *st, const char *conversation_id, json_t **
 
 int ms_store_recent_turns(ms_store_t *st, const char *conversation_id, int n, json_t **out) {
     return st->ops->recent_turns(st, conversation_id, n, out);
+}
+
+int ms_store_feedback_put(ms_store_t *st, const char *user_id, const char *message_id, int rating,
+                          const char *comment, json_t **out) {
+    return st->ops->feedback_put(st, user_id, message_id, rating, comment, out);
+}
+
+int ms_store_feedback_get(ms_store_t *st, const char *user_id, const char *message_id,
+                          json_t **out) {
+    return st->ops->feedback_get(st, user_id, message_id, out);
+}
+
+int ms_store_feedback_delete(ms_store_t *st, const char *user_id, const char *message_id) {
+    return st->ops->feedback_delete(st, user_id, message_id);
+}
+
+int ms_store_feedback_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out) {
+    return st->ops->feedback_by_conversation(st, conversation_id, out);
 }
 
 int ms_store_node_register(ms_store_t *st, const ms_node_t *node) {

@@ -684,6 +684,70 @@ static void *writer_main(void *arg) {
     return NULL;
 }
 
+/* Search matches titles and message text, escapes LIKE's wildcards and
+ * never returns another user's conversations. */
+static void test_conversation_search(void **state) {
+    fx_t *fx = *state;
+    char a[MS_ID_LEN], b[MS_ID_LEN], c[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN];
+    json_t *r = NULL;
+    new_conv(fx, &fx->alice, "Ward round 7B", a);
+    new_conv(fx, &fx->alice, "Other", b);
+    new_conv(fx, &fx->bob, "Ward round 7B", c);
+    turn(fx, b, NULL, "Dose of 50%_strength saline?", uid, aid);
+    assert_int_equal(ms_store_conversation_search(fx->st, fx->alice.id, "WARD", 10, 0, &r), 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(jstr(json_array_get(r, 0), "id"), a);
+    json_decref(r);
+    assert_int_equal(ms_store_conversation_search(fx->st, fx->alice.id, "50%_str", 10, 0, &r), 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(jstr(json_array_get(r, 0), "id"), b);
+    json_decref(r);
+    /* "%" alone is a literal percent sign, not "anything". */
+    assert_int_equal(ms_store_conversation_search(fx->st, fx->alice.id, "0%", 10, 0, &r), 0);
+    assert_int_equal(json_array_size(r), 1);
+    json_decref(r);
+    assert_int_equal(ms_store_conversation_search(fx->st, fx->alice.id, "x_y", 10, 0, &r), 0);
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+    assert_int_equal(ms_store_conversation_search(fx->st, fx->alice.id, "", 10, 0, &r), MS_EINVAL);
+}
+
+/* Feedback: owner only, assistant messages only, replaced on a second put,
+ * gone with its conversation. */
+static void test_feedback(void **state) {
+    fx_t *fx = *state;
+    char a[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN];
+    json_t *f = NULL, *all = NULL;
+    new_conv(fx, &fx->alice, "A", a);
+    turn(fx, a, NULL, "q", uid, aid);
+    assert_int_equal(ms_store_feedback_get(fx->st, fx->alice.id, aid, &f), MS_ENOENT);
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->alice.id, aid, -1, "missed it", &f), 0);
+    assert_string_equal(jstr(f, "rating"), "down");
+    assert_string_equal(jstr(f, "comment"), "missed it");
+    json_decref(f);
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->alice.id, aid, 1, "", &f), 0);
+    assert_string_equal(jstr(f, "rating"), "up");
+    assert_true(json_is_null(json_object_get(f, "comment")));
+    json_decref(f);
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->alice.id, aid, 0, NULL, NULL), MS_EINVAL);
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->alice.id, uid, 1, NULL, NULL), MS_EINVAL);
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->bob.id, aid, 1, NULL, NULL), MS_ENOENT);
+    assert_int_equal(ms_store_feedback_get(fx->st, fx->bob.id, aid, &f), MS_ENOENT);
+    assert_int_equal(ms_store_feedback_delete(fx->st, fx->bob.id, aid), MS_ENOENT);
+    char *long_comment = malloc(MS_FEEDBACK_MAX_COMMENT_CHARS + 2);
+    memset(long_comment, 'x', MS_FEEDBACK_MAX_COMMENT_CHARS + 1);
+    long_comment[MS_FEEDBACK_MAX_COMMENT_CHARS + 1] = '\0';
+    assert_int_equal(ms_store_feedback_put(fx->st, fx->alice.id, aid, 1, long_comment, NULL),
+                     MS_EINVAL);
+    free(long_comment);
+    assert_int_equal(ms_store_feedback_by_conversation(fx->st, a, &all), 0);
+    assert_int_equal(json_object_size(all), 1);
+    assert_non_null(json_object_get(all, aid));
+    json_decref(all);
+    assert_int_equal(ms_store_conversation_delete(fx->st, fx->alice.id, a), 0);
+    assert_int_equal(query_int(fx->st, "SELECT count(*) FROM message_feedback"), 0);
+}
+
 static void test_two_threads_write_concurrently(void **state) {
     fx_t *fx = *state;
     pthread_barrier_t start;
@@ -725,6 +789,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_database_file_is_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integrity_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_write_concurrently, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conversation_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feedback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,22 @@
+# Turns the committed web client build into a C table (api/ui_assets.h):
+# every DIR/<path>.gz (gzip, as ui/scripts/pack.mjs writes them) becomes
+# {"/<path>", bytes, length}, in sorted order. OUT is the C file written.
+file(GLOB_RECURSE files RELATIVE ${DIR} ${DIR}/*.gz)
+list(SORT files)
+set(body "")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  file(READ ${DIR}/${f} hex HEX)
+  string(LENGTH "${hex}" n)
+  math(EXPR len "${n} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "\\.gz$" "" url "${f}")
+  string(APPEND body "static const unsigned char a${i}[] = {${bytes}};\n")
+  string(APPEND table "    {\"/${url}\", a${i}, ${len}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+if(i EQUAL 0)
+  message(FATAL_ERROR "no web client files in ${DIR}: run `make ui`")
+endif()
+file(WRITE ${OUT} "#include \"api/ui_assets.h\"\n${body}const ms_ui_asset_t ms_ui_assets[] = {\n${table}};\nconst size_t ms_ui_assets_count = ${i};\n")

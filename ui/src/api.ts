@@ -1,0 +1,179 @@
+// REST client. The access token lives in this module's memory only; the
+// refresh token is an HttpOnly cookie the page never sees
+// (docs/protocol.md, "Authentication"), so a reload signs in again with
+// POST /api/auth/refresh. Refreshes are single-flight within a tab and
+// serialised across tabs (Web Locks), because each refresh token is good
+// for one use and two tabs racing with the same cookie would look like a
+// replay to the server, which then ends every session.
+
+import type { Conversation, Feedback, Message, Model, User } from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Session {
+  access: string;
+  user: User;
+  expiresAt: number;
+}
+
+let session: Session | null = null;
+let refreshing: Promise<Session | null> | null = null;
+let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+const listeners = new Set<(u: User | null) => void>();
+
+export function currentUser(): User | null {
+  return session?.user ?? null;
+}
+
+export function onSessionChange(cb: (u: User | null) => void): () => void {
+  listeners.add(cb);
+  return () => listeners.delete(cb);
+}
+
+function setSession(s: Session | null): void {
+  const before = session?.user.id;
+  session = s;
+  if (refreshTimer) clearTimeout(refreshTimer);
+  refreshTimer = null;
+  if (s) {
+    // Renew at 80% of the lifetime, so a socket ticket never waits for it.
+    const ms = Math.max(5000, (s.expiresAt - Date.now()) * 0.8);
+    refreshTimer = setTimeout(() => void refresh(), ms);
+  }
+  if (before !== s?.user.id) for (const cb of listeners) cb(s?.user ?? null);
+}
+
+async function parse(r: Response): Promise<unknown> {
+  if (r.status === 204) return null;
+  const text = await r.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function toError(status: number, body: unknown): ApiError {
+  const e = (body as { error?: { code?: string; message?: string } } | null)?.error;
+  return new ApiError(status, e?.code ?? "http_" + status, e?.message ?? `HTTP ${status}`);
+}
+
+interface TokenBody {
+  access_token: string;
+  expires_in: number;
+  user: User;
+}
+
+function sessionFrom(b: TokenBody): Session {
+  return { access: b.access_token, user: b.user, expiresAt: Date.now() + b.expires_in * 1000 };
+}
+
+async function post(path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await parse(r) };
+}
+
+async function refreshOnce(): Promise<Session | null> {
+  const run = async () => {
+    let r;
+    try {
+      r = await post("/api/auth/refresh");
+    } catch {
+      throw new ApiError(0, "network", "The server cannot be reached.");
+    }
+    if (r.status === 200) return sessionFrom(r.body as TokenBody);
+    if (r.status >= 500) throw toError(r.status, r.body);
+    return null;
+  };
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  return locks ? locks.request("medstream-refresh", run) : run();
+}
+
+/** Exchanges the refresh cookie for a new access token; null when there is
+ * no (valid) cookie. Concurrent callers share one request. */
+export function refresh(): Promise<Session | null> {
+  if (!refreshing) {
+    refreshing = refreshOnce()
+      .then((s) => {
+        setSession(s);
+        return s;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+  }
+  return refreshing;
+}
+
+/** Signs in (or registers); the refresh token comes back as a cookie. */
+export async function signIn(email: string, password: string, register: boolean): Promise<User> {
+  const r = await post(register ? "/api/auth/register" : "/api/auth/login", { email, password, use_cookie: true });
+  if (r.status !== 200 && r.status !== 201) throw toError(r.status, r.body);
+  const s = sessionFrom(r.body as TokenBody);
+  setSession(s);
+  return s.user;
+}
+
+/** Revokes the refresh token and forgets the access token. */
+export async function signOut(): Promise<void> {
+  try {
+    await post("/api/auth/logout");
+  } finally {
+    setSession(null);
+  }
+}
+
+/** Drops the in-memory session (the server already refused it). */
+export function forget(): void {
+  setSession(null);
+}
+
+/** An authenticated request; one refresh and retry on 401. */
+export async function api<T>(method: string, path: string, body?: unknown, opts: { keepalive?: boolean } = {}): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "Signed out");
+    const headers: Record<string, string> = { Authorization: "Bearer " + session.access };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const r = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      keepalive: opts.keepalive,
+    });
+    if (r.status === 401 && attempt === 0) {
+      if (await refresh()) continue;
+      throw new ApiError(401, "unauthorized", "Your session has ended; sign in again.");
+    }
+    const data = await parse(r);
+    if (!r.ok) throw toError(r.status, data);
+    return data as T;
+  }
+}
+
+export const rest = {
+  conversations: (q?: string) =>
+    api<{ conversations: Conversation[] }>("GET", "/api/conversations?limit=200" + (q ? "&q=" + encodeURIComponent(q) : "")),
+  createConversation: (title: string) => api<Conversation>("POST", "/api/conversations", { title }),
+  rename: (id: string, title: string) => api<Conversation>("PATCH", `/api/conversations/${id}`, { title }),
+  remove: (id: string, keepalive = false) => api<null>("DELETE", `/api/conversations/${id}`, undefined, { keepalive }),
+  messages: (id: string) => api<{ messages: Message[] }>("GET", `/api/conversations/${id}/messages`),
+  models: () => api<{ models: Model[]; default: string; disclaimer: string }>("GET", "/api/models"),
+  feedback: (messageId: string, rating: "up" | "down", comment: string | null) =>
+    api<Feedback>("PUT", `/api/messages/${messageId}/feedback`, { rating, comment }),
+  clearFeedback: (messageId: string) => api<null>("DELETE", `/api/messages/${messageId}/feedback`),
+  ticket: () => api<{ ticket: string }>("POST", "/api/ws-ticket"),
+};

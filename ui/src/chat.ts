@@ -1,0 +1,549 @@
+// The chat state: conversations, the open conversation's messages, the
+// answer in flight and the telemetry of each answer. The socket is
+// ChatSocket; REST goes through api.ts. Framework-free, so tests drive it
+// directly; components subscribe to it.
+//
+// The answer in flight (Pending) survives reconnects and reloads: its
+// client_message_id, conversation and message ids are kept in
+// sessionStorage, and on every "connected" it is asked for again: resume
+// from the last seq shown when the message id is known, else the same
+// message again (the server answers a repeated client_message_id without a
+// duplicate). Chunks at or below the last seq are dropped, a gap asks for a
+// resume, so no text is lost or repeated.
+
+import { ApiError, rest } from "./api";
+import { ChatSocket } from "./socket";
+import type { Citation, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
+
+export type Phase = "sending" | "searching" | "writing" | null;
+
+export interface UiMessage {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  status: MessageStatus;
+  citations: Citation[];
+  finishReason: string | null;
+  feedback: Feedback | null;
+  replyTo: string | null;
+  phase: Phase;
+  error?: string;
+  /** Text the user asked (assistant messages: the question answered). */
+  question?: string;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+export interface TelemetryEntry {
+  at: number; // ms since epoch (client clock) when it arrived
+  messageId: string | null;
+  event: ServerEvent;
+}
+
+interface Pending {
+  cmid: string;
+  text: string;
+  conversationId: string;
+  messageId: string | null;
+  userMessageId: string | null;
+  lastSeq: number;
+  /** Text built from chunks, replacing any checkpoint once seq 1 arrives. */
+  streamed: string;
+  cancelRequested: boolean;
+  sentAt: number;
+  firstChunkAt: number | null;
+  retries: number;
+}
+
+const PENDING_KEY = "medstream.pending";
+
+export interface ChatState {
+  conversations: Conversation[];
+  conversationsLoaded: boolean;
+  search: string;
+  searchResults: Conversation[] | null;
+  currentId: string | null;
+  messages: UiMessage[];
+  loadingMessages: boolean;
+  notFound: boolean;
+  pending: boolean;
+  models: Model[];
+  modelId: string | null;
+  disclaimer: string;
+  telemetry: TelemetryEntry[];
+  /** Client-measured time to first token per message id (ms). */
+  ttft: Record<string, number>;
+  announcement: string;
+  toast: { text: string; undo?: () => void } | null;
+  error: string | null;
+}
+
+export function uuid(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function fromServer(m: Message): UiMessage {
+  return {
+    id: m.id,
+    role: m.role,
+    content: m.content,
+    status: m.status,
+    citations: m.citations ?? [],
+    finishReason: m.finish_reason,
+    feedback: m.feedback ?? null,
+    replyTo: m.reply_to,
+    phase: null,
+    usage: m.usage,
+  };
+}
+
+export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing", "grounding"]);
+
+export class ChatStore {
+  state: ChatState = {
+    conversations: [],
+    conversationsLoaded: false,
+    search: "",
+    searchResults: null,
+    currentId: null,
+    messages: [],
+    loadingMessages: false,
+    notFound: false,
+    pending: false,
+    models: [],
+    modelId: null,
+    disclaimer: "",
+    telemetry: [],
+    ttft: {},
+    announcement: "",
+    toast: null,
+    error: null,
+  };
+  private cbs = new Set<() => void>();
+  private p: Pending | null = null;
+  private deleting = new Map<string, ReturnType<typeof setTimeout>>();
+  private searchSeq = 0;
+  private unsub: Array<() => void> = [];
+
+  constructor(
+    public socket: ChatSocket,
+    private storage: Storage = sessionStorage,
+  ) {
+    this.unsub.push(socket.onEvent((e) => this.onEvent(e)));
+  }
+
+  subscribe(cb: () => void): () => void {
+    this.cbs.add(cb);
+    return () => this.cbs.delete(cb);
+  }
+
+  private set(patch: Partial<ChatState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const cb of this.cbs) cb();
+  }
+
+  private announce(text: string): void {
+    // The same text twice would not be re-read; a trailing space change makes it new.
+    this.set({ announcement: this.state.announcement === text ? text + " " : text });
+  }
+
+  // ---- start-up ---------------------------------------------------------
+
+  async init(openId: string | null): Promise<void> {
+    const saved = this.loadPending();
+    void this.loadModels();
+    await this.loadConversations();
+    const id = saved?.conversationId ?? openId;
+    if (id) await this.open(id, saved);
+    this.socket.start();
+  }
+
+  dispose(): void {
+    for (const u of this.unsub) u();
+    this.socket.stop();
+    for (const [id, t] of this.deleting) {
+      clearTimeout(t);
+      void rest.remove(id, true).catch(() => undefined);
+    }
+    this.deleting.clear();
+  }
+
+  async loadModels(): Promise<void> {
+    try {
+      const r = await rest.models();
+      const stored = localStorage.getItem("medstream.model");
+      const modelId = stored && r.models.some((m) => m.id === stored) ? stored : r.default;
+      this.set({ models: r.models, modelId, disclaimer: r.disclaimer ?? "" });
+    } catch {
+      /* the picker stays empty */
+    }
+  }
+
+  selectModel(id: string): void {
+    localStorage.setItem("medstream.model", id);
+    this.set({ modelId: id });
+  }
+
+  async loadConversations(): Promise<void> {
+    try {
+      const r = await rest.conversations();
+      const hidden = this.deleting;
+      this.set({ conversations: r.conversations.filter((c) => !hidden.has(c.id)), conversationsLoaded: true });
+    } catch (e) {
+      this.set({ conversationsLoaded: true, error: errorText(e) });
+    }
+  }
+
+  async setSearch(q: string): Promise<void> {
+    const seq = ++this.searchSeq;
+    this.set({ search: q });
+    const t = q.trim();
+    if (!t) {
+      this.set({ searchResults: null });
+      return;
+    }
+    try {
+      const r = await rest.conversations(t.slice(0, 200));
+      if (seq === this.searchSeq) this.set({ searchResults: r.conversations.filter((c) => !this.deleting.has(c.id)) });
+    } catch (e) {
+      if (seq === this.searchSeq) this.set({ searchResults: [], error: errorText(e) });
+    }
+  }
+
+  // ---- conversations ----------------------------------------------------
+
+  newChat(): void {
+    if (this.p) this.cancel();
+    this.clearPending();
+    this.set({ currentId: null, messages: [], notFound: false, error: null, pending: false });
+  }
+
+  async open(id: string, resume: Pending | null = null): Promise<void> {
+    if (this.p && this.p.conversationId !== id) this.clearPending();
+    this.set({ currentId: id, messages: [], loadingMessages: true, notFound: false, error: null });
+    let msgs: Message[];
+    try {
+      msgs = (await rest.messages(id)).messages;
+    } catch (e) {
+      if (this.state.currentId !== id) return;
+      if (e instanceof ApiError && e.status === 404) this.set({ notFound: true, loadingMessages: false });
+      else this.set({ error: errorText(e), loadingMessages: false });
+      if (resume) this.clearPending();
+      return;
+    }
+    if (this.state.currentId !== id) return;
+    const disc = msgs.find((m) => m.disclaimer)?.disclaimer;
+    const ui = msgs.map(fromServer);
+    const questions = new Map(msgs.filter((m) => m.role === "user").map((m) => [m.id, m.content]));
+    for (const m of ui) if (m.role === "assistant" && m.replyTo) m.question = questions.get(m.replyTo);
+    this.set({ messages: ui, loadingMessages: false, disclaimer: this.state.disclaimer || disc || "" });
+    if (resume) {
+      this.p = { ...resume, lastSeq: 0, streamed: "", firstChunkAt: null, cancelRequested: false };
+      const a = resume.messageId && ui.find((m) => m.id === resume.messageId);
+      if (a && a.status !== "streaming") {
+        // It finished while the page was away.
+        this.clearPending();
+        return;
+      }
+      if (!a) {
+        // Not yet stored as a turn: show the question again until message_start.
+        this.addLocalTurn(resume.text, resume.cmid);
+      } else {
+        this.patchMessage(a.id, { phase: a.content ? "writing" : "searching" });
+      }
+      this.set({ pending: true });
+      this.request();
+    }
+  }
+
+  async rename(id: string, title: string): Promise<void> {
+    const t = title.trim();
+    if (!t) return;
+    try {
+      const c = await rest.rename(id, t.slice(0, 200));
+      this.set({ conversations: this.state.conversations.map((x) => (x.id === id ? c : x)) });
+    } catch (e) {
+      this.set({ error: errorText(e) });
+    }
+  }
+
+  /** Deletes after a grace period in which undo() brings it back. */
+  remove(id: string, graceMs = 6000): void {
+    const conv = this.state.conversations.find((c) => c.id === id);
+    const title = conv?.title ?? "Conversation";
+    if (this.state.currentId === id) this.newChat();
+    this.set({
+      conversations: this.state.conversations.filter((c) => c.id !== id),
+      searchResults: this.state.searchResults?.filter((c) => c.id !== id) ?? null,
+    });
+    const timer = setTimeout(() => {
+      this.deleting.delete(id);
+      rest.remove(id).catch((e) => this.set({ error: errorText(e) }));
+      if (this.state.toast?.undo) this.set({ toast: null });
+    }, graceMs);
+    this.deleting.set(id, timer);
+    const undo = () => {
+      const t = this.deleting.get(id);
+      if (!t) return;
+      clearTimeout(t);
+      this.deleting.delete(id);
+      this.set({ toast: null });
+      this.announce(`Restored “${title}”.`);
+      void this.loadConversations();
+    };
+    this.set({ toast: { text: `Deleted “${title}”.`, undo } });
+    this.announce(`Deleted “${title}”. Undo is available for a few seconds.`);
+  }
+
+  dismissToast(): void {
+    this.set({ toast: null });
+  }
+
+  // ---- asking -----------------------------------------------------------
+
+  private addLocalTurn(text: string, cmid: string): void {
+    this.set({
+      messages: [
+        ...this.state.messages,
+        { id: "local-u-" + cmid, role: "user", content: text, status: "complete", citations: [], finishReason: null, feedback: null, replyTo: null, phase: null },
+        { id: "local-a-" + cmid, role: "assistant", content: "", status: "streaming", citations: [], finishReason: null, feedback: null, replyTo: "local-u-" + cmid, phase: "sending", question: text },
+      ],
+    });
+  }
+
+  /** Asks a question in the open conversation (a new one when none). */
+  async ask(text: string): Promise<void> {
+    const t = text.trim();
+    if (!t || this.p) return;
+    const cmid = uuid();
+    this.set({ error: null, pending: true });
+    this.addLocalTurn(t, cmid);
+    let convId = this.state.currentId;
+    if (!convId) {
+      // Created over REST first, so that re-sending the question after a
+      // drop names the same conversation and stays idempotent.
+      try {
+        const c = await rest.createConversation(t.slice(0, 60));
+        convId = c.id;
+        this.set({ currentId: c.id, conversations: [c, ...this.state.conversations] });
+        history.replaceState(null, "", "#/c/" + c.id);
+      } catch (e) {
+        this.failLocal(cmid, errorText(e));
+        return;
+      }
+    }
+    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0 };
+    this.savePending();
+    this.request();
+  }
+
+  private failLocal(cmid: string, error: string): void {
+    this.patchMessage("local-a-" + cmid, { status: "error", phase: null, error });
+    this.set({ pending: false });
+  }
+
+  /** Regenerate / retry: the same question as a new turn. */
+  async resend(text: string): Promise<void> {
+    await this.ask(text);
+  }
+
+  /** Stops the answer in flight (Esc, the Stop button). */
+  cancel(): void {
+    const p = this.p;
+    if (!p) return;
+    p.cancelRequested = true;
+    if (p.messageId) this.socket.send({ type: "cancel", message_id: p.messageId });
+    this.announce("Stopping the answer.");
+  }
+
+  /** On every (re)connection, and after a retryable error. */
+  private request(): void {
+    const p = this.p;
+    if (!p) return;
+    if (p.messageId) {
+      this.socket.send({ type: "resume", message_id: p.messageId, last_seq: p.lastSeq });
+    } else {
+      this.socket.send({ type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId });
+    }
+  }
+
+  private onEvent(e: ServerEvent): void {
+    const p = this.p;
+    const mid = typeof e.message_id === "string" ? e.message_id : null;
+    if (TELEMETRY_TYPES.has(e.type)) {
+      this.set({ telemetry: [...this.state.telemetry, { at: Date.now(), messageId: mid, event: e }] });
+    }
+    switch (e.type) {
+      case "connected":
+        this.request();
+        return;
+      case "message_start":
+        if (p && (e.client_message_id === p.cmid || (mid && mid === p.messageId))) this.onStart(p, e);
+        return;
+      case "tool_call":
+        if (p && mid && mid === p.messageId) {
+          this.patchMessage(mid, { phase: "searching" });
+          this.announce("Searching the knowledge base.");
+        }
+        return;
+      case "tool_result":
+        if (p && mid && mid === p.messageId) this.patchMessage(mid, { phase: "writing" });
+        return;
+      case "message_chunk":
+        if (p && mid === p.messageId) this.onChunk(p, e);
+        return;
+      case "message_complete":
+        if (p && mid === p.messageId) this.onComplete(p, e);
+        return;
+      case "error":
+        if (p && (!mid || mid === p.messageId)) this.onError(p, e);
+        return;
+    }
+  }
+
+  private onStart(p: Pending, e: ServerEvent): void {
+    const mid = e.message_id as string;
+    const uid = (e.user_message_id as string) || p.userMessageId;
+    const localA = "local-a-" + p.cmid;
+    const localU = "local-u-" + p.cmid;
+    p.messageId = mid;
+    p.userMessageId = uid;
+    this.savePending();
+    this.set({
+      messages: this.state.messages.map((m) =>
+        m.id === localA ? { ...m, id: mid, replyTo: uid, phase: m.phase === "sending" ? "searching" : m.phase } : m.id === localU && uid ? { ...m, id: uid } : m,
+      ),
+    });
+    if (p.cancelRequested) this.socket.send({ type: "cancel", message_id: mid });
+  }
+
+  private onChunk(p: Pending, e: ServerEvent): void {
+    const seq = Number(e.seq);
+    const delta = typeof e.delta === "string" ? e.delta : "";
+    if (!Number.isInteger(seq) || seq <= p.lastSeq) return; // already shown
+    if (seq !== p.lastSeq + 1) {
+      // A gap (should not happen on one connection): ask for what is missing.
+      this.socket.send({ type: "resume", message_id: p.messageId, last_seq: p.lastSeq });
+      return;
+    }
+    p.lastSeq = seq;
+    p.streamed += delta;
+    if (p.firstChunkAt === null) {
+      p.firstChunkAt = Date.now();
+      if (p.messageId && p.retries === 0 && p.sentAt) this.set({ ttft: { ...this.state.ttft, [p.messageId]: p.firstChunkAt - p.sentAt } });
+    }
+    this.patchMessage(p.messageId!, { content: p.streamed, phase: "writing" });
+  }
+
+  private onComplete(p: Pending, e: ServerEvent): void {
+    const text = typeof e.text === "string" ? e.text : p.streamed;
+    const status = (e.status as MessageStatus) || "complete";
+    const disc = typeof e.disclaimer === "string" && e.disclaimer ? e.disclaimer : this.state.disclaimer;
+    this.patchMessage(p.messageId!, {
+      content: text,
+      status,
+      citations: Array.isArray(e.citations) ? (e.citations as Citation[]) : [],
+      finishReason: (e.finish_reason as string) ?? null,
+      phase: null,
+      usage: (e.usage as UiMessage["usage"]) ?? null,
+    });
+    this.clearPending();
+    this.set({ pending: false, disclaimer: disc });
+    const n = Array.isArray(e.citations) ? e.citations.length : 0;
+    const first = text.replace(/\s+/g, " ").trim().slice(0, 160);
+    this.announce(
+      status === "cancelled"
+        ? "Answer stopped."
+        : status === "complete"
+          ? `Answer ready${n ? `, with ${n} source${n === 1 ? "" : "s"}` : ""}: ${first}`
+          : `Answer ${status}.`,
+    );
+    // The conversation moved to the top of the list (updated_at).
+    void this.loadConversations();
+  }
+
+  private onError(p: Pending, e: ServerEvent): void {
+    if (e.retryable === true && p.retries < 5) {
+      p.retries++;
+      setTimeout(() => this.request(), 1000 * p.retries);
+      return;
+    }
+    const msg = (e.message as string) || (e.code as string) || "The answer failed.";
+    const id = p.messageId ?? "local-a-" + p.cmid;
+    this.patchMessage(id, { status: "error", phase: null, error: msg });
+    this.clearPending();
+    this.set({ pending: false });
+    this.announce("The answer failed: " + msg);
+  }
+
+  private patchMessage(id: string, patch: Partial<UiMessage>): void {
+    this.set({ messages: this.state.messages.map((m) => (m.id === id ? { ...m, ...patch } : m)) });
+  }
+
+  // ---- feedback ---------------------------------------------------------
+
+  async feedback(messageId: string, rating: "up" | "down" | null, comment: string | null = null): Promise<void> {
+    try {
+      if (rating === null) {
+        await rest.clearFeedback(messageId);
+        this.patchMessage(messageId, { feedback: null });
+      } else {
+        const f = await rest.feedback(messageId, rating, comment && comment.trim() ? comment.trim() : null);
+        this.patchMessage(messageId, { feedback: f });
+        this.announce("Thanks: your feedback is saved.");
+      }
+    } catch (e) {
+      this.set({ error: errorText(e) });
+    }
+  }
+
+  // ---- the pending answer across reloads --------------------------------
+
+  private savePending(): void {
+    const p = this.p;
+    if (!p) return;
+    try {
+      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId }));
+    } catch {
+      /* private mode: resume only within this page */
+    }
+  }
+
+  private loadPending(): Pending | null {
+    try {
+      const raw = this.storage.getItem(PENDING_KEY);
+      if (!raw) return null;
+      const o = JSON.parse(raw);
+      if (typeof o?.cmid !== "string" || typeof o?.conversationId !== "string" || typeof o?.text !== "string") return null;
+      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0 };
+    } catch {
+      return null;
+    }
+  }
+
+  private clearPending(): void {
+    this.p = null;
+    try {
+      this.storage.removeItem(PENDING_KEY);
+    } catch {
+      /* nothing stored */
+    }
+    if (this.state.pending) this.set({ pending: false });
+  }
+
+  /** For the UI: the id of the message being answered, if any. */
+  get pendingMessageId(): string | null {
+    return this.p?.messageId ?? (this.p ? "local-a-" + this.p.cmid : null);
+  }
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.status === 0) return "The server cannot be reached.";
+    return e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
