@@ -229,37 +229,22 @@ typedef struct {
     int64_t us;
 } retrieve_job_t;
 
-static size_t count_words(const char *s) {
-    size_t n = 0;
-    int in = 0;
-    for (; *s; s++) {
-        int sp = *s == ' ' || *s == '\n' || *s == '\t';
-        if (!sp && !in)
-            n++;
-        in = !sp;
-    }
-    return n;
-}
-
-/* The search query: the question, plus the previous question when this one is
- * a short follow-up ("and the treatment?") that cannot stand alone. */
+/* The search query: the question, plus for a follow-up ("How is it
+ * treated?", "What are the complications?") the conversation's focus from
+ * the recent user turns (kb/followup.h, the detector the answerer uses). */
 static char *build_query(ms_stream_t *s) {
-    const char *prev = NULL;
-    if (count_words(s->question) < 6) {
-        for (size_t i = json_array_size(s->history); i-- > 0;) {
-            json_t *t = json_array_get(s->history, i);
-            if (!strcmp(json_string_value(json_object_get(t, "role")) ?: "", "user")) {
-                prev = json_string_value(json_object_get(t, "content"));
-                break;
-            }
-        }
+    size_t n = json_array_size(s->history);
+    const char **roles = ms_xcalloc(n ? n : 1, sizeof *roles);
+    const char **texts = ms_xcalloc(n ? n : 1, sizeof *texts);
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(s->history, i);
+        roles[i] = json_string_value(json_object_get(t, "role"));
+        texts[i] = json_string_value(json_object_get(t, "content"));
     }
-    if (!prev)
-        return ms_xstrdup(s->question);
-    ms_buf_t b;
-    ms_buf_init(&b);
-    ms_buf_printf(&b, "%s %s", s->question, prev);
-    return ms_buf_take(&b);
+    char *q = ms_kb_followup_query(s->question, roles, texts, n);
+    free(roles);
+    free(texts);
+    return q;
 }
 
 static void retrieve_run(ms_store_t *st, void *arg) {
@@ -620,44 +605,7 @@ int ms_chat_cancel(ms_chat_t *c, const char *user_id, const char *message_id) {
 
 json_t *ms_chat_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited,
                           size_t ncited) {
-    json_t *arr = json_array();
-    for (size_t k = 0; k < ncited; k++) {
-        if (cited[k] >= nhits)
-            continue;
-        const ms_kb_hit_t *h = &hits[cited[k]];
-        /* quoted_text: the passage's opening, cut at a word boundary near 300 bytes. */
-        const char *txt = h->text ? h->text : "";
-        size_t n = strlen(txt);
-        if (n > 300) {
-            n = 300;
-            while (n > 200 && txt[n] != ' ')
-                n--;
-            while (n > 0 && ((unsigned char)txt[n] & 0xc0) == 0x80)
-                n--;
-        }
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s%}", "index", (json_int_t)(k + 1), "source_id",
-            h->id, "source_type", h->source_type ? h->source_type : "", "title",
-            h->title ? h->title : "", "url", h->url ? h->url : "", "source_name",
-            h->source ? h->source : "", "relevance_score", h->score, "quoted_text", txt, n);
-        if (h->pmid)
-            json_object_set_new(o, "pmid", json_string(h->pmid));
-        if (h->doi)
-            json_object_set_new(o, "doi", json_string(h->doi));
-        if (h->authors_json) {
-            json_t *a = json_loads(h->authors_json, 0, NULL);
-            if (json_is_array(a))
-                json_object_set_new(o, "authors", a);
-            else
-                json_decref(a);
-        }
-        if (h->journal)
-            json_object_set_new(o, "journal", json_string(h->journal));
-        if (h->year)
-            json_object_set_new(o, "year", json_integer(h->year));
-        json_array_append_new(arr, o);
-    }
-    return arr;
+    return ms_kb_citations(hits, nhits, cited, ncited);
 }
 
 ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider) {

@@ -4,6 +4,7 @@
 #define MS_KB_KB_INTERNAL_H
 
 #include "kb/kb.h"
+#include "kb/words.h"
 
 #include "core/buf.h"
 
@@ -100,12 +101,8 @@ int ms_kb__import_text(ms_kb__imp_t *imp, const char *path);
  * line break become one newline (two if they held a blank line); trims. */
 char *ms_kb__clean_text(const char *s, size_t n);
 
-/* Whether a lower-case ASCII word is an English stop-word for retrieval. */
-int ms_kb__is_stopword(const char *w, size_t n);
-
 /* ---- query analysis (query.c) ---- */
 
-#define MS_KB_WORD_MAX 48   /* longer tokens are ignored */
 #define MS_KB_TERMS_MAX 48  /* distinct query terms kept */
 #define MS_KB_WORDS_MAX 512 /* query words looked at for question types */
 
@@ -121,7 +118,7 @@ typedef struct {
 typedef struct {
     ms_kb__term_t terms[MS_KB_TERMS_MAX];
     size_t nterms;
-    uint32_t qtypes; /* question-type groups detected (ms_kb__qtype_bits) */
+    uint32_t qtypes; /* question-type groups detected (ms_kb_qtype_bits) */
 } ms_kb__query_t;
 
 /* The index's tokenizer (porter over unicode61), owned by the caller. */
@@ -140,8 +137,5 @@ void ms_kb__query_match(const ms_kb__query_t *q, const int *use, ms_buf_t *out);
  * Returns 1 and that term's passage count in *df if it did, 0 if nothing
  * is close enough, or MS_EIO. */
 int ms_kb__spell_correct(sqlite3 *db, ms_kb__tok_t *tok, ms_kb__term_t *term, int64_t *df);
-
-/* The question-type group bits a MedQuAD qtype belongs to. */
-uint32_t ms_kb__qtype_bits(const char *qtype);
 
 #endif

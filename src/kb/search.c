@@ -88,7 +88,7 @@ typedef struct {
 
 static int feat_token(void *p, const char *stem, size_t ns, const char *raw, size_t nr) {
     cand_feat_t *f = p;
-    if (ms_kb__is_stopword(raw, nr))
+    if (ms_kb_is_stopword(raw, nr))
         return 0;
     int t = map_find(f->map, stem, ns);
     f->words++;
@@ -103,6 +103,7 @@ typedef struct {
     int64_t rowid;
     double bm25; /* positive, higher is better */
     double score;
+    double focus_match; /* the focus-match feature, for the answerer */
 } cand_t;
 
 static int cmp_cand(const void *a, const void *b) {
@@ -260,8 +261,9 @@ static int rerank(sqlite3 *db, ms_kb__tok_t *tok, const ms_kb__query_t *q, cand_
             cov += f.has[t] ? q->terms[t].idf : 0;
         cov = idf_sum > 0 ? cov / idf_sum : 0;
         const char *qt = (const char *)sqlite3_column_text(st, 2);
-        double qm = (q->qtypes & ms_kb__qtype_bits(qt)) ? 1.0 : 0.0;
+        double qm = (q->qtypes & ms_kb_qtype_bits(qt)) ? 1.0 : 0.0;
         c[i].score += KB_W_COVERAGE * cov + KB_W_FOCUS * fm + KB_W_QTYPE * qm;
+        c[i].focus_match = fm;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -278,7 +280,7 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
     if (sqlite3_prepare_v2(db,
                            "SELECT p.id, coalesce(p.title, d.title), d.url, d.source,"
                            " d.source_type, p.text, coalesce(d.focus, p.focus), p.qtype, d.pmid,"
-                           " d.doi, d.authors, d.journal, d.year FROM kb_passages p"
+                           " d.doi, d.authors, d.journal, d.year, p.doc_id FROM kb_passages p"
                            " LEFT JOIN kb_documents d ON d.id = p.doc_id WHERE p.pk = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(db, "load hits");
@@ -299,10 +301,12 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
             h->authors_json = col_dup(st, 10);
             h->journal = col_dup(st, 11);
             h->year = sqlite3_column_int(st, 12);
+            h->doc_id = col_dup(st, 13);
         }
         if (!h->id) /* deleted under us: keep the array well-formed */
             h->id = ms_xstrdup("");
         h->score = c[i].score;
+        h->focus_match = c[i].focus_match;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -368,6 +372,10 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n) {
         free(h->doi);
         free(h->authors_json);
         free(h->journal);
+        free(h->doc_id);
+        free(h->gap_name);
+        free(h->gap_source);
+        free(h->gap_url);
     }
     free(hits);
 }

@@ -1,9 +1,9 @@
 /* The offline answerer: a grounded, extractive answer built only from
  * sentences of the retrieved passages.
  *
- * 1. Query terms come from the question; a short follow-up ("what about
- *    treatment?", "how is it treated?") borrows the topic terms of the
- *    previous user turn at half weight.
+ * 1. Query terms come from the question; a follow-up ("what about
+ *    treatment?", "how is it treated?") borrows the conversation's focus
+ *    (kb/followup.h, shared with retrieval) at half weight.
  * 2. Passages are cut into candidate units: prose sentences, and lists kept
  *    whole with their lead-in ("Other symptoms include" + items), since a
  *    lone item ("joint aches") answers nothing.
@@ -27,6 +27,8 @@
  *    and each paragraph ends with its passage's marker [k]. */
 #include "llm/llm_int.h"
 #include "llm/provider.h"
+
+#include "kb/kb.h"
 
 #include "core/buf.h"
 #include "core/ms.h"
@@ -231,38 +233,6 @@ static unsigned aspects(const char *text) {
     return mask;
 }
 
-/* Whether a question reads as a follow-up: opens with "what about", "how
- * about", "and", "what else", or refers back with a pronoun. */
-static int is_follow_up(const char *q) {
-    static const char *const pronouns[] = {"it",    "its",   "this",  "that", "they", "them",
-                                           "their", "those", "these", "he",   "she",  "one"};
-    char w[16];
-    int first = 1, prev_what_how = 0;
-    for (const char *p = q; *p;) {
-        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            p++;
-        size_t n = 0;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
-            if (n < sizeof(w) - 1)
-                w[n++] = (char)(*p | 0x20);
-            p++;
-        }
-        if (n == 0)
-            break;
-        w[n] = '\0';
-        if (first && strcmp(w, "and") == 0)
-            return 1;
-        if (prev_what_how && (strcmp(w, "about") == 0 || strcmp(w, "else") == 0))
-            return 1;
-        for (size_t i = 0; i < MS_COUNTOF(pronouns); i++)
-            if (strcmp(w, pronouns[i]) == 0)
-                return 1;
-        prev_what_how = first && (strcmp(w, "what") == 0 || strcmp(w, "how") == 0);
-        first = 0;
-    }
-    return 0;
-}
-
 typedef struct {
     query_t *q;
     vocab_t *vocab;
@@ -286,10 +256,10 @@ static void query_add_text(query_t *q, vocab_t *vocab, const char *text, double 
 /* Builds the weighted query terms: the question's at weight 1; the other
  * words of each aspect the question names, at ASPECT_SYNONYM_WEIGHT (a
  * "symptoms" question is answered by sentences about "signs" too); and for
- * a short follow-up the topic terms of the most recent earlier user turn. */
+ * a follow-up, the words it leaves out (the conversation's focus, found by
+ * the follow-up detector retrieval uses, kb/followup.h) at EXPAND_WEIGHT. */
 static void build_query(const ms_gen_request_t *req, vocab_t *vocab, query_t *q) {
     query_add_text(q, vocab, req->question, 1.0, 0);
-    size_t own = q->n; /* the question's own terms, before expansion */
     /* Only when the question names its topic: a bare follow-up ("what about
      * treatment?") gets its topic from history, and aspect synonyms there
      * would outweigh it. */
@@ -303,19 +273,14 @@ static void build_query(const ms_gen_request_t *req, vocab_t *vocab, query_t *q)
         if (q->n > before)
             q->v[before].synonym = 1;
     }
-    if (!req->history_roles || !req->history_texts)
+    if (req->nhistory > 0 && (!req->history_roles || !req->history_texts))
         return;
-    if (own > 3 || (own > 0 && !is_follow_up(req->question)))
-        return;
-    for (size_t i = req->nhistory; i-- > 0;) {
-        const char *role = req->history_roles[i], *text = req->history_texts[i];
-        if (!role || !text || strcmp(role, "user") != 0 || strcmp(text, req->question) == 0)
-            continue;
-        size_t before = q->n;
-        query_add_text(q, vocab, text, EXPAND_WEIGHT, 1);
-        if (q->n > before)
-            break; /* one earlier turn with a topic is enough */
-    }
+    ms_kb_followup_t f;
+    if (ms_kb_followup(req->question, req->history_roles, req->history_texts, req->nhistory, &f) ==
+            0 &&
+        f.context)
+        query_add_text(q, vocab, f.context, EXPAND_WEIGHT, 0);
+    ms_kb_followup_clear(&f);
 }
 
 /* ---- Candidate units. ---- */
@@ -621,8 +586,11 @@ static size_t score_units(units_t *u, const query_t *q, const passage_t *ps, dou
     return n;
 }
 
-/* Greedy MMR selection; returns how many units were chosen. */
-static size_t select_mmr(units_t *u, const double *idf, size_t max) {
+/* Greedy MMR selection; returns how many units were chosen. doc[h] names
+ * the document of passage h (the index of its first passage): once a unit
+ * of a passage is chosen, the document's other passages are out, so that a
+ * document is quoted, and cited, once. */
+static size_t select_mmr(units_t *u, const double *idf, const size_t *doc, size_t max) {
     size_t nchosen = 0;
     size_t *chosen = ms_xmalloc((max ? max : 1) * sizeof(*chosen));
     while (nchosen < max) {
@@ -653,6 +621,9 @@ static size_t select_mmr(units_t *u, const double *idf, size_t max) {
             break;
         u->v[bi].chosen = 1;
         chosen[nchosen++] = bi;
+        for (size_t i = 0; i < u->n; i++)
+            if (u->v[i].hit != u->v[bi].hit && doc[u->v[i].hit] == doc[u->v[bi].hit])
+                u->v[i].eligible = 0;
     }
     free(chosen);
     return nchosen;
@@ -739,6 +710,23 @@ static size_t weigh_passages(const ms_gen_request_t *req, double best_score, voc
     return used;
 }
 
+/* The document of each hit, as the index of the document's first hit. */
+static size_t *documents(const ms_gen_request_t *req) {
+    size_t *doc = ms_xmalloc((req->nhits ? req->nhits : 1) * sizeof(*doc));
+    for (size_t h = 0; h < req->nhits; h++) {
+        const char *k = req->hits[h].doc_id ? req->hits[h].doc_id : req->hits[h].id;
+        doc[h] = h;
+        for (size_t j = 0; k && j < h; j++) {
+            const char *kj = req->hits[j].doc_id ? req->hits[j].doc_id : req->hits[j].id;
+            if (kj && strcmp(k, kj) == 0) {
+                doc[h] = j;
+                break;
+            }
+        }
+    }
+    return doc;
+}
+
 static int no_context(char **answer, size_t **cited, size_t *ncited) {
     *answer = ms_xstrdup(no_context_msg);
     *cited = NULL;
@@ -770,6 +758,7 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     units_t u = {.vocab = &vocab};
     passage_t *ps = ms_xcalloc(req->nhits, sizeof(*ps));
     double *idf = NULL;
+    size_t *doc = NULL;
     int rc = 0;
 
     build_query(req, &vocab, &q);
@@ -784,7 +773,8 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     for (size_t h = 0; h < req->nhits; h++)
         if (ps[h].factor >= 0)
             ps[h].factor *= 0.25 + 0.75 * add_passage_units(&u, h, req->hits[h].text);
-    if (score_units(&u, &q, ps, &idf) == 0 || select_mmr(&u, idf, (size_t)max_sentences) == 0)
+    doc = documents(req);
+    if (score_units(&u, &q, ps, &idf) == 0 || select_mmr(&u, idf, doc, (size_t)max_sentences) == 0)
         goto none;
 
     ms_buf_t out = {0};
@@ -802,6 +792,7 @@ done:
     free(q.v);
     free(ps);
     free(idf);
+    free(doc);
     vocab_free(&vocab);
     return rc;
 }

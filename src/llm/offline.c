@@ -54,6 +54,13 @@ static void og_free(og_t *g) {
         free(g->hits[i].text);
         free(g->hits[i].title);
         free(g->hits[i].focus);
+        free(g->hits[i].id);
+        free(g->hits[i].doc_id);
+        free(g->hits[i].qtype);
+        free(g->hits[i].source);
+        free(g->hits[i].gap_name);
+        free(g->hits[i].gap_source);
+        free(g->hits[i].gap_url);
     }
     free(g->hits);
     free((char *)g->req.question);
@@ -71,7 +78,8 @@ static char *dup_or_null(const char *s) {
 }
 
 /* Copies what compose reads: the question, the history, and of each hit
- * its score, title, focus and text. Counts prompt tokens on the way. */
+ * its score, ids, title, focus, question type, text and the search's
+ * evidence about the question. Counts prompt tokens on the way. */
 static void og_copy_request(og_t *g, const ms_gen_request_t *req) {
     g->req.question = ms_xstrdup(req->question);
     g->prompt_tokens = (int64_t)ms_llm_count_words(req->question, strlen(req->question));
@@ -94,6 +102,15 @@ static void og_copy_request(og_t *g, const ms_gen_request_t *req) {
         g->hits[i].title = dup_or_null(req->hits[i].title);
         g->hits[i].focus = dup_or_null(req->hits[i].focus);
         g->hits[i].text = dup_or_null(req->hits[i].text);
+        g->hits[i].id = dup_or_null(req->hits[i].id);
+        g->hits[i].doc_id = dup_or_null(req->hits[i].doc_id);
+        g->hits[i].qtype = dup_or_null(req->hits[i].qtype);
+        g->hits[i].source = dup_or_null(req->hits[i].source);
+        g->hits[i].focus_match = req->hits[i].focus_match;
+        g->hits[i].q_medical = req->hits[i].q_medical;
+        g->hits[i].gap_name = dup_or_null(req->hits[i].gap_name);
+        g->hits[i].gap_source = dup_or_null(req->hits[i].gap_source);
+        g->hits[i].gap_url = dup_or_null(req->hits[i].gap_url);
         if (g->hits[i].text)
             g->prompt_tokens +=
                 (int64_t)ms_llm_count_words(g->hits[i].text, strlen(g->hits[i].text));

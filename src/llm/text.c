@@ -1,8 +1,11 @@
 /* Text utilities of the offline answerer: sentence splitting that copes with
  * the shapes of real consumer-health text (MedQuAD answers run bullet lists
  * together, glue footnote numbers to full stops and put headings on lines of
- * their own), and a small tokeniser with stop words and stemming-lite. */
+ * their own), and a small tokeniser with stemming-lite over the stop-words
+ * retrieval uses (kb/words.h). */
 #include "llm/llm_int.h"
+
+#include "kb/words.h"
 
 #include "core/ms.h"
 
@@ -426,38 +429,6 @@ void ms_llm_put_squeezed(ms_buf_t *b, const char *s, size_t n) {
     }
 }
 
-/* English function words and question words: they carry no topic. */
-static const char *const stop_words[] = {
-    "a",     "about",     "above",  "after",    "again",      "against", "all",        "also",
-    "am",    "an",        "and",    "any",      "are",        "aren",    "as",         "at",
-    "be",    "because",   "been",   "before",   "being",      "below",   "between",    "both",
-    "but",   "by",        "can",    "cannot",   "could",      "couldn",  "did",        "didn",
-    "do",    "does",      "doesn",  "doing",    "don",        "down",    "during",     "each",
-    "else",  "etc",       "few",    "for",      "from",       "further", "get",        "gets",
-    "got",   "had",       "hadn",   "has",      "hasn",       "have",    "haven",      "having",
-    "he",    "her",       "here",   "hers",     "herself",    "him",     "himself",    "his",
-    "how",   "i",         "if",     "in",       "into",       "is",      "isn",        "it",
-    "its",   "itself",    "just",   "know",     "let",        "me",      "might",      "more",
-    "most",  "must",      "mustn",  "my",       "myself",     "no",      "nor",        "not",
-    "of",    "off",       "on",     "once",     "only",       "or",      "other",      "our",
-    "ours",  "ourselves", "out",    "over",     "own",        "please",  "same",       "shall",
-    "shan",  "she",       "should", "shouldn",  "so",         "some",    "such",       "tell",
-    "than",  "that",      "the",    "their",    "theirs",     "them",    "themselves", "then",
-    "there", "these",     "they",   "this",     "those",      "through", "to",         "too",
-    "under", "until",     "up",     "upon",     "us",         "very",    "was",        "wasn",
-    "we",    "were",      "what",   "when",     "where",      "which",   "while",      "who",
-    "whom",  "whose",     "why",    "will",     "with",       "won",     "would",      "wouldn",
-    "you",   "your",      "yours",  "yourself", "yourselves",
-};
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int is_stop_word(const char *w) {
-    return bsearch(&w, stop_words, MS_COUNTOF(stop_words), sizeof(stop_words[0]), cmp_str) != NULL;
-}
-
 static int ends_with(const char *w, size_t n, const char *suf) {
     size_t k = strlen(suf);
     return n >= k && memcmp(w + n - k, suf, k) == 0;
@@ -535,7 +506,7 @@ void ms_llm_terms(const char *text, size_t len, ms_llm_term_cb cb, void *ctx) {
             i++;
         }
         w[n] = '\0';
-        if (n < 2 || is_stop_word(w))
+        if (n < 2 || ms_kb_is_stopword(w, n))
             continue;
         n = ms_llm_stem(w, n);
         if (n > MS_LLM_MAX_TERM) {
