@@ -36,6 +36,9 @@ typedef struct {
     int64_t documents;
     int64_t passages;
     int64_t skipped; /**< records without usable text (e.g. MedQuAD pairs with no answer) */
+    /** Sentences of page navigation removed from passage text: video
+     * instructions, "click here" and link lists, "see also" (hygiene.c). */
+    int64_t dropped;
     double seconds;
 } ms_kb_import_stats_t;
 
@@ -78,6 +81,14 @@ typedef struct {
      * drug or supplement named by a document focus or synonym, whether or
      * not the knowledge base holds its text. */
     double q_medical;
+    /** How many of the question's topic words are inside such a name. */
+    int q_named;
+    /** The question's topic words' presence in the knowledge base's
+     * vocabulary: the mean over them of min(1, ln(1 + df) / ln(1 + 100)),
+     * df the passages holding the word (after spelling correction). Words
+     * from another domain ("mortgage", "carpet") are rare or absent in
+     * medical text. 0..1; the same on every hit of one search. */
+    double q_vocab;
     /** When the question names a medicine or topic the knowledge base knows
      * only by name (a MedQuAD document whose text is not distributed, e.g.
      * MedlinePlus Drugs), that name, its source and URL; else NULL. The

@@ -32,6 +32,7 @@
 #include "core/ms.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@
 #define KB_W_COVERAGE 0.5
 #define KB_W_FOCUS 0.5
 #define KB_W_QTYPE 0.15
+#define KB_VOCAB_DF 100.0 /* a word in this many passages is plainly the kb's vocabulary */
 
 /* A small open-addressing map from query stems to term indexes. */
 #define KB_HASH 128
@@ -171,6 +173,25 @@ static int term_stats(sqlite3 *db, ms_kb__tok_t *tok, ms_kb__query_t *q, int *us
         (*nuse)++;
     }
     return 0;
+}
+
+/* The mean over the query's topic terms (question-type cues left out) of
+ * min(1, ln(1 + df) / ln(1 + KB_VOCAB_DF)): how much of the question is
+ * the knowledge base's vocabulary at all. */
+static double vocab_share(const ms_kb__query_t *q) {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < q->nterms; i++) {
+        ms_kb_word_t w;
+        snprintf(w.w, sizeof w.w, "%s", q->terms[i].word);
+        w.off = 0;
+        if (ms_kb_qtype_detect(&w, 1, NULL))
+            continue;
+        double v = log(1.0 + (double)q->terms[i].df) / log(1.0 + KB_VOCAB_DF);
+        sum += v < 1 ? v : 1;
+        n++;
+    }
+    return n ? sum / (double)n : 0;
 }
 
 static int stage1(sqlite3 *db, const ms_kb__query_t *q, const int *use, cand_t **out,
@@ -335,6 +356,7 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
         goto done;
     if ((rc = term_stats(db, tok, q, use, &nuse)) != 0 || nuse == 0)
         goto done;
+    double vocab = vocab_share(q);
     if ((rc = stage1(db, q, use, &c, &nc)) != 0 || nc == 0)
         goto done;
     if ((rc = rerank(db, tok, q, c, nc)) != 0)
@@ -346,6 +368,21 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
         ms_kb_hits_free(h, out);
         goto done;
     }
+    /* What the question names, for the answerer to weigh (names.c). */
+    ms_kb__qnames_t qn;
+    if ((rc = ms_kb__names_scan(db, query, &qn)) != 0) {
+        ms_kb_hits_free(h, out);
+        goto done;
+    }
+    for (size_t i = 0; i < out; i++) {
+        h[i].q_medical = qn.medical;
+        h[i].q_named = qn.named;
+        h[i].q_vocab = vocab;
+        h[i].gap_name = qn.gap_name ? ms_xstrdup(qn.gap_name) : NULL;
+        h[i].gap_source = qn.gap_source ? ms_xstrdup(qn.gap_source) : NULL;
+        h[i].gap_url = qn.gap_url ? ms_xstrdup(qn.gap_url) : NULL;
+    }
+    ms_kb__qnames_clear(&qn);
     *hits = h;
     *n = out;
 done:

@@ -31,6 +31,7 @@
 #include "kb/kb.h"
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/ms.h"
 
 #include <math.h>
@@ -58,10 +59,6 @@
 #define TITLE_ANSWERS 0.99        /* title coverage from which a passage answers the question */
 #define POS_DECAY 0.2             /* title relevance inherited at position k: 1 / (1 + 0.2 k) */
 #define DUP_SIM 0.8               /* cosine at or above which a unit repeats a chosen one */
-
-static const char no_context_msg[] =
-    "I could not find information about this in the knowledge base. Try rephrasing the "
-    "question or naming the condition or medication.";
 
 /* ---- Vocabulary: term -> dense id, with document frequencies. ---- */
 
@@ -299,6 +296,8 @@ typedef struct {
     size_t ntv;
     double dl, bm25, rel, norm;
     int eligible, chosen;
+    int dependent; /* opens with a reference ("These risk factors", "It") */
+    size_t prev;   /* the unit before it in its passage, or SIZE_MAX */
 } unit_t;
 
 typedef struct {
@@ -307,6 +306,35 @@ typedef struct {
     vocab_t *vocab;
     size_t pos; /* units so far from the current passage */
 } units_t;
+
+/* Whether a unit's subject is a reference to what came before it in its
+ * passage: it opens with a demonstrative or a pronoun ("These risk
+ * factors are associated with gout.", "This test...", "It can also be
+ * spread...") or speaks of "a different" test or "the above". Quoted
+ * alone it names nothing, so it is only used after the unit it follows. A
+ * list's lead-in is exempt: "These risk factors..." there points at the
+ * items quoted with it. */
+static int refers_back(const char *text) {
+    static const char *const openers[] = {"this", "these",   "those",  "that",   "such", "it",
+                                          "its",  "they",    "their",  "them",   "both", "he",
+                                          "she",  "another", "either", "neither"};
+    static const char *const inside[] = {"a different ", "the above", "the latter", "the former"};
+    char w[16];
+    size_t n = 0;
+    const char *p = text;
+    while (*p == '-' || *p == ' ' || *p == '(' || *p == '"')
+        p++;
+    while (n + 1 < sizeof(w) && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        w[n++] = (char)(*p++ | 0x20);
+    w[n] = '\0';
+    for (size_t i = 0; i < MS_COUNTOF(openers); i++)
+        if (strcmp(w, openers[i]) == 0 && (*p == ' ' || *p == ','))
+            return 1;
+    for (size_t i = 0; i < MS_COUNTOF(inside); i++)
+        if (strcasestr(text, inside[i]))
+            return 1;
+    return 0;
+}
 
 /* Adds a unit (taking text); for a list, text[0, lead_len) is the lead-in. */
 static void unit_add(units_t *u, size_t hit, size_t order, char *text, size_t lead_len,
@@ -342,7 +370,10 @@ static void unit_add(units_t *u, size_t hit, size_t order, char *text, size_t le
         u->cap = u->cap ? u->cap * 2 : 64;
         u->v = ms_xrealloc(u->v, u->cap * sizeof(*u->v));
     }
+    size_t prev = u->n > 0 && u->v[u->n - 1].hit == hit ? u->n - 1 : SIZE_MAX;
     u->v[u->n++] = (unit_t){.hit = hit,
+                            .prev = prev,
+                            .dependent = !is_list && refers_back(text),
                             .order = order,
                             .pos = u->pos++,
                             .text = text,
@@ -423,6 +454,28 @@ static int quotable(const char *s, size_t n, ms_llm_span_kind_t kind) {
     return 1;
 }
 
+/* Drops a reference number glued to a sentence's end ("...not been
+ * identified.[5209]"): quoted, it would read as one of the answer's own
+ * markers. What is left is still the passage's text, verbatim. */
+static void trim_footnote(ms_buf_t *b) {
+    size_t n = b->len;
+    if (n < 3 || b->data[n - 1] != ']')
+        return;
+    size_t i = n - 1;
+    while (i > 0 && ((b->data[i - 1] >= '0' && b->data[i - 1] <= '9') || b->data[i - 1] == ',' ||
+                     b->data[i - 1] == ' ' || b->data[i - 1] == '-'))
+        i--;
+    if (i == 0 || i == n - 1 || b->data[i - 1] != '[')
+        return;
+    i--;
+    while (i > 0 && b->data[i - 1] == ' ')
+        i--;
+    if (i == 0)
+        return;
+    b->len = i;
+    b->data[i] = '\0';
+}
+
 /* Adds the units of passage t; returns the share of its text they quote. */
 static double add_passage_units(units_t *u, size_t hit, const char *t) {
     ms_llm_span_t *sp;
@@ -440,6 +493,7 @@ static double add_passage_units(units_t *u, size_t hit, const char *t) {
             quoted += sp[k].len;
             ms_buf_t b = {0};
             ms_llm_put_squeezed(&b, t + sp[k].off, sp[k].len);
+            trim_footnote(&b);
             size_t len = b.len;
             unit_add(u, hit, k, ms_buf_take(&b), len, 0);
         }
@@ -600,6 +654,8 @@ static size_t select_mmr(units_t *u, const double *idf, const size_t *doc, size_
             unit_t *s = &u->v[i];
             if (!s->eligible || s->chosen)
                 continue;
+            if (s->dependent && (s->prev == SIZE_MAX || !u->v[s->prev].chosen))
+                continue; /* not without the unit it refers to */
             double sim = 0;
             for (size_t c = 0; c < nchosen; c++) {
                 const unit_t *o = &u->v[chosen[c]];
@@ -710,6 +766,39 @@ static size_t weigh_passages(const ms_gen_request_t *req, double best_score, voc
     return used;
 }
 
+/* The share of the question's own topic terms (and of a follow-up's
+ * borrowed ones, at their weight) that the chosen units, or the title and
+ * focus of their passages, hold. */
+static double covered(const units_t *u, const query_t *q, const ms_gen_request_t *req) {
+    double got = 0, all = 0;
+    uint8_t *seen = ms_xcalloc(req->nhits ? req->nhits : 1, 1);
+    ids_t a = {.vocab = u->vocab, .add = 0};
+    for (size_t i = 0; i < u->n; i++) {
+        size_t h = u->v[i].hit;
+        if (!u->v[i].chosen || seen[h])
+            continue;
+        seen[h] = 1;
+        const char *f[] = {req->hits[h].title, req->hits[h].focus};
+        for (size_t k = 0; k < MS_COUNTOF(f); k++)
+            if (f[k])
+                ms_llm_terms(f[k], strlen(f[k]), ids_cb, &a);
+    }
+    for (size_t t = 0; t < q->n; t++) {
+        if (q->v[t].aspect || q->v[t].synonym)
+            continue;
+        all += q->v[t].w;
+        int found = 0;
+        for (size_t i = 0; i < u->n && !found; i++)
+            found = u->v[i].chosen && unit_tf(&u->v[i], q->v[t].id) != NULL;
+        for (size_t j = 0; j < a.n && !found; j++)
+            found = a.ids[j] == q->v[t].id;
+        got += found ? q->v[t].w : 0;
+    }
+    free(a.ids);
+    free(seen);
+    return all > 0 ? got / all : 0;
+}
+
 /* The document of each hit, as the index of the document's first hit. */
 static size_t *documents(const ms_gen_request_t *req) {
     size_t *doc = ms_xmalloc((req->nhits ? req->nhits : 1) * sizeof(*doc));
@@ -727,8 +816,8 @@ static size_t *documents(const ms_gen_request_t *req) {
     return doc;
 }
 
-static int no_context(char **answer, size_t **cited, size_t *ncited) {
-    *answer = ms_xstrdup(no_context_msg);
+static int no_context(const ms_gen_request_t *req, char **answer, size_t **cited, size_t *ncited) {
+    *answer = ms_llm_not_found(req->question, req->hits, req->nhits);
     *cited = NULL;
     *ncited = 0;
     return MS_ENOENT;
@@ -750,8 +839,9 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     for (size_t i = 0; i < req->nhits; i++)
         if (req->hits[i].score > best_score)
             best_score = req->hits[i].score;
-    if (req->nhits == 0 || best_score < min_score)
-        return no_context(answer, cited, ncited);
+    if (req->nhits == 0 || best_score < min_score ||
+        ms_llm_gated(req->question, req->hits, req->nhits))
+        return no_context(req, answer, cited, ncited);
 
     vocab_t vocab = {0};
     query_t q = {0};
@@ -776,13 +866,27 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     doc = documents(req);
     if (score_units(&u, &q, ps, &idf) == 0 || select_mmr(&u, idf, doc, (size_t)max_sentences) == 0)
         goto none;
+    ms_llm_evidence_t ev = {.medical = req->hits[0].q_medical,
+                            .named = log(1.0 + (double)req->hits[0].q_named),
+                            .vocab = req->hits[0].q_vocab,
+                            .focus = ms_llm_focus_named(req->hits, req->nhits),
+                            .agree = ms_llm_focus_agreement(req->hits, req->nhits),
+                            .covered = covered(&u, &q, req)};
+    int answer_it = ms_llm_should_answer(&ev);
+    ms_log(MS_LOG_DEBUG, "offline_evidence",
+           "\"medical\":%.3f,\"named\":%.3f,\"vocab\":%.3f,\"focus\":%.3f,\"agree\":%.3f,"
+           "\"covered\":%.3f,\"logit\":%.3f,\"answer\":%d",
+           ev.medical, ev.named, ev.vocab, ev.focus, ev.agree, ev.covered, ms_llm_answer_logit(&ev),
+           answer_it);
+    if (!answer_it)
+        goto none;
 
     ms_buf_t out = {0};
     render(&u, &out, cited, ncited);
     *answer = ms_buf_take(&out);
     goto done;
 none:
-    rc = no_context(answer, cited, ncited);
+    rc = no_context(req, answer, cited, ncited);
 done:
     for (size_t i = 0; i < u.n; i++) {
         free(u.v[i].text);

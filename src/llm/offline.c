@@ -108,6 +108,8 @@ static void og_copy_request(og_t *g, const ms_gen_request_t *req) {
         g->hits[i].source = dup_or_null(req->hits[i].source);
         g->hits[i].focus_match = req->hits[i].focus_match;
         g->hits[i].q_medical = req->hits[i].q_medical;
+        g->hits[i].q_named = req->hits[i].q_named;
+        g->hits[i].q_vocab = req->hits[i].q_vocab;
         g->hits[i].gap_name = dup_or_null(req->hits[i].gap_name);
         g->hits[i].gap_source = dup_or_null(req->hits[i].gap_source);
         g->hits[i].gap_url = dup_or_null(req->hits[i].gap_url);

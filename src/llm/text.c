@@ -88,7 +88,7 @@ static size_t bullet_len(const char *t, size_t i, size_t len, int line_start) {
  * importers may squeeze to "- a - b"); in prose, after two or more spaces
  * or after a colon ("the following: - x"). A dash after one space in prose
  * is punctuation. */
-static int bullet_context(const char *t, size_t i, int item) {
+static int bullet_context(const char *t, size_t i, size_t len, int item) {
     if (i == 0 || (t[i - 1] != ' ' && t[i - 1] != '\t'))
         return 0;
     if (item || (i >= 2 && (t[i - 2] == ' ' || t[i - 2] == '\t')))
@@ -96,7 +96,20 @@ static int bullet_context(const char *t, size_t i, int item) {
     size_t j = i;
     while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t'))
         j--;
-    return j > 0 && t[j - 1] == ':';
+    /* After a colon, or after a sentence's end when a capital follows the
+     * marker: "keep these tips in mind. - When your child is born". */
+    if (j > 0 && t[j - 1] == ':')
+        return 1;
+    if (!(i + 2 < len && t[i + 1] == ' ' && is_upper(at(t, i + 2))))
+        return 0;
+    if (j > 0 && t[j - 1] == '.')
+        return 1;
+    /* A run of items in prose, "you may have - A fever - A headache -
+     * Muscle aches": two more " - " and a capital on the same line. */
+    size_t more = 0;
+    for (size_t k = i + 2; k + 3 < len && t[k] != '\n' && more < 2; k++)
+        more += t[k] == ' ' && t[k + 1] == '-' && t[k + 2] == ' ' && is_upper(at(t, k + 3));
+    return more >= 2;
 }
 
 static size_t count_words(const char *t, size_t s, size_t e) {
@@ -350,7 +363,7 @@ static block_t *find_blocks(const char *t, size_t len, size_t *nblocks) {
                 continue;
             }
         }
-        if ((c == '-' || c == '*' || c == 0xE2) && i > bs && bullet_context(t, i, item) &&
+        if ((c == '-' || c == '*' || c == 0xE2) && i > bs && bullet_context(t, i, len, item) &&
             (bl = bullet_len(t, i, len, 0)) != 0) {
             blocks_push(&v, &n, &cap, bs, i, item);
             bs = i + bl;
@@ -398,7 +411,7 @@ int ms_llm_split_sentences(const char *text, size_t len, ms_llm_span_t **spans, 
         while (lw > last->off && !is_space(at(text, lw - 1)))
             lw--;
         int clause = !alone || words >= 4 || is_lower(at(text, lw));
-        if (list_follows && (ec == ':' || (!blocks[b].item && !punct && clause)))
+        if (list_follows && (ec == ':' || (!blocks[b].item && (!punct || ec == '.') && clause)))
             last->kind = MS_LLM_SPAN_LEAD;
         else if (alone && !blocks[b].item && !punct && ec != ':' && words <= 8)
             last->kind = MS_LLM_SPAN_HEADING;

@@ -294,9 +294,26 @@ static void check_grounded(ans_t *a, const ms_kb_hit_t *hits, size_t nhits) {
     assert_int_equal(next_new - 1, a->ncited);
 }
 
+/* What ms_kb_search says about a question that names a condition the
+ * knowledge base knows: its topic words are medical names and vocabulary.
+ * Hits built by hand in these tests carry it unless a test sets its own. */
+static void searched(const ms_gen_request_t *req) {
+    ms_kb_hit_t *h = (ms_kb_hit_t *)req->hits;
+    for (size_t i = 0; i < req->nhits; i++) {
+        if (h[i].q_medical != 0 || h[i].q_named != 0 || h[i].q_vocab != 0)
+            return;
+    }
+    for (size_t i = 0; i < req->nhits; i++) {
+        h[i].q_medical = 1.0;
+        h[i].q_named = 1;
+        h[i].q_vocab = 1.0;
+    }
+}
+
 /* Composes an answer to req, expecting want; a grounded one when 0. */
 static ans_t compose(const ms_offline_config_t *cfg, const ms_gen_request_t *req, int want) {
     ans_t a = {0};
+    searched(req);
     assert_int_equal(ms_offline_compose(cfg, req, &a.text, &a.cited, &a.ncited), want);
     if (want == 0)
         check_grounded(&a, req->hits, req->nhits);
@@ -471,8 +488,9 @@ static void test_compose_novelty(void **state) {
 }
 
 static const char no_context_text[] =
-    "I could not find information about this in the knowledge base. Try rephrasing the "
-    "question or naming the condition or medication.";
+    "I could not find information about this in the knowledge base, which covers medical "
+    "conditions, their symptoms, causes, tests and treatments. Try rephrasing the question or "
+    "naming the condition or medication, and ask a clinician about a specific patient.";
 
 static void expect_no_context(const ms_offline_config_t *cfg, const ms_gen_request_t *req) {
     ans_t a = compose(cfg, req, MS_ENOENT);
