@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/ms.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,15 @@ static int is_acronym(const char *s, size_t n) {
     return caps > 0;
 }
 
+/* Folds an English plural to its singular so that "migraines" finds the
+ * name "migraine": a final 's' after three letters, unless the word ends
+ * in "ss", "us" or "is" ("abscess", "lupus", "psoriasis"). */
+static void fold_plural(char *w) {
+    size_t n = strlen(w);
+    if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i')
+        w[n - 1] = '\0';
+}
+
 /* Normalises s[0, n) into out ("word word"); returns the number of words. */
 static size_t normalise(const char *s, size_t n, ms_buf_t *out) {
     ms_kb_word_t w[NAME_WORDS_MAX + 1];
@@ -53,6 +63,7 @@ static size_t normalise(const char *s, size_t n, ms_buf_t *out) {
     for (size_t i = 0; i < k; i++) {
         if (i)
             ms_buf_putc(out, ' ');
+        fold_plural(w[i].w);
         ms_buf_puts(out, w[i].w);
     }
     return k;
@@ -223,9 +234,12 @@ int ms_kb__names_scan(sqlite3 *db, const char *question, ms_kb__qnames_t *out) {
                     continue;
                 ms_buf_reset(&name);
                 for (size_t j = 0; j < k; j++) {
+                    char fw[MS_KB_WORD_MAX];
+                    snprintf(fw, sizeof fw, "%s", w[i + j].w);
+                    fold_plural(fw);
                     if (j)
                         ms_buf_putc(&name, ' ');
-                    ms_buf_puts(&name, w[i + j].w);
+                    ms_buf_puts(&name, fw);
                 }
                 int caps = k == 1 && written_caps(question, &w[i]);
                 if ((kind = lookup(db, &sc, name.data, name.len, caps)) < 0) {

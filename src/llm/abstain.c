@@ -34,13 +34,13 @@
  * logistic regression over the questions that reach the decision, on-topic
  * questions whose relevant passage retrieval finds weighted 2 to 1 (a
  * wrong "not found" costs a user more than a wrong answer is likely). */
-static const double W_BIAS = -3.91;
+static const double W_BIAS = -3.92;
 static const double W_MEDICAL = 1.60;
-static const double W_NAMED = 2.22;
-static const double W_VOCAB = 0.55;
-static const double W_FOCUS = 1.62;
-static const double W_AGREE = 1.23;
-static const double W_COVERED = 0.97;
+static const double W_NAMED = 2.21;
+static const double W_VOCAB = 0.54;
+static const double W_FOCUS = 1.61;
+static const double W_AGREE = 1.25;
+static const double W_COVERED = 1.00;
 /* When the knowledge base has no names table (a database imported before
  * names were kept), medical evidence is missing, not zero. */
 static const double MEDICAL_UNKNOWN = 0.5;
