@@ -115,6 +115,8 @@ def sentences_verbatim(answer, disclaimer, citations, passage_text):
     bad = []
     pos = 0
     for m in MARKER.finditer(body):
+        if int(m.group(1)) not in by_index:
+            continue  # "[5209]" quoted from a passage is text, not a marker
         chunk = body[pos:m.start()]
         pos = m.end()
         cit = by_index.get(int(m.group(1)))
@@ -125,8 +127,11 @@ def sentences_verbatim(answer, disclaimer, citations, passage_text):
                 line = line[2:]
             if not line:
                 continue
-            for piece in re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z(\[\"])", line):
+            for piece in re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z(\[\"]|- )",
+                                  line):
                 piece = squeeze(piece)
+                if piece.startswith("- "):
+                    piece = piece[2:]
                 if not piece:
                     continue
                 total += 1

@@ -44,9 +44,10 @@ static int is_acronym(const char *s, size_t n) {
     return caps > 0;
 }
 
-/* Folds an English plural to its singular so that "migraines" finds the
- * name "migraine": a final 's' after three letters, unless the word ends
- * in "ss", "us" or "is" ("abscess", "lupus", "psoriasis"). */
+/* Folds an English plural to its singular so that the question's
+ * "migraines" finds the name "migraine": a final 's' after three letters,
+ * unless the word ends in "ss", "us" or "is" ("abscess", "lupus",
+ * "psoriasis"). Names are stored as written. */
 static void fold_plural(char *w) {
     size_t n = strlen(w);
     if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i')
@@ -63,7 +64,6 @@ static size_t normalise(const char *s, size_t n, ms_buf_t *out) {
     for (size_t i = 0; i < k; i++) {
         if (i)
             ms_buf_putc(out, ' ');
-        fold_plural(w[i].w);
         ms_buf_puts(out, w[i].w);
     }
     return k;
@@ -234,17 +234,30 @@ int ms_kb__names_scan(sqlite3 *db, const char *question, ms_kb__qnames_t *out) {
                     continue;
                 ms_buf_reset(&name);
                 for (size_t j = 0; j < k; j++) {
-                    char fw[MS_KB_WORD_MAX];
-                    snprintf(fw, sizeof fw, "%s", w[i + j].w);
-                    fold_plural(fw);
                     if (j)
                         ms_buf_putc(&name, ' ');
-                    ms_buf_puts(&name, fw);
+                    ms_buf_puts(&name, w[i + j].w);
                 }
                 int caps = k == 1 && written_caps(question, &w[i]);
                 if ((kind = lookup(db, &sc, name.data, name.len, caps)) < 0) {
                     rc = kind;
                     goto done;
+                }
+                if (!kind) {
+                    /* "migraines" for the name "migraine"; never the other
+                     * way ("fall" is not "Falls"). */
+                    char last[MS_KB_WORD_MAX];
+                    snprintf(last, sizeof last, "%s", w[i + k - 1].w);
+                    fold_plural(last);
+                    size_t cut = name.len - strlen(w[i + k - 1].w);
+                    if (strlen(last) < strlen(w[i + k - 1].w)) {
+                        name.len = cut;
+                        ms_buf_puts(&name, last);
+                        if ((kind = lookup(db, &sc, name.data, name.len, 0)) < 0) {
+                            rc = kind;
+                            goto done;
+                        }
+                    }
                 }
                 if (kind) {
                     span = k;

@@ -185,15 +185,16 @@ static const struct {
     const char *word;
     unsigned aspect; /* one bit per group */
 } aspect_words[] = {
-    {"symptom", 1u << 0},      {"sign", 1u << 0},        {"cause", 1u << 1},
-    {"treatment", 1u << 2},    {"therapy", 1u << 2},     {"management", 1u << 2},
-    {"cure", 1u << 2},         {"medication", 1u << 2},  {"diagnosis", 1u << 3},
-    {"test", 1u << 3},         {"exam", 1u << 3},        {"prevent", 1u << 4},
-    {"prevention", 1u << 4},   {"outlook", 1u << 5},     {"prognosis", 1u << 5},
-    {"risk", 1u << 6},         {"susceptible", 1u << 6}, {"inherited", 1u << 7},
-    {"inheritance", 1u << 7},  {"genetic", 1u << 7},     {"gene", 1u << 7},
-    {"complication", 1u << 8}, {"stage", 1u << 9},       {"side", 1u << 10},
-    {"effect", 1u << 10},      {"research", 1u << 11},   {"trial", 1u << 11},
+    {"symptom", 1u << 0},    {"sign", 1u << 0},         {"cause", 1u << 1},
+    {"trigger", 1u << 1},    {"treatment", 1u << 2},    {"therapy", 1u << 2},
+    {"management", 1u << 2}, {"cure", 1u << 2},         {"medication", 1u << 2},
+    {"diagnosis", 1u << 3},  {"test", 1u << 3},         {"exam", 1u << 3},
+    {"prevent", 1u << 4},    {"prevention", 1u << 4},   {"outlook", 1u << 5},
+    {"prognosis", 1u << 5},  {"risk", 1u << 6},         {"susceptible", 1u << 6},
+    {"inherited", 1u << 7},  {"inheritance", 1u << 7},  {"genetic", 1u << 7},
+    {"gene", 1u << 7},       {"complication", 1u << 8}, {"stage", 1u << 9},
+    {"side", 1u << 10},      {"effect", 1u << 10},      {"research", 1u << 11},
+    {"trial", 1u << 11},
 };
 
 /* aspect_words stemmed, once for all threads. */
