@@ -127,7 +127,8 @@ def sentences_verbatim(answer, disclaimer, citations, passage_text):
                 line = line[2:]
             if not line:
                 continue
-            for piece in re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z(\[\"]|- )",
+            for piece in re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]0-9])|(?<=[.!?][0-9][0-9]))\s+"
+                                  r"(?=[A-Z(\[\"]|- )",
                                   line):
                 piece = squeeze(piece)
                 if piece.startswith("- "):

@@ -447,6 +447,11 @@ static int quotable(const char *s, size_t n, ms_llm_span_kind_t kind) {
     if (kind == MS_LLM_SPAN_HEADING || n > MS_LLM_MAX_SENTENCE || s[n - 1] == ':' ||
         s[n - 1] == '?' || ms_llm_count_words(s, n) < MIN_WORDS)
         return 0;
+    /* A list item without its lead-in stands alone only as a sentence:
+     * "Treatment Methods for Kidney Failure: Hemodialysis" is a link title. */
+    if ((kind == MS_LLM_SPAN_ITEM || kind == MS_LLM_SPAN_ITEM_MORE) && s[n - 1] != '.' &&
+        s[n - 1] != '!' && s[n - 1] != ')' && s[n - 1] != '"')
+        return 0;
     if (!contains_ci(s, n, "following") && !contains_ci(s, n, "below"))
         return 1;
     for (size_t i = 0; i < MS_COUNTOF(elsewhere); i++)
