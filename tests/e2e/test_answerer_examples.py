@@ -83,7 +83,10 @@ def test_drug_questions_without_drug_text_say_so(mq, question, drug, what):
     assert c["citations"] == []
     t = body(c)
     assert drug in t and what in t and "does not hold" in t, t
-    assert "fluoride" not in t and "prevent" not in t.lower().split("cannot")[0], t
+    # Nothing quoted from a neighbouring topic (diabetes prevention, a
+    # child's toothpaste), and where to look instead.
+    assert "[1]" not in t and "diabetes" not in t.lower() and "fluoride" not in t, t
+    assert "medlineplus" in t.lower() and "pharmacist" in t, t
 
 
 def test_shingles_treatment_has_no_video_instructions(mq):

@@ -688,14 +688,26 @@ static void test_words_stopwords_and_qtypes(void **state) {
 static void test_citations_one_per_document(void **state) {
     (void)state;
     ms_kb_hit_t h[3] = {
-        {.id = "NIHSeniorHealth_0000028_Sec10", .doc_id = "NIHSeniorHealth_0000028",
-         .title = "Who is at risk for Gout? ?", .focus = "Gout", .qtype = "susceptibility",
-         .text = "Risk factors.", .source = "NIHSeniorHealth", .source_type = "medquad"},
-        {.id = "NIHSeniorHealth_0000028_Sec18", .doc_id = "NIHSeniorHealth_0000028",
-         .title = "What is (are) Gout ?", .focus = "Gout", .qtype = "information", .text = "x"},
-        {.id = "MPlusHealthTopics_0000409_Sec1", .doc_id = "MPlusHealthTopics_0000409",
-         .title = "What is (are) Gout ?", .focus = "Gout; Gouty arthritis",
-         .qtype = "information", .text = "Gout is a common, painful form of arthritis."},
+        {.id = "NIHSeniorHealth_0000028_Sec10",
+         .doc_id = "NIHSeniorHealth_0000028",
+         .title = "Who is at risk for Gout? ?",
+         .focus = "Gout",
+         .qtype = "susceptibility",
+         .text = "Risk factors.",
+         .source = "NIHSeniorHealth",
+         .source_type = "medquad"},
+        {.id = "NIHSeniorHealth_0000028_Sec18",
+         .doc_id = "NIHSeniorHealth_0000028",
+         .title = "What is (are) Gout ?",
+         .focus = "Gout",
+         .qtype = "information",
+         .text = "x"},
+        {.id = "MPlusHealthTopics_0000409_Sec1",
+         .doc_id = "MPlusHealthTopics_0000409",
+         .title = "What is (are) Gout ?",
+         .focus = "Gout; Gouty arthritis",
+         .qtype = "information",
+         .text = "Gout is a common, painful form of arthritis."},
     };
     size_t cited[] = {0, 2, 1};
     json_t *c = ms_kb_citations(h, 3, cited, 3);

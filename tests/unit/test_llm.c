@@ -543,8 +543,10 @@ static void test_compose_abstains_off_topic(void **state) {
         mk_hit("What to do for Hypoglycemia ?", "Hypoglycemia", hypo, 1.2),
         mk_hit("What is (are) Motion sickness ?", "Motion sickness",
                "Motion sickness happens in a car, a boat or a plane.", 1.0),
-        mk_hit("What causes Back pain ?", "Back pain", "Lifting a heavy car battery can strain "
-               "the back.", 0.8),
+        mk_hit("What causes Back pain ?", "Back pain",
+               "Lifting a heavy car battery can strain "
+               "the back.",
+               0.8),
     };
     set_evidence(hits, 3, 0.0, 0, 0.8);
     ms_gen_request_t req = {.question = "How do I fix my car?", .hits = hits, .nhits = 3};
@@ -635,8 +637,8 @@ static void test_compose_follow_up_three_turns(void **state) {
                                "diabetes, high blood pressure and heart disease. Complications "
                                "of acromegaly also include sleep apnea.";
     ms_kb_hit_t hits[2] = {
-        mk_hit("What are the complications of AIDS ?", "Neurological Complications of AIDS",
-               aids, 3.0),
+        mk_hit("What are the complications of AIDS ?", "Neurological Complications of AIDS", aids,
+               3.0),
         mk_hit("What are the complications of Acromegaly ?", "Acromegaly", acro, 2.0)};
     const char *roles[] = {"user", "assistant", "user", "assistant"};
     const char *texts[] = {"What are the symptoms of acromegaly?", "Swelling of the hands. [1]",
