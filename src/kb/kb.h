@@ -79,7 +79,8 @@ typedef struct {
      * (stop-words and question-type cues such as "symptoms" left out) that
      * belong to a medical name the knowledge base knows: a condition, test,
      * drug or supplement named by a document focus or synonym, whether or
-     * not the knowledge base holds its text. */
+     * not the knowledge base holds its text. -1 when the knowledge base
+     * knows no names at all (no document has a focus). */
     double q_medical;
     /** How many of the question's topic words are inside such a name. */
     int q_named;

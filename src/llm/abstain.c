@@ -41,19 +41,21 @@ static const double W_VOCAB = 0.54;
 static const double W_FOCUS = 1.61;
 static const double W_AGREE = 1.25;
 static const double W_COVERED = 1.00;
-/* When the knowledge base has no names table (a database imported before
- * names were kept), medical evidence is missing, not zero. */
-static const double MEDICAL_UNKNOWN = 0.5;
-
 #define AGREE_TOP 5
 
 double ms_llm_answer_logit(const ms_llm_evidence_t *e) {
-    double medical = e->medical < 0 ? MEDICAL_UNKNOWN : e->medical;
+    double medical = e->medical < 0 ? 0 : e->medical;
     return W_BIAS + W_MEDICAL * medical + W_NAMED * e->named + W_VOCAB * e->vocab +
            W_FOCUS * e->focus + W_AGREE * e->agree + W_COVERED * e->covered;
 }
 
+/* A knowledge base that names no documents (PubMedQA abstracts, text
+ * files, jsonl without "focus", or hits not from ms_kb_search) gives none
+ * of the evidence the model was fitted on: the answerer then answers
+ * whenever it found sentences, as before the model existed. */
 int ms_llm_should_answer(const ms_llm_evidence_t *e) {
+    if (e->medical < 0)
+        return 1;
     return ms_llm_answer_logit(e) > 0;
 }
 

@@ -75,7 +75,8 @@ typedef struct {
 
 /** The logistic model's log-odds that answering is right (> 0: answer). */
 double ms_llm_answer_logit(const ms_llm_evidence_t *e);
-/** Whether to answer given the evidence. */
+/** Whether to answer given the evidence; always when medical < 0 (a
+ * knowledge base without names gives no evidence to weigh). */
 int ms_llm_should_answer(const ms_llm_evidence_t *e);
 /** The share of hits[0, min(n, 5)) whose focus is the most common one. */
 double ms_llm_focus_agreement(const ms_kb_hit_t *hits, size_t n);

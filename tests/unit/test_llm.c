@@ -556,6 +556,10 @@ static void test_compose_abstains_off_topic(void **state) {
     assert_non_null(strstr(a.text, "could not find"));
     assert_non_null(strstr(a.text, "clinician"));
     ans_free(&a);
+    /* A knowledge base that names nothing gives no evidence: answer. */
+    set_evidence(hits, 3, -1.0, 0, 0.8);
+    a = compose(NULL, &req, 0);
+    ans_free(&a);
     /* The same passages answer a question that names the condition. */
     hits[0].focus_match = 1.0;
     set_evidence(hits, 3, 1.0, 1, 1.0);
