@@ -75,6 +75,13 @@ test-asan:
 bench-retrieval: build
 	/usr/bin/python3 bench/retrieval.py $(BUILD)/medstream --write docs/performance.md
 
+# The offline answerer on real questions: abstention on everyday questions,
+# answers to LiveQA and MedQuAD questions, verbatim quoting, time to first
+# chunk (needs ../shared/data; about a minute). Results in docs/retrieval.md.
+.PHONY: eval-answerer
+eval-answerer: build
+	nice -n 10 /usr/bin/python3 bench/answerer.py $(BUILD)/medstream
+
 # Load: medstream and the two peers under the same load; writes the "## Load"
 # section of docs/performance.md (bench/run.sh; about 15 minutes on 2 cores).
 .PHONY: bench

@@ -156,7 +156,8 @@ void ms__app_release_node(const ms_config_t *cfg, const char *node_id) {
 static ms_provider_t *make_offline(const ms_config_t *cfg) {
     ms_offline_config_t oc = {.word_interval_ms = (int)cfg->word_interval_ms,
                               .min_score = cfg->kb_min_score,
-                              .max_sentences = 5};
+                              .max_sentences = 5,
+                              .pool = ms_work_pool(MS_WORK_KB)};
     return ms_provider_offline_new(&oc);
 }
 

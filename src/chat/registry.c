@@ -74,7 +74,7 @@ void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev) {
 /* Error events carry the one error mapping (core/ms.h ms_error_info). */
 void ms__emit_error(ms_sub_t *sub, const char *message_id, int err, const char *msg) {
     const ms_error_info_t *ei = ms_error_info(err);
-    json_t *data = json_pack("{s:s, s:s, s:b}", "code", ei->code, "message",
+    json_t *data = json_pack("{s:s, s:s, s:b}", "code", ei->event_code, "message",
                              msg ? msg : ei->message, "retryable", ei->retryable);
     ms_event_t ev = {.kind = MS_EV_ERROR, .message_id = message_id, .data = data};
     ms__sub_emit(sub, &ev);

@@ -97,44 +97,7 @@ void ms_chat_resume(ms_chat_t *c, const char *user_id, const char *message_id, i
 
 json_t *ms_chat_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited,
                           size_t ncited) {
-    json_t *arr = json_array();
-    for (size_t k = 0; k < ncited; k++) {
-        if (cited[k] >= nhits)
-            continue;
-        const ms_kb_hit_t *h = &hits[cited[k]];
-        /* quoted_text: the passage's opening, cut at a word boundary near 300 bytes. */
-        const char *txt = h->text ? h->text : "";
-        size_t n = strlen(txt);
-        if (n > 300) {
-            n = 300;
-            while (n > 200 && txt[n] != ' ')
-                n--;
-            while (n > 0 && ((unsigned char)txt[n] & 0xc0) == 0x80)
-                n--;
-        }
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s%}", "index", (json_int_t)(k + 1), "source_id",
-            h->id, "source_type", h->source_type ? h->source_type : "", "title",
-            h->title ? h->title : "", "url", h->url ? h->url : "", "source_name",
-            h->source ? h->source : "", "relevance_score", h->score, "quoted_text", txt, n);
-        if (h->pmid)
-            json_object_set_new(o, "pmid", json_string(h->pmid));
-        if (h->doi)
-            json_object_set_new(o, "doi", json_string(h->doi));
-        if (h->authors_json) {
-            json_t *a = json_loads(h->authors_json, 0, NULL);
-            if (json_is_array(a))
-                json_object_set_new(o, "authors", a);
-            else
-                json_decref(a);
-        }
-        if (h->journal)
-            json_object_set_new(o, "journal", json_string(h->journal));
-        if (h->year)
-            json_object_set_new(o, "year", json_integer(h->year));
-        json_array_append_new(arr, o);
-    }
-    return arr;
+    return ms_kb_citations(hits, nhits, cited, ncited);
 }
 
 ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider,

@@ -4,6 +4,7 @@
 #include "chat/work.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "kb/followup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -232,37 +233,22 @@ typedef struct {
     int64_t us;
 } retrieve_job_t;
 
-static size_t count_words(const char *s) {
-    size_t n = 0;
-    int in = 0;
-    for (; *s; s++) {
-        int sp = *s == ' ' || *s == '\n' || *s == '\t';
-        if (!sp && !in)
-            n++;
-        in = !sp;
-    }
-    return n;
-}
-
-/* The search query: the question, plus the previous question when this one is
- * a short follow-up ("and the treatment?") that cannot stand alone. */
+/* The search query: the question, plus for a follow-up ("How is it
+ * treated?", "What are the complications?") the conversation's focus from
+ * the recent user turns (kb/followup.h, the detector the answerer uses). */
 static char *build_query(const char *question, json_t *history) {
-    const char *prev = NULL;
-    if (count_words(question) < 6) {
-        for (size_t i = json_array_size(history); i-- > 0;) {
-            json_t *t = json_array_get(history, i);
-            if (!strcmp(json_string_value(json_object_get(t, "role")) ?: "", "user")) {
-                prev = json_string_value(json_object_get(t, "content"));
-                break;
-            }
-        }
+    size_t n = json_array_size(history);
+    const char **roles = ms_xcalloc(n ? n : 1, sizeof *roles);
+    const char **texts = ms_xcalloc(n ? n : 1, sizeof *texts);
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(history, i);
+        roles[i] = json_string_value(json_object_get(t, "role"));
+        texts[i] = json_string_value(json_object_get(t, "content"));
     }
-    if (!prev)
-        return ms_xstrdup(question);
-    ms_buf_t b;
-    ms_buf_init(&b);
-    ms_buf_printf(&b, "%s %s", question, prev);
-    return ms_buf_take(&b);
+    char *q = ms_kb_followup_query(question, roles, texts, n);
+    free(roles);
+    free(texts);
+    return q;
 }
 
 static void retrieve_run(ms_store_t *st, void *arg) {

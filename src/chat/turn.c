@@ -63,7 +63,7 @@ void ms__turn_fail(ms_turn_t *t, int err, const char *msg) {
     ms_stream_t *s = t->s;
     t->in_stage = 0;
     const ms_error_info_t *ei = ms_error_info(err);
-    json_t *data = json_pack("{s:s, s:s, s:b}", "code", ei->code, "message",
+    json_t *data = json_pack("{s:s, s:s, s:b}", "code", ei->event_code, "message",
                              msg ? msg : ei->message, "retryable", ei->retryable);
     ms_event_t ev = {
         .kind = MS_EV_ERROR, .message_id = s->registered ? s->message_id : NULL, .data = data};

@@ -9,19 +9,20 @@
 #include <time.h>
 
 static const ms_error_info_t error_table[] = {
-    {MS_OK, "ok", 200, "ok", 0},
-    {MS_EINVAL, "invalid_request", 400, "invalid request", 0},
-    {MS_ENOENT, "not_found", 404, "no such resource", 0},
-    {MS_EEXIST, "conflict", 409, "already exists", 0},
-    {MS_EPERM, "forbidden", 403, "not allowed", 0},
-    {MS_EAUTH, "unauthorized", 401, "missing, invalid or expired credentials", 0},
-    {MS_EIO, "internal_error", 500, "internal error; see the server log", 1},
-    {MS_ETOOBIG, "too_large", 413, "over a configured size limit", 0},
-    {MS_EBUSY, "busy", 503, "server busy; try again", 1},
-    {MS_ECANCELED, "cancelled", 409, "cancelled", 0},
-    {MS_EFORMAT, "bad_format", 400, "malformed input", 0},
-    {MS_EOVERLOAD, "overloaded", 503, "the server is at capacity; try again shortly", 1},
-    {MS_ERATELIMIT, "rate_limited", 429, "too many requests; slow down", 1},
+    {MS_OK, "ok", 200, "ok", 0, "ok"},
+    {MS_EINVAL, "invalid_request", 400, "invalid request", 0, "invalid_message"},
+    {MS_ENOENT, "not_found", 404, "no such resource", 0, "not_found"},
+    {MS_EEXIST, "conflict", 409, "already exists", 0, "conflict"},
+    {MS_EPERM, "forbidden", 403, "not allowed", 0, "forbidden"},
+    {MS_EAUTH, "unauthorized", 401, "missing, invalid or expired credentials", 0, "unauthorized"},
+    {MS_EIO, "internal_error", 500, "internal error; see the server log", 1, "internal_error"},
+    {MS_ETOOBIG, "too_large", 413, "over a configured size limit", 0, "too_large"},
+    {MS_EBUSY, "busy", 503, "server busy; try again", 1, "busy"},
+    {MS_ECANCELED, "cancelled", 409, "cancelled", 0, "cancelled"},
+    {MS_EFORMAT, "bad_format", 400, "malformed input", 0, "invalid_message"},
+    {MS_EOVERLOAD, "overloaded", 503, "the server is at capacity; try again shortly", 1,
+     "overloaded"},
+    {MS_ERATELIMIT, "rate_limited", 429, "too many requests; slow down", 1, "rate_limited"},
 };
 
 const ms_error_info_t *ms_error_info(int err) {

@@ -40,6 +40,9 @@ typedef struct {
     int http_status;
     const char *message;
     int retryable;
+    /** The WebSocket error event's code, where the native protocol names
+     * it differently from REST (invalid input: invalid_message). */
+    const char *event_code;
 } ms_error_info_t;
 
 /** The mapping of err; unknown codes map like MS_EIO. Never NULL. */

@@ -226,13 +226,17 @@ int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, s
      * no longer stand for anything. */
     rc = ms_kb__exec(db, "DELETE FROM kb_documents WHERE NOT EXISTS"
                          " (SELECT 1 FROM kb_passages p WHERE p.doc_id = kb_documents.id)");
+    if (!rc)
+        rc = ms_kb__exec(db, "DELETE FROM kb_names WHERE has_text = 1 AND NOT EXISTS"
+                             " (SELECT 1 FROM kb_documents d WHERE d.id = kb_names.doc_id)");
     if (rc)
         goto fail;
     stats->seconds = (double)(ms_mono_us() - t0) / 1e6;
     ms_log(MS_LOG_INFO, "kb_import",
-           "\"files\":%zu,\"documents\":%lld,\"passages\":%lld,\"skipped\":%lld,\"seconds\":%.3f",
+           "\"files\":%zu,\"documents\":%lld,\"passages\":%lld,\"skipped\":%lld,"
+           "\"navigation_dropped\":%lld,\"seconds\":%.3f",
            in.n, (long long)stats->documents, (long long)stats->passages, (long long)stats->skipped,
-           stats->seconds);
+           (long long)stats->dropped, stats->seconds);
     if (imp.bad_inputs) {
         ms_kb__set_error("%s (%lld malformed input%s skipped)", imp.first_error,
                          (long long)imp.bad_inputs, imp.bad_inputs == 1 ? "" : "s");

@@ -172,9 +172,10 @@ static void pairs_free(mq_pair_t *pairs, size_t n) {
     free(pairs);
 }
 
-/* Reads the QA pairs; pairs without an answer are counted as skipped. */
+/* Reads the QA pairs; pairs without an answer are counted as skipped and
+ * their question types collected in skipped_qtypes ("a|b|..."). */
 static int read_pairs(ms_kb__imp_t *imp, const xmlNode *qas, const char *prefix, const char *name,
-                      mq_pair_t **out, size_t *nout) {
+                      mq_pair_t **out, size_t *nout, ms_buf_t *skipped_qtypes) {
     mq_pair_t *pairs = NULL;
     size_t n = 0, pos = 0;
     for (const xmlNode *p = qas ? qas->children : NULL; p; p = p->next) {
@@ -185,6 +186,14 @@ static int read_pairs(ms_kb__imp_t *imp, const xmlNode *qas, const char *prefix,
         if (!answer) {
             if (imp->stats)
                 imp->stats->skipped++;
+            const xmlNode *qn = child(p, "Question", NULL);
+            char *qt = qn ? attr(qn, "qtype") : NULL;
+            if (qt && skipped_qtypes->len + strlen(qt) < 1024) {
+                if (skipped_qtypes->len)
+                    ms_buf_putc(skipped_qtypes, '|');
+                ms_buf_puts(skipped_qtypes, qt);
+            }
+            free(qt);
             continue;
         }
         if (n == MQ_MAX_PAIRS) {
@@ -224,10 +233,11 @@ static int import_doc(ms_kb__imp_t *imp, const xmlNode *root, const char *name) 
     char *focus = text_of(child(root, "Focus", "doctitle-focus"));
     mq_pair_t *pairs = NULL;
     size_t n = 0;
-    ms_buf_t cuis, prefix, names;
+    ms_buf_t cuis, prefix, names, skipped;
     ms_buf_init(&cuis);
     ms_buf_init(&prefix);
     ms_buf_init(&names);
+    ms_buf_init(&skipped);
     ms_kb__passage_t *ps = NULL;
     int rc = 0;
     if (!docid || !source || !valid_id_part(docid) || !valid_id_part(source)) {
@@ -248,13 +258,25 @@ static int import_doc(ms_kb__imp_t *imp, const xmlNode *root, const char *name) 
     ms_buf_putc(&cuis, '[');
     collect_cuis(child(root, "FocusAnnotations", "umls"), &cuis, &ncuis);
     ms_buf_putc(&cuis, ']');
-    if ((rc = read_pairs(imp, child(root, "QAPairs", "qaPairs"), prefix.data, name, &pairs, &n)))
-        goto done;
-    if (n == 0)
+    if ((rc = read_pairs(imp, child(root, "QAPairs", "qaPairs"), prefix.data, name, &pairs, &n,
+                         &skipped)))
         goto done;
     if (focus) {
         ms_buf_puts(&names, focus);
         collect_names(child(root, "FocusAnnotations", NULL), focus, &names);
+    }
+    if (n == 0) {
+        /* A document the release lists without its text (A.D.A.M., Drugs,
+         * Herbs): known by name, so that a question about it can be told
+         * so instead of answered from a neighbouring topic. */
+        ms_kb__doc_t gap = {.id = prefix.data,
+                            .source_type = "medquad",
+                            .source = source,
+                            .title = focus,
+                            .url = url,
+                            .focus = focus};
+        rc = ms_kb__gap_put(imp, &gap, names.data, skipped.data);
+        goto done;
     }
     ps = ms_xcalloc(n, sizeof *ps);
     for (size_t i = 0; i < n; i++) {
@@ -280,6 +302,7 @@ done:
     ms_buf_free(&cuis);
     ms_buf_free(&prefix);
     ms_buf_free(&names);
+    ms_buf_free(&skipped);
     free(docid);
     free(source);
     free(url);

@@ -7,6 +7,9 @@
 #ifndef MS_KB_KB_H
 #define MS_KB_KB_H
 
+#include "kb/followup.h"
+
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +36,9 @@ typedef struct {
     int64_t documents;
     int64_t passages;
     int64_t skipped; /**< records without usable text (e.g. MedQuAD pairs with no answer) */
+    /** Sentences of page navigation removed from passage text: video
+     * instructions, "click here" and link lists, "see also" (hygiene.c). */
+    int64_t dropped;
     double seconds;
 } ms_kb_import_stats_t;
 
@@ -63,6 +69,34 @@ typedef struct {
     char *authors_json; /**< JSON array of strings, or NULL */
     char *journal;
     int year;
+    char *doc_id; /**< the document the passage belongs to: one citation per document */
+    /** Share (0..1) of the words of the passage's focus (or of its
+     * best-matching synonym) that the question holds: 1 when the question
+     * names the condition the passage is about. */
+    double focus_match;
+    /** What the search found about the question itself; the same on every
+     * hit of one search. The share (0..1) of the question's topic words
+     * (stop-words and question-type cues such as "symptoms" left out) that
+     * belong to a medical name the knowledge base knows: a condition, test,
+     * drug or supplement named by a document focus or synonym, whether or
+     * not the knowledge base holds its text. -1 when the knowledge base
+     * knows no names at all (no document has a focus). */
+    double q_medical;
+    /** How many of the question's topic words are inside such a name. */
+    int q_named;
+    /** The question's topic words' presence in the knowledge base's
+     * vocabulary: the mean over them of min(1, ln(1 + df) / ln(1 + 100)),
+     * df the passages holding the word (after spelling correction). Words
+     * from another domain ("mortgage", "carpet") are rare or absent in
+     * medical text. 0..1; the same on every hit of one search. */
+    double q_vocab;
+    /** When the question names a medicine or topic the knowledge base knows
+     * only by name (a MedQuAD document whose text is not distributed, e.g.
+     * MedlinePlus Drugs), that name, its source and URL; else NULL. The
+     * same on every hit of one search. */
+    char *gap_name;
+    char *gap_source;
+    char *gap_url;
 } ms_kb_hit_t;
 
 /** Ranked search: the best k passages for a natural-language query (k is
@@ -80,6 +114,16 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
  * the caller frees, or NULL when nothing searchable is left (not an error).
  * Needs a connection on which ms_kb_init ran. 0, MS_EINVAL or MS_EIO. */
 int ms_kb_query_build(sqlite3 *db, const char *query, char **match);
+
+/** The citation objects of an answer (docs/protocol.md "Citation"): one for
+ * each marker [k], k = 1..ncited, from hits[cited[k-1]]. The title is the
+ * document's name (a MedQuAD focus such as "Gout"; else the passage or
+ * document title) and "subtitle" the question type the passage answers
+ * ("Symptoms"), when known. A document appears once: a marker naming a
+ * passage of a document already cited gets no second object (the offline
+ * answerer never writes one). Entries of cited outside 0..nhits-1 are
+ * skipped. Returns a new JSON array (never NULL). */
+json_t *ms_kb_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited, size_t ncited);
 
 /** A human-readable detail of the last failed kb call on this thread (the
  * path and line of a malformed input, or the SQLite message), or "" when

@@ -4,6 +4,7 @@
 #define MS_KB_KB_INTERNAL_H
 
 #include "kb/kb.h"
+#include "kb/words.h"
 
 #include "core/buf.h"
 
@@ -45,6 +46,9 @@ typedef struct {
     sqlite3_stmt *del_passage; /* one passage by id */
     sqlite3_stmt *put_doc;     /* document row, replacing */
     sqlite3_stmt *put_passage; /* passage row */
+    sqlite3_stmt *del_names;   /* names of a document */
+    sqlite3_stmt *put_name;    /* one name (MS_KB__PUT_NAME_SQL) */
+    sqlite3_stmt *put_gap;     /* a document known without its text */
     ms_kb_import_stats_t *stats;
     ms_kb_progress_cb progress;
     void *ctx;
@@ -96,16 +100,45 @@ int ms_kb__import_jsonl(ms_kb__imp_t *imp, FILE *f, const char *path, const char
 int ms_kb__import_pubmedqa(ms_kb__imp_t *imp, FILE *f, const char *path);
 int ms_kb__import_text(ms_kb__imp_t *imp, const char *path);
 
+/* The text without its page navigation (hygiene.c); adds the sentences
+ * removed to *dropped. malloc'd. */
+char *ms_kb__strip_navigation(const char *text, int64_t *dropped);
+
 /* Normalises whitespace: runs of blanks become one space, runs containing a
  * line break become one newline (two if they held a blank line); trims. */
 char *ms_kb__clean_text(const char *s, size_t n);
 
-/* Whether a lower-case ASCII word is an English stop-word for retrieval. */
-int ms_kb__is_stopword(const char *w, size_t n);
+/* ---- names (names.c) ---- */
+
+#define MS_KB__PUT_NAME_SQL                                                                        \
+    "INSERT INTO kb_names(name, doc_id, has_text, acronym) VALUES (?1, ?2, ?3, ?4)"                \
+    " ON CONFLICT(name, doc_id) DO UPDATE SET has_text = max(has_text, excluded.has_text),"        \
+    " acronym = min(acronym, excluded.acronym)"
+
+/* Adds the names in "name; synonym; ..." of a document to kb_names with put
+ * (a statement of MS_KB__PUT_NAME_SQL). 0 or MS_EIO. */
+int ms_kb__names_put(sqlite3 *db, sqlite3_stmt *put, const char *doc_id, const char *names,
+                     int has_text);
+/* Records a document the source lists without text (kb_gaps), with its
+ * names and the '|'-separated question types it would answer. */
+int ms_kb__gap_put(ms_kb__imp_t *imp, const ms_kb__doc_t *doc, const char *names,
+                   const char *qtypes);
+/* Fills kb_names from the passages' focus when it is empty (a database
+ * imported before names were kept). */
+int ms_kb__names_backfill(sqlite3 *db);
+
+/* What a question names (names.c). Strings owned (ms_kb__qnames_clear). */
+typedef struct {
+    double medical; /* share of topic words inside a known name; -1 when no names are known */
+    int named;      /* topic words inside a known name */
+    char *gap_name, *gap_source, *gap_url; /* a named document known without text */
+} ms_kb__qnames_t;
+
+int ms_kb__names_scan(sqlite3 *db, const char *question, ms_kb__qnames_t *out);
+void ms_kb__qnames_clear(ms_kb__qnames_t *q);
 
 /* ---- query analysis (query.c) ---- */
 
-#define MS_KB_WORD_MAX 48   /* longer tokens are ignored */
 #define MS_KB_TERMS_MAX 48  /* distinct query terms kept */
 #define MS_KB_WORDS_MAX 512 /* query words looked at for question types */
 
@@ -121,7 +154,7 @@ typedef struct {
 typedef struct {
     ms_kb__term_t terms[MS_KB_TERMS_MAX];
     size_t nterms;
-    uint32_t qtypes; /* question-type groups detected (ms_kb__qtype_bits) */
+    uint32_t qtypes; /* question-type groups detected (ms_kb_qtype_bits) */
 } ms_kb__query_t;
 
 /* The index's tokenizer (porter over unicode61), owned by the caller. */
@@ -140,8 +173,5 @@ void ms_kb__query_match(const ms_kb__query_t *q, const int *use, ms_buf_t *out);
  * Returns 1 and that term's passage count in *df if it did, 0 if nothing
  * is close enough, or MS_EIO. */
 int ms_kb__spell_correct(sqlite3 *db, ms_kb__tok_t *tok, ms_kb__term_t *term, int64_t *df);
-
-/* The question-type group bits a MedQuAD qtype belongs to. */
-uint32_t ms_kb__qtype_bits(const char *qtype);
 
 #endif

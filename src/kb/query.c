@@ -1,5 +1,6 @@
-/* Query analysis: tokenizing with the index's own tokenizer, stop-words,
- * the FTS5 MATCH expression, and question-type detection.
+/* Query analysis: tokenizing with the index's own tokenizer, the FTS5 MATCH
+ * expression, and question-type detection (the stop-words and the cues are
+ * words.c's, shared with the offline answerer).
  *
  * Tokens come from FTS5's porter + unicode61 tokenizer (looked up through
  * the fts5_api of the connection), so the stems compared while re-ranking
@@ -12,61 +13,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* English function words (after the SMART and Lucene lists) plus the
- * courtesy and filler words of consumer health questions ("please", "thank",
- * "wondering"), which match everywhere and mean nothing to ranking. Sorted
- * for bsearch. */
-static const char *const stopwords[] = {
-    "a",        "about",     "above",     "actually",  "after",      "again",      "against",
-    "ago",      "all",       "almost",    "already",   "also",       "although",   "always",
-    "am",       "an",        "and",       "any",       "anyone",     "anything",   "are",
-    "aren",     "around",    "as",        "ask",       "asked",      "asking",     "at",
-    "be",       "because",   "been",      "before",    "being",      "below",      "between",
-    "both",     "but",       "by",        "can",       "cannot",     "could",      "couldn",
-    "d",        "dear",      "did",       "didn",      "do",         "does",       "doesn",
-    "doing",    "don",       "done",      "down",      "during",     "e",          "each",
-    "else",     "etc",       "even",      "ever",      "every",      "few",        "for",
-    "from",     "further",   "g",         "get",       "gets",       "getting",    "give",
-    "go",       "going",     "got",       "had",       "hadn",       "has",        "hasn",
-    "have",     "haven",     "having",    "he",        "hello",      "help",       "her",
-    "here",     "hers",      "herself",   "hi",        "him",        "himself",    "his",
-    "how",      "however",   "i",         "ie",        "if",         "im",         "in",
-    "into",     "is",        "isn",       "it",        "its",        "itself",     "just",
-    "kind",     "know",      "let",       "like",      "ll",         "m",          "may",
-    "maybe",    "me",        "might",     "mine",      "more",       "most",       "much",
-    "must",     "mustn",     "my",        "myself",    "need",       "needs",      "no",
-    "nor",      "not",       "now",       "o",         "of",         "off",        "often",
-    "oh",       "ok",        "on",        "once",      "only",       "or",         "other",
-    "our",      "ours",      "ourselves", "out",       "over",       "own",        "please",
-    "question", "questions", "re",        "really",    "regards",    "s",          "said",
-    "same",     "say",       "see",       "she",       "should",     "shouldn",    "since",
-    "sir",      "so",        "some",      "someone",   "something",  "still",      "such",
-    "sure",     "t",         "tell",      "than",      "thank",      "thanks",     "that",
-    "the",      "their",     "theirs",    "them",      "themselves", "then",       "there",
-    "these",    "they",      "thing",     "things",    "think",      "this",       "those",
-    "though",   "through",   "thus",      "to",        "too",        "u",          "under",
-    "until",    "up",        "upon",      "us",        "ve",         "very",       "want",
-    "wanted",   "was",       "wasn",      "way",       "we",         "well",       "were",
-    "weren",    "what",      "whats",     "when",      "where",      "whether",    "which",
-    "while",    "who",       "whom",      "whose",     "why",        "will",       "with",
-    "within",   "without",   "won",       "wondering", "would",      "wouldn",     "yes",
-    "yet",      "you",       "your",      "yours",     "yourself",   "yourselves",
-};
-
-static int cmp_word(const void *key, const void *elem) {
-    return strcmp((const char *)key, *(const char *const *)elem);
-}
-
-int ms_kb__is_stopword(const char *w, size_t n) {
-    char low[24];
-    if (n == 0 || n >= sizeof low)
-        return n == 0;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)tolower((unsigned char)w[i]);
-    low[n] = '\0';
-    return bsearch(low, stopwords, MS_COUNTOF(stopwords), sizeof stopwords[0], cmp_word) != NULL;
-}
 
 /* ---- tokenizer ---------------------------------------------------------- */
 
@@ -131,107 +77,11 @@ void ms_kb__tok_run(ms_kb__tok_t *k, const char *text, size_t n, ms_kb__tok_cb c
     k->api.xTokenize(k->t, &r, FTS5_TOKENIZE_DOCUMENT, text, (int)n, tok_trampoline);
 }
 
-/* ---- question types ----------------------------------------------------- */
-
-/* MedQuAD question types (the qtype attribute), grouped into the intents a
- * consumer question can show. Cue words match as prefixes of the question's
- * lower-cased words, or as a two-word prefix ("side effect"). The groups
- * follow the 16 disease question types of the MedQuAD paper (Ben Abacha &
- * Demner-Fushman 2019, table 2) and the drug types of MedlinePlus. */
-typedef struct {
-    const char *cues;   /* '|'-separated word prefixes; "a b" = two words */
-    const char *qtypes; /* '|'-separated MedQuAD qtypes */
-} qtype_rule_t;
-
-static const qtype_rule_t qtype_rules[] = {
-    {"symptom|signs|sign", "symptoms"},
-    {"treat|cure|therap|remed|surger|manag", "treatment"},
-    {"cause|causing|trigger|reason", "causes"},
-    {"inherit|hereditar|genetic|passed down|run in", "inheritance|genetic changes"},
-    {"gene|genes|mutation|chromosom", "genetic changes"},
-    {"outlook|prognos|life expectancy|surviv|fatal|terminal|curable", "outlook"},
-    {"diagnos|test|exam|screen|detect", "exams and tests"},
-    {"prevent|avoid", "prevention"},
-    {"risk|susceptib", "susceptibility"},
-    {"common|prevalen|frequen|how many", "frequency"},
-    {"complication", "complications"},
-    {"side effect|adverse|reaction", "side effects|severe reaction"},
-    {"dose|dosage|dosing|how much", "usage|dose"},
-    {"expir|storage|store|dispos|shelf", "storage and disposal"},
-    {"interact|alcohol|together|combin|mix", "interactions with medications|interactions with "
-                                             "foods|interactions with herbs and supplements|"
-                                             "precautions"},
-    {"overdos", "emergency or overdose"},
-    {"missed|forgot", "forget a dose"},
-    {"support group", "support groups"},
-    {"research|trial|study|studies", "research"},
-    {"stage", "stages"},
-    {"brand|generic", "brand names"},
-    {"information|info|what is|what are|learn|explain|about", "information"},
-};
-
-/* Whether the list "a|b|c" holds s (whole item). */
-static int list_has(const char *list, const char *s, size_t n) {
-    const char *p = list;
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, s, n) == 0)
-            return 1;
-        if (!bar)
-            break;
-        p = bar + 1;
-    }
-    return 0;
-}
-
-uint32_t ms_kb__qtype_bits(const char *qtype) {
-    uint32_t bits = 0;
-    if (!qtype || !*qtype)
-        return 0;
-    for (size_t i = 0; i < MS_COUNTOF(qtype_rules); i++)
-        if (list_has(qtype_rules[i].qtypes, qtype, strlen(qtype)))
-            bits |= 1u << i;
-    return bits;
-}
-
-/* Whether words[i..] start with the cue (one or two word prefixes). */
-static int cue_at(const char *cue, size_t cn, char words[][MS_KB_WORD_MAX], size_t nw, size_t i) {
-    const char *sp = memchr(cue, ' ', cn);
-    size_t a = sp ? (size_t)(sp - cue) : cn;
-    if (strncmp(words[i], cue, a) != 0)
-        return 0;
-    if (!sp)
-        return 1;
-    return i + 1 < nw && strncmp(words[i + 1], sp + 1, cn - a - 1) == 0;
-}
-
-static uint32_t detect_qtypes(char words[][MS_KB_WORD_MAX], size_t nw) {
-    uint32_t bits = 0;
-    for (size_t r = 0; r < MS_COUNTOF(qtype_rules); r++) {
-        const char *p = qtype_rules[r].cues;
-        while (*p && !(bits & (1u << r))) {
-            const char *bar = strchr(p, '|');
-            size_t len = bar ? (size_t)(bar - p) : strlen(p);
-            for (size_t i = 0; i < nw; i++) {
-                if (cue_at(p, len, words, nw, i)) {
-                    bits |= 1u << r;
-                    break;
-                }
-            }
-            if (!bar)
-                break;
-            p = bar + 1;
-        }
-    }
-    return bits;
-}
-
 /* ---- query parsing ------------------------------------------------------ */
 
 typedef struct {
     ms_kb__query_t *q;
-    char (*words)[MS_KB_WORD_MAX]; /* every word, lower-cased, for cue matching */
+    ms_kb_word_t *words; /* every word, lower-cased, for cue matching */
     size_t nwords;
 } parse_ctx_t;
 
@@ -240,11 +90,12 @@ static int parse_token(void *p, const char *stem, size_t ns, const char *raw, si
     ms_kb__query_t *q = c->q;
     if (c->nwords < MS_KB_WORDS_MAX && nr < MS_KB_WORD_MAX) {
         for (size_t i = 0; i < nr; i++)
-            c->words[c->nwords][i] = (char)tolower((unsigned char)raw[i]);
-        c->words[c->nwords][nr] = '\0';
+            c->words[c->nwords].w[i] = (char)tolower((unsigned char)raw[i]);
+        c->words[c->nwords].w[nr] = '\0';
+        c->words[c->nwords].off = 0;
         c->nwords++;
     }
-    if (ns >= MS_KB_WORD_MAX || nr >= MS_KB_WORD_MAX || ms_kb__is_stopword(raw, nr))
+    if (ns >= MS_KB_WORD_MAX || nr >= MS_KB_WORD_MAX || ms_kb_is_stopword(raw, nr))
         return 0;
     size_t t = 0;
     while (t < q->nterms &&
@@ -264,11 +115,11 @@ static int parse_token(void *p, const char *stem, size_t ns, const char *raw, si
 }
 
 int ms_kb__query_parse(ms_kb__tok_t *tok, const char *text, ms_kb__query_t *q) {
-    char(*words)[MS_KB_WORD_MAX] = ms_xmalloc(MS_KB_WORDS_MAX * sizeof *words);
+    ms_kb_word_t *words = ms_xmalloc(MS_KB_WORDS_MAX * sizeof *words);
     parse_ctx_t c = {q, words, 0};
     memset(q, 0, sizeof *q);
     ms_kb__tok_run(tok, text, strlen(text), parse_token, &c);
-    q->qtypes = detect_qtypes(words, c.nwords);
+    q->qtypes = ms_kb_qtype_detect(words, c.nwords, NULL);
     free(words);
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const unsigned char ms_kb_starter_jsonl[];
@@ -50,6 +51,14 @@ static const char kb_schema_sql[] =
     " VALUES ('delete', old.pk, old.title, old.focus, old.text);"
     " INSERT INTO kb_fts(rowid, title, focus, text) VALUES (new.pk, new.title, new.focus,"
     " new.text); END;"
+    /* The names the documents are known by (names.c), and documents whose
+     * text the source does not distribute. */
+    "CREATE TABLE IF NOT EXISTS kb_names(name TEXT NOT NULL, doc_id TEXT NOT NULL,"
+    " has_text INTEGER NOT NULL, acronym INTEGER NOT NULL, PRIMARY KEY(name, doc_id))"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS kb_names_doc ON kb_names(doc_id);"
+    "CREATE TABLE IF NOT EXISTS kb_gaps(doc_id TEXT PRIMARY KEY, source TEXT, name TEXT NOT NULL,"
+    " url TEXT, qtypes TEXT);"
     "INSERT OR IGNORE INTO kb_meta(key, value) VALUES ('schema_version', " KB_SCHEMA_VERSION ");";
 
 static _Thread_local char kb_errbuf[512];
@@ -126,7 +135,7 @@ int ms_kb_init(sqlite3 *db) {
     /* Cheap path: the schema is there once the last object created exists. */
     sqlite3_stmt *st = NULL;
     int have = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_passages_au'", -1, &st,
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_gaps'", -1, &st,
                            NULL) != SQLITE_OK)
         return kb_sqlerr(db, "init");
     have = sqlite3_step(st) == SQLITE_ROW;
@@ -137,6 +146,8 @@ int ms_kb_init(sqlite3 *db) {
     if (rc)
         return rc;
     if ((rc = ms_kb__exec(db, kb_schema_sql)) != 0)
+        goto fail;
+    if ((rc = ms_kb__names_backfill(db)) != 0)
         goto fail;
     if ((rc = ms_kb__commit(db)) != 0)
         goto fail;
@@ -189,8 +200,13 @@ int ms_kb__imp_open(ms_kb__imp_t *imp, sqlite3 *db) {
          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
         ("INSERT INTO kb_passages(id, doc_id, title, focus, qtype, text)"
          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        "DELETE FROM kb_names WHERE doc_id = ?1",
+        MS_KB__PUT_NAME_SQL,
+        "INSERT OR REPLACE INTO kb_gaps(doc_id, source, name, url, qtypes) VALUES (?1, ?2, ?3, ?4, "
+        "?5)",
     };
-    sqlite3_stmt **dst[] = {&imp->del_doc, &imp->del_passage, &imp->put_doc, &imp->put_passage};
+    sqlite3_stmt **dst[] = {&imp->del_doc,   &imp->del_passage, &imp->put_doc, &imp->put_passage,
+                            &imp->del_names, &imp->put_name,    &imp->put_gap};
     imp->db = db;
     for (size_t i = 0; i < MS_COUNTOF(sql); i++) {
         if (sqlite3_prepare_v2(db, sql[i], -1, dst[i], NULL) != SQLITE_OK) {
@@ -207,7 +223,11 @@ void ms_kb__imp_close(ms_kb__imp_t *imp) {
     sqlite3_finalize(imp->del_passage);
     sqlite3_finalize(imp->put_doc);
     sqlite3_finalize(imp->put_passage);
+    sqlite3_finalize(imp->del_names);
+    sqlite3_finalize(imp->put_name);
+    sqlite3_finalize(imp->put_gap);
     imp->del_doc = imp->del_passage = imp->put_doc = imp->put_passage = NULL;
+    imp->del_names = imp->put_name = imp->put_gap = NULL;
 }
 
 void ms_kb__imp_progress(ms_kb__imp_t *imp, int64_t file_done, int force) {
@@ -264,25 +284,68 @@ int ms_kb__put(ms_kb__imp_t *imp, const ms_kb__doc_t *doc, const ms_kb__passage_
     sqlite3_bind_int64(d, 13, ms_now_ms());
     if ((rc = step_done(imp, d, "put document")) != 0)
         return rc;
+    int64_t stored = 0, dropped = 0;
     for (size_t i = 0; i < n; i++) {
+        char *text = ms_kb__strip_navigation(ps[i].text, &dropped);
+        if (!*text) {
+            free(text);
+            if (imp->stats)
+                imp->stats->skipped++;
+            continue;
+        }
         sqlite3_bind_text(imp->del_passage, 1, ps[i].id, -1, SQLITE_STATIC);
-        if ((rc = step_done(imp, imp->del_passage, "delete passage")) != 0)
+        if ((rc = step_done(imp, imp->del_passage, "delete passage")) != 0) {
+            free(text);
             return rc;
+        }
         sqlite3_stmt *p = imp->put_passage;
         sqlite3_bind_text(p, 1, ps[i].id, -1, SQLITE_STATIC);
         sqlite3_bind_text(p, 2, doc->id, -1, SQLITE_STATIC);
         bind_opt(p, 3, ps[i].title);
         bind_opt(p, 4, ps[i].focus);
         bind_opt(p, 5, ps[i].qtype);
-        sqlite3_bind_text(p, 6, ps[i].text, -1, SQLITE_STATIC);
-        if ((rc = step_done(imp, p, "put passage")) != 0)
+        sqlite3_bind_text(p, 6, text, -1, SQLITE_STATIC);
+        rc = step_done(imp, p, "put passage");
+        free(text);
+        if (rc)
             return rc;
+        stored++;
     }
+    /* The document's names: its focus and each passage's "focus; synonym". */
+    sqlite3_bind_text(imp->del_names, 1, doc->id, -1, SQLITE_STATIC);
+    if ((rc = step_done(imp, imp->del_names, "delete names")) != 0)
+        return rc;
+    if ((rc = ms_kb__names_put(imp->db, imp->put_name, doc->id, doc->focus, 1)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (ps[i].focus && (!doc->focus || strcmp(ps[i].focus, doc->focus) != 0) &&
+            (rc = ms_kb__names_put(imp->db, imp->put_name, doc->id, ps[i].focus, 1)) != 0)
+            return rc;
     if (imp->stats) {
         imp->stats->documents++;
-        imp->stats->passages += (int64_t)n;
+        imp->stats->passages += stored;
+        imp->stats->dropped += dropped;
     }
     return 0;
+}
+
+int ms_kb__gap_put(ms_kb__imp_t *imp, const ms_kb__doc_t *doc, const char *names,
+                   const char *qtypes) {
+    int rc;
+    if (!doc->focus)
+        return 0;
+    sqlite3_stmt *g = imp->put_gap;
+    sqlite3_bind_text(g, 1, doc->id, -1, SQLITE_STATIC);
+    bind_opt(g, 2, doc->source);
+    sqlite3_bind_text(g, 3, doc->focus, -1, SQLITE_STATIC);
+    bind_opt(g, 4, doc->url);
+    bind_opt(g, 5, qtypes);
+    if ((rc = step_done(imp, g, "put gap")) != 0)
+        return rc;
+    sqlite3_bind_text(imp->del_names, 1, doc->id, -1, SQLITE_STATIC);
+    if ((rc = step_done(imp, imp->del_names, "delete names")) != 0)
+        return rc;
+    return ms_kb__names_put(imp->db, imp->put_name, doc->id, names ? names : doc->focus, 0);
 }
 
 int ms_kb_load_starter(sqlite3 *db, int *imported) {

@@ -32,6 +32,7 @@
 #include "core/ms.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@
 #define KB_W_COVERAGE 0.5
 #define KB_W_FOCUS 0.5
 #define KB_W_QTYPE 0.15
+#define KB_VOCAB_DF 100.0 /* a word in this many passages is plainly the kb's vocabulary */
 
 /* A small open-addressing map from query stems to term indexes. */
 #define KB_HASH 128
@@ -88,7 +90,7 @@ typedef struct {
 
 static int feat_token(void *p, const char *stem, size_t ns, const char *raw, size_t nr) {
     cand_feat_t *f = p;
-    if (ms_kb__is_stopword(raw, nr))
+    if (ms_kb_is_stopword(raw, nr))
         return 0;
     int t = map_find(f->map, stem, ns);
     f->words++;
@@ -103,6 +105,7 @@ typedef struct {
     int64_t rowid;
     double bm25; /* positive, higher is better */
     double score;
+    double focus_match; /* the focus-match feature, for the answerer */
 } cand_t;
 
 static int cmp_cand(const void *a, const void *b) {
@@ -170,6 +173,25 @@ static int term_stats(sqlite3 *db, ms_kb__tok_t *tok, ms_kb__query_t *q, int *us
         (*nuse)++;
     }
     return 0;
+}
+
+/* The mean over the query's topic terms (question-type cues left out) of
+ * min(1, ln(1 + df) / ln(1 + KB_VOCAB_DF)): how much of the question is
+ * the knowledge base's vocabulary at all. */
+static double vocab_share(const ms_kb__query_t *q) {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < q->nterms; i++) {
+        ms_kb_word_t w;
+        snprintf(w.w, sizeof w.w, "%s", q->terms[i].word);
+        w.off = 0;
+        if (ms_kb_qtype_detect(&w, 1, NULL))
+            continue;
+        double v = log(1.0 + (double)q->terms[i].df) / log(1.0 + KB_VOCAB_DF);
+        sum += v < 1 ? v : 1;
+        n++;
+    }
+    return n ? sum / (double)n : 0;
 }
 
 static int stage1(sqlite3 *db, const ms_kb__query_t *q, const int *use, cand_t **out,
@@ -260,8 +282,9 @@ static int rerank(sqlite3 *db, ms_kb__tok_t *tok, const ms_kb__query_t *q, cand_
             cov += f.has[t] ? q->terms[t].idf : 0;
         cov = idf_sum > 0 ? cov / idf_sum : 0;
         const char *qt = (const char *)sqlite3_column_text(st, 2);
-        double qm = (q->qtypes & ms_kb__qtype_bits(qt)) ? 1.0 : 0.0;
+        double qm = (q->qtypes & ms_kb_qtype_bits(qt)) ? 1.0 : 0.0;
         c[i].score += KB_W_COVERAGE * cov + KB_W_FOCUS * fm + KB_W_QTYPE * qm;
+        c[i].focus_match = fm;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -278,7 +301,7 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
     if (sqlite3_prepare_v2(db,
                            "SELECT p.id, coalesce(p.title, d.title), d.url, d.source,"
                            " d.source_type, p.text, coalesce(d.focus, p.focus), p.qtype, d.pmid,"
-                           " d.doi, d.authors, d.journal, d.year FROM kb_passages p"
+                           " d.doi, d.authors, d.journal, d.year, p.doc_id FROM kb_passages p"
                            " LEFT JOIN kb_documents d ON d.id = p.doc_id WHERE p.pk = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(db, "load hits");
@@ -299,10 +322,12 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
             h->authors_json = col_dup(st, 10);
             h->journal = col_dup(st, 11);
             h->year = sqlite3_column_int(st, 12);
+            h->doc_id = col_dup(st, 13);
         }
         if (!h->id) /* deleted under us: keep the array well-formed */
             h->id = ms_xstrdup("");
         h->score = c[i].score;
+        h->focus_match = c[i].focus_match;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -331,6 +356,7 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
         goto done;
     if ((rc = term_stats(db, tok, q, use, &nuse)) != 0 || nuse == 0)
         goto done;
+    double vocab = vocab_share(q);
     if ((rc = stage1(db, q, use, &c, &nc)) != 0 || nc == 0)
         goto done;
     if ((rc = rerank(db, tok, q, c, nc)) != 0)
@@ -342,6 +368,21 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
         ms_kb_hits_free(h, out);
         goto done;
     }
+    /* What the question names, for the answerer to weigh (names.c). */
+    ms_kb__qnames_t qn;
+    if ((rc = ms_kb__names_scan(db, query, &qn)) != 0) {
+        ms_kb_hits_free(h, out);
+        goto done;
+    }
+    for (size_t i = 0; i < out; i++) {
+        h[i].q_medical = qn.medical;
+        h[i].q_named = qn.named;
+        h[i].q_vocab = vocab;
+        h[i].gap_name = qn.gap_name ? ms_xstrdup(qn.gap_name) : NULL;
+        h[i].gap_source = qn.gap_source ? ms_xstrdup(qn.gap_source) : NULL;
+        h[i].gap_url = qn.gap_url ? ms_xstrdup(qn.gap_url) : NULL;
+    }
+    ms_kb__qnames_clear(&qn);
     *hits = h;
     *n = out;
 done:
@@ -368,6 +409,10 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n) {
         free(h->doi);
         free(h->authors_json);
         free(h->journal);
+        free(h->doc_id);
+        free(h->gap_name);
+        free(h->gap_source);
+        free(h->gap_url);
     }
     free(hits);
 }

@@ -1,9 +1,9 @@
 /* The offline answerer: a grounded, extractive answer built only from
  * sentences of the retrieved passages.
  *
- * 1. Query terms come from the question; a short follow-up ("what about
- *    treatment?", "how is it treated?") borrows the topic terms of the
- *    previous user turn at half weight.
+ * 1. Query terms come from the question; a follow-up ("what about
+ *    treatment?", "how is it treated?") borrows the conversation's focus
+ *    (kb/followup.h, shared with retrieval) at half weight.
  * 2. Passages are cut into candidate units: prose sentences, and lists kept
  *    whole with their lead-in ("Other symptoms include" + items), since a
  *    lone item ("joint aches") answers nothing.
@@ -28,7 +28,10 @@
 #include "llm/llm_int.h"
 #include "llm/provider.h"
 
+#include "kb/kb.h"
+
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/ms.h"
 
 #include <math.h>
@@ -56,10 +59,6 @@
 #define TITLE_ANSWERS 0.99        /* title coverage from which a passage answers the question */
 #define POS_DECAY 0.2             /* title relevance inherited at position k: 1 / (1 + 0.2 k) */
 #define DUP_SIM 0.8               /* cosine at or above which a unit repeats a chosen one */
-
-static const char no_context_msg[] =
-    "I could not find information about this in the knowledge base. Try rephrasing the "
-    "question or naming the condition or medication.";
 
 /* ---- Vocabulary: term -> dense id, with document frequencies. ---- */
 
@@ -186,15 +185,16 @@ static const struct {
     const char *word;
     unsigned aspect; /* one bit per group */
 } aspect_words[] = {
-    {"symptom", 1u << 0},      {"sign", 1u << 0},        {"cause", 1u << 1},
-    {"treatment", 1u << 2},    {"therapy", 1u << 2},     {"management", 1u << 2},
-    {"cure", 1u << 2},         {"medication", 1u << 2},  {"diagnosis", 1u << 3},
-    {"test", 1u << 3},         {"exam", 1u << 3},        {"prevent", 1u << 4},
-    {"prevention", 1u << 4},   {"outlook", 1u << 5},     {"prognosis", 1u << 5},
-    {"risk", 1u << 6},         {"susceptible", 1u << 6}, {"inherited", 1u << 7},
-    {"inheritance", 1u << 7},  {"genetic", 1u << 7},     {"gene", 1u << 7},
-    {"complication", 1u << 8}, {"stage", 1u << 9},       {"side", 1u << 10},
-    {"effect", 1u << 10},      {"research", 1u << 11},   {"trial", 1u << 11},
+    {"symptom", 1u << 0},    {"sign", 1u << 0},         {"cause", 1u << 1},
+    {"trigger", 1u << 1},    {"treatment", 1u << 2},    {"therapy", 1u << 2},
+    {"management", 1u << 2}, {"cure", 1u << 2},         {"medication", 1u << 2},
+    {"diagnosis", 1u << 3},  {"test", 1u << 3},         {"exam", 1u << 3},
+    {"prevent", 1u << 4},    {"prevention", 1u << 4},   {"outlook", 1u << 5},
+    {"prognosis", 1u << 5},  {"risk", 1u << 6},         {"susceptible", 1u << 6},
+    {"inherited", 1u << 7},  {"inheritance", 1u << 7},  {"genetic", 1u << 7},
+    {"gene", 1u << 7},       {"complication", 1u << 8}, {"stage", 1u << 9},
+    {"side", 1u << 10},      {"effect", 1u << 10},      {"research", 1u << 11},
+    {"trial", 1u << 11},
 };
 
 /* aspect_words stemmed, once for all threads. */
@@ -231,38 +231,6 @@ static unsigned aspects(const char *text) {
     return mask;
 }
 
-/* Whether a question reads as a follow-up: opens with "what about", "how
- * about", "and", "what else", or refers back with a pronoun. */
-static int is_follow_up(const char *q) {
-    static const char *const pronouns[] = {"it",    "its",   "this",  "that", "they", "them",
-                                           "their", "those", "these", "he",   "she",  "one"};
-    char w[16];
-    int first = 1, prev_what_how = 0;
-    for (const char *p = q; *p;) {
-        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            p++;
-        size_t n = 0;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
-            if (n < sizeof(w) - 1)
-                w[n++] = (char)(*p | 0x20);
-            p++;
-        }
-        if (n == 0)
-            break;
-        w[n] = '\0';
-        if (first && strcmp(w, "and") == 0)
-            return 1;
-        if (prev_what_how && (strcmp(w, "about") == 0 || strcmp(w, "else") == 0))
-            return 1;
-        for (size_t i = 0; i < MS_COUNTOF(pronouns); i++)
-            if (strcmp(w, pronouns[i]) == 0)
-                return 1;
-        prev_what_how = first && (strcmp(w, "what") == 0 || strcmp(w, "how") == 0);
-        first = 0;
-    }
-    return 0;
-}
-
 typedef struct {
     query_t *q;
     vocab_t *vocab;
@@ -286,10 +254,10 @@ static void query_add_text(query_t *q, vocab_t *vocab, const char *text, double 
 /* Builds the weighted query terms: the question's at weight 1; the other
  * words of each aspect the question names, at ASPECT_SYNONYM_WEIGHT (a
  * "symptoms" question is answered by sentences about "signs" too); and for
- * a short follow-up the topic terms of the most recent earlier user turn. */
+ * a follow-up, the words it leaves out (the conversation's focus, found by
+ * the follow-up detector retrieval uses, kb/followup.h) at EXPAND_WEIGHT. */
 static void build_query(const ms_gen_request_t *req, vocab_t *vocab, query_t *q) {
     query_add_text(q, vocab, req->question, 1.0, 0);
-    size_t own = q->n; /* the question's own terms, before expansion */
     /* Only when the question names its topic: a bare follow-up ("what about
      * treatment?") gets its topic from history, and aspect synonyms there
      * would outweigh it. */
@@ -303,19 +271,14 @@ static void build_query(const ms_gen_request_t *req, vocab_t *vocab, query_t *q)
         if (q->n > before)
             q->v[before].synonym = 1;
     }
-    if (!req->history_roles || !req->history_texts)
+    if (req->nhistory > 0 && (!req->history_roles || !req->history_texts))
         return;
-    if (own > 3 || (own > 0 && !is_follow_up(req->question)))
-        return;
-    for (size_t i = req->nhistory; i-- > 0;) {
-        const char *role = req->history_roles[i], *text = req->history_texts[i];
-        if (!role || !text || strcmp(role, "user") != 0 || strcmp(text, req->question) == 0)
-            continue;
-        size_t before = q->n;
-        query_add_text(q, vocab, text, EXPAND_WEIGHT, 1);
-        if (q->n > before)
-            break; /* one earlier turn with a topic is enough */
-    }
+    ms_kb_followup_t f;
+    if (ms_kb_followup(req->question, req->history_roles, req->history_texts, req->nhistory, &f) ==
+            0 &&
+        f.context)
+        query_add_text(q, vocab, f.context, EXPAND_WEIGHT, 0);
+    ms_kb_followup_clear(&f);
 }
 
 /* ---- Candidate units. ---- */
@@ -334,6 +297,8 @@ typedef struct {
     size_t ntv;
     double dl, bm25, rel, norm;
     int eligible, chosen;
+    int dependent; /* opens with a reference ("These risk factors", "It") */
+    size_t prev;   /* the unit before it in its passage, or SIZE_MAX */
 } unit_t;
 
 typedef struct {
@@ -342,6 +307,35 @@ typedef struct {
     vocab_t *vocab;
     size_t pos; /* units so far from the current passage */
 } units_t;
+
+/* Whether a unit's subject is a reference to what came before it in its
+ * passage: it opens with a demonstrative or a pronoun ("These risk
+ * factors are associated with gout.", "This test...", "It can also be
+ * spread...") or speaks of "a different" test or "the above". Quoted
+ * alone it names nothing, so it is only used after the unit it follows. A
+ * list's lead-in is exempt: "These risk factors..." there points at the
+ * items quoted with it. */
+static int refers_back(const char *text) {
+    static const char *const openers[] = {"this", "these",   "those",  "that",   "such", "it",
+                                          "its",  "they",    "their",  "them",   "both", "he",
+                                          "she",  "another", "either", "neither"};
+    static const char *const inside[] = {"a different ", "the above", "the latter", "the former"};
+    char w[16];
+    size_t n = 0;
+    const char *p = text;
+    while (*p == '-' || *p == ' ' || *p == '(' || *p == '"')
+        p++;
+    while (n + 1 < sizeof(w) && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        w[n++] = (char)(*p++ | 0x20);
+    w[n] = '\0';
+    for (size_t i = 0; i < MS_COUNTOF(openers); i++)
+        if (strcmp(w, openers[i]) == 0 && (*p == ' ' || *p == ','))
+            return 1;
+    for (size_t i = 0; i < MS_COUNTOF(inside); i++)
+        if (strcasestr(text, inside[i]))
+            return 1;
+    return 0;
+}
 
 /* Adds a unit (taking text); for a list, text[0, lead_len) is the lead-in. */
 static void unit_add(units_t *u, size_t hit, size_t order, char *text, size_t lead_len,
@@ -377,7 +371,10 @@ static void unit_add(units_t *u, size_t hit, size_t order, char *text, size_t le
         u->cap = u->cap ? u->cap * 2 : 64;
         u->v = ms_xrealloc(u->v, u->cap * sizeof(*u->v));
     }
+    size_t prev = u->n > 0 && u->v[u->n - 1].hit == hit ? u->n - 1 : SIZE_MAX;
     u->v[u->n++] = (unit_t){.hit = hit,
+                            .prev = prev,
+                            .dependent = !is_list && refers_back(text),
                             .order = order,
                             .pos = u->pos++,
                             .text = text,
@@ -450,12 +447,39 @@ static int quotable(const char *s, size_t n, ms_llm_span_kind_t kind) {
     if (kind == MS_LLM_SPAN_HEADING || n > MS_LLM_MAX_SENTENCE || s[n - 1] == ':' ||
         s[n - 1] == '?' || ms_llm_count_words(s, n) < MIN_WORDS)
         return 0;
+    /* A list item without its lead-in stands alone only as a sentence:
+     * "Treatment Methods for Kidney Failure: Hemodialysis" is a link title. */
+    if ((kind == MS_LLM_SPAN_ITEM || kind == MS_LLM_SPAN_ITEM_MORE) && s[n - 1] != '.' &&
+        s[n - 1] != '!' && s[n - 1] != ')' && s[n - 1] != '"')
+        return 0;
     if (!contains_ci(s, n, "following") && !contains_ci(s, n, "below"))
         return 1;
     for (size_t i = 0; i < MS_COUNTOF(elsewhere); i++)
         if (contains_ci(s, n, elsewhere[i]))
             return 0;
     return 1;
+}
+
+/* Drops a reference number glued to a sentence's end ("...not been
+ * identified.[5209]"): quoted, it would read as one of the answer's own
+ * markers. What is left is still the passage's text, verbatim. */
+static void trim_footnote(ms_buf_t *b) {
+    size_t n = b->len;
+    if (n < 3 || b->data[n - 1] != ']')
+        return;
+    size_t i = n - 1;
+    while (i > 0 && ((b->data[i - 1] >= '0' && b->data[i - 1] <= '9') || b->data[i - 1] == ',' ||
+                     b->data[i - 1] == ' ' || b->data[i - 1] == '-'))
+        i--;
+    if (i == 0 || i == n - 1 || b->data[i - 1] != '[')
+        return;
+    i--;
+    while (i > 0 && b->data[i - 1] == ' ')
+        i--;
+    if (i == 0)
+        return;
+    b->len = i;
+    b->data[i] = '\0';
 }
 
 /* Adds the units of passage t; returns the share of its text they quote. */
@@ -475,6 +499,7 @@ static double add_passage_units(units_t *u, size_t hit, const char *t) {
             quoted += sp[k].len;
             ms_buf_t b = {0};
             ms_llm_put_squeezed(&b, t + sp[k].off, sp[k].len);
+            trim_footnote(&b);
             size_t len = b.len;
             unit_add(u, hit, k, ms_buf_take(&b), len, 0);
         }
@@ -621,8 +646,11 @@ static size_t score_units(units_t *u, const query_t *q, const passage_t *ps, dou
     return n;
 }
 
-/* Greedy MMR selection; returns how many units were chosen. */
-static size_t select_mmr(units_t *u, const double *idf, size_t max) {
+/* Greedy MMR selection; returns how many units were chosen. doc[h] names
+ * the document of passage h (the index of its first passage): once a unit
+ * of a passage is chosen, the document's other passages are out, so that a
+ * document is quoted, and cited, once. */
+static size_t select_mmr(units_t *u, const double *idf, const size_t *doc, size_t max) {
     size_t nchosen = 0;
     size_t *chosen = ms_xmalloc((max ? max : 1) * sizeof(*chosen));
     while (nchosen < max) {
@@ -632,6 +660,8 @@ static size_t select_mmr(units_t *u, const double *idf, size_t max) {
             unit_t *s = &u->v[i];
             if (!s->eligible || s->chosen)
                 continue;
+            if (s->dependent && (s->prev == SIZE_MAX || !u->v[s->prev].chosen))
+                continue; /* not without the unit it refers to */
             double sim = 0;
             for (size_t c = 0; c < nchosen; c++) {
                 const unit_t *o = &u->v[chosen[c]];
@@ -653,6 +683,9 @@ static size_t select_mmr(units_t *u, const double *idf, size_t max) {
             break;
         u->v[bi].chosen = 1;
         chosen[nchosen++] = bi;
+        for (size_t i = 0; i < u->n; i++)
+            if (u->v[i].hit != u->v[bi].hit && doc[u->v[i].hit] == doc[u->v[bi].hit])
+                u->v[i].eligible = 0;
     }
     free(chosen);
     return nchosen;
@@ -739,8 +772,58 @@ static size_t weigh_passages(const ms_gen_request_t *req, double best_score, voc
     return used;
 }
 
-static int no_context(char **answer, size_t **cited, size_t *ncited) {
-    *answer = ms_xstrdup(no_context_msg);
+/* The share of the question's own topic terms (and of a follow-up's
+ * borrowed ones, at their weight) that the chosen units, or the title and
+ * focus of their passages, hold. */
+static double covered(const units_t *u, const query_t *q, const ms_gen_request_t *req) {
+    double got = 0, all = 0;
+    uint8_t *seen = ms_xcalloc(req->nhits ? req->nhits : 1, 1);
+    ids_t a = {.vocab = u->vocab, .add = 0};
+    for (size_t i = 0; i < u->n; i++) {
+        size_t h = u->v[i].hit;
+        if (!u->v[i].chosen || seen[h])
+            continue;
+        seen[h] = 1;
+        const char *f[] = {req->hits[h].title, req->hits[h].focus};
+        for (size_t k = 0; k < MS_COUNTOF(f); k++)
+            if (f[k])
+                ms_llm_terms(f[k], strlen(f[k]), ids_cb, &a);
+    }
+    for (size_t t = 0; t < q->n; t++) {
+        if (q->v[t].aspect || q->v[t].synonym)
+            continue;
+        all += q->v[t].w;
+        int found = 0;
+        for (size_t i = 0; i < u->n && !found; i++)
+            found = u->v[i].chosen && unit_tf(&u->v[i], q->v[t].id) != NULL;
+        for (size_t j = 0; j < a.n && !found; j++)
+            found = a.ids[j] == q->v[t].id;
+        got += found ? q->v[t].w : 0;
+    }
+    free(a.ids);
+    free(seen);
+    return all > 0 ? got / all : 0;
+}
+
+/* The document of each hit, as the index of the document's first hit. */
+static size_t *documents(const ms_gen_request_t *req) {
+    size_t *doc = ms_xmalloc((req->nhits ? req->nhits : 1) * sizeof(*doc));
+    for (size_t h = 0; h < req->nhits; h++) {
+        const char *k = req->hits[h].doc_id ? req->hits[h].doc_id : req->hits[h].id;
+        doc[h] = h;
+        for (size_t j = 0; k && j < h; j++) {
+            const char *kj = req->hits[j].doc_id ? req->hits[j].doc_id : req->hits[j].id;
+            if (kj && strcmp(k, kj) == 0) {
+                doc[h] = j;
+                break;
+            }
+        }
+    }
+    return doc;
+}
+
+static int no_context(const ms_gen_request_t *req, char **answer, size_t **cited, size_t *ncited) {
+    *answer = ms_llm_not_found(req->question, req->hits, req->nhits);
     *cited = NULL;
     *ncited = 0;
     return MS_ENOENT;
@@ -762,14 +845,16 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     for (size_t i = 0; i < req->nhits; i++)
         if (req->hits[i].score > best_score)
             best_score = req->hits[i].score;
-    if (req->nhits == 0 || best_score < min_score)
-        return no_context(answer, cited, ncited);
+    if (req->nhits == 0 || best_score < min_score ||
+        ms_llm_gated(req->question, req->hits, req->nhits))
+        return no_context(req, answer, cited, ncited);
 
     vocab_t vocab = {0};
     query_t q = {0};
     units_t u = {.vocab = &vocab};
     passage_t *ps = ms_xcalloc(req->nhits, sizeof(*ps));
     double *idf = NULL;
+    size_t *doc = NULL;
     int rc = 0;
 
     build_query(req, &vocab, &q);
@@ -784,7 +869,22 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     for (size_t h = 0; h < req->nhits; h++)
         if (ps[h].factor >= 0)
             ps[h].factor *= 0.25 + 0.75 * add_passage_units(&u, h, req->hits[h].text);
-    if (score_units(&u, &q, ps, &idf) == 0 || select_mmr(&u, idf, (size_t)max_sentences) == 0)
+    doc = documents(req);
+    if (score_units(&u, &q, ps, &idf) == 0 || select_mmr(&u, idf, doc, (size_t)max_sentences) == 0)
+        goto none;
+    ms_llm_evidence_t ev = {.medical = req->hits[0].q_medical,
+                            .named = log(1.0 + (double)req->hits[0].q_named),
+                            .vocab = req->hits[0].q_vocab,
+                            .focus = ms_llm_focus_named(req->hits, req->nhits),
+                            .agree = ms_llm_focus_agreement(req->hits, req->nhits),
+                            .covered = covered(&u, &q, req)};
+    int answer_it = ms_llm_should_answer(&ev);
+    ms_log(MS_LOG_DEBUG, "offline_evidence",
+           "\"medical\":%.3f,\"named\":%.3f,\"vocab\":%.3f,\"focus\":%.3f,\"agree\":%.3f,"
+           "\"covered\":%.3f,\"logit\":%.3f,\"answer\":%d",
+           ev.medical, ev.named, ev.vocab, ev.focus, ev.agree, ev.covered, ms_llm_answer_logit(&ev),
+           answer_it);
+    if (!answer_it)
         goto none;
 
     ms_buf_t out = {0};
@@ -792,7 +892,7 @@ int ms_offline_compose(const ms_offline_config_t *cfg, const ms_gen_request_t *r
     *answer = ms_buf_take(&out);
     goto done;
 none:
-    rc = no_context(answer, cited, ncited);
+    rc = no_context(req, answer, cited, ncited);
 done:
     for (size_t i = 0; i < u.n; i++) {
         free(u.v[i].text);
@@ -802,6 +902,7 @@ done:
     free(q.v);
     free(ps);
     free(idf);
+    free(doc);
     vocab_free(&vocab);
     return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef MS_LLM_LLM_INT_H
 #define MS_LLM_LLM_INT_H
 
+#include "kb/kb.h"
+
 #include "core/buf.h"
 
 #include <stddef.h>
@@ -60,6 +62,34 @@ size_t ms_llm_stem(char *w, size_t n);
 /** Number of white-space separated tokens (the offline provider's token
  * approximation). */
 size_t ms_llm_count_words(const char *text, size_t len);
+
+/** The evidence weighed before answering (abstain.c); each in 0..1. */
+typedef struct {
+    double medical; /**< the question's topic words inside a known medical name; < 0 unknown */
+    double named;   /**< how many of them, as ln(1 + n) */
+    double vocab;   /**< the question's topic words in the knowledge base's vocabulary */
+    double focus;   /**< the best focus_match of the top 3 passages */
+    double agree;   /**< share of the top 5 passages about the most common focus */
+    double covered; /**< share of the question's topic terms in the chosen sentences */
+} ms_llm_evidence_t;
+
+/** The logistic model's log-odds that answering is right (> 0: answer). */
+double ms_llm_answer_logit(const ms_llm_evidence_t *e);
+/** Whether to answer given the evidence; always when medical < 0 (a
+ * knowledge base without names gives no evidence to weigh). */
+int ms_llm_should_answer(const ms_llm_evidence_t *e);
+/** The share of hits[0, min(n, 5)) whose focus is the most common one. */
+double ms_llm_focus_agreement(const ms_kb_hit_t *hits, size_t n);
+/** The best focus_match of hits[0, min(n, 3)). */
+double ms_llm_focus_named(const ms_kb_hit_t *hits, size_t n);
+/** Whether the question asks a medicine's dose, side effects, interactions,
+ * ... about something the knowledge base lists without text (hits[0].gap_*)
+ * and no passage of that kind about it was found: the question-type gate. */
+int ms_llm_gated(const char *question, const ms_kb_hit_t *hits, size_t n);
+/** The "not found" answer: what the knowledge base covers and what to do;
+ * when the question names something listed without text, says so and gives
+ * the source's page. malloc'd. */
+char *ms_llm_not_found(const char *question, const ms_kb_hit_t *hits, size_t n);
 
 /** Appends s (n bytes) to b with every run of white space collapsed to one
  * space and the ends trimmed: how passage sentences are quoted in answers. */

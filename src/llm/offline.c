@@ -12,6 +12,7 @@
 #include "llm/provider.h"
 
 #include "core/ms.h"
+#include "core/pool.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,13 @@ static void og_free(og_t *g) {
         free(g->hits[i].text);
         free(g->hits[i].title);
         free(g->hits[i].focus);
+        free(g->hits[i].id);
+        free(g->hits[i].doc_id);
+        free(g->hits[i].qtype);
+        free(g->hits[i].source);
+        free(g->hits[i].gap_name);
+        free(g->hits[i].gap_source);
+        free(g->hits[i].gap_url);
     }
     free(g->hits);
     free((char *)g->req.question);
@@ -71,7 +79,8 @@ static char *dup_or_null(const char *s) {
 }
 
 /* Copies what compose reads: the question, the history, and of each hit
- * its score, title, focus and text. Counts prompt tokens on the way. */
+ * its score, ids, title, focus, question type, text and the search's
+ * evidence about the question. Counts prompt tokens on the way. */
 static void og_copy_request(og_t *g, const ms_gen_request_t *req) {
     g->req.question = ms_xstrdup(req->question);
     g->prompt_tokens = (int64_t)ms_llm_count_words(req->question, strlen(req->question));
@@ -94,6 +103,17 @@ static void og_copy_request(og_t *g, const ms_gen_request_t *req) {
         g->hits[i].title = dup_or_null(req->hits[i].title);
         g->hits[i].focus = dup_or_null(req->hits[i].focus);
         g->hits[i].text = dup_or_null(req->hits[i].text);
+        g->hits[i].id = dup_or_null(req->hits[i].id);
+        g->hits[i].doc_id = dup_or_null(req->hits[i].doc_id);
+        g->hits[i].qtype = dup_or_null(req->hits[i].qtype);
+        g->hits[i].source = dup_or_null(req->hits[i].source);
+        g->hits[i].focus_match = req->hits[i].focus_match;
+        g->hits[i].q_medical = req->hits[i].q_medical;
+        g->hits[i].q_named = req->hits[i].q_named;
+        g->hits[i].q_vocab = req->hits[i].q_vocab;
+        g->hits[i].gap_name = dup_or_null(req->hits[i].gap_name);
+        g->hits[i].gap_source = dup_or_null(req->hits[i].gap_source);
+        g->hits[i].gap_url = dup_or_null(req->hits[i].gap_url);
         if (g->hits[i].text)
             g->prompt_tokens +=
                 (int64_t)ms_llm_count_words(g->hits[i].text, strlen(g->hits[i].text));
@@ -185,14 +205,13 @@ static void og_timer_cb(uv_timer_t *t) {
     uv_timer_start(t, og_timer_cb, g->due > now ? g->due - now : 0, 0);
 }
 
-static void og_work_cb(uv_work_t *w) {
-    og_t *g = w->data;
+static void og_compose(void *arg) {
+    og_t *g = arg;
     g->rc = ms_offline_compose(&g->cfg, &g->req, &g->answer, &g->cited, &g->ncited);
     g->answer_len = g->answer ? strlen(g->answer) : 0;
 }
 
-static void og_after_work_cb(uv_work_t *w, int status) {
-    og_t *g = w->data;
+static void og_composed(og_t *g, int status) {
     if (g->cancelled || status == UV_ECANCELED) {
         og_finish(g, "cancelled", NULL);
         return;
@@ -206,6 +225,18 @@ static void og_after_work_cb(uv_work_t *w, int status) {
     uv_timer_start(&g->timer, og_timer_cb, 0, 0);
 }
 
+static void og_work_cb(uv_work_t *w) {
+    og_compose(w->data);
+}
+
+static void og_after_work_cb(uv_work_t *w, int status) {
+    og_composed(w->data, status);
+}
+
+static void og_pool_done(void *arg) {
+    og_composed(arg, 0);
+}
+
 static int offline_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,
                          const ms_gen_sink_t *sink, void *ctx, ms_gen_t **out) {
     if (!p || !loop || !req || !req->question || !sink || !sink->on_delta || !sink->on_done ||
@@ -217,9 +248,14 @@ static int offline_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request
     g->cfg = *(const ms_offline_config_t *)p->impl;
     og_copy_request(g, req);
     g->work.data = g;
-    if (uv_queue_work(loop, &g->work, og_work_cb, og_after_work_cb) != 0) {
+    /* Composition is retrieval-side work: on the configured pool (bounded,
+     * apart from storage and logins), else libuv's default pool. */
+    int rc = g->cfg.pool
+                 ? ms_pool_submit(g->cfg.pool, loop, og_compose, og_pool_done, g)
+                 : (uv_queue_work(loop, &g->work, og_work_cb, og_after_work_cb) ? MS_EIO : 0);
+    if (rc != 0) {
         og_free(g);
-        return MS_EIO;
+        return rc;
     }
     uv_timer_init(loop, &g->timer);
     g->timer.data = g;
@@ -235,7 +271,7 @@ static void offline_cancel(ms_gen_t *gen) {
     if (!g || g->phase == OG_DONE || g->cancelled)
         return;
     g->cancelled = 1;
-    if (g->phase == OG_COMPOSING)
+    if (g->phase == OG_COMPOSING && !g->cfg.pool)
         uv_cancel((uv_req_t *)&g->work);
     else if (!g->in_sink)
         uv_timer_start(&g->timer, og_timer_cb, 0, 0);

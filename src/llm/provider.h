@@ -78,6 +78,9 @@ typedef struct {
     int word_interval_ms; /**< pause between streamed words; 0 = as fast as possible */
     double min_score;     /**< below this best-hit score, answer "nothing relevant found" */
     int max_sentences;    /**< sentences in an answer (default 5) */
+    /** The pool composition runs on (chat/work.h MS_WORK_KB), or NULL for
+     * libuv's default pool. Borrowed; must outlive the provider. */
+    struct ms_pool *pool;
 } ms_offline_config_t;
 
 /** Synthetic provider settings (names as in ../shared/peers/README.md). */

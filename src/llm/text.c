@@ -1,8 +1,11 @@
 /* Text utilities of the offline answerer: sentence splitting that copes with
  * the shapes of real consumer-health text (MedQuAD answers run bullet lists
  * together, glue footnote numbers to full stops and put headings on lines of
- * their own), and a small tokeniser with stop words and stemming-lite. */
+ * their own), and a small tokeniser with stemming-lite over the stop-words
+ * retrieval uses (kb/words.h). */
 #include "llm/llm_int.h"
+
+#include "kb/words.h"
 
 #include "core/ms.h"
 
@@ -85,7 +88,7 @@ static size_t bullet_len(const char *t, size_t i, size_t len, int line_start) {
  * importers may squeeze to "- a - b"); in prose, after two or more spaces
  * or after a colon ("the following: - x"). A dash after one space in prose
  * is punctuation. */
-static int bullet_context(const char *t, size_t i, int item) {
+static int bullet_context(const char *t, size_t i, size_t len, int item) {
     if (i == 0 || (t[i - 1] != ' ' && t[i - 1] != '\t'))
         return 0;
     if (item || (i >= 2 && (t[i - 2] == ' ' || t[i - 2] == '\t')))
@@ -93,7 +96,20 @@ static int bullet_context(const char *t, size_t i, int item) {
     size_t j = i;
     while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t'))
         j--;
-    return j > 0 && t[j - 1] == ':';
+    /* After a colon, or after a sentence's end when a capital follows the
+     * marker: "keep these tips in mind. - When your child is born". */
+    if (j > 0 && t[j - 1] == ':')
+        return 1;
+    if (!(i + 2 < len && t[i + 1] == ' ' && is_upper(at(t, i + 2))))
+        return 0;
+    if (j > 0 && t[j - 1] == '.')
+        return 1;
+    /* A run of items in prose, "you may have - A fever - A headache -
+     * Muscle aches": two more " - " and a capital on the same line. */
+    size_t more = 0;
+    for (size_t k = i + 2; k + 3 < len && t[k] != '\n' && more < 2; k++)
+        more += t[k] == ' ' && t[k + 1] == '-' && t[k + 2] == ' ' && is_upper(at(t, k + 3));
+    return more >= 2;
 }
 
 static size_t count_words(const char *t, size_t s, size_t e) {
@@ -347,7 +363,7 @@ static block_t *find_blocks(const char *t, size_t len, size_t *nblocks) {
                 continue;
             }
         }
-        if ((c == '-' || c == '*' || c == 0xE2) && i > bs && bullet_context(t, i, item) &&
+        if ((c == '-' || c == '*' || c == 0xE2) && i > bs && bullet_context(t, i, len, item) &&
             (bl = bullet_len(t, i, len, 0)) != 0) {
             blocks_push(&v, &n, &cap, bs, i, item);
             bs = i + bl;
@@ -395,7 +411,7 @@ int ms_llm_split_sentences(const char *text, size_t len, ms_llm_span_t **spans, 
         while (lw > last->off && !is_space(at(text, lw - 1)))
             lw--;
         int clause = !alone || words >= 4 || is_lower(at(text, lw));
-        if (list_follows && (ec == ':' || (!blocks[b].item && !punct && clause)))
+        if (list_follows && (ec == ':' || (!blocks[b].item && (!punct || ec == '.') && clause)))
             last->kind = MS_LLM_SPAN_LEAD;
         else if (alone && !blocks[b].item && !punct && ec != ':' && words <= 8)
             last->kind = MS_LLM_SPAN_HEADING;
@@ -424,38 +440,6 @@ void ms_llm_put_squeezed(ms_buf_t *b, const char *s, size_t n) {
             j++;
         i = j;
     }
-}
-
-/* English function words and question words: they carry no topic. */
-static const char *const stop_words[] = {
-    "a",     "about",     "above",  "after",    "again",      "against", "all",        "also",
-    "am",    "an",        "and",    "any",      "are",        "aren",    "as",         "at",
-    "be",    "because",   "been",   "before",   "being",      "below",   "between",    "both",
-    "but",   "by",        "can",    "cannot",   "could",      "couldn",  "did",        "didn",
-    "do",    "does",      "doesn",  "doing",    "don",        "down",    "during",     "each",
-    "else",  "etc",       "few",    "for",      "from",       "further", "get",        "gets",
-    "got",   "had",       "hadn",   "has",      "hasn",       "have",    "haven",      "having",
-    "he",    "her",       "here",   "hers",     "herself",    "him",     "himself",    "his",
-    "how",   "i",         "if",     "in",       "into",       "is",      "isn",        "it",
-    "its",   "itself",    "just",   "know",     "let",        "me",      "might",      "more",
-    "most",  "must",      "mustn",  "my",       "myself",     "no",      "nor",        "not",
-    "of",    "off",       "on",     "once",     "only",       "or",      "other",      "our",
-    "ours",  "ourselves", "out",    "over",     "own",        "please",  "same",       "shall",
-    "shan",  "she",       "should", "shouldn",  "so",         "some",    "such",       "tell",
-    "than",  "that",      "the",    "their",    "theirs",     "them",    "themselves", "then",
-    "there", "these",     "they",   "this",     "those",      "through", "to",         "too",
-    "under", "until",     "up",     "upon",     "us",         "very",    "was",        "wasn",
-    "we",    "were",      "what",   "when",     "where",      "which",   "while",      "who",
-    "whom",  "whose",     "why",    "will",     "with",       "won",     "would",      "wouldn",
-    "you",   "your",      "yours",  "yourself", "yourselves",
-};
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int is_stop_word(const char *w) {
-    return bsearch(&w, stop_words, MS_COUNTOF(stop_words), sizeof(stop_words[0]), cmp_str) != NULL;
 }
 
 static int ends_with(const char *w, size_t n, const char *suf) {
@@ -535,7 +519,7 @@ void ms_llm_terms(const char *text, size_t len, ms_llm_term_cb cb, void *ctx) {
             i++;
         }
         w[n] = '\0';
-        if (n < 2 || is_stop_word(w))
+        if (n < 2 || ms_kb_is_stopword(w, n))
             continue;
         n = ms_llm_stem(w, n);
         if (n > MS_LLM_MAX_TERM) {

@@ -385,13 +385,13 @@ static void test_resume_refuses_impossible_last_seq(void **state) {
     ms_sub_t *sx = ms_sub_new(rec_cb, &x);
     ms_chat_resume(f->chat, f->user, r.message_id, INT64_MAX, sx);
     run_until(f, &x.errors, 1);
-    assert_string_equal(x.error_code, "invalid_request");
+    assert_string_equal(x.error_code, "invalid_message");
     assert_int_equal(x.chunks, 0);
     /* Past the end of a finished answer: also impossible. */
     ms_sub_t *sy = ms_sub_new(rec_cb, &y);
     ms_chat_resume(f->chat, f->user, r.message_id, r.complete_seq + 1, sy);
     run_until(f, &y.errors, 1);
-    assert_string_equal(y.error_code, "invalid_request");
+    assert_string_equal(y.error_code, "invalid_message");
     ms_sub_close(s);
     ms_sub_close(sx);
     ms_sub_close(sy);

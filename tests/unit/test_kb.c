@@ -10,6 +10,7 @@
 
 #include "core/ms.h"
 #include "kb/kb.h"
+#include "kb/words.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -625,6 +626,175 @@ static void test_real_medquad_ids_match_qrels(void **state) {
     assert_int_equal(found, total);
 }
 
+/* ---- the answerer's shared pieces: follow-ups, words, citations, names ---- */
+
+static void test_followup_keeps_focus_over_turns(void **state) {
+    (void)state;
+    /* Acromegaly symptoms -> "How is it treated?" -> "What are the
+     * complications?": both follow-ups are about acromegaly (issue 11). */
+    const char *roles[] = {"user", "assistant", "user", "assistant"};
+    const char *texts[] = {"What are the symptoms of acromegaly?", "Acromegaly is ... [1]",
+                           "How is it treated?", "Surgery ... [1]"};
+    char *q = ms_kb_followup_query("How is it treated?", roles, texts, 2);
+    assert_string_equal(q, "How is it treated? acromegaly");
+    free(q);
+    q = ms_kb_followup_query("What are the complications?", roles, texts, 4);
+    assert_string_equal(q, "What are the complications? acromegaly");
+    free(q);
+    ms_kb_followup_t f;
+    assert_int_equal(ms_kb_followup("Is the condition inherited?", roles, texts, 4, &f), 0);
+    assert_int_equal(f.kind, MS_KB_SAME_TOPIC);
+    assert_string_equal(f.context, "acromegaly");
+    ms_kb_followup_clear(&f);
+    /* A question that names its own topic stands alone. */
+    assert_int_equal(ms_kb_followup("What causes gout?", roles, texts, 4, &f), 0);
+    assert_int_equal(f.kind, MS_KB_STANDALONE);
+    assert_null(f.context);
+    /* "What about ...?" keeps the aspect asked before. */
+    assert_int_equal(ms_kb_followup("What about in children?", roles, texts, 2, &f), 0);
+    assert_int_equal(f.kind, MS_KB_SAME_ASPECT);
+    assert_non_null(strstr(f.context, "symptoms"));
+    assert_non_null(strstr(f.context, "acromegaly"));
+    ms_kb_followup_clear(&f);
+    /* No history, or the question itself as the last turn: no context. */
+    q = ms_kb_followup_query("How is it treated?", NULL, NULL, 0);
+    assert_string_equal(q, "How is it treated?");
+    free(q);
+    const char *self[] = {"How is it treated?"};
+    q = ms_kb_followup_query("How is it treated?", roles, self, 1);
+    assert_string_equal(q, "How is it treated?");
+    free(q);
+    assert_int_equal(ms_kb_followup(NULL, NULL, NULL, 0, &f), MS_EINVAL);
+}
+
+static void test_words_stopwords_and_qtypes(void **state) {
+    (void)state;
+    assert_true(ms_kb_is_stopword("The", 3));
+    assert_true(ms_kb_is_stopword("shall", 5)); /* from the answerer's former list */
+    assert_true(ms_kb_is_stopword("wondering", 9));
+    assert_false(ms_kb_is_stopword("gout", 4));
+    const char *q = "What are the side effects of metformin?";
+    uint32_t bits = ms_kb_qtype_of_text(q, strlen(q));
+    assert_true(bits & MS_KB_QT_SIDE_EFFECTS);
+    assert_true(bits & MS_KB_QT_DRUG);
+    assert_false(bits & MS_KB_QT_SYMPTOMS);
+    assert_int_equal(ms_kb_qtype_bits("exams and tests"), MS_KB_QT_TESTS);
+    ms_kb_word_t w[4];
+    assert_int_equal(ms_kb_words("Graves' don't", 13, w, 4), 2);
+    assert_string_equal(w[0].w, "graves");
+    assert_string_equal(w[1].w, "dont");
+}
+
+static void test_citations_one_per_document(void **state) {
+    (void)state;
+    ms_kb_hit_t h[3] = {
+        {.id = "NIHSeniorHealth_0000028_Sec10",
+         .doc_id = "NIHSeniorHealth_0000028",
+         .title = "Who is at risk for Gout? ?",
+         .focus = "Gout",
+         .qtype = "susceptibility",
+         .text = "Risk factors.",
+         .source = "NIHSeniorHealth",
+         .source_type = "medquad"},
+        {.id = "NIHSeniorHealth_0000028_Sec18",
+         .doc_id = "NIHSeniorHealth_0000028",
+         .title = "What is (are) Gout ?",
+         .focus = "Gout",
+         .qtype = "information",
+         .text = "x"},
+        {.id = "MPlusHealthTopics_0000409_Sec1",
+         .doc_id = "MPlusHealthTopics_0000409",
+         .title = "What is (are) Gout ?",
+         .focus = "Gout; Gouty arthritis",
+         .qtype = "information",
+         .text = "Gout is a common, painful form of arthritis."},
+    };
+    size_t cited[] = {0, 2, 1};
+    json_t *c = ms_kb_citations(h, 3, cited, 3);
+    assert_int_equal(json_array_size(c), 2); /* the third marker repeats a document */
+    json_t *a = json_array_get(c, 0), *b = json_array_get(c, 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "index")), 1);
+    assert_string_equal(json_string_value(json_object_get(a, "title")), "Gout");
+    assert_string_equal(json_string_value(json_object_get(a, "subtitle")), "Susceptibility");
+    assert_string_equal(json_string_value(json_object_get(a, "source_id")),
+                        "NIHSeniorHealth_0000028_Sec10");
+    assert_int_equal(json_integer_value(json_object_get(b, "index")), 2);
+    assert_string_equal(json_string_value(json_object_get(b, "title")), "Gout");
+    assert_string_equal(json_string_value(json_object_get(b, "subtitle")), "Overview");
+    json_decref(c);
+    /* No focus or type (a jsonl passage): the title as given, no subtitle. */
+    ms_kb_hit_t plain = {.id = "p1", .title = "A guide", .text = "t"};
+    size_t one = 0;
+    c = ms_kb_citations(&plain, 1, &one, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(c, 0), "title")),
+                        "A guide");
+    assert_null(json_object_get(json_array_get(c, 0), "subtitle"));
+    json_decref(c);
+}
+
+static const char nav_doc[] =
+    "<?xml version=\"1.0\"?><Document id=\"0000062\" source=\"NIHSeniorHealth\" url=\"u\">"
+    "<Focus>Shingles</Focus><QAPairs><QAPair pid=\"5\"><Question qtype=\"treatment\">What are "
+    "the treatments for Shingles ?</Question><Answer>Antiviral drugs reduce the severity of an "
+    "attack. (Watch the video to learn more about shingles treatments. To enlarge the video, "
+    "click the brackets in the lower right-hand corner. To reduce the video, press the Escape "
+    "(Esc) button on your keyboard.) Pain medicines may help. Also, see \"Key Words\" related "
+    "to shingles. To read more, click on the links below. Shingles vaccine Postherpetic "
+    "neuralgia\nThe vaccine is a preventive therapy.</Answer></QAPair></QAPairs></Document>";
+
+static const char drug_doc[] =
+    "<?xml version=\"1.0\"?><Document id=\"0000768\" source=\"MPlusDrugs\" "
+    "url=\"https://medlineplus.gov/druginfo/meds/a696005.html\"><Focus>Metformin</Focus>"
+    "<QAPairs><QAPair pid=\"7\"><Question qtype=\"side effects\">What are the side effects of "
+    "Metformin ?</Question><Answer></Answer></QAPair></QAPairs></Document>";
+
+static void test_import_drops_navigation_and_keeps_gaps(void **state) {
+    fx_t *fx = *state;
+    char *a = write_file(fx, "nav.xml", nav_doc);
+    char *b = write_file(fx, "drug.xml", drug_doc);
+    ms_kb_import_stats_t st;
+    assert_int_equal(import1(fx, MS_KB_MEDQUAD, a, &st), 0);
+    assert_int_equal(st.dropped, 3); /* the video aside, "see Key Words", the link prompt */
+    ms_kb_hit_t *h = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_kb_search(fx->db, "shingles treatments", 3, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].text, "Antiviral drugs reduce the severity of an attack. Pain "
+                                   "medicines may help.\nThe vaccine is a preventive therapy.");
+    assert_string_equal(h[0].doc_id, "NIHSeniorHealth_0000062");
+    assert_true(h[0].focus_match > 0.99);
+    assert_true(h[0].q_medical > 0.99); /* "shingles" is a known name */
+    assert_null(h[0].gap_name);
+    ms_kb_hits_free(h, n);
+    /* A drug MedQuAD lists without text: known by name, flagged as a gap. */
+    assert_int_equal(import1(fx, MS_KB_MEDQUAD, b, &st), 0);
+    assert_int_equal(st.passages, 0);
+    assert_int_equal(ms_kb_search(fx->db, "shingles and metformin side effects", 3, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].gap_name, "Metformin");
+    assert_string_equal(h[0].gap_source, "MPlusDrugs");
+    assert_string_equal(h[0].gap_url, "https://medlineplus.gov/druginfo/meds/a696005.html");
+    assert_true(h[0].q_medical > 0.99 && h[0].q_named == 2);
+    ms_kb_hits_free(h, n);
+    /* Everyday words are not medical names; "CAR" (an acronym synonym)
+     * only matches in capitals. */
+    char *c = write_file(fx, "car.jsonl",
+                         "{\"id\":\"cc\",\"title\":\"Carney complex\",\"focus\":\"Carney "
+                         "complex; CAR\",\"text\":\"Carney complex causes tumors in the car "
+                         "region.\"}\n");
+    assert_int_equal(import1(fx, MS_KB_JSONL, c, &st), 0);
+    assert_int_equal(ms_kb_search(fx->db, "How do I fix my car?", 3, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(h[0].q_medical == 0 && h[0].q_named == 0);
+    ms_kb_hits_free(h, n);
+    assert_int_equal(ms_kb_search(fx->db, "What is CAR?", 3, &h, &n), 0);
+    assert_true(n == 1 && h[0].q_named == 1);
+    ms_kb_hits_free(h, n);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_build_or_and_stopwords, setup, teardown),
@@ -641,6 +811,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_starter_not_loaded_when_kb_has_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_format_and_init_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_medquad_ids_match_qrels, setup, teardown),
+        cmocka_unit_test(test_followup_keeps_focus_over_turns),
+        cmocka_unit_test(test_words_stopwords_and_qtypes),
+        cmocka_unit_test(test_citations_one_per_document),
+        cmocka_unit_test_setup_teardown(test_import_drops_navigation_and_keeps_gaps, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,9 +294,26 @@ static void check_grounded(ans_t *a, const ms_kb_hit_t *hits, size_t nhits) {
     assert_int_equal(next_new - 1, a->ncited);
 }
 
+/* What ms_kb_search says about a question that names a condition the
+ * knowledge base knows: its topic words are medical names and vocabulary.
+ * Hits built by hand in these tests carry it unless a test sets its own. */
+static void searched(const ms_gen_request_t *req) {
+    ms_kb_hit_t *h = (ms_kb_hit_t *)req->hits;
+    for (size_t i = 0; i < req->nhits; i++) {
+        if (h[i].q_medical != 0 || h[i].q_named != 0 || h[i].q_vocab != 0)
+            return;
+    }
+    for (size_t i = 0; i < req->nhits; i++) {
+        h[i].q_medical = 1.0;
+        h[i].q_named = 1;
+        h[i].q_vocab = 1.0;
+    }
+}
+
 /* Composes an answer to req, expecting want; a grounded one when 0. */
 static ans_t compose(const ms_offline_config_t *cfg, const ms_gen_request_t *req, int want) {
     ans_t a = {0};
+    searched(req);
     assert_int_equal(ms_offline_compose(cfg, req, &a.text, &a.cited, &a.ncited), want);
     if (want == 0)
         check_grounded(&a, req->hits, req->nhits);
@@ -471,8 +488,9 @@ static void test_compose_novelty(void **state) {
 }
 
 static const char no_context_text[] =
-    "I could not find information about this in the knowledge base. Try rephrasing the "
-    "question or naming the condition or medication.";
+    "I could not find information about this in the knowledge base, which covers medical "
+    "conditions, their symptoms, causes, tests and treatments. Try rephrasing the question or "
+    "naming the condition or medication, and ask a clinician about a specific patient.";
 
 static void expect_no_context(const ms_offline_config_t *cfg, const ms_gen_request_t *req) {
     ans_t a = compose(cfg, req, MS_ENOENT);
@@ -503,6 +521,143 @@ static void test_compose_no_context(void **state) {
     /* Invalid arguments. */
     ms_gen_request_t noq = {.question = NULL};
     assert_int_equal(ms_offline_compose(NULL, &noq, &a.text, &a.cited, &a.ncited), MS_EINVAL);
+}
+
+/* Evidence as ms_kb_search reports it, on every hit. */
+static void set_evidence(ms_kb_hit_t *h, size_t n, double medical, int named, double vocab) {
+    for (size_t i = 0; i < n; i++) {
+        h[i].q_medical = medical;
+        h[i].q_named = named;
+        h[i].q_vocab = vocab;
+    }
+}
+
+static void test_compose_abstains_off_topic(void **state) {
+    (void)state;
+    /* "How do I fix my car?" finds a hypoglycemia passage about quick-fix
+     * foods in the car (issue 11): no word of the question is a medical
+     * name, the passage's focus is not named, nothing else agrees. */
+    static const char hypo[] = "People at risk for hypoglycemia should keep quick-fix foods in "
+                               "the car, at work and anywhere they spend time.";
+    ms_kb_hit_t hits[3] = {
+        mk_hit("What to do for Hypoglycemia ?", "Hypoglycemia", hypo, 1.2),
+        mk_hit("What is (are) Motion sickness ?", "Motion sickness",
+               "Motion sickness happens in a car, a boat or a plane.", 1.0),
+        mk_hit("What causes Back pain ?", "Back pain",
+               "Lifting a heavy car battery can strain "
+               "the back.",
+               0.8),
+    };
+    set_evidence(hits, 3, 0.0, 0, 0.8);
+    ms_gen_request_t req = {.question = "How do I fix my car?", .hits = hits, .nhits = 3};
+    ans_t a = {0};
+    assert_int_equal(ms_offline_compose(NULL, &req, &a.text, &a.cited, &a.ncited), MS_ENOENT);
+    assert_int_equal(a.ncited, 0);
+    assert_non_null(strstr(a.text, "could not find"));
+    assert_non_null(strstr(a.text, "clinician"));
+    ans_free(&a);
+    /* A knowledge base that names nothing gives no evidence: answer. */
+    set_evidence(hits, 3, -1.0, 0, 0.8);
+    a = compose(NULL, &req, 0);
+    ans_free(&a);
+    /* The same passages answer a question that names the condition. */
+    hits[0].focus_match = 1.0;
+    set_evidence(hits, 3, 1.0, 1, 1.0);
+    req.question = "What should people with hypoglycemia keep in the car?";
+    a = compose(NULL, &req, 0);
+    assert_int_equal(a.cited[0], 0);
+    ans_free(&a);
+}
+
+static void test_compose_gates_drug_questions(void **state) {
+    (void)state;
+    /* MedQuAD lists metformin without its text: a side-effects question
+     * must not be answered from a diabetes prevention passage. */
+    ms_kb_hit_t hits[1] = {mk_hit("What to do for Insulin Resistance ?", "Insulin Resistance",
+                                  "Metformin also lowers the risk of diabetes in women who had "
+                                  "gestational diabetes. Other medications have side effects.",
+                                  1.5)};
+    set_evidence(hits, 1, 1.0, 1, 1.0);
+    hits[0].gap_name = "Metformin";
+    hits[0].gap_source = "MPlusDrugs";
+    hits[0].gap_url = "https://medlineplus.gov/druginfo/meds/a696005.html";
+    ms_gen_request_t req = {
+        .question = "What are the side effects of metformin?", .hits = hits, .nhits = 1};
+    ans_t a = {0};
+    assert_int_equal(ms_offline_compose(NULL, &req, &a.text, &a.cited, &a.ncited), MS_ENOENT);
+    assert_int_equal(a.ncited, 0);
+    assert_non_null(strstr(a.text, "lists Metformin (from MedlinePlus) but does not hold its "
+                                   "text, so it cannot say anything about its side effects."));
+    assert_non_null(strstr(a.text, "a696005.html"));
+    ans_free(&a);
+    /* A passage of the asked kind about the drug answers after all. */
+    ms_kb_hit_t both[2] = {hits[0], mk_hit("What are the side effects of Metformin ?", "Metformin",
+                                           "Metformin may cause diarrhea and nausea.", 2.0)};
+    both[1].qtype = "side effects";
+    both[1].focus_match = 1.0;
+    req.hits = both;
+    req.nhits = 2;
+    a = compose(NULL, &req, 0);
+    assert_non_null(strstr(a.text, "diarrhea"));
+    ans_free(&a);
+}
+
+static void test_compose_no_dangling_references(void **state) {
+    (void)state;
+    /* "These risk factors are associated with gout." opens its passage and
+     * refers to nothing before it; "A different lab test" needs the test
+     * it follows; a glued reference number is not quoted. */
+    static const char risk[] = "These risk factors are associated with gout. Many people with "
+                               "gout have a family history of the disease. Being overweight "
+                               "increases the risk of developing gout.[5209]";
+    static const char lyme[] = "Lyme disease can be hard to diagnose. A blood test can check "
+                               "for antibodies to the bacteria that cause Lyme disease. In the "
+                               "later stages of Lyme disease, a different lab test can confirm "
+                               "whether you have it.";
+    ms_kb_hit_t hits[2] = {mk_hit("Who is at risk for Gout?", "Gout", risk, 2.0),
+                           mk_hit("What is Lyme disease ?", "Lyme disease", lyme, 1.0)};
+    ans_t a = ask("What are the risk factors for gout?", hits, 1, 5);
+    assert_null(strstr(a.text, "These risk factors"));
+    assert_null(strstr(a.text, "[5209]"));
+    assert_non_null(strstr(a.text, "family history"));
+    ans_free(&a);
+    a = ask("How is Lyme disease diagnosed with a lab test?", hits + 1, 1, 5);
+    const char *diff = strstr(a.text, "a different lab test");
+    if (diff) {
+        const char *blood = strstr(a.text, "A blood test can check");
+        assert_true(blood && blood < diff);
+    }
+    ans_free(&a);
+}
+
+static void test_compose_follow_up_three_turns(void **state) {
+    (void)state;
+    /* Acromegaly symptoms -> "How is it treated?" -> "What are the
+     * complications?": the third is about acromegaly, not about the
+     * complications of something else (issue 11). */
+    static const char aids[] = "Neurological complications of AIDS include pain, seizures and "
+                               "shingles. Other complications can occur as a result of HIV.";
+    static const char acro[] = "Acromegaly increases the risk of complications such as type 2 "
+                               "diabetes, high blood pressure and heart disease. Complications "
+                               "of acromegaly also include sleep apnea.";
+    ms_kb_hit_t hits[2] = {
+        mk_hit("What are the complications of AIDS ?", "Neurological Complications of AIDS", aids,
+               3.0),
+        mk_hit("What are the complications of Acromegaly ?", "Acromegaly", acro, 2.0)};
+    const char *roles[] = {"user", "assistant", "user", "assistant"};
+    const char *texts[] = {"What are the symptoms of acromegaly?", "Swelling of the hands. [1]",
+                           "How is it treated?", "Surgery. [1]"};
+    ms_gen_request_t req = {.question = "What are the complications?",
+                            .history_roles = roles,
+                            .history_texts = texts,
+                            .nhistory = 4,
+                            .hits = hits,
+                            .nhits = 2};
+    ans_t a = compose(NULL, &req, 0);
+    assert_int_equal(a.cited[0], 1);
+    assert_false(cites(&a, 0));
+    assert_non_null(strstr(a.text, "sleep apnea"));
+    ans_free(&a);
 }
 
 /* ---- Providers on a real loop. ---- */
@@ -889,6 +1044,10 @@ int main(void) {
         cmocka_unit_test(test_compose_symptoms),
         cmocka_unit_test(test_compose_max_sentences),
         cmocka_unit_test(test_compose_follow_up),
+        cmocka_unit_test(test_compose_abstains_off_topic),
+        cmocka_unit_test(test_compose_gates_drug_questions),
+        cmocka_unit_test(test_compose_no_dangling_references),
+        cmocka_unit_test(test_compose_follow_up_three_turns),
         cmocka_unit_test(test_compose_other_focus),
         cmocka_unit_test(test_compose_other_aspect),
         cmocka_unit_test(test_compose_untitled_off_topic),
