@@ -5,7 +5,7 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "chat/work.h"
-#include "kb/kbase.h"
+#include "kb/kb.h"
 #include "store/store.h"
 
 /* startup.c */

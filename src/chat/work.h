@@ -14,7 +14,7 @@
 #ifndef MS_CHAT_WORK_H
 #define MS_CHAT_WORK_H
 
-#include "kb/kbase.h"
+#include "kb/kb.h"
 #include "store/store.h"
 
 #include <stdint.h>

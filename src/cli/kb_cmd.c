@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/ms.h"
 #include "kb/kb.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,10 +84,9 @@ static int make_dirs(const char *dir) {
     return rc;
 }
 
-static int open_db(const char *dir, sqlite3 **out) {
-    sqlite3 *db = NULL;
-    ms_buf_t path;
-    int rc = KB_EXIT_FAIL;
+/* Opens the data directory's database (the store creates it, mode 0600,
+ * with its schema) and its knowledge base. */
+static int open_kb(const char *dir, ms_kb_t **out) {
     if (!dir || !*dir) {
         dir = getenv("MEDSTREAM_DATA_DIR");
         if (!dir || !*dir)
@@ -94,36 +94,19 @@ static int open_db(const char *dir, sqlite3 **out) {
     }
     if (make_dirs(dir) != 0)
         return KB_EXIT_FAIL;
-    ms_buf_init(&path);
-    ms_buf_printf(&path, "%s/medstream.db", dir);
-    if (sqlite3_open_v2(path.data, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        fprintf(stderr, "medstream kb: cannot open %s: %s\n", path.data,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        goto fail;
+    ms_store_t *st = NULL;
+    if (ms_store_open(dir, &st) != 0) {
+        fprintf(stderr, "medstream kb: cannot open the database in %s (see the log above)\n", dir);
+        return KB_EXIT_FAIL;
     }
-    /* WAL lets the server read while we write; NORMAL is the durable
-     * setting for WAL (a crash can lose the last commits, never corrupt). */
-    if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;"
-                     " PRAGMA synchronous=NORMAL;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "medstream kb: %s: %s\n", path.data, sqlite3_errmsg(db));
-        goto fail;
-    }
-    int e = ms_kb_init(db);
+    ms_store_close(st);
+    int e = ms_kb_open(dir, out);
     if (e) {
-        fprintf(stderr, "medstream kb: cannot set up the knowledge base in %s: %s (%s)\n",
-                path.data, ms_strerror(e), ms_kb_errmsg());
-        goto fail;
+        fprintf(stderr, "medstream kb: cannot set up the knowledge base in %s: %s (%s)\n", dir,
+                ms_strerror(e), ms_kb_errmsg());
+        return KB_EXIT_FAIL;
     }
-    *out = db;
-    ms_buf_free(&path);
     return KB_EXIT_OK;
-fail:
-    sqlite3_close(db);
-    ms_buf_free(&path);
-    return rc;
 }
 
 typedef struct {
@@ -154,7 +137,7 @@ static int cmd_import(int argc, char **argv) {
     const char **paths = ms_xcalloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
     int quiet = 0, rc = KB_EXIT_USAGE, only_paths = 0;
-    sqlite3 *db = NULL;
+    ms_kb_t *kb = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -193,23 +176,24 @@ static int cmd_import(int argc, char **argv) {
         fprintf(stderr, "medstream kb import: no PATH given\n%s", kb_import_usage);
         goto done;
     }
-    if ((rc = open_db(dir, &db)) != 0)
+    if ((rc = open_kb(dir, &kb)) != 0)
         goto done;
     progress_t pr = {.tty = !quiet && isatty(STDERR_FILENO)};
     ms_kb_import_stats_t st = {0};
-    int e = ms_kb_import(db, fmt, paths, npaths, progress_cb, &pr, &st);
+    int e = ms_kb_import_files(kb, fmt, paths, npaths, progress_cb, &pr, &st);
     if (pr.drawn)
         fputc('\n', stderr);
-    printf("imported %lld documents, %lld passages; skipped %lld; %.2f s\n",
-           (long long)st.documents, (long long)st.passages, (long long)st.skipped, st.seconds);
+    printf("imported %lld documents, %lld passages; skipped %lld; dropped %lld navigation "
+           "sentences; %.2f s\n",
+           (long long)st.documents, (long long)st.passages, (long long)st.skipped,
+           (long long)st.dropped, st.seconds);
     if (e) {
         fprintf(stderr, "medstream kb import: %s\n",
                 *ms_kb_errmsg() ? ms_kb_errmsg() : ms_strerror(e));
         rc = KB_EXIT_FAIL;
     }
 done:
-    if (db)
-        sqlite3_close(db);
+    ms_kb_close(kb);
     free(paths);
     return rc;
 }
@@ -271,7 +255,7 @@ static int cmd_search(int argc, char **argv) {
     const char *dir = NULL;
     int k = 5, json = 0, timing = 0, rc = KB_EXIT_USAGE, only_words = 0;
     ms_buf_t query;
-    sqlite3 *db = NULL;
+    ms_kb_t *kb = NULL;
     ms_buf_init(&query);
     for (int i = 2; i < argc; i++) {
         const char *v = NULL;
@@ -312,14 +296,14 @@ static int cmd_search(int argc, char **argv) {
         fprintf(stderr, "medstream kb search: no QUERY given\n%s", kb_search_usage);
         goto done;
     }
-    if ((rc = open_db(dir, &db)) != 0)
+    if ((rc = open_kb(dir, &kb)) != 0)
         goto done;
-    int loaded = 0, e = ms_kb_load_starter(db, &loaded);
+    int loaded = 0, e = ms_kb_starter(kb, &loaded);
     ms_kb_hit_t *hits = NULL;
     size_t n = 0;
     int64_t t0 = ms_mono_us();
     if (!e)
-        e = ms_kb_search(db, query.data, k, &hits, &n);
+        e = ms_kb_find(kb, query.data, k, &hits, &n);
     if (!e && timing)
         fprintf(stderr, "search: %zu hits in %.2f ms\n", n, (double)(ms_mono_us() - t0) / 1e3);
     if (e) {
@@ -335,8 +319,7 @@ static int cmd_search(int argc, char **argv) {
     ms_kb_hits_free(hits, n);
     rc = KB_EXIT_OK;
 done:
-    if (db)
-        sqlite3_close(db);
+    ms_kb_close(kb);
     ms_buf_free(&query);
     return rc;
 }

@@ -1,31 +1,18 @@
-/* The knowledge base: import of medical sources into SQLite FTS5 and ranked
- * retrieval with citation fields.
+/* The knowledge base (architecture.md, kb/): import of medical sources and
+ * ranked retrieval with citation fields, behind the ms_kb_ops_t seam.
  *
- * All functions take a SQLite connection owned by the caller (the server's
- * per-thread store connection, or the CLI's) and may block: never call them
- * on the event-loop thread. */
+ * Callers outside src/kb hold an ms_kb_t handle (one connection, one thread
+ * at a time) and call the ms_kb_* functions below; every one may block
+ * (never call them on the event-loop thread). The FTS5 index is the default
+ * and, for now, the only backend (kb/fts5.h, private to src/kb). */
 #ifndef MS_KB_KB_H
 #define MS_KB_KB_H
 
 #include "kb/followup.h"
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/** Creates the knowledge-base tables (documents, passages, FTS5 index with
- * the porter + unicode61 tokenizer) if missing. Idempotent and cheap; call
- * once per connection before any other kb function. */
-int ms_kb_init(sqlite3 *db);
-
-/** Number of passages indexed. */
-int ms_kb_count(sqlite3 *db, int64_t *out);
-
-/** If the knowledge base is empty, imports the starter passages compiled
- * into the binary (kb/starter.jsonl). *imported gets how many (0 if the kb
- * already had passages). */
-int ms_kb_load_starter(sqlite3 *db, int *imported);
 
 typedef enum { MS_KB_MEDQUAD, MS_KB_PUBMEDQA, MS_KB_JSONL, MS_KB_TEXT } ms_kb_format_t;
 /** Parses "medquad|pubmedqa|jsonl|text"; 0 or MS_EINVAL. */
@@ -45,12 +32,6 @@ typedef struct {
 /** Progress callback: done and total in units of the format's choosing
  * (files or bytes); total 0 when unknown. */
 typedef void (*ms_kb_progress_cb)(void *ctx, int64_t done, int64_t total);
-
-/** Imports paths (files, directories, or for medquad a .tar.gz) in one
- * transaction per file. A passage whose id already exists is replaced,
- * never duplicated. Returns 0, MS_EFORMAT (with the bad path logged) or MS_EIO. */
-int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, size_t npaths,
-                 ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
 
 /** One retrieved passage with its citation fields. Strings are owned by the
  * hit (ms_kb_hits_free); absent optional fields are NULL, year 0. */
@@ -99,21 +80,8 @@ typedef struct {
     char *gap_url;
 } ms_kb_hit_t;
 
-/** Ranked search: the best k passages for a natural-language query (k is
- * clamped to 1..100). Never fails for lack of matches: *n may be 0.
- * *hits is an array the caller frees with ms_kb_hits_free. */
-int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
+/** Frees hits returned by a search. NULL-safe. */
 void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
-
-/** Builds the FTS5 MATCH expression ms_kb_search uses for a natural-language
- * query: the words as the index tokenizes them (porter + unicode61), minus
- * stop-words, one per stem, each quoted (a '"' inside is doubled, so no user
- * text can form FTS5 syntax such as NEAR, column filters, '*' or '-') and
- * joined with OR so that documents rank by how many terms they hold instead
- * of having to hold all of them. At most 48 terms. *match is a heap string
- * the caller frees, or NULL when nothing searchable is left (not an error).
- * Needs a connection on which ms_kb_init ran. 0, MS_EINVAL or MS_EIO. */
-int ms_kb_query_build(sqlite3 *db, const char *query, char **match);
 
 /** The citation objects of an answer (docs/protocol.md "Citation"): one for
  * each marker [k], k = 1..ncited, from hits[cited[k-1]]. The title is the
@@ -124,6 +92,41 @@ int ms_kb_query_build(sqlite3 *db, const char *query, char **match);
  * answerer never writes one). Entries of cited outside 0..nhits-1 are
  * skipped. Returns a new JSON array (never NULL). */
 json_t *ms_kb_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited, size_t ncited);
+
+typedef struct ms_kb ms_kb_t;
+
+/** A knowledge-base backend's function table; each op has the contract of
+ * the ms_kb_* function of the same name below. */
+typedef struct ms_kb_ops {
+    const char *name;
+    void (*close)(ms_kb_t *kb);
+    int (*passages)(ms_kb_t *kb, int64_t *out);
+    int (*starter)(ms_kb_t *kb, int *imported);
+    int (*find)(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
+    int (*import_files)(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
+                        ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+} ms_kb_ops_t;
+
+/** The base every backend handle starts with. */
+struct ms_kb {
+    const ms_kb_ops_t *ops;
+};
+
+/** Opens the knowledge base in the data directory location (FTS5 tables in
+ * location/medstream.db, created if missing). 0, MS_EINVAL or MS_EIO. */
+int ms_kb_open(const char *location, ms_kb_t **out);
+/** Closes the handle; NULL-safe. */
+void ms_kb_close(ms_kb_t *kb);
+/** Number of passages indexed. */
+int ms_kb_passages(ms_kb_t *kb, int64_t *out);
+/** Imports the starter passages when the knowledge base is empty
+ * (ms_kb_load_starter). */
+int ms_kb_starter(ms_kb_t *kb, int *imported);
+/** Ranked search (ms_kb_search): the best k passages for query. */
+int ms_kb_find(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
+/** Imports files (ms_kb_import). */
+int ms_kb_import_files(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
+                       ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
 
 /** A human-readable detail of the last failed kb call on this thread (the
  * path and line of a malformed input, or the SQLite message), or "" when

@@ -3,6 +3,7 @@
 #ifndef MS_KB_KB_INTERNAL_H
 #define MS_KB_KB_INTERNAL_H
 
+#include "kb/fts5.h"
 #include "kb/kb.h"
 #include "kb/words.h"
 

@@ -1,7 +1,7 @@
 /* The knowledge-base seam's dispatch and its FTS5 backend: a handle that
  * owns a SQLite connection to the data directory's database and calls the
  * FTS5 functions of kb.h. */
-#include "kb/kbase.h"
+#include "kb/fts5.h"
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -65,8 +65,13 @@ int ms_kb_open(const char *location, ms_kb_t **out) {
     ms_buf_free(&path);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(kb->db, 5000);
-        rc = sqlite3_exec(kb->db, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY", NULL, NULL,
-                          NULL);
+        /* NORMAL: the durable setting for WAL (a crash may lose the last
+         * import transaction, never corrupt the file); a knowledge base is
+         * re-importable, and imports commit per file. */
+        rc = sqlite3_exec(kb->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY;"
+                          " PRAGMA synchronous=NORMAL",
+                          NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK || ms_kb_init(kb->db) != 0) {
         ms_log(MS_LOG_ERROR, "kb_open_failed", NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/ms.h"
+#include "kb/fts5.h"
 #include "kb/kb.h"
 #include "kb/words.h"
 
