@@ -1,6 +1,8 @@
 /* Request/response helpers shared by every handler. */
 #include "api/api.h"
 
+#include "core/ms.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,13 +26,35 @@ void ms_http_respond_error(ms_http_req_t *r, int status, const char *code, const
                          json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
+int ms_http_add_header(ms_http_req_t *r, const char *name, const char *value) {
+    if (!name || !*name || !value || strpbrk(name, "\r\n: ") || strpbrk(value, "\r\n"))
+        return MS_EINVAL;
+    ms_http_header_t *h = ms_xcalloc(1, sizeof *h);
+    h->name = ms_xstrdup(name);
+    h->value = ms_xstrdup(value);
+    ms_http_header_t **pp = &r->resp_headers;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = h;
+    return 0;
+}
+
 void ms_http_req_unref(ms_http_req_t *r) {
     if (--r->refs > 0)
         return;
+    if (r->api)
+        r->api->body_inflight -= r->body_reserved;
     free(r->path);
     free(r->query);
     free(r->authorization);
+    free(r->cookie);
     ms_buf_free(&r->body);
+    for (ms_http_header_t *h = r->resp_headers, *next; h; h = next) {
+        next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
     if (!r->resp_static)
         free(r->resp_body);
     json_decref(r->json);

@@ -1,10 +1,54 @@
-/* HTTP requests: collect method, path, headers and body from lws, dispatch
- * to the API, write the response when the connection is writable. */
+/* HTTP requests: collect method, path and headers from lws, decide the body
+ * framing and check the route and the token on the headers alone, read the
+ * body within a total deadline and a process-wide budget, dispatch to the
+ * API exactly once, and write the response when the connection is writable.
+ *
+ * A request's life on its connection (ms_http_rx_t):
+ *   headers ─► refused at once (framing, 431, 404/405/413/401/429, 503): the
+ *              response is written while the rest of the body, if any, is
+ *              drained unread (bounded) so the client can read it;
+ *          ─► no body: dispatched now;
+ *          ─► a body: buffered (JSON routes) or discarded, then dispatched
+ *              when the last byte arrives, or answered 408 at the deadline.
+ * libwebsockets 4.1 resets its own body timeout on every byte (a client
+ * sending one byte every 20 s held its connection for ever), so the body
+ * deadline is ours: one list in deadline order and one timer for all. The
+ * request head's deadline is lws' timeout_secs_ah_idle, set once when the
+ * connection gets its header table (server.c). */
 #include "core/log.h"
+#include "net/framing.h"
 #include "net/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Strict by default: the page works under exactly this policy. */
+#define CSP                                                                                        \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+enum { RX_BODY, RX_DISPATCHED, RX_REFUSED };
+
+/** One request's reading state on its connection (the connection's, via
+ * pss->rx; freed when the request is done with the connection). */
+typedef struct ms_http_rx {
+    ms_deadline_t dl; /* first: the deadline list hands back its address */
+    struct lws *wsi;
+    ms_api_t *api;
+    ms_http_req_t *req; /* the same as pss->req until the response is written */
+    ms_framing_t framing;
+    ms_chunked_t chunked;
+    int64_t received; /* body bytes so far (raw bytes while draining chunked) */
+    int phase;
+    unsigned close_after : 1; /* close once the response is out */
+    unsigned body_done : 1;   /* the body's last byte has been read */
+    unsigned written : 1;     /* the response is out; draining the body */
+} ms_http_rx_t;
+
+static ms_deadline_list_t deadlines;
+static uv_timer_t deadline_timer;
+static int timer_ready, timer_stopped;
+static ms_log_throttle_t budget_log;
 
 static ms_http_method_t method_of(struct lws *wsi) {
     static const struct {
@@ -34,10 +78,6 @@ static char *header_dup(struct lws *wsi, enum lws_token_indexes tok, int max) {
     return s;
 }
 
-static void on_response(ms_http_req_t *r) {
-    lws_callback_on_writable((struct lws *)r->conn);
-}
-
 /* Reassembles the query string from lws' URI-argument fragments. */
 static char *query_dup(struct lws *wsi) {
     ms_buf_t b;
@@ -54,8 +94,225 @@ static char *query_dup(struct lws *wsi) {
     return b.len ? ms_buf_take(&b) : (ms_buf_free(&b), NULL);
 }
 
+int ms__log_allow(ms_log_throttle_t *t, int64_t now, int per_interval, int64_t interval_ms) {
+    if (now - t->window_start >= interval_ms) {
+        if (t->suppressed)
+            ms_log(MS_LOG_WARN, "log_suppressed", "\"lines\":%lld,\"interval_ms\":%lld",
+                   (long long)t->suppressed, (long long)interval_ms);
+        t->window_start = now;
+        t->lines = 0;
+        t->suppressed = 0;
+    }
+    if (t->lines < per_interval) {
+        t->lines++;
+        return 1;
+    }
+    t->suppressed++;
+    return 0;
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+static void arm_timer(void);
+
+static void expire(ms_http_rx_t *rx) {
+    ms_http_req_t *r = rx->req;
+    if (rx->phase == RX_BODY && r) {
+        /* 408 (RFC 9110 section 15.5.9), then close: the rest of a body that
+         * is this late is not worth reading. */
+        ms_http_respond_error(r, 408, "timeout", "the request body did not arrive in time");
+        rx->phase = RX_REFUSED;
+        rx->close_after = 1;
+        lws_callback_on_writable(rx->wsi);
+        /* Should the client not read either, the close still happens. */
+        ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + 5000);
+        return;
+    }
+    lws_set_timeout(rx->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void deadline_cb(uv_timer_t *t) {
+    (void)t;
+    int64_t now = ms_mono_ms();
+    ms_deadline_t *d;
+    while ((d = ms_deadline_pop_due(&deadlines, now)))
+        expire((ms_http_rx_t *)d);
+    arm_timer();
+}
+
+static void arm_timer(void) {
+    if (!timer_ready || timer_stopped)
+        return;
+    int64_t due = ms_deadline_next(&deadlines);
+    if (due < 0) {
+        uv_timer_stop(&deadline_timer);
+        return;
+    }
+    int64_t wait = due - ms_mono_ms();
+    uv_timer_start(&deadline_timer, deadline_cb, (uint64_t)(wait > 0 ? wait : 0), 0);
+}
+
+static void watch(ms_http_rx_t *rx) {
+    ms_api_t *api = rx->api;
+    if (!timer_ready && !timer_stopped) {
+        uv_timer_init(api->loop, &deadline_timer);
+        timer_ready = 1;
+    }
+    int first = deadlines.head == NULL;
+    ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + api->cfg->body_timeout_s * 1000);
+    if (first)
+        arm_timer();
+}
+
+static void timer_closed_cb(uv_handle_t *h) {
+    (void)h;
+}
+
+void ms__http_stop(void) {
+    if (timer_stopped)
+        return;
+    timer_stopped = 1;
+    if (timer_ready)
+        uv_close((uv_handle_t *)&deadline_timer, timer_closed_cb);
+}
+
+/* ---- the request on its connection --------------------------------------- */
+
+static void on_response(ms_http_req_t *r) {
+    lws_callback_on_writable((struct lws *)r->conn);
+}
+
+static void rx_free(ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    if (!rx)
+        return;
+    ms_deadline_remove(&deadlines, &rx->dl);
+    pss->rx = NULL;
+    free(rx);
+}
+
+/* Answers now, before or instead of reading the body (r->status is set).
+ * A body still to come is drained within the body deadline, unless the
+ * connection closes after the answer anyway. */
+static void refuse(ms_http_rx_t *rx, int close_after) {
+    int was_reading = rx->phase == RX_BODY;
+    rx->phase = RX_REFUSED;
+    rx->close_after |= close_after;
+    if (rx->framing.kind == MS_BODY_NONE ||
+        (rx->framing.kind == MS_BODY_LENGTH && rx->framing.length == 0))
+        rx->body_done = 1;
+    else if (!rx->close_after && !was_reading)
+        watch(rx);
+    lws_callback_on_writable(rx->wsi);
+}
+
+static void refuse_error(ms_http_rx_t *rx, int status, const char *code, const char *message,
+                         int close_after) {
+    ms_http_respond_error(rx->req, status, code, message);
+    refuse(rx, close_after);
+}
+
+static void dispatch(ms_http_rx_t *rx) {
+    ms_deadline_remove(&deadlines, &rx->dl);
+    rx->phase = RX_DISPATCHED;
+    rx->body_done = 1;
+    ms_api_dispatch(rx->req);
+}
+
+/* The values of each field line of tok into vals (at most max lines of at
+ * most 255 bytes each). Returns how many, or -1 when there are more lines
+ * or a longer one (refused as invalid framing by the caller). */
+static int field_lines(struct lws *wsi, enum lws_token_indexes tok, char (*vals)[256],
+                       const char **ptrs, int max) {
+    int n = 0;
+    for (;; n++) {
+        int len = lws_hdr_copy_fragment(wsi, n < max ? vals[n] : vals[0], 256, tok, n);
+        if (len < 0)
+            return lws_hdr_fragment_length(wsi, tok, n) > 0 ? -1 : n;
+        if (n >= max)
+            return -1;
+        ptrs[n] = vals[n];
+    }
+}
+
+/* RFC 9112 section 6.3 on lws' view of the headers. 0, or r->status set. */
+static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
+    char clv[8][256], tev[8][256], version[16] = "";
+    const char *cl[8], *te[8];
+    int ncl = field_lines(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clv, cl, 8);
+    int nte = field_lines(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, tev, te, 8);
+    if (ncl < 0 || nte < 0) {
+        refuse_error(rx, 400, "invalid_request", "malformed Content-Length or Transfer-Encoding",
+                     1);
+        return 400;
+    }
+    lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP);
+    if (ms_http_framing(cl, (size_t)ncl, te, (size_t)nte, !strcmp(version, "HTTP/1.0"),
+                        &rx->framing) != 0) {
+        refuse_error(rx, rx->framing.status, rx->framing.code, rx->framing.message, 1);
+        return rx->framing.status;
+    }
+    return 0;
+}
+
+/* Request line and header sizes against max_header_bytes. lws cuts each
+ * header it knows at that length (token_limits, server.c), so reaching it
+ * means "over"; its buffer holds four times as much, so the sum is seen
+ * too. Headers lws does not know count only against that buffer. */
+static int check_head_size(struct lws *wsi, ms_http_rx_t *rx, int64_t max) {
+    int64_t uri = 0, total = 0, longest = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (n <= 0)
+            continue;
+        if (n > longest && t != WSI_TOKEN_HTTP_URI_ARGS)
+            longest = n;
+        total += n + 4; /* the name is not counted; ": " and CRLF are */
+        switch (t) {
+        case WSI_TOKEN_GET_URI:
+        case WSI_TOKEN_POST_URI:
+        case WSI_TOKEN_OPTIONS_URI:
+        case WSI_TOKEN_PATCH_URI:
+        case WSI_TOKEN_PUT_URI:
+        case WSI_TOKEN_DELETE_URI:
+        case WSI_TOKEN_HEAD_URI:
+        case WSI_TOKEN_HTTP_URI_ARGS:
+            uri += n;
+            break;
+        default:
+            break;
+        }
+    }
+    if (uri >= max) {
+        refuse_error(rx, 414, "uri_too_long", "request target over max_header_bytes", 1);
+        return 414;
+    }
+    if (total > max || longest >= max) {
+        /* RFC 6585 section 5. */
+        refuse_error(rx, 431, "headers_too_large", "request header fields over max_header_bytes",
+                     1);
+        return 431;
+    }
+    return 0;
+}
+
+/* Reserves n bytes of the process-wide body budget for r. */
+static int reserve(ms_http_req_t *r, int64_t n) {
+    ms_api_t *api = r->api;
+    if (api->body_inflight + n > api->cfg->body_budget_bytes) {
+        if (ms__log_allow(&budget_log, ms_mono_ms(), 1, 10000))
+            ms_log(MS_LOG_WARN, "body_budget_full", "\"budget\":%lld,\"inflight\":%lld",
+                   (long long)api->cfg->body_budget_bytes, (long long)api->body_inflight);
+        return MS_EBUSY;
+    }
+    api->body_inflight += n;
+    r->body_reserved += n;
+    return 0;
+}
+
 static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     ms_api_t *api = lws_context_user(lws_get_context(wsi));
+    const ms_config_t *cfg = api->cfg;
     ms_http_req_t *r = ms_xcalloc(1, sizeof *r);
     r->api = api;
     r->refs = 1; /* the connection's */
@@ -64,44 +321,194 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     r->method = method_of(wsi);
     r->path = ms_xstrdup(path && *path ? path : "/");
     r->query = query_dup(wsi);
-    r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 8192);
+    r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (int)cfg->max_header_bytes);
+    r->cookie = header_dup(wsi, WSI_TOKEN_HTTP_COOKIE, (int)cfg->max_header_bytes);
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     ms_buf_init(&r->body);
     pss->req = r;
+    ms_http_rx_t *rx = ms_xcalloc(1, sizeof *rx);
+    rx->wsi = wsi;
+    rx->api = api;
+    rx->req = r;
+    pss->rx = rx;
 
-    char cl[32];
-    long long content_length = 0;
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-        content_length = atoll(cl);
-    if (content_length > api->cfg->max_body_bytes) {
-        /* Refuse before reading: the body is never buffered. */
-        r->body_too_large = 1;
-        ms_api_dispatch(r);
+    if (decide_framing(wsi, rx) || check_head_size(wsi, rx, cfg->max_header_bytes))
+        return 0;
+    const ms_framing_t *f = &rx->framing;
+    /* lws reads a body only by Content-Length, and on POST, PUT and PATCH
+     * reads one anyway (up to 100 MiB) when there is none. */
+    int lws_expects_body =
+        r->method == MS_HTTP_POST || r->method == MS_HTTP_PUT || r->method == MS_HTTP_PATCH;
+    if (f->kind == MS_BODY_CHUNKED && !lws_expects_body) {
+        refuse_error(rx, 400, "invalid_request",
+                     "a chunked body is accepted on POST, PUT and PATCH only", 1);
         return 0;
     }
-    if (content_length > 0 &&
-        (r->method == MS_HTTP_POST || r->method == MS_HTTP_PATCH || r->method == MS_HTTP_PUT))
-        return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
-    ms_api_dispatch(r);
+    /* lws would read bytes after a body-less POST as its body: the
+     * connection cannot carry another request. Likewise after chunked. */
+    rx->close_after = (f->kind == MS_BODY_NONE && lws_expects_body) || f->kind == MS_BODY_CHUNKED;
+    r->content_length = f->kind == MS_BODY_CHUNKED ? -1 : f->length;
+    /* Refusals past twice the largest body close at once rather than drain. */
+    int drain_ok = f->kind != MS_BODY_LENGTH || f->length <= 2 * cfg->max_body_bytes;
+    if (ms_api_begin(r) != 0) {
+        refuse(rx, !drain_ok);
+        return 0;
+    }
+    if (r->body_keep && f->kind == MS_BODY_LENGTH && f->length > 0) {
+        if (reserve(r, f->length) != 0) {
+            refuse_error(rx, 503, "busy", "server busy; retry later", !drain_ok);
+            return 0;
+        }
+        ms_buf_reserve(&r->body, (size_t)f->length);
+    }
+    if (f->kind == MS_BODY_NONE || (f->kind == MS_BODY_LENGTH && f->length == 0)) {
+        dispatch(rx);
+        return 0;
+    }
+    rx->phase = RX_BODY;
+    watch(rx);
     return 0;
+}
+
+/* Chunked data of a body being kept: within the route's limit and the
+ * process-wide budget. */
+static int keep_chunk(void *ctx, const char *data, size_t len) {
+    ms_http_req_t *r = ctx;
+    if ((int64_t)(r->body.len + len) > r->body_limit)
+        return MS_ETOOBIG;
+    if (reserve(r, (int64_t)len) != 0)
+        return MS_EBUSY;
+    ms_buf_append(&r->body, data, len);
+    return 0;
+}
+
+static int on_body(ms_pss_t *pss, const char *in, size_t len) {
+    ms_http_rx_t *rx = pss->rx;
+    if (!rx || rx->phase == RX_DISPATCHED || rx->body_done)
+        return 0; /* after the body: bytes lws thinks are body, ignored */
+    ms_http_req_t *r = rx->req;
+    if (rx->phase == RX_REFUSED) {
+        /* Draining: read and drop, so the client reads our answer instead of
+         * a reset; a chunked body still has to be decoded to find its end. */
+        rx->received += (int64_t)len;
+        int rc = 0;
+        if (rx->framing.kind == MS_BODY_CHUNKED)
+            rc = ms_chunked_feed(&rx->chunked, in, len, NULL, NULL, NULL);
+        if (rc != 0)
+            rx->body_done = 1;
+        if (rc < 0 || rx->received > 2 * rx->api->cfg->max_body_bytes)
+            rx->close_after = 1;
+        /* Answered and nothing more to wait for: close now. */
+        return rx->written && (rx->body_done || rx->close_after) ? -1 : 0;
+    }
+    if (rx->framing.kind == MS_BODY_LENGTH) {
+        rx->received += (int64_t)len;
+        if (r->body_keep)
+            ms_buf_append(&r->body, in, len); /* within the reserved length */
+        return 0;
+    }
+    int rc = ms_chunked_feed(&rx->chunked, in, len, NULL, r->body_keep ? keep_chunk : NULL, r);
+    if (rc == 1) {
+        dispatch(rx);
+    } else if (rc == MS_ETOOBIG) {
+        refuse_error(rx, 413, "too_large", "request body too large", 1);
+    } else if (rc == MS_EBUSY) {
+        refuse_error(rx, 503, "busy", "server busy; retry later", 1);
+    } else if (rc < 0) {
+        refuse_error(rx, 400, "invalid_request", "malformed chunked body", 1);
+    } else if ((int64_t)rx->chunked.total > r->body_limit) {
+        refuse_error(rx, 413, "too_large", "request body too large", 1);
+    }
+    return 0;
+}
+
+/* lws read the whole Content-Length body. */
+static int on_body_complete(struct lws *wsi, ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    if (!rx)
+        return 0;
+    if (rx->phase == RX_BODY && rx->framing.kind == MS_BODY_LENGTH) {
+        dispatch(rx);
+        return 0;
+    }
+    if (rx->phase != RX_REFUSED)
+        return 0;
+    rx->body_done = 1;
+    if (!rx->written)
+        return 0; /* write_response finishes the transaction */
+    int close = rx->close_after;
+    rx_free(pss);
+    if (close)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int ms__http_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end) {
+    static const struct {
+        const char *name, *value;
+    } h[] = {
+        {"content-security-policy:", CSP},
+        {"x-content-type-options:", "nosniff"},
+        {"x-frame-options:", "DENY"},
+        {"referrer-policy:", "no-referrer"},
+    };
+    for (size_t i = 0; i < MS_COUNTOF(h); i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+                                        (const unsigned char *)h[i].value, (int)strlen(h[i].value),
+                                        p, end))
+            return -1;
+    return 0;
+}
+
+/* Status, content headers, the security headers, Allow, Connection: close
+ * when the connection ends with this response, then the handler's own. */
+static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after) {
+    size_t need = 2048;
+    for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
+        need += strlen(h->name) + strlen(h->value) + 4;
+    unsigned char *buf = ms_xmalloc(LWS_PRE + need);
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + need - 1;
+    int has_cc = 0;
+    for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
+        has_cc |= !strcmp(h->name, "cache-control");
+    int rc = -1;
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
+                                    (lws_filepos_t)r->resp_len, &p, end) ||
+        ms__http_security_headers(wsi, &p, end) ||
+        (!has_cc && lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                                (const unsigned char *)"no-store", 8, &p, end)) ||
+        (r->allow[0] && lws_add_http_header_by_name(
+                            wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
+                            (int)strlen(r->allow), &p, end)) ||
+        (close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                     (const unsigned char *)"close", 5, &p, end)))
+        goto out;
+    for (const ms_http_header_t *h = r->resp_headers; h; h = h->next) {
+        char name[128];
+        snprintf(name, sizeof name, "%s:", h->name);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                        (const unsigned char *)h->value, (int)strlen(h->value), &p,
+                                        end))
+            goto out;
+    }
+    rc = lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+out:
+    free(buf);
+    return rc;
 }
 
 static int write_response(struct lws *wsi, ms_pss_t *pss) {
     ms_http_req_t *r = pss->req;
+    ms_http_rx_t *rx = pss->rx;
     if (!r || !r->status)
         return 0;
-    unsigned char hdr[LWS_PRE + 1024];
-    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
-                                    (lws_filepos_t)r->resp_len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                    (const unsigned char *)"nosniff", 7, &p, end) ||
-        (r->allow[0] && lws_add_http_header_by_name(
-                            wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
-                            (int)strlen(r->allow), &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+    /* A refusal whose body is still coming drains it first, unless the
+     * connection is to close anyway. */
+    int draining = rx && rx->phase == RX_REFUSED && !rx->body_done;
+    int close_after = rx && rx->close_after;
+    /* A drained chunked body ends the connection (lws expects more). */
+    int will_close = close_after || (draining && rx->framing.kind == MS_BODY_CHUNKED);
+    if (write_head(wsi, r, will_close) != 0)
         return -1;
     if (r->resp_len) {
         unsigned char *body = ms_xmalloc(LWS_PRE + r->resp_len);
@@ -111,12 +518,22 @@ static int write_response(struct lws *wsi, ms_pss_t *pss) {
         if (n < 0)
             return -1;
     }
-    ms_log(r->status >= 500 ? MS_LOG_WARN : MS_LOG_DEBUG, "http_request",
+    /* Internal errors are logged at warn; refusals (overload included, which
+     * a client can cause at will) only at debug. */
+    ms_log(r->status >= 500 && r->status != 503 ? MS_LOG_WARN : MS_LOG_DEBUG, "http_request",
            "\"method\":%d,\"path_len\":%zu,\"status\":%d", (int)r->method, strlen(r->path),
            r->status);
     pss->req = NULL;
     r->conn = NULL;
     ms_http_req_unref(r);
+    if (close_after)
+        return -1; /* lws flushes what is buffered, then closes */
+    if (draining) {
+        rx->written = 1;
+        rx->req = NULL;
+        return 0; /* on_body / on_body_complete end it */
+    }
+    rx_free(pss);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -124,32 +541,26 @@ int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss
                 size_t len) {
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        if (pss->req) /* a pipelined request while one is pending: refuse */
+        if (pss->req || pss->rx) /* a pipelined request while one is pending: refuse */
             return -1;
         return start_request(wsi, pss, in);
-    case LWS_CALLBACK_HTTP_BODY: {
-        ms_http_req_t *r = pss->req;
-        if (!r)
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!pss->rx)
             return -1;
-        if (r->body.len + len > (size_t)r->api->cfg->max_body_bytes)
-            r->body_too_large = 1;
-        else
-            ms_buf_append(&r->body, in, len);
-        return 0;
-    }
+        return on_body(pss, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!pss->req)
-            return -1;
-        ms_api_dispatch(pss->req);
-        return 0;
+        return on_body_complete(wsi, pss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_response(wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (pss && pss->req) {
-            pss->req->conn = NULL;
-            ms_http_req_unref(pss->req);
-            pss->req = NULL;
+        if (pss) {
+            rx_free(pss);
+            if (pss->req) {
+                pss->req->conn = NULL;
+                ms_http_req_unref(pss->req);
+                pss->req = NULL;
+            }
         }
         return 0;
     default:

@@ -55,8 +55,13 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
     }
 }
 
-/* Routes lws' own log lines into our JSON log. */
+/* Routes lws' own log lines into our JSON log. A client can make lws log
+ * (a request head over its buffer is one error line), so at most 20 lines
+ * go out every 10 s and the rest are counted. */
 static void lws_log_cb(int level, const char *line) {
+    static ms_log_throttle_t throttle;
+    if (!ms__log_allow(&throttle, ms_mono_ms(), 20, 10000))
+        return;
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -156,6 +161,7 @@ static void signal_cb(uv_signal_t *sig, int signum) {
     ms_chat_shutdown(srv->chat);
     int open = ms__ws_close_all(1001, "server shutting down");
     ms__batch_stop();
+    ms__http_stop();
     ms_log(MS_LOG_INFO, "shutdown", "\"signal\":%d,\"sessions\":%d", signum, open);
     uv_signal_stop(&srv->sigint);
     uv_signal_stop(&srv->sigterm);
@@ -230,9 +236,11 @@ int ms_server_run(const ms_config_t *cfg) {
     srv->chat = ms_chat_new(&srv->loop, cfg, srv->provider);
     srv->api.loop = &srv->loop;
     srv->api.cfg = cfg;
-    srv->api.tickets = ms_tickets_new();
+    ms_limits_memory_config_t lc = {.max_keys = cfg->rate_limit_keys,
+                                    .max_tickets = cfg->max_tickets,
+                                    .max_tickets_per_user = cfg->tickets_per_user};
+    srv->api.limits = ms_limits_memory_new(&lc);
     srv->api.chat = srv->chat;
-    srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
     srv->api.index_html = ms_ui_index_html;
     srv->api.index_html_len = ms_ui_index_html_len;
 
@@ -249,7 +257,22 @@ int ms_server_run(const ms_config_t *cfg) {
     info.pcontext = &srv->lws;
     info.fd_limit_per_thread = (unsigned int)cfg->max_connections + 64;
     info.pt_serv_buf_size = 8192;
-    info.max_http_header_data = 4096;
+    /* lws' header buffer holds four times our limit, so that a head over
+     * max_header_bytes is still parsed and answered 431 (http.c); only one
+     * that overflows lws' buffer is closed without an answer (lws 4.1 has
+     * no hook there). The buffer is malloc'd while a head is read and freed
+     * after: only the bytes a client really sends become resident. */
+    int64_t header_buf = 4 * cfg->max_header_bytes;
+    info.max_http_header_data = (unsigned short)(header_buf > 65535 ? 65535 : header_buf);
+    /* Each header lws knows is cut at max_header_bytes instead of filling
+     * the buffer, so one huge Cookie or Authorization still gets its 431. */
+    static struct lws_token_limits token_limits;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++)
+        token_limits.token_limit[t] = (unsigned short)cfg->max_header_bytes;
+    info.token_limits = &token_limits;
+    /* The whole request head must arrive within this (set once when the
+     * connection gets its header table, not per byte: slowloris). */
+    info.timeout_secs_ah_idle = (unsigned int)cfg->header_timeout_s;
     info.timeout_secs = 30;
     info.retry_and_idle_policy = &idle_policy;
     info.ka_time = 60; /* TCP keepalive: idle seconds, then probes every ka_interval */
@@ -287,8 +310,7 @@ cleanup:
     lws_context_destroy(srv->lws); /* NULL once destroyed: a no-op then */
     ms_chat_free(srv->chat);
     srv->provider->ops->free(srv->provider);
-    ms_tickets_free(srv->api.tickets);
-    ms_rate_free(srv->api.rate);
+    ms_limits_free(srv->api.limits);
     ms_work_shutdown();
     if (uv_loop_close(&srv->loop) != 0)
         ms_log(MS_LOG_WARN, "loop_not_clean", NULL);
