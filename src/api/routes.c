@@ -221,6 +221,9 @@ void ms_api_dispatch(ms_http_req_t *r) {
     if (r->status)
         goto finish;
     const route_t *route = r->route;
+    /* One line per handler run (debug): the e2e suite counts them. */
+    ms_log(MS_LOG_DEBUG, "api_dispatch", "\"method\":\"%s\",\"route\":\"%s\"",
+           method_names[route->method], route->pattern);
     if (r->body_too_large || (int64_t)r->body.len > r->body_limit) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         goto finish;
