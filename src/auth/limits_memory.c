@@ -200,23 +200,23 @@ static void remove_ticket(mem_t *m, ticket_t *k) {
     while (*pp != k)
         pp = &(*pp)->chain;
     *pp = k->chain;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
+    if (k == m->head)
         m->head = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
     else
+        k->prev->next = k->next;
+    if (k == m->tail)
         m->tail = k->prev;
+    else
+        k->next->prev = k->prev;
     owner_t *o = k->owner;
-    if (k->uprev)
-        k->uprev->unext = k->unext;
-    else
+    if (k == o->head)
         o->head = k->unext;
-    if (k->unext)
-        k->unext->uprev = k->uprev;
     else
+        k->uprev->unext = k->unext;
+    if (k == o->tail)
         o->tail = k->uprev;
+    else
+        k->unext->uprev = k->uprev;
     if (--o->count == 0) {
         HASH_DEL(m->owners, o);
         free(o);
@@ -377,7 +377,7 @@ ms_limits_t *ms_limits_memory_new(const ms_limits_memory_config_t *cfg) {
     m->max_per_user = cfg->max_tickets_per_user > 0 ? cfg->max_tickets_per_user : 1;
     /* About four tickets a chain when full. */
     m->nbuckets = pow2_at_least((size_t)(m->max_tickets / 4 > 16 ? m->max_tickets / 4 : 16));
-    m->buckets = ms_xcalloc(m->nbuckets, sizeof *m->buckets);
+    m->buckets = ms_xcalloc(m->nbuckets, sizeof(ticket_t *));
     pthread_mutex_init(&m->cmu, NULL);
     pthread_mutex_init(&m->tmu, NULL);
     return &m->base;

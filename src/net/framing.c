@@ -10,22 +10,20 @@ static int ows(char c) {
     return c == ' ' || c == '\t';
 }
 
-/* The next comma-separated list element of [*p, end) with optional
- * whitespace trimmed (RFC 9110 section 5.6.1). 0 when the list is over. */
-static int next_element(const char **p, const char *end, const char **s, size_t *n) {
-    if (*p > end)
+/* The next comma-separated list element of the string at *p with optional
+ * whitespace trimmed (RFC 9110 section 5.6.1); *p is NULL after the last.
+ * 0 when the list is over. */
+static int next_element(const char **p, const char **s, size_t *n) {
+    if (!*p)
         return 0;
-    const char *comma = memchr(*p, ',', (size_t)(end - *p));
-    const char *e = comma ? comma : end;
-    const char *b = *p;
+    const char *b = *p, *e = b + strcspn(b, ",");
+    *p = *e ? e + 1 : NULL;
     while (b < e && ows(*b))
         b++;
-    const char *t = e;
-    while (t > b && ows(t[-1]))
-        t--;
+    while (e > b && ows(e[-1]))
+        e--;
     *s = b;
-    *n = (size_t)(t - b);
-    *p = e + 1; /* past the comma; past end when there was none */
+    *n = (size_t)(e - b);
     return 1;
 }
 
@@ -57,9 +55,9 @@ static int64_t parse_length(const char *s, size_t n) {
 static int te_framing(const char *const *te, size_t nte, ms_framing_t *out) {
     int codings = 0, chunked = 0, other = 0, last_chunked = 0;
     for (size_t i = 0; i < nte; i++) {
-        const char *p = te[i] ? te[i] : "", *end = p + strlen(p), *s;
+        const char *p = te[i] ? te[i] : "", *s;
         size_t n;
-        while (next_element(&p, end, &s, &n)) {
+        while (next_element(&p, &s, &n)) {
             if (n == 0)
                 continue; /* empty list elements are ignored (section 5.6.1) */
             codings++;
@@ -101,9 +99,9 @@ int ms_http_framing(const char *const *cl, size_t ncl, const char *const *te, si
     }
     int64_t length = -1;
     for (size_t i = 0; i < ncl; i++) {
-        const char *p = cl[i] ? cl[i] : "", *end = p + strlen(p), *s;
+        const char *p = cl[i] ? cl[i] : "", *s;
         size_t n;
-        while (next_element(&p, end, &s, &n)) {
+        while (next_element(&p, &s, &n)) {
             int64_t v = parse_length(s, n);
             if (v < 0)
                 return refuse(out, 400, "invalid_request",

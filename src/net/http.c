@@ -27,7 +27,7 @@
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-enum { RX_BODY, RX_DISPATCHED, RX_REFUSED };
+enum { RX_HEADERS, RX_BODY, RX_DISPATCHED, RX_REFUSED };
 
 /** One request's reading state on its connection (the connection's, via
  * pss->rx; freed when the request is done with the connection). */
@@ -43,6 +43,7 @@ typedef struct ms_http_rx {
     unsigned close_after : 1; /* close once the response is out */
     unsigned body_done : 1;   /* the body's last byte has been read */
     unsigned written : 1;     /* the response is out; draining the body */
+    unsigned kill : 1;        /* close at the next writable callback */
 } ms_http_rx_t;
 
 static ms_deadline_list_t deadlines;
@@ -114,21 +115,24 @@ int ms__log_allow(ms_log_throttle_t *t, int64_t now, int per_interval, int64_t i
 /* ---- deadlines ----------------------------------------------------------- */
 
 static void arm_timer(void);
+static void refuse_error(ms_http_rx_t *rx, int status, const char *code, const char *message,
+                         int close_after);
 
 static void expire(ms_http_rx_t *rx) {
     ms_http_req_t *r = rx->req;
     if (rx->phase == RX_BODY && r) {
         /* 408 (RFC 9110 section 15.5.9), then close: the rest of a body that
          * is this late is not worth reading. */
-        ms_http_respond_error(r, 408, "timeout", "the request body did not arrive in time");
-        rx->phase = RX_REFUSED;
-        rx->close_after = 1;
-        lws_callback_on_writable(rx->wsi);
+        refuse_error(rx, 408, "timeout", "the request body did not arrive in time", 1);
         /* Should the client not read either, the close still happens. */
         ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + 5000);
         return;
     }
-    lws_set_timeout(rx->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /* Closed from its writable callback: a timeout set here would be reset
+     * by lws at the client's next body byte. */
+    rx->kill = 1;
+    rx->close_after = 1;
+    lws_callback_on_writable(rx->wsi);
 }
 
 static void deadline_cb(uv_timer_t *t) {
@@ -196,6 +200,11 @@ static void rx_free(ms_pss_t *pss) {
  * connection closes after the answer anyway. */
 static void refuse(ms_http_rx_t *rx, int close_after) {
     int was_reading = rx->phase == RX_BODY;
+    ms_http_req_t *r = rx->req;
+    /* What was buffered is not needed any more. */
+    r->api->body_inflight -= r->body_reserved;
+    r->body_reserved = 0;
+    ms_buf_free(&r->body);
     rx->phase = RX_REFUSED;
     rx->close_after |= close_after;
     if (rx->framing.kind == MS_BODY_NONE ||
@@ -296,13 +305,17 @@ static int check_head_size(struct lws *wsi, ms_http_rx_t *rx, int64_t max) {
     return 0;
 }
 
+static void budget_full(ms_api_t *api) {
+    if (ms__log_allow(&budget_log, ms_mono_ms(), 1, 10000))
+        ms_log(MS_LOG_WARN, "body_budget_full", "\"budget\":%lld,\"inflight\":%lld",
+               (long long)api->cfg->body_budget_bytes, (long long)api->body_inflight);
+}
+
 /* Reserves n bytes of the process-wide body budget for r. */
 static int reserve(ms_http_req_t *r, int64_t n) {
     ms_api_t *api = r->api;
     if (api->body_inflight + n > api->cfg->body_budget_bytes) {
-        if (ms__log_allow(&budget_log, ms_mono_ms(), 1, 10000))
-            ms_log(MS_LOG_WARN, "body_budget_full", "\"budget\":%lld,\"inflight\":%lld",
-                   (long long)api->cfg->body_budget_bytes, (long long)api->body_inflight);
+        budget_full(api);
         return MS_EBUSY;
     }
     api->body_inflight += n;
@@ -354,12 +367,15 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
         refuse(rx, !drain_ok);
         return 0;
     }
+    /* The budget counts bytes as they arrive, so announcing a large body
+     * costs nothing; one that cannot fit now is refused at once. */
     if (r->body_keep && f->kind == MS_BODY_LENGTH && f->length > 0) {
-        if (reserve(r, f->length) != 0) {
+        if (api->body_inflight + f->length > cfg->body_budget_bytes) {
+            budget_full(api);
             refuse_error(rx, 503, "busy", "server busy; retry later", !drain_ok);
             return 0;
         }
-        ms_buf_reserve(&r->body, (size_t)f->length);
+        ms_buf_reserve(&r->body, (size_t)f->length); /* address space; resident as it fills */
     }
     if (f->kind == MS_BODY_NONE || (f->kind == MS_BODY_LENGTH && f->length == 0)) {
         dispatch(rx);
@@ -403,22 +419,26 @@ static int on_body(ms_pss_t *pss, const char *in, size_t len) {
     }
     if (rx->framing.kind == MS_BODY_LENGTH) {
         rx->received += (int64_t)len;
-        if (r->body_keep)
-            ms_buf_append(&r->body, in, len); /* within the reserved length */
+        if (!r->body_keep)
+            return 0;
+        if (reserve(r, (int64_t)len) != 0) {
+            refuse_error(rx, 503, "busy", "server busy; retry later", 0);
+            return 0;
+        }
+        ms_buf_append(&r->body, in, len); /* within the Content-Length */
         return 0;
     }
     int rc = ms_chunked_feed(&rx->chunked, in, len, NULL, r->body_keep ? keep_chunk : NULL, r);
-    if (rc == 1) {
+    if (rc == 0 && (int64_t)rx->chunked.total > r->body_limit)
+        rc = MS_ETOOBIG; /* a discarded body has the same limit */
+    if (rc == 1)
         dispatch(rx);
-    } else if (rc == MS_ETOOBIG) {
+    else if (rc == MS_ETOOBIG)
         refuse_error(rx, 413, "too_large", "request body too large", 1);
-    } else if (rc == MS_EBUSY) {
+    else if (rc == MS_EBUSY)
         refuse_error(rx, 503, "busy", "server busy; retry later", 1);
-    } else if (rc < 0) {
+    else if (rc < 0)
         refuse_error(rx, 400, "invalid_request", "malformed chunked body", 1);
-    } else if ((int64_t)rx->chunked.total > r->body_limit) {
-        refuse_error(rx, 413, "too_large", "request body too large", 1);
-    }
     return 0;
 }
 
@@ -551,6 +571,8 @@ int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return on_body_complete(wsi, pss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (pss->rx && pss->rx->kill)
+            return -1;
         return write_response(wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

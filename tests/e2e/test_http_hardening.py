@@ -262,6 +262,33 @@ def test_body_deadline_is_total_not_per_byte(start_server):
         s.close()
 
 
+def test_refused_body_drains_only_until_the_deadline(start_server):
+    """A refusal drains the rest of its body, but a body that keeps
+    trickling in is cut off at the body deadline all the same."""
+    srv = start_server(body_timeout_s=2)
+    s = hr.connect(srv)
+    try:
+        s.sendall(hr.request("POST", "/api/conversations", headers={"Content-Length": "1000"},
+                             content_length=False) + b"0123456789")
+        rs, _ = hr.read_responses(s, timeout=10)
+        assert rs and rs[0].status == 401, rs
+        t0 = time.monotonic()
+        closed = False
+        for _ in range(40):
+            try:
+                s.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if hr.wait_closed(s, 0.25) is not None:
+                closed = True
+                break
+        assert closed, "a refused request's trickling body kept its connection open"
+        assert time.monotonic() - t0 < 6
+    finally:
+        s.close()
+
+
 def test_header_deadline_is_total(start_server):
     srv = start_server(header_timeout_s=2)
     s = hr.connect(srv)
@@ -291,21 +318,36 @@ def test_header_deadline_is_total(start_server):
 
 
 def test_buffered_bodies_share_a_budget(start_server):
-    srv = start_server(body_budget_bytes=3000)
+    srv = start_server(body_budget_bytes=2500)
     tok = srv.register()["access_token"]
-    head = hr.request("POST", "/api/conversations", token=tok,
-                      headers={"Content-Length": "2000"}, content_length=False)
-    a = hr.connect(srv)
+
+    def head(n):
+        return hr.request("POST", "/api/conversations", token=tok,
+                          headers={"Content-Length": str(n)}, content_length=False)
+
+    a, c, d = hr.connect(srv), hr.connect(srv), hr.connect(srv)
     try:
-        a.sendall(head + b'{"title": "')  # 2000 reserved, body incomplete
+        a.sendall(head(2000) + b'{"title": "' + b"a" * 1979)  # 1990 buffered, incomplete
         time.sleep(0.3)
-        r = hr.one(srv, head)
+        r = hr.one(srv, head(2000))  # 1990 + 2000 would pass the budget: refused at once
         assert r.status == 503 and r.error_code() == "busy", (r.status, r.body)
-        # Bodies that need no buffering are not affected.
+        # Announcing a body costs nothing until it arrives: both are let in...
+        c.sendall(head(400))
+        d.sendall(head(400))
+        time.sleep(0.3)
+        c.sendall(b"c" * 399)
+        time.sleep(0.3)
+        # ...and the bytes that would pass the budget are refused mid-body.
+        d.sendall(b"d" * 400)
+        rs, _ = hr.read_responses(d, timeout=10)
+        assert rs and rs[0].status == 503 and rs[0].error_code() == "busy", rs
+        # Requests that buffer no body are not affected.
         assert hr.one(srv, hr.request("GET", "/api/conversations", token=tok)).status == 200
     finally:
         a.close()
-    time.sleep(0.3)  # A's reservation is released when its connection goes
+        c.close()
+        d.close()
+    time.sleep(0.3)  # the reservations go with their connections
     body = b'{"title": "after"}'
     r = hr.one(srv, hr.request("POST", "/api/conversations", token=tok, body=body))
     assert r.status == 201, r.body
