@@ -79,6 +79,33 @@ static char *header_dup(struct lws *wsi, enum lws_token_indexes tok, int max) {
     return s;
 }
 
+/* The Cookie header lines joined by "; " (RFC 6265 section 5.4: a client
+ * sends one line, but a proxy may split it), or NULL. lws' own copy would
+ * glue them together without a separator. */
+static char *cookie_dup(struct lws *wsi, int max) {
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+    if (total <= 0 || total > max)
+        return NULL;
+    ms_buf_t b;
+    ms_buf_init(&b);
+    char *frag = ms_xmalloc((size_t)total + 1);
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, total + 1, WSI_TOKEN_HTTP_COOKIE, i);
+        if (n < 0)
+            break;
+        const char *v = frag;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!*v)
+            continue;
+        if (b.len)
+            ms_buf_puts(&b, "; ");
+        ms_buf_puts(&b, v);
+    }
+    free(frag);
+    return b.len ? ms_buf_take(&b) : (ms_buf_free(&b), NULL);
+}
+
 /* Reassembles the query string from lws' URI-argument fragments. */
 static char *query_dup(struct lws *wsi) {
     ms_buf_t b;
@@ -266,7 +293,7 @@ static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
 
 /* Request line and header sizes against max_header_bytes. lws cuts each
  * header it knows at that length (token_limits, server.c), so reaching it
- * means "over"; its buffer holds four times as much, so the sum is seen
+ * means "over"; its buffer holds twice as much, so the sum is seen
  * too. Headers lws does not know count only against that buffer. */
 static int check_head_size(struct lws *wsi, ms_http_rx_t *rx, int64_t max) {
     int64_t uri = 0, total = 0, longest = 0;
@@ -335,7 +362,7 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     r->path = ms_xstrdup(path && *path ? path : "/");
     r->query = query_dup(wsi);
     r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (int)cfg->max_header_bytes);
-    r->cookie = header_dup(wsi, WSI_TOKEN_HTTP_COOKIE, (int)cfg->max_header_bytes);
+    r->cookie = cookie_dup(wsi, (int)cfg->max_header_bytes);
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     ms_buf_init(&r->body);
     pss->req = r;
