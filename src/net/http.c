@@ -1,15 +1,25 @@
 /* HTTP requests: collect method, path and headers from lws, decide the body
  * framing and check the route and the token on the headers alone, read the
  * body within a total deadline and a process-wide budget, dispatch to the
- * API exactly once, and write the response when the connection is writable.
+ * API exactly once, and write the response.
  *
  * A request's life on its connection (ms_http_rx_t):
- *   headers ─► refused at once (framing, 431, 404/405/413/401/429, 503): the
- *              response is written while the rest of the body, if any, is
- *              drained unread (bounded) so the client can read it;
- *          ─► no body: dispatched now;
- *          ─► a body: buffered (JSON routes) or discarded, then dispatched
- *              when the last byte arrives, or answered 408 at the deadline.
+ *   headers -> refused, no body to come: answered when writable;
+ *           -> refused, a body to come: answered at once (from
+ *              LWS_CALLBACK_HTTP, as lws_return_http_status does), the body
+ *              is then read and dropped (bounded, within the deadline) so
+ *              the client reads the answer rather than a reset, and the
+ *              connection is closed;
+ *           -> no body: dispatched now;
+ *           -> a body: buffered (JSON routes) or dropped as it arrives,
+ *              dispatched when its last byte is in, or answered 408 at the
+ *              deadline. The handler's answer is written when writable.
+ * lws_http_transaction_completed is called only from the writable callback
+ * and only once the body is read (lws' own path for every answer): called
+ * from a read callback, or with a completed body whose transaction stays
+ * open while bytes wait in lws' buffer list, lws 4.1 spun at 100% CPU in
+ * lws_service_do_ripe_rxflow and the connection never answered again.
+ *
  * libwebsockets 4.1 resets its own body timeout on every byte (a client
  * sending one byte every 20 s held its connection for ever), so the body
  * deadline is ours: one list in deadline order and one timer for all. The
@@ -27,7 +37,13 @@
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-enum { RX_HEADERS, RX_BODY, RX_DISPATCHED, RX_REFUSED };
+enum {
+    RX_HEADERS,    /* in LWS_CALLBACK_HTTP */
+    RX_BODY,       /* receiving the body */
+    RX_DISPATCHED, /* the handler has it */
+    RX_ANSWERED,   /* a refusal waits for a writable callback */
+    RX_DRAIN,      /* answered; the rest of the body is read and dropped, then close */
+};
 
 /** One request's reading state on its connection (the connection's, via
  * pss->rx; freed when the request is done with the connection). */
@@ -35,15 +51,13 @@ typedef struct ms_http_rx {
     ms_deadline_t dl; /* first: the deadline list hands back its address */
     struct lws *wsi;
     ms_api_t *api;
-    ms_http_req_t *req; /* the same as pss->req until the response is written */
+    ms_http_req_t *req; /* the same as pss->req */
     ms_framing_t framing;
     ms_chunked_t chunked;
-    int64_t received; /* body bytes so far (raw bytes while draining chunked) */
+    int64_t drained; /* raw bytes read and dropped after the answer */
     int phase;
-    unsigned close_after : 1; /* close once the response is out */
-    unsigned body_done : 1;   /* the body's last byte has been read */
-    unsigned written : 1;     /* the response is out; draining the body */
-    unsigned kill : 1;        /* close at the next writable callback */
+    int woken;       /* RX_ANSWERED: the writable callback was asked for */
+    int close_after; /* the connection ends with this response */
 } ms_http_rx_t;
 
 static ms_deadline_list_t deadlines;
@@ -142,24 +156,34 @@ int ms__log_allow(ms_log_throttle_t *t, int64_t now, int per_interval, int64_t i
 /* ---- deadlines ----------------------------------------------------------- */
 
 static void arm_timer(void);
-static void refuse_error(ms_http_rx_t *rx, int status, const char *code, const char *message,
-                         int close_after);
 
+/* From the timer, outside any lws callback: a late body gets its 408 at the
+ * next writable callback; a drain or an unread 408 is cut off now (a
+ * timeout set with lws_set_timeout would be reset by lws at the client's
+ * next byte, so it is closed synchronously: no wsi is being serviced). */
 static void expire(ms_http_rx_t *rx) {
-    ms_http_req_t *r = rx->req;
-    if (rx->phase == RX_BODY && r) {
-        /* 408 (RFC 9110 section 15.5.9), then close: the rest of a body that
-         * is this late is not worth reading. */
-        refuse_error(rx, 408, "timeout", "the request body did not arrive in time", 1);
-        /* Should the client not read either, the close still happens. */
+    if (rx->phase == RX_ANSWERED && !rx->woken) {
+        /* Asked for here, outside lws' read callbacks (see answer_now). */
+        rx->woken = 1;
+        lws_callback_on_writable(rx->wsi);
         ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + 5000);
         return;
     }
-    /* Closed from its writable callback: a timeout set here would be reset
-     * by lws at the client's next body byte. */
-    rx->kill = 1;
-    rx->close_after = 1;
-    lws_callback_on_writable(rx->wsi);
+    if (rx->phase == RX_BODY && rx->req) {
+        ms_http_req_t *r = rx->req;
+        r->api->body_inflight -= r->body_reserved;
+        r->body_reserved = 0;
+        ms_buf_free(&r->body);
+        /* RFC 9110 section 15.5.9. */
+        ms_http_respond_error(r, 408, "timeout", "the request body did not arrive in time");
+        rx->phase = RX_ANSWERED;
+        rx->woken = 1;
+        rx->close_after = 1;
+        lws_callback_on_writable(rx->wsi);
+        ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + 5000);
+        return;
+    }
+    lws_set_timeout(rx->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 static void deadline_cb(uv_timer_t *t) {
@@ -183,16 +207,20 @@ static void arm_timer(void) {
     uv_timer_start(&deadline_timer, deadline_cb, (uint64_t)(wait > 0 ? wait : 0), 0);
 }
 
-static void watch(ms_http_rx_t *rx) {
-    ms_api_t *api = rx->api;
+/* Puts rx on the deadline list, due in_ms from now. */
+static void watch_in(ms_http_rx_t *rx, int64_t in_ms) {
     if (!timer_ready && !timer_stopped) {
-        uv_timer_init(api->loop, &deadline_timer);
+        uv_timer_init(rx->api->loop, &deadline_timer);
         timer_ready = 1;
     }
-    int first = deadlines.head == NULL;
-    ms_deadline_push(&deadlines, &rx->dl, ms_mono_ms() + api->cfg->body_timeout_s * 1000);
-    if (first)
+    int64_t due = ms_mono_ms() + in_ms, next = ms_deadline_next(&deadlines);
+    ms_deadline_push(&deadlines, &rx->dl, due);
+    if (next < 0 || due < next)
         arm_timer();
+}
+
+static void watch(ms_http_rx_t *rx) {
+    watch_in(rx, rx->api->cfg->body_timeout_s * 1000);
 }
 
 static void timer_closed_cb(uv_handle_t *h) {
@@ -207,288 +235,7 @@ void ms__http_stop(void) {
         uv_close((uv_handle_t *)&deadline_timer, timer_closed_cb);
 }
 
-/* ---- the request on its connection --------------------------------------- */
-
-static void on_response(ms_http_req_t *r) {
-    lws_callback_on_writable((struct lws *)r->conn);
-}
-
-static void rx_free(ms_pss_t *pss) {
-    ms_http_rx_t *rx = pss->rx;
-    if (!rx)
-        return;
-    ms_deadline_remove(&deadlines, &rx->dl);
-    pss->rx = NULL;
-    free(rx);
-}
-
-/* Answers now, before or instead of reading the body (r->status is set).
- * A body still to come is drained within the body deadline, unless the
- * connection closes after the answer anyway. */
-static void refuse(ms_http_rx_t *rx, int close_after) {
-    int was_reading = rx->phase == RX_BODY;
-    ms_http_req_t *r = rx->req;
-    /* What was buffered is not needed any more. */
-    r->api->body_inflight -= r->body_reserved;
-    r->body_reserved = 0;
-    ms_buf_free(&r->body);
-    rx->phase = RX_REFUSED;
-    rx->close_after |= close_after;
-    if (rx->framing.kind == MS_BODY_NONE ||
-        (rx->framing.kind == MS_BODY_LENGTH && rx->framing.length == 0))
-        rx->body_done = 1;
-    else if (!rx->close_after && !was_reading)
-        watch(rx);
-    lws_callback_on_writable(rx->wsi);
-}
-
-static void refuse_error(ms_http_rx_t *rx, int status, const char *code, const char *message,
-                         int close_after) {
-    ms_http_respond_error(rx->req, status, code, message);
-    refuse(rx, close_after);
-}
-
-static void dispatch(ms_http_rx_t *rx) {
-    ms_deadline_remove(&deadlines, &rx->dl);
-    rx->phase = RX_DISPATCHED;
-    rx->body_done = 1;
-    ms_api_dispatch(rx->req);
-}
-
-/* The values of each field line of tok into vals (at most max lines of at
- * most 255 bytes each). Returns how many, or -1 when there are more lines
- * or a longer one (refused as invalid framing by the caller). */
-static int field_lines(struct lws *wsi, enum lws_token_indexes tok, char (*vals)[256],
-                       const char **ptrs, int max) {
-    int n = 0;
-    for (;; n++) {
-        int len = lws_hdr_copy_fragment(wsi, n < max ? vals[n] : vals[0], 256, tok, n);
-        if (len < 0)
-            return lws_hdr_fragment_length(wsi, tok, n) > 0 ? -1 : n;
-        if (n >= max)
-            return -1;
-        ptrs[n] = vals[n];
-    }
-}
-
-/* RFC 9112 section 6.3 on lws' view of the headers. 0, or r->status set. */
-static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
-    char clv[8][256], tev[8][256], version[16] = "";
-    const char *cl[8], *te[8];
-    int ncl = field_lines(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clv, cl, 8);
-    int nte = field_lines(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, tev, te, 8);
-    if (ncl < 0 || nte < 0) {
-        refuse_error(rx, 400, "invalid_request", "malformed Content-Length or Transfer-Encoding",
-                     1);
-        return 400;
-    }
-    lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP);
-    if (ms_http_framing(cl, (size_t)ncl, te, (size_t)nte, !strcmp(version, "HTTP/1.0"),
-                        &rx->framing) != 0) {
-        refuse_error(rx, rx->framing.status, rx->framing.code, rx->framing.message, 1);
-        return rx->framing.status;
-    }
-    return 0;
-}
-
-/* Request line and header sizes against max_header_bytes. lws cuts each
- * header it knows at that length (token_limits, server.c), so reaching it
- * means "over"; its buffer holds twice as much, so the sum is seen
- * too. Headers lws does not know count only against that buffer. */
-static int check_head_size(struct lws *wsi, ms_http_rx_t *rx, int64_t max) {
-    int64_t uri = 0, total = 0, longest = 0;
-    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-        int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-        if (n <= 0)
-            continue;
-        if (n > longest && t != WSI_TOKEN_HTTP_URI_ARGS)
-            longest = n;
-        total += n + 4; /* the name is not counted; ": " and CRLF are */
-        switch (t) {
-        case WSI_TOKEN_GET_URI:
-        case WSI_TOKEN_POST_URI:
-        case WSI_TOKEN_OPTIONS_URI:
-        case WSI_TOKEN_PATCH_URI:
-        case WSI_TOKEN_PUT_URI:
-        case WSI_TOKEN_DELETE_URI:
-        case WSI_TOKEN_HEAD_URI:
-        case WSI_TOKEN_HTTP_URI_ARGS:
-            uri += n;
-            break;
-        default:
-            break;
-        }
-    }
-    if (uri >= max) {
-        refuse_error(rx, 414, "uri_too_long", "request target over max_header_bytes", 1);
-        return 414;
-    }
-    if (total > max || longest >= max) {
-        /* RFC 6585 section 5. */
-        refuse_error(rx, 431, "headers_too_large", "request header fields over max_header_bytes",
-                     1);
-        return 431;
-    }
-    return 0;
-}
-
-static void budget_full(ms_api_t *api) {
-    if (ms__log_allow(&budget_log, ms_mono_ms(), 1, 10000))
-        ms_log(MS_LOG_WARN, "body_budget_full", "\"budget\":%lld,\"inflight\":%lld",
-               (long long)api->cfg->body_budget_bytes, (long long)api->body_inflight);
-}
-
-/* Reserves n bytes of the process-wide body budget for r. */
-static int reserve(ms_http_req_t *r, int64_t n) {
-    ms_api_t *api = r->api;
-    if (api->body_inflight + n > api->cfg->body_budget_bytes) {
-        budget_full(api);
-        return MS_EBUSY;
-    }
-    api->body_inflight += n;
-    r->body_reserved += n;
-    return 0;
-}
-
-static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
-    ms_api_t *api = lws_context_user(lws_get_context(wsi));
-    const ms_config_t *cfg = api->cfg;
-    ms_http_req_t *r = ms_xcalloc(1, sizeof *r);
-    r->api = api;
-    r->refs = 1; /* the connection's */
-    r->conn = wsi;
-    r->on_response = on_response;
-    r->method = method_of(wsi);
-    r->path = ms_xstrdup(path && *path ? path : "/");
-    r->query = query_dup(wsi);
-    r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (int)cfg->max_header_bytes);
-    r->cookie = cookie_dup(wsi, (int)cfg->max_header_bytes);
-    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
-    ms_buf_init(&r->body);
-    pss->req = r;
-    ms_http_rx_t *rx = ms_xcalloc(1, sizeof *rx);
-    rx->wsi = wsi;
-    rx->api = api;
-    rx->req = r;
-    pss->rx = rx;
-
-    if (decide_framing(wsi, rx) || check_head_size(wsi, rx, cfg->max_header_bytes))
-        return 0;
-    const ms_framing_t *f = &rx->framing;
-    /* lws reads a body only by Content-Length, and on POST, PUT and PATCH
-     * reads one anyway (up to 100 MiB) when there is none. */
-    int lws_expects_body =
-        r->method == MS_HTTP_POST || r->method == MS_HTTP_PUT || r->method == MS_HTTP_PATCH;
-    if (f->kind == MS_BODY_CHUNKED && !lws_expects_body) {
-        refuse_error(rx, 400, "invalid_request",
-                     "a chunked body is accepted on POST, PUT and PATCH only", 1);
-        return 0;
-    }
-    /* lws would read bytes after a body-less POST as its body: the
-     * connection cannot carry another request. Likewise after chunked. */
-    rx->close_after = (f->kind == MS_BODY_NONE && lws_expects_body) || f->kind == MS_BODY_CHUNKED;
-    r->content_length = f->kind == MS_BODY_CHUNKED ? -1 : f->length;
-    /* Refusals past twice the largest body close at once rather than drain. */
-    int drain_ok = f->kind != MS_BODY_LENGTH || f->length <= 2 * cfg->max_body_bytes;
-    if (ms_api_begin(r) != 0) {
-        refuse(rx, !drain_ok);
-        return 0;
-    }
-    /* The budget counts bytes as they arrive, so announcing a large body
-     * costs nothing; one that cannot fit now is refused at once. */
-    if (r->body_keep && f->kind == MS_BODY_LENGTH && f->length > 0) {
-        if (api->body_inflight + f->length > cfg->body_budget_bytes) {
-            budget_full(api);
-            refuse_error(rx, 503, "busy", "server busy; retry later", !drain_ok);
-            return 0;
-        }
-        ms_buf_reserve(&r->body, (size_t)f->length); /* address space; resident as it fills */
-    }
-    if (f->kind == MS_BODY_NONE || (f->kind == MS_BODY_LENGTH && f->length == 0)) {
-        dispatch(rx);
-        return 0;
-    }
-    rx->phase = RX_BODY;
-    watch(rx);
-    return 0;
-}
-
-/* Chunked data of a body being kept: within the route's limit and the
- * process-wide budget. */
-static int keep_chunk(void *ctx, const char *data, size_t len) {
-    ms_http_req_t *r = ctx;
-    if ((int64_t)(r->body.len + len) > r->body_limit)
-        return MS_ETOOBIG;
-    if (reserve(r, (int64_t)len) != 0)
-        return MS_EBUSY;
-    ms_buf_append(&r->body, data, len);
-    return 0;
-}
-
-static int on_body(ms_pss_t *pss, const char *in, size_t len) {
-    ms_http_rx_t *rx = pss->rx;
-    if (!rx || rx->phase == RX_DISPATCHED || rx->body_done)
-        return 0; /* after the body: bytes lws thinks are body, ignored */
-    ms_http_req_t *r = rx->req;
-    if (rx->phase == RX_REFUSED) {
-        /* Draining: read and drop, so the client reads our answer instead of
-         * a reset; a chunked body still has to be decoded to find its end. */
-        rx->received += (int64_t)len;
-        int rc = 0;
-        if (rx->framing.kind == MS_BODY_CHUNKED)
-            rc = ms_chunked_feed(&rx->chunked, in, len, NULL, NULL, NULL);
-        if (rc != 0)
-            rx->body_done = 1;
-        if (rc < 0 || rx->received > 2 * rx->api->cfg->max_body_bytes)
-            rx->close_after = 1;
-        /* Answered and nothing more to wait for: close now. */
-        return rx->written && (rx->body_done || rx->close_after) ? -1 : 0;
-    }
-    if (rx->framing.kind == MS_BODY_LENGTH) {
-        rx->received += (int64_t)len;
-        if (!r->body_keep)
-            return 0;
-        if (reserve(r, (int64_t)len) != 0) {
-            refuse_error(rx, 503, "busy", "server busy; retry later", 0);
-            return 0;
-        }
-        ms_buf_append(&r->body, in, len); /* within the Content-Length */
-        return 0;
-    }
-    int rc = ms_chunked_feed(&rx->chunked, in, len, NULL, r->body_keep ? keep_chunk : NULL, r);
-    if (rc == 0 && (int64_t)rx->chunked.total > r->body_limit)
-        rc = MS_ETOOBIG; /* a discarded body has the same limit */
-    if (rc == 1)
-        dispatch(rx);
-    else if (rc == MS_ETOOBIG)
-        refuse_error(rx, 413, "too_large", "request body too large", 1);
-    else if (rc == MS_EBUSY)
-        refuse_error(rx, 503, "busy", "server busy; retry later", 1);
-    else if (rc < 0)
-        refuse_error(rx, 400, "invalid_request", "malformed chunked body", 1);
-    return 0;
-}
-
-/* lws read the whole Content-Length body. */
-static int on_body_complete(struct lws *wsi, ms_pss_t *pss) {
-    ms_http_rx_t *rx = pss->rx;
-    if (!rx)
-        return 0;
-    if (rx->phase == RX_BODY && rx->framing.kind == MS_BODY_LENGTH) {
-        dispatch(rx);
-        return 0;
-    }
-    if (rx->phase != RX_REFUSED)
-        return 0;
-    rx->body_done = 1;
-    if (!rx->written)
-        return 0; /* write_response finishes the transaction */
-    int close = rx->close_after;
-    rx_free(pss);
-    if (close)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
+/* ---- writing ------------------------------------------------------------- */
 
 int ms__http_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end) {
     static const struct {
@@ -544,18 +291,10 @@ out:
     return rc;
 }
 
-static int write_response(struct lws *wsi, ms_pss_t *pss) {
+/* Writes the response and drops the connection's reference to r. */
+static int emit(struct lws *wsi, ms_pss_t *pss, int close_after) {
     ms_http_req_t *r = pss->req;
-    ms_http_rx_t *rx = pss->rx;
-    if (!r || !r->status)
-        return 0;
-    /* A refusal whose body is still coming drains it first, unless the
-     * connection is to close anyway. */
-    int draining = rx && rx->phase == RX_REFUSED && !rx->body_done;
-    int close_after = rx && rx->close_after;
-    /* A drained chunked body ends the connection (lws expects more). */
-    int will_close = close_after || (draining && rx->framing.kind == MS_BODY_CHUNKED);
-    if (write_head(wsi, r, will_close) != 0)
+    if (write_head(wsi, r, close_after) != 0)
         return -1;
     if (r->resp_len) {
         unsigned char *body = ms_xmalloc(LWS_PRE + r->resp_len);
@@ -572,16 +311,315 @@ static int write_response(struct lws *wsi, ms_pss_t *pss) {
            r->status);
     pss->req = NULL;
     r->conn = NULL;
+    if (pss->rx)
+        pss->rx->req = NULL;
     ms_http_req_unref(r);
-    if (close_after)
+    return 0;
+}
+
+static void rx_free(ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    if (!rx)
+        return;
+    ms_deadline_remove(&deadlines, &rx->dl);
+    pss->rx = NULL;
+    free(rx);
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE: the handler's answer, or a 408. */
+static int write_response(struct lws *wsi, ms_pss_t *pss) {
+    ms_http_req_t *r = pss->req;
+    if (!r || !r->status)
+        return 0;
+    int close_after = pss->rx && pss->rx->close_after;
+    if (emit(wsi, pss, close_after) != 0 || close_after)
         return -1; /* lws flushes what is buffered, then closes */
-    if (draining) {
-        rx->written = 1;
-        rx->req = NULL;
-        return 0; /* on_body / on_body_complete end it */
-    }
     rx_free(pss);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Sets a refusal on the request; answer_now writes it. */
+static void set_refusal(ms_http_rx_t *rx, int status, const char *code, const char *message,
+                        int close_after) {
+    ms_http_respond_error(rx->req, status, code, message);
+    rx->close_after |= close_after;
+}
+
+/* Whether a body may still arrive for this request. */
+static int body_to_come(const ms_http_rx_t *rx) {
+    return rx->framing.kind == MS_BODY_CHUNKED ||
+           (rx->framing.kind == MS_BODY_LENGTH && rx->framing.length > 0);
+}
+
+/* Answers a refusal (r->status is set), from LWS_CALLBACK_HTTP or
+ * LWS_CALLBACK_HTTP_BODY. Without a body to come it waits for the writable
+ * callback like any answer. Otherwise it is written now and the rest of
+ * the body drained, unless the framing is broken or the body is more than
+ * twice max_body_bytes: then the connection closes at once. Returns the
+ * callback's result. */
+static int answer_now(struct lws *wsi, ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    ms_http_req_t *r = pss->req;
+    /* What was buffered is not needed any more. */
+    r->api->body_inflight -= r->body_reserved;
+    r->body_reserved = 0;
+    ms_buf_free(&r->body);
+    ms_deadline_remove(&deadlines, &rx->dl);
+    if (rx->phase == RX_HEADERS && !body_to_come(rx) && !rx->close_after) {
+        /* The writable callback is asked for from the timer, at once but
+         * outside this read callback: asked for here, while lws holds a
+         * body-less POST open, it was lost and the answer never went out. */
+        rx->phase = RX_ANSWERED;
+        watch_in(rx, 0);
+        return 0;
+    }
+    int drain = !rx->close_after && (rx->framing.kind == MS_BODY_CHUNKED ||
+                                     (rx->framing.kind == MS_BODY_LENGTH &&
+                                      rx->framing.length <= 2 * rx->api->cfg->max_body_bytes));
+    if (emit(wsi, pss, 1) != 0 || !drain)
+        return -1; /* lws flushes what is buffered, then closes */
+    rx->phase = RX_DRAIN;
+    watch(rx);
+    return 0;
+}
+
+/* Reads and drops the rest of an answered request's body; closes once it
+ * has all come (or more than twice max_body_bytes did). */
+static int drain(ms_http_rx_t *rx, const char *in, size_t len) {
+    rx->drained += (int64_t)len;
+    if (rx->drained > 2 * rx->api->cfg->max_body_bytes)
+        return -1;
+    if (rx->framing.kind == MS_BODY_CHUNKED &&
+        ms_chunked_feed(&rx->chunked, in, len, NULL, NULL, NULL) != 0)
+        return -1; /* its end, or garbage */
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static void on_response(ms_http_req_t *r) {
+    lws_callback_on_writable((struct lws *)r->conn);
+}
+
+static void dispatch(ms_http_rx_t *rx) {
+    ms_deadline_remove(&deadlines, &rx->dl);
+    rx->phase = RX_DISPATCHED;
+    ms_api_dispatch(rx->req);
+}
+
+/* The values of each field line of tok into vals (at most max lines of at
+ * most 255 bytes each). Returns how many, or -1 when there are more lines
+ * or a longer one (refused as invalid framing by the caller). */
+static int field_lines(struct lws *wsi, enum lws_token_indexes tok, char (*vals)[256],
+                       const char **ptrs, int max) {
+    int n = 0;
+    for (;; n++) {
+        int len = lws_hdr_copy_fragment(wsi, n < max ? vals[n] : vals[0], 256, tok, n);
+        if (len < 0)
+            return lws_hdr_fragment_length(wsi, tok, n) > 0 ? -1 : n;
+        if (n >= max)
+            return -1;
+        ptrs[n] = vals[n];
+    }
+}
+
+/* RFC 9112 section 6.3 on lws' view of the headers. 0, or r->status set. */
+static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
+    char clv[8][256], tev[8][256], version[16] = "";
+    const char *cl[8], *te[8];
+    int ncl = field_lines(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clv, cl, 8);
+    int nte = field_lines(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, tev, te, 8);
+    if (ncl < 0 || nte < 0) {
+        set_refusal(rx, 400, "invalid_request", "malformed Content-Length or Transfer-Encoding", 1);
+        return 400;
+    }
+    lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP);
+    if (ms_http_framing(cl, (size_t)ncl, te, (size_t)nte, !strcmp(version, "HTTP/1.0"),
+                        &rx->framing) != 0) {
+        set_refusal(rx, rx->framing.status, rx->framing.code, rx->framing.message, 1);
+        return rx->framing.status;
+    }
+    return 0;
+}
+
+/* Request line and header sizes against max_header_bytes. lws cuts each
+ * header it knows at that length (token_limits, server.c), so reaching it
+ * means "over"; its buffer holds twice as much, so the sum is seen
+ * too. Headers lws does not know count only against that buffer. */
+static int check_head_size(struct lws *wsi, ms_http_rx_t *rx, int64_t max) {
+    int64_t uri = 0, total = 0, longest = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (n <= 0)
+            continue;
+        if (n > longest && t != WSI_TOKEN_HTTP_URI_ARGS)
+            longest = n;
+        total += n + 4; /* the name is not counted; ": " and CRLF are */
+        switch (t) {
+        case WSI_TOKEN_GET_URI:
+        case WSI_TOKEN_POST_URI:
+        case WSI_TOKEN_OPTIONS_URI:
+        case WSI_TOKEN_PATCH_URI:
+        case WSI_TOKEN_PUT_URI:
+        case WSI_TOKEN_DELETE_URI:
+        case WSI_TOKEN_HEAD_URI:
+        case WSI_TOKEN_HTTP_URI_ARGS:
+            uri += n;
+            break;
+        default:
+            break;
+        }
+    }
+    if (uri >= max) {
+        set_refusal(rx, 414, "uri_too_long", "request target over max_header_bytes", 1);
+        return 414;
+    }
+    if (total > max || longest >= max) {
+        /* RFC 6585 section 5. */
+        set_refusal(rx, 431, "headers_too_large", "request header fields over max_header_bytes", 1);
+        return 431;
+    }
+    return 0;
+}
+
+static void budget_full(ms_api_t *api) {
+    if (ms__log_allow(&budget_log, ms_mono_ms(), 1, 10000))
+        ms_log(MS_LOG_WARN, "body_budget_full", "\"budget\":%lld,\"inflight\":%lld",
+               (long long)api->cfg->body_budget_bytes, (long long)api->body_inflight);
+}
+
+/* Reserves n bytes of the process-wide body budget for r. */
+static int reserve(ms_http_req_t *r, int64_t n) {
+    ms_api_t *api = r->api;
+    if (api->body_inflight + n > api->cfg->body_budget_bytes) {
+        budget_full(api);
+        return MS_EBUSY;
+    }
+    api->body_inflight += n;
+    r->body_reserved += n;
+    return 0;
+}
+
+static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
+    ms_api_t *api = lws_context_user(lws_get_context(wsi));
+    const ms_config_t *cfg = api->cfg;
+    ms_http_req_t *r = ms_xcalloc(1, sizeof *r);
+    r->api = api;
+    r->refs = 1; /* the connection's */
+    r->conn = wsi;
+    r->on_response = on_response;
+    r->method = method_of(wsi);
+    r->path = ms_xstrdup(path && *path ? path : "/");
+    r->query = query_dup(wsi);
+    r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (int)cfg->max_header_bytes);
+    r->cookie = cookie_dup(wsi, (int)cfg->max_header_bytes);
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+    ms_buf_init(&r->body);
+    pss->req = r;
+    ms_http_rx_t *rx = ms_xcalloc(1, sizeof *rx);
+    rx->wsi = wsi;
+    rx->api = api;
+    rx->req = r;
+    rx->phase = RX_HEADERS;
+    pss->rx = rx;
+
+    if (decide_framing(wsi, rx) || check_head_size(wsi, rx, cfg->max_header_bytes))
+        return answer_now(wsi, pss);
+    const ms_framing_t *f = &rx->framing;
+    /* lws reads a body only by Content-Length, and on POST, PUT and PATCH
+     * reads one anyway (up to 100 MiB) when there is none. */
+    int lws_expects_body =
+        r->method == MS_HTTP_POST || r->method == MS_HTTP_PUT || r->method == MS_HTTP_PATCH;
+    if (f->kind == MS_BODY_CHUNKED && !lws_expects_body) {
+        set_refusal(rx, 400, "invalid_request",
+                    "a chunked body is accepted on POST, PUT and PATCH only", 1);
+        return answer_now(wsi, pss);
+    }
+    /* lws would read bytes after a body-less POST as its body: the
+     * connection cannot carry another request. Likewise after chunked. */
+    rx->close_after = (f->kind == MS_BODY_NONE && lws_expects_body) || f->kind == MS_BODY_CHUNKED;
+    r->content_length = f->kind == MS_BODY_CHUNKED ? -1 : f->length;
+    if (ms_api_begin(r) != 0)
+        return answer_now(wsi, pss);
+    /* The budget counts bytes as they arrive, so announcing a large body
+     * costs nothing; one that cannot fit now is refused at once. */
+    if (r->body_keep && f->kind == MS_BODY_LENGTH && f->length > 0) {
+        if (api->body_inflight + f->length > cfg->body_budget_bytes) {
+            budget_full(api);
+            set_refusal(rx, 503, "busy", "server busy; retry later", 0);
+            return answer_now(wsi, pss);
+        }
+        ms_buf_reserve(&r->body, (size_t)f->length); /* address space; resident as it fills */
+    }
+    if (f->kind == MS_BODY_NONE || (f->kind == MS_BODY_LENGTH && f->length == 0)) {
+        dispatch(rx);
+        return 0;
+    }
+    rx->phase = RX_BODY;
+    watch(rx);
+    return 0;
+}
+
+/* Chunked data of a body being kept: within the route's limit and the
+ * process-wide budget. */
+static int keep_chunk(void *ctx, const char *data, size_t len) {
+    ms_http_req_t *r = ctx;
+    if ((int64_t)(r->body.len + len) > r->body_limit)
+        return MS_ETOOBIG;
+    if (reserve(r, (int64_t)len) != 0)
+        return MS_EBUSY;
+    ms_buf_append(&r->body, data, len);
+    return 0;
+}
+
+static int on_body(struct lws *wsi, ms_pss_t *pss, const char *in, size_t len) {
+    ms_http_rx_t *rx = pss->rx;
+    if (rx && rx->phase == RX_DRAIN)
+        return drain(rx, in, len);
+    if (!rx || rx->phase != RX_BODY)
+        return 0; /* after the body: bytes lws thinks are body, ignored */
+    ms_http_req_t *r = rx->req;
+    if (rx->framing.kind == MS_BODY_LENGTH) {
+        if (!r->body_keep)
+            return 0;
+        if (reserve(r, (int64_t)len) != 0) {
+            set_refusal(rx, 503, "busy", "server busy; retry later", 0);
+            return answer_now(wsi, pss);
+        }
+        ms_buf_append(&r->body, in, len); /* within the Content-Length */
+        return 0;
+    }
+    size_t used = 0;
+    int rc = ms_chunked_feed(&rx->chunked, in, len, &used, r->body_keep ? keep_chunk : NULL, r);
+    if (rc == 0 && (int64_t)rx->chunked.total > r->body_limit)
+        rc = MS_ETOOBIG; /* a discarded body has the same limit */
+    if (rc == 1) {
+        dispatch(rx);
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    if (rc == MS_ETOOBIG)
+        set_refusal(rx, 413, "too_large", "request body too large", 0);
+    else if (rc == MS_EBUSY)
+        set_refusal(rx, 503, "busy", "server busy; retry later", 0);
+    else
+        set_refusal(rx, 400, "invalid_request", "malformed chunked body", 1);
+    int ret = answer_now(wsi, pss);
+    /* The rest of this piece is the rest of the body to drain. */
+    if (ret == 0 && rx->phase == RX_DRAIN && used < len)
+        ret = drain(rx, in + used, len - used);
+    return ret;
+}
+
+/* lws read the whole Content-Length body. */
+static int on_body_complete(ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    if (rx && rx->phase == RX_BODY && rx->framing.kind == MS_BODY_LENGTH)
+        dispatch(rx);
+    else if (rx && rx->phase == RX_DRAIN)
+        return -1; /* answered and drained: close */
+    return 0;
 }
 
 int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, void *in,
@@ -592,14 +630,10 @@ int ms__http_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss
             return -1;
         return start_request(wsi, pss, in);
     case LWS_CALLBACK_HTTP_BODY:
-        if (!pss->rx)
-            return -1;
-        return on_body(pss, in, len);
+        return on_body(wsi, pss, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return on_body_complete(wsi, pss);
+        return on_body_complete(pss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (pss->rx && pss->rx->kill)
-            return -1;
         return write_response(wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

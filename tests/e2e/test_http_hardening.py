@@ -222,12 +222,37 @@ def test_refusals_come_before_the_body(server, user):
             s.close()
 
 
-def test_refused_request_drains_its_body_and_keeps_the_connection(server):
-    # 401 at the headers, the body follows anyway: the connection is still
-    # usable afterwards (the body was read and dropped, never buffered).
-    data = hr.request("POST", "/api/conversations", body=b"x" * 50000) + hr.request("GET", "/ready")
-    rs, _ = hr.exchange(server, data, want=2)
-    assert [r.status for r in rs] == [401, 200]
+def test_refused_request_drains_its_body_then_closes(server):
+    """Refused on its headers, a request's body is still read (and dropped)
+    so that the client gets the answer and not a reset, then the
+    connection closes."""
+    data = hr.request("POST", "/api/conversations", body=b"x" * 500000) + hr.request("GET", "/ready")
+    rs, closed = hr.exchange(server, data, want=2)
+    assert [r.status for r in rs] == [401] and closed, rs
+    assert rs[0].headers.get("connection") == "close"
+    # The same when the body only comes after the answer was sent.
+    s = hr.connect(server)
+    try:
+        s.sendall(hr.request("POST", "/api/conversations", headers={"Content-Length": "20"},
+                             content_length=False))
+        rs, _ = hr.read_responses(s, timeout=10)
+        assert rs and rs[0].status == 401, rs
+        time.sleep(0.2)
+        s.sendall(b"y" * 20)
+        assert hr.wait_closed(s, 10) is not None
+    finally:
+        s.close()
+    # Without a body to come, the connection is kept.
+    rs, closed = hr.exchange(server, hr.request("GET", "/api/conversations")
+                             + hr.request("GET", "/ready"), want=2)
+    assert [r.status for r in rs] == [401, 200], rs
+    # A client that sends its refused requests one after another on one
+    # connection (requests.Session) gets every answer.
+    import requests
+    with requests.Session() as sess:
+        for i in range(200):
+            r = sess.post(server.base_url + "/api/conversations", json={"title": str(i)}, timeout=10)
+            assert r.status_code == 401
 
 
 def test_body_deadline_is_total_not_per_byte(start_server):
