@@ -36,7 +36,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"serve", cmd_serve, "run the gateway (HTTP + WebSocket)"},
-    {"user", ms_cli_user, "manage users: add, list"},
+    {"user", ms_cli_user, "manage users: add, list, delete"},
     {"kb", ms_cli_kb, "knowledge base: import, search"},
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
     {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},

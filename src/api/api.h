@@ -10,6 +10,7 @@
 #define MS_API_API_H
 
 #include "auth/auth.h"
+#include "auth/limits.h"
 #include "chat/chat.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -29,20 +30,29 @@ typedef enum {
 } ms_http_method_t;
 
 /** Shared state of the API, owned by the server. Read-only after start-up
- * except tickets (thread-safe) and the rate limiter (loop thread only). */
+ * except limits (thread-safe) and body_inflight (loop thread only). */
 typedef struct {
     uv_loop_t *loop;
     const ms_config_t *cfg;
     unsigned char jwt_secret[64];
     size_t jwt_secret_len;
-    ms_tickets_t *tickets;
+    ms_limits_t *limits; /**< tickets and rate-limit counters (auth/limits.h) */
     ms_chat_t *chat;
-    int ready;            /**< 1 once serving; 0 while draining */
-    struct ms_rate *rate; /**< login attempts per client address */
+    int ready; /**< 1 once serving; 0 while draining */
+    /** Request-body bytes buffered now, all connections (loop thread):
+     * bounded by cfg->body_budget_bytes; released when a request is freed. */
+    int64_t body_inflight;
 } ms_api_t;
 
+/** One extra response header (a singly linked list, in insertion order). */
+typedef struct ms_http_header {
+    struct ms_http_header *next;
+    char *name;  /**< e.g. "set-cookie" (without the colon) */
+    char *value; /**< the field value */
+} ms_http_header_t;
+
 /** One HTTP request and its response. Owned by the network layer, which
- * frees it with ms_http_req_free once the response is written or the
+ * drops its reference with ms_http_req_unref once the response is written or the
  * connection is gone and no handler holds it (refs). */
 typedef struct ms_http_req {
     ms_api_t *api;
@@ -50,13 +60,22 @@ typedef struct ms_http_req {
     char *path;            /**< decoded path without query */
     char *query;           /**< raw query string without '?', or NULL */
     char *authorization;   /**< Authorization header, or NULL */
-    char *cookie;          /**< Cookie header (RFC 6265 section 5.4), or NULL */
+    char *cookie;          /**< Cookie header (several joined by "; "), or NULL */
     char *accept_encoding; /**< Accept-Encoding header, or NULL */
     char *forwarded_proto; /**< X-Forwarded-Proto header, or NULL */
     char peer[64];         /**< client address */
+    /** Body length from the headers: Content-Length, 0 when the request has
+     * no body, -1 when chunked (not known until it has arrived). */
+    int64_t content_length;
     ms_buf_t body;
     int body_too_large;
-    int dispatched; /**< set by the network layer: ms_api_dispatch runs once per request */
+
+    /* Set by ms_api_begin from the route, for the network layer. */
+    int begun;             /**< ms_api_begin ran */
+    int body_keep;         /**< 1: buffer the body (a JSON route); 0: discard it */
+    int64_t body_limit;    /**< largest body the route accepts (bytes) */
+    int64_t body_reserved; /**< bytes of api->body_inflight this request holds */
+    const void *route;     /**< the matched route (routes.c) */
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */
@@ -69,8 +88,7 @@ typedef struct ms_http_req {
     char allow[64]; /**< Allow header value for 405, or "" */
     /** Cache-Control value (static string); NULL means "no-store". */
     const char *cache_control;
-    /** Further response headers as "name\0value\0" pairs (ms_http_add_header). */
-    ms_buf_t resp_headers;
+    ms_http_header_t *resp_headers; /**< extra headers (ms_http_add_header) */
 
     int refs;                                   /**< network layer + handler in flight */
     void *conn;                                 /**< network-layer connection; NULL once closed */
@@ -81,8 +99,21 @@ typedef struct ms_http_req {
     void *scratch;
 } ms_http_req_t;
 
-/** Routes and runs the request (loop thread). The response arrives through
- * r->on_response, now or later. */
+/** First phase, on the headers alone (loop thread, before any body byte is
+ * read): matches the route (404, 405), checks content_length against the
+ * route's limit (413), the access token (401) and, for login and
+ * registration, the client address's rate limit (429). Returns 0 when the
+ * body may be read, with body_keep and body_limit set; otherwise the error
+ * response is set (r->status) and nothing else happens: the network layer
+ * writes it without reading the body. Idempotent. */
+int ms_api_begin(ms_http_req_t *r);
+
+/** Second phase, once the whole body has arrived (loop thread): runs
+ * ms_api_begin if it has not run, then the body checks (413, 400), the
+ * per-email login limit and the handler. Authenticated routes also check,
+ * on a pool thread, that the token's user still exists (401 otherwise).
+ * The response arrives through r->on_response, now or later. Called once
+ * per request. */
 void ms_api_dispatch(ms_http_req_t *r);
 
 /** Sets a JSON response (steals body; NULL means no body, e.g. 204). Any
@@ -95,13 +126,15 @@ void ms_http_respond_json(ms_http_req_t *r, int status, json_t *body);
 void ms_http_finish(ms_http_req_t *r);
 /** Drops a reference; frees r at zero. */
 void ms_http_req_unref(ms_http_req_t *r);
+/** Adds a response header (copied; any thread, before the response is
+ * handed over). name is lower-case without the colon; neither may contain
+ * CR or LF (MS_EINVAL). Written by the network layer after its own headers
+ * (status, content-type, content-length, the security headers). */
+int ms_http_add_header(ms_http_req_t *r, const char *name, const char *value);
 /** Sets {"error":{"code","message"}} with status. */
 void ms_http_respond_error(ms_http_req_t *r, int status, const char *code, const char *message);
 /** The value of query argument name (decoded, malloc'd) or NULL. */
 char *ms_http_query_arg(const ms_http_req_t *r, const char *name);
-/** Adds a response header (name without the colon, e.g. "set-cookie");
- * both strings are copied. Any thread, before the response is finished. */
-void ms_http_add_header(ms_http_req_t *r, const char *name, const char *value);
 /** The value of cookie name in the request's Cookie header (RFC 6265
  * section 5.4: "name=value" pairs separated by "; "), malloc'd, or NULL. */
 char *ms_http_cookie(const ms_http_req_t *r, const char *name);
@@ -113,11 +146,5 @@ int ms_http_is_tls(const ms_http_req_t *r);
 
 /** Issues an access + refresh token pair for user as the login response body. */
 json_t *ms_api_token_pair(ms_http_req_t *r, ms_store_t *st, const ms_user_t *user);
-
-/** Login rate limiter (fixed one-minute windows per key; loop thread only). */
-struct ms_rate *ms_rate_new(int per_minute);
-void ms_rate_free(struct ms_rate *rl);
-/** 0 when allowed, MS_EBUSY when key exceeded its budget this minute. */
-int ms_rate_hit(struct ms_rate *rl, const char *key);
 
 #endif

@@ -18,10 +18,6 @@
 
 /** The Content-Security-Policy the page is built to run under: no inline
  * script or style anywhere, WebSocket back to this server only. */
-#define UI_CSP                                                                                     \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
-    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-
 /** Largest inflated file served to a client without gzip. */
 #define MAX_INFLATED (64u << 20)
 
@@ -121,11 +117,8 @@ void ms_api_asset(ms_http_req_t *r) {
     r->cache_control =
         !strncmp(a->path, "/assets/", 8) ? "public, max-age=31536000, immutable" : "no-cache";
     ms_http_add_header(r, "vary", "Accept-Encoding");
-    if (!strcmp(a->path, "/index.html")) {
-        ms_http_add_header(r, "content-security-policy", UI_CSP);
-        ms_http_add_header(r, "x-frame-options", "DENY");
-        ms_http_add_header(r, "referrer-policy", "no-referrer");
-    }
+    /* The page's CSP, X-Frame-Options and Referrer-Policy are the ones the
+     * network layer sends on every response (ms__http_security_headers). */
     if (ms__api_accepts_gzip(r->accept_encoding)) {
         ms_http_add_header(r, "content-encoding", "gzip");
         r->resp_static = 1;

@@ -210,9 +210,21 @@ void ms_api_logout(ms_http_req_t *r, ms_store_t *st) {
     ms_http_respond_json(r, 204, NULL);
 }
 
+/* Tickets are limited per user (ticket_rate_per_min) and bounded per user
+ * (tickets_per_user, the user's own oldest dropped), so one account can
+ * neither flood the table nor push out another account's tickets. A full
+ * table is a 503 (the limits backend reports it, aggregated, in the log). */
 void ms_api_ws_ticket(ms_http_req_t *r) {
-    char ticket[MS_TOKEN_LEN];
-    ms_tickets_issue(r->api->tickets, &r->user, 30000, ticket);
-    ms_http_respond_json(r, 200, json_pack("{s:s, s:i}", "ticket", ticket, "expires_in", 30));
+    const ms_config_t *cfg = r->api->cfg;
+    char key[64], ticket[MS_TOKEN_LEN];
+    snprintf(key, sizeof key, "ticket:user:%s", r->user.sub);
+    if (ms_limits_hit(r->api->limits, key, cfg->ticket_rate_per_min, 60000) != 0) {
+        ms_http_respond_error(r, 429, "rate_limited", "too many tickets; wait a minute");
+        ms_http_add_header(r, "retry-after", "60");
+    } else if (ms_limits_ticket_issue(r->api->limits, &r->user, 30000, ticket) != 0) {
+        ms_http_respond_error(r, 503, "busy", "too many outstanding tickets; retry later");
+    } else {
+        ms_http_respond_json(r, 200, json_pack("{s:s, s:i}", "ticket", ticket, "expires_in", 30));
+    }
     ms_http_finish(r);
 }

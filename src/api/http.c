@@ -1,6 +1,8 @@
 /* Request/response helpers shared by every handler. */
 #include "api/api.h"
 
+#include "core/ms.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,9 +27,24 @@ void ms_http_respond_error(ms_http_req_t *r, int status, const char *code, const
                          json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
+int ms_http_add_header(ms_http_req_t *r, const char *name, const char *value) {
+    if (!name || !*name || !value || strpbrk(name, "\r\n: ") || strpbrk(value, "\r\n"))
+        return MS_EINVAL;
+    ms_http_header_t *h = ms_xcalloc(1, sizeof *h);
+    h->name = ms_xstrdup(name);
+    h->value = ms_xstrdup(value);
+    ms_http_header_t **pp = &r->resp_headers;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = h;
+    return 0;
+}
+
 void ms_http_req_unref(ms_http_req_t *r) {
     if (--r->refs > 0)
         return;
+    if (r->api)
+        r->api->body_inflight -= r->body_reserved;
     free(r->path);
     free(r->query);
     free(r->authorization);
@@ -35,7 +52,12 @@ void ms_http_req_unref(ms_http_req_t *r) {
     free(r->accept_encoding);
     free(r->forwarded_proto);
     ms_buf_free(&r->body);
-    ms_buf_free(&r->resp_headers);
+    for (ms_http_header_t *h = r->resp_headers, *next; h; h = next) {
+        next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
     if (!r->resp_static)
         free(r->resp_body);
     json_decref(r->json);
@@ -91,11 +113,6 @@ char *ms_http_query_arg(const ms_http_req_t *r, const char *name) {
         p += len + (amp ? 1 : 0);
     }
     return NULL;
-}
-
-void ms_http_add_header(ms_http_req_t *r, const char *name, const char *value) {
-    ms_buf_append(&r->resp_headers, name, strlen(name) + 1);
-    ms_buf_append(&r->resp_headers, value, strlen(value) + 1);
 }
 
 /* RFC 6265 section 5.4 sends "a=1; b=2"; section 5.2 says servers split on

@@ -86,14 +86,32 @@ void ms_api_store_error(ms_http_req_t *r, int err) {
 typedef struct {
     ms_http_req_t *r;
     const route_t *route;
+    int user_gone; /* the token's user no longer exists */
 } pool_job_t;
 
+/* On a pool thread: the token's user must still exist (a deleted user's
+ * access token is refused at once, not when it expires), then the storage
+ * handler runs. Loop handlers run later, in pool_done. */
 static void pool_run(ms_store_t *st, void *arg) {
     pool_job_t *j = arg;
     if (!st) {
         ms_http_respond_error(j->r, 500, "internal_error", "database unavailable");
         return;
     }
+    if (j->route->auth) {
+        int rc = ms_store_user_by_id(st, j->r->user.sub, NULL);
+        if (rc == MS_ENOENT) {
+            j->user_gone = 1;
+            ms_http_respond_error(j->r, 401, "unauthorized", "this account no longer exists");
+            return;
+        }
+        if (rc) {
+            ms_api_store_error(j->r, rc);
+            return;
+        }
+    }
+    if (!j->route->pool_fn)
+        return;
     j->route->pool_fn(j->r, st);
     if (!j->r->status)
         ms_http_respond_error(j->r, 500, "internal_error", "no response");
@@ -101,8 +119,14 @@ static void pool_run(ms_store_t *st, void *arg) {
 
 static void pool_done(void *arg) {
     pool_job_t *j = arg;
-    ms_http_finish(j->r);
+    ms_http_req_t *r = j->r;
+    const route_t *route = j->route;
     free(j);
+    if (route->loop_fn && !r->status) {
+        route->loop_fn(r); /* calls ms_http_finish itself, now or later */
+        return;
+    }
+    ms_http_finish(r);
 }
 
 /* Verifies "Authorization: Bearer <jwt>" into r->user. */
@@ -116,36 +140,55 @@ static int authenticate(ms_http_req_t *r) {
     return ms_jwt_verify(r->api->jwt_secret, r->api->jwt_secret_len, h, &r->user);
 }
 
-/* Login and registration attempts are limited per client address and per
- * account (credential stuffing comes from many addresses at one account). */
-static int rate_limited(ms_http_req_t *r) {
-    int limited = ms_rate_hit(r->api->rate, r->peer) != 0;
-    const char *email = json_string_value(json_object_get(r->json, "email"));
-    if (email && strlen(email) <= 254) {
-        char key[300];
-        size_t n = (size_t)snprintf(key, sizeof key, "email:%s", email);
-        for (size_t i = 6; i < n && i < sizeof key; i++)
-            key[i] = (char)tolower((unsigned char)key[i]);
-        limited |= ms_rate_hit(r->api->rate, key) != 0;
-    }
-    return limited;
+static void respond_rate_limited(ms_http_req_t *r) {
+    ms_http_respond_error(r, 429, "rate_limited", "too many attempts; wait a minute");
+    ms_http_add_header(r, "retry-after", "60");
 }
 
-void ms_api_dispatch(ms_http_req_t *r) {
-    const route_t *route = NULL;
-    char allow[64] = "";
-    r->refs++; /* the handler's reference, dropped by ms_http_finish */
+/* Login and registration attempts are limited per client address (here, on
+ * the headers) and per account (in ms_api_dispatch, once the body names
+ * it): credential stuffing comes from many addresses at one account. An
+ * address already over its budget is refused before its email is looked
+ * at, so it cannot fill the counter table with one key per email. */
+static int address_limited(ms_http_req_t *r) {
+    char key[96];
+    snprintf(key, sizeof key, "login:addr:%s", r->peer);
+    return ms_limits_hit(r->api->limits, key, r->api->cfg->login_rate_per_min, 60000) != 0;
+}
+
+static int email_limited(ms_http_req_t *r) {
+    const char *email = json_string_value(json_object_get(r->json, "email"));
+    if (!email || strlen(email) > 254)
+        return 0; /* refused as invalid by the handler, which is cheap */
+    char key[300];
+    size_t n = (size_t)snprintf(key, sizeof key, "login:email:%s", email);
+    for (size_t i = 12; i < n && i < sizeof key; i++)
+        key[i] = (char)tolower((unsigned char)key[i]);
+    return ms_limits_hit(r->api->limits, key, r->api->cfg->login_rate_per_min, 60000) != 0;
+}
+
+/* The route for method and path, or NULL with the Allow value (the methods
+ * the path has) in allow. */
+static const route_t *find_route(ms_http_req_t *r, char *allow, size_t allow_len) {
+    allow[0] = '\0';
     for (size_t i = 0; i < MS_COUNTOF(routes); i++) {
         if (!match(routes[i].pattern, r->path, r->param, sizeof r->param))
             continue;
-        if (routes[i].method == r->method) {
-            route = &routes[i];
-            break;
-        }
+        if (routes[i].method == r->method)
+            return &routes[i];
         size_t n = strlen(allow);
-        snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
-                 method_names[routes[i].method]);
+        snprintf(allow + n, allow_len - n, "%s%s", n ? ", " : "", method_names[routes[i].method]);
     }
+    return NULL;
+}
+
+int ms_api_begin(ms_http_req_t *r) {
+    if (r->begun)
+        return r->status;
+    r->begun = 1;
+    const ms_config_t *cfg = r->api->cfg;
+    char allow[64];
+    const route_t *route = find_route(r, allow, sizeof allow);
     if (!route) {
         if (allow[0]) {
             snprintf(r->allow, sizeof r->allow, "%s", allow);
@@ -153,14 +196,43 @@ void ms_api_dispatch(ms_http_req_t *r) {
         } else {
             ms_http_respond_error(r, 404, "not_found", "no such route");
         }
-        goto finish;
+        return r->status;
     }
-    if (r->body_too_large) {
+    r->route = route;
+    /* A body is kept only where the route reads one; requests without a
+     * token get the small limit, so an anonymous client cannot make the
+     * server hold much. */
+    r->body_keep = route->json != 0;
+    r->body_limit = route->json && route->auth ? cfg->max_body_bytes : cfg->max_unauth_body_bytes;
+    if (r->body_limit > cfg->max_body_bytes)
+        r->body_limit = cfg->max_body_bytes;
+    if (r->body_too_large || r->content_length > r->body_limit) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
-        goto finish;
+        return r->status;
     }
     if (route->auth && authenticate(r) != 0) {
         ms_http_respond_error(r, 401, "unauthorized", "missing, invalid or expired access token");
+        return r->status;
+    }
+    if (route->rate_limited && address_limited(r)) {
+        respond_rate_limited(r);
+        return r->status;
+    }
+    return 0;
+}
+
+void ms_api_dispatch(ms_http_req_t *r) {
+    r->refs++; /* the handler's reference, dropped by ms_http_finish */
+    if (!r->begun)
+        ms_api_begin(r);
+    if (r->status)
+        goto finish;
+    const route_t *route = r->route;
+    /* One line per handler run (debug): the e2e suite counts them. */
+    ms_log(MS_LOG_DEBUG, "api_dispatch", "\"method\":\"%s\",\"route\":\"%s\"",
+           method_names[route->method], route->pattern);
+    if (r->body_too_large || (int64_t)r->body.len > r->body_limit) {
+        ms_http_respond_error(r, 413, "too_large", "request body too large");
         goto finish;
     }
     if (route->json) {
@@ -176,11 +248,11 @@ void ms_api_dispatch(ms_http_req_t *r) {
             }
         }
     }
-    if (route->rate_limited && rate_limited(r)) {
-        ms_http_respond_error(r, 429, "rate_limited", "too many attempts; wait a minute");
+    if (route->rate_limited && email_limited(r)) {
+        respond_rate_limited(r);
         goto finish;
     }
-    if (route->loop_fn) {
+    if (route->loop_fn && !route->auth) {
         route->loop_fn(r); /* calls ms_http_finish itself, now or later */
         return;
     }

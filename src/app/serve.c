@@ -171,9 +171,11 @@ int ms_app_serve(const ms_config_t *cfg) {
     srv->chat = ms_chat_new(&srv->loop, cfg, srv->provider, srv->node.id);
     srv->api.loop = &srv->loop;
     srv->api.cfg = cfg;
-    srv->api.tickets = ms_tickets_new();
+    ms_limits_memory_config_t lc = {.max_keys = cfg->rate_limit_keys,
+                                    .max_tickets = cfg->max_tickets,
+                                    .max_tickets_per_user = cfg->tickets_per_user};
+    srv->api.limits = ms_limits_memory_new(&lc);
     srv->api.chat = srv->chat;
-    srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
 
     char err[256] = "";
     srv->net = ms_net_start(&srv->loop, cfg, &srv->api, err, sizeof err);
@@ -215,8 +217,7 @@ cleanup:
     ms_net_free(srv->net);
     ms_chat_free(srv->chat);
     srv->provider->ops->free(srv->provider);
-    ms_tickets_free(srv->api.tickets);
-    ms_rate_free(srv->api.rate);
+    ms_limits_free(srv->api.limits);
     ms_work_shutdown();
     ms__app_release_node(cfg, srv->node.id);
     if (uv_loop_close(&srv->loop) != 0)

@@ -1,6 +1,6 @@
-/* Authentication primitives: argon2id passwords, HS256 JWT access tokens,
- * random opaque tokens (refresh tokens, WebSocket tickets) and the
- * in-memory one-time ticket table. */
+/* Authentication primitives: argon2id passwords, HS256 JWT access tokens and
+ * random opaque tokens (refresh tokens, WebSocket tickets). Tickets and rate
+ * limits are stored behind auth/limits.h. */
 #ifndef MS_AUTH_AUTH_H
 #define MS_AUTH_AUTH_H
 
@@ -43,17 +43,5 @@ int ms_jwt_verify(const unsigned char *secret, size_t secret_len, const char *to
 void ms_token_random(char out[MS_TOKEN_LEN]);
 /** SHA-256 of token as lower-case hex (64 chars + NUL): how tokens are stored. */
 void ms_token_hash(const char *token, char out[65]);
-
-/** One-time WebSocket tickets (short-lived, in memory, thread-safe: issued
- * from worker threads, redeemed on the loop). */
-typedef struct ms_tickets ms_tickets_t;
-ms_tickets_t *ms_tickets_new(void);
-void ms_tickets_free(ms_tickets_t *t);
-/** Issues a ticket for the claims, valid ttl_ms. out as ms_token_random. */
-void ms_tickets_issue(ms_tickets_t *t, const ms_jwt_claims_t *claims, int64_t ttl_ms,
-                      char out[MS_TOKEN_LEN]);
-/** Redeems a ticket once: fills *out and forgets it. MS_EAUTH if unknown,
- * expired or already used. Expired entries are purged on each call. */
-int ms_tickets_redeem(ms_tickets_t *t, const char *ticket, ms_jwt_claims_t *out);
 
 #endif

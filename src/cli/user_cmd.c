@@ -1,4 +1,4 @@
-/* `medstream user add|list`. The password never appears on the command
+/* `medstream user add|list|delete`. The password never appears on the command
  * line (it would be visible in ps and shell history): it is piped on stdin
  * or typed at a prompt with echo off. */
 #include "cli/user_cmd.h"
@@ -23,6 +23,7 @@ static const char usage_user[] = "usage: medstream user <command> [options]\n"
                                  "commands:\n"
                                  "  add    create a user (password read from stdin or a prompt)\n"
                                  "  list   list users (email, role, created)\n"
+                                 "  delete delete a user and all their conversations\n"
                                  "\n"
                                  "Run 'medstream user <command> --help' for its options.\n";
 
@@ -42,6 +43,16 @@ static const char usage_list[] = "usage: medstream user list [--data-dir DIR]\n"
                                  "\n"
                                  "  --data-dir DIR   data directory (default $MEDSTREAM_DATA_DIR "
                                  "or ./medstream-data)\n";
+
+static const char usage_delete[] =
+    "usage: medstream user delete --email EMAIL [--data-dir DIR]\n"
+    "\n"
+    "Deletes the user and everything that is theirs: conversations, messages,\n"
+    "citations and refresh tokens. It cannot be undone. A running server refuses\n"
+    "the user's access tokens from the next request on (401).\n"
+    "\n"
+    "  --email EMAIL    the user's login email (case-insensitive)\n"
+    "  --data-dir DIR   data directory (default $MEDSTREAM_DATA_DIR or ./medstream-data)\n";
 
 static const char *default_data_dir(void) {
     const char *d = getenv("MEDSTREAM_DATA_DIR");
@@ -262,6 +273,54 @@ done:
     return status;
 }
 
+static int user_delete(int argc, char **argv) {
+    const char *email = NULL, *data_dir = default_data_dir();
+    ms_store_t *st = NULL;
+    int status = 1, r;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_delete, stdout);
+            return 0;
+        }
+        if ((r = ms_cli_opt(argc, argv, &i, "--email", &email, NULL)) == 0 &&
+            (r = ms_cli_opt(argc, argv, &i, "--data-dir", &data_dir, NULL)) == 0) {
+            fprintf(stderr, "medstream user delete: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+        if (r < 0) {
+            fprintf(stderr, "medstream user delete: %s needs a value\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!email) {
+        fprintf(stderr, "medstream user delete: --email is required (see --help)\n");
+        return 2;
+    }
+    /* Deleting must not create an empty database as a side effect. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/medstream.db", data_dir);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "medstream user delete: no database in '%s'\n", data_dir);
+        return 1;
+    }
+    if (ms_store_open(data_dir, &st) != 0) {
+        fprintf(stderr, "medstream user delete: cannot open the database in '%s'\n", data_dir);
+        return 1;
+    }
+    ms_user_t u;
+    r = ms_store_user_delete(st, email, &u);
+    if (r == MS_ENOENT)
+        fprintf(stderr, "medstream user delete: no user with email '%s'\n", email);
+    else if (r != 0)
+        fprintf(stderr, "medstream user delete: cannot delete the user (%s)\n", ms_strerror(r));
+    else {
+        printf("deleted %s user %s (id %s) and their conversations\n", u.role, u.email, u.id);
+        status = 0;
+    }
+    ms_store_close(st);
+    return status;
+}
+
 int ms_cli_user(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_user, stderr);
@@ -276,6 +335,8 @@ int ms_cli_user(int argc, char **argv) {
         return user_add(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return user_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "delete") == 0)
+        return user_delete(argc - 1, argv + 1);
     fprintf(stderr, "medstream user: unknown command '%s' (see --help)\n", cmd);
     return 2;
 }

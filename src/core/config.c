@@ -59,6 +59,17 @@ static const cfg_directive_t directives[] = {
      "rate_limited answers in a row before close 1008"},
     {"ws-write", S(ws_write), 0, "WebSocket write path: direct | writable"},
     {"ws-max-inflight", I(ws_max_inflight, 1, 100000), 0, "answers followed at once/connection"},
+    {"header-timeout-s", I(header_timeout_s, 1, 3600), 0, "request head deadline, seconds"},
+    {"body-timeout-s", I(body_timeout_s, 1, 3600), 0, "request body deadline, seconds"},
+    {"max-header-bytes", I(max_header_bytes, 1024, 16384), 0, "request line + headers"},
+    {"max-unauth-body-bytes", I(max_unauth_body_bytes, 256, 64 << 20), 0,
+     "largest body without a token"},
+    {"body-budget-bytes", I(body_budget_bytes, 1024, INT64_C(1) << 40), 0,
+     "request bodies buffered at once"},
+    {"rate-limit-keys", I(rate_limit_keys, 64, 1 << 26), 0, "rate-limit counters held"},
+    {"ticket-rate-per-min", I(ticket_rate_per_min, 1, 100000), 0, "WebSocket tickets/min/user"},
+    {"tickets-per-user", I(tickets_per_user, 1, 10000), 0, "outstanding tickets per user"},
+    {"max-tickets", I(max_tickets, 1, 100000000), 0, "outstanding tickets, all users"},
     {"syn-chunks", I(syn_chunks, 1, 1000000), 0, "synthetic: chunks per answer"},
     {"syn-chunk-bytes", I(syn_chunk_bytes, 1, 65536), 0, "synthetic: bytes per chunk"},
     {"syn-interval-ms", I(syn_interval_ms, 0, 60000), 0, "synthetic: pause between chunks"},
@@ -112,6 +123,15 @@ void ms_config_defaults(ms_config_t *c) {
     c->ws_rate_close_after = 50;
     c->ws_max_inflight = 8;
     c->ws_write = ms_xstrdup("direct");
+    c->header_timeout_s = 10;
+    c->body_timeout_s = 30;
+    c->max_header_bytes = 8192;
+    c->max_unauth_body_bytes = 16384;
+    c->body_budget_bytes = 64 * 1024 * 1024;
+    c->rate_limit_keys = 65536;
+    c->ticket_rate_per_min = 30;
+    c->tickets_per_user = 8;
+    c->max_tickets = 100000;
     /* The same variables ../shared/peers read, so one bench drives all servers. */
     c->syn_chunks = env_int("SYN_CHUNKS", 64);
     c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);

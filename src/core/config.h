@@ -64,6 +64,17 @@ typedef struct {
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
     char *node_name;               /**< stable name of this node; default host:port */
     int64_t lease_ms;              /**< node lease; renewed every lease_ms / 3 */
+
+    /* HTTP limits (src/net/http.c, src/api/routes.c) and the limits backend. */
+    int64_t header_timeout_s;      /**< whole request head must arrive within (slowloris) */
+    int64_t body_timeout_s;        /**< whole request body must arrive within (408 after) */
+    int64_t max_header_bytes;      /**< request line + headers (431/414 above) */
+    int64_t max_unauth_body_bytes; /**< body of routes without a token (413 above) */
+    int64_t body_budget_bytes;     /**< request bodies buffered at once (503 above) */
+    int64_t rate_limit_keys;       /**< rate-limit counters held at once */
+    int64_t ticket_rate_per_min;   /**< WebSocket tickets one user may get a minute */
+    int64_t tickets_per_user;      /**< outstanding tickets of one user */
+    int64_t max_tickets;           /**< outstanding tickets, all users (503 above) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -59,9 +59,30 @@ typedef struct ms_session {
 
 /** Per-connection user space given to lws (small: the heavy parts are heap). */
 typedef struct {
-    ms_http_req_t *req; /* HTTP: the request in progress */
-    ms_session_t *sess; /* WebSocket: the session */
+    ms_http_req_t *req;    /* HTTP: the request in progress */
+    struct ms_http_rx *rx; /* HTTP: its body framing and deadline (http.c) */
+    ms_session_t *sess;    /* WebSocket: the session */
 } ms_pss_t;
+
+/** A log line budget: at most per_interval lines each interval, the rest
+ * counted and reported in one line when the next interval starts, so that
+ * what a client can provoke cannot flood the log. Zero-initialise. */
+typedef struct {
+    int64_t window_start;
+    int64_t lines;
+    int64_t suppressed;
+} ms_log_throttle_t;
+
+/** Whether one more line may be logged now (loop thread). */
+int ms__log_allow(ms_log_throttle_t *t, int64_t now, int per_interval, int64_t interval_ms);
+
+/** Adds the security headers every response carries (Content-Security-
+ * Policy, X-Content-Type-Options, X-Frame-Options, Referrer-Policy) with
+ * lws_add_http_header_by_name. 0, or -1 when they do not fit before end. */
+int ms__http_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end);
+
+/** Closes the HTTP body-deadline timer (at shutdown). */
+void ms__http_stop(void);
 
 /** Whether the session follows an answer that is not finished. */
 int ms__session_streaming(const ms_session_t *s);

@@ -62,7 +62,7 @@ void ms__ws_authenticate(struct lws *wsi, ms_session_t *s) {
     if (n > 7 && !strncasecmp(buf, "Bearer ", 7)) {
         ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, buf + 7, &claims) == 0;
     } else if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
-        ok = ms_tickets_redeem(api->tickets, v, &claims) == 0;
+        ok = ms_limits_ticket_redeem(api->limits, v, &claims) == 0;
     } else if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf))) {
         ok = ms_jwt_verify(api->jwt_secret, api->jwt_secret_len, v, &claims) == 0;
     }

@@ -29,6 +29,7 @@ typedef struct ms_store_ops {
     int (*user_by_id)(ms_store_t *st, const char *id, ms_user_t *out);
     int (*user_count)(ms_store_t *st, int64_t *out);
     int (*user_list)(ms_store_t *st, json_t **out);
+    int (*user_delete)(ms_store_t *st, const char *email, ms_user_t *out);
     int (*refresh_put)(ms_store_t *st, const char *token_hash_hex, const char *user_id,
                        int64_t expires_at_ms);
     int (*refresh_consume)(ms_store_t *st, const char *token_hash_hex, char user_id_out[MS_ID_LEN]);

@@ -395,6 +395,7 @@ static const ms_store_ops_t sqlite_ops = {
     .user_by_id = ms__sq_user_by_id,
     .user_count = ms__sq_user_count,
     .user_list = ms__sq_user_list,
+    .user_delete = ms__sq_user_delete,
     .refresh_put = ms__sq_refresh_put,
     .refresh_consume = ms__sq_refresh_consume,
     .conversation_create = ms__sq_conversation_create,

@@ -78,6 +78,10 @@ int ms_store_user_list(ms_store_t *st, json_t **out) {
     return st->ops->user_list(st, out);
 }
 
+int ms_store_user_delete(ms_store_t *st, const char *email, ms_user_t *out) {
+    return st->ops->user_delete(st, email, out);
+}
+
 int ms_store_refresh_put(ms_store_t *st, const char *token_hash_hex, const char *user_id,
                          int64_t expires_at_ms) {
     return st->ops->refresh_put(st, token_hash_hex, user_id, expires_at_ms);

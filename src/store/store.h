@@ -90,6 +90,12 @@ int ms_store_user_count(ms_store_t *st, int64_t *out);
 /** Every user as a JSON array of {"id","email","role","created_at"} (no
  * password hashes), oldest first: for `medstream user list` and admin views. */
 int ms_store_user_list(ms_store_t *st, json_t **out);
+/** Deletes the user with this email (case-insensitive) and everything that
+ * is theirs: refresh tokens, conversations, messages, citations (ON DELETE
+ * CASCADE). Fills *out (may be NULL; password_hash zeroed). MS_ENOENT if
+ * there is no such user. Access tokens already issued are refused from then
+ * on because every authenticated request checks that its user exists. */
+int ms_store_user_delete(ms_store_t *st, const char *email, ms_user_t *out);
 
 /** Stores a refresh token by its SHA-256 hex hash (never the token itself). */
 int ms_store_refresh_put(ms_store_t *st, const char *token_hash_hex, const char *user_id,

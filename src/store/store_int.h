@@ -97,6 +97,7 @@ int ms__sq_user_by_email(ms_store_t *base, const char *email, ms_user_t *out);
 int ms__sq_user_by_id(ms_store_t *base, const char *id, ms_user_t *out);
 int ms__sq_user_count(ms_store_t *base, int64_t *out);
 int ms__sq_user_list(ms_store_t *base, json_t **out);
+int ms__sq_user_delete(ms_store_t *base, const char *email, ms_user_t *out);
 int ms__sq_refresh_put(ms_store_t *base, const char *token_hash_hex, const char *user_id,
                        int64_t expires_at_ms);
 int ms__sq_refresh_consume(ms_store_t *base, const char *token_hash_hex,

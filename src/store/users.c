@@ -6,6 +6,7 @@
 #include "core/log.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,6 +138,38 @@ int ms__sq_user_list(ms_store_t *base, json_t **out) {
         return ms__store_err(st, rc, "user list");
     }
     *out = arr;
+    return 0;
+}
+
+/* The account and, through ON DELETE CASCADE, its refresh tokens,
+ * conversations, messages and citations. One statement: atomic. */
+int ms__sq_user_delete(ms_store_t *base, const char *email, ms_user_t *out) {
+    sq_store_t *st = SQ(base);
+    static const char sql[] = "DELETE FROM users WHERE email = ?1 "
+                              "RETURNING id, email, role, password_hash, created_at";
+    char norm[256];
+    if (email_norm(email, norm) != 0)
+        return MS_ENOENT;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    sqlite3_bind_text(s, 1, norm, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    ms_user_t u;
+    if (rc == SQLITE_ROW) {
+        user_from_row(s, &u);
+        rc = sqlite3_step(s); /* runs the statement to its end */
+    } else if (rc == SQLITE_DONE) {
+        ms__store_done(s);
+        return MS_ENOENT;
+    }
+    ms__store_done(s);
+    if (rc != SQLITE_DONE)
+        return ms__store_err(st, rc, "user delete");
+    if (out) {
+        sodium_memzero(u.password_hash, sizeof u.password_hash);
+        *out = u;
+    }
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests of passwords, JWTs, opaque tokens and tickets. */
+/* Unit tests of passwords, JWTs, opaque tokens, tickets and rate-limit counters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "auth/auth.h"
+#include "auth/limits.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -18,11 +19,6 @@ static const unsigned char secret[] = "0123456789abcdef0123456789abcdef-test-sec
 #define SECRET_LEN (sizeof secret - 1)
 static const unsigned char other_secret[] = "another-secret-of-at-least-32-bytes-length!";
 #define UID "6f1c2b5e-8d3a-4c7e-9f10-2a3b4c5d6e7f"
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static char *b64url(const void *p, size_t n) {
     size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -336,90 +332,147 @@ static ms_jwt_claims_t claims_for(int i) {
     return c;
 }
 
+/* A fake monotonic clock for the limits backend: tests move time by hand. */
+static int64_t fake_now_ms(void *ctx) {
+    return *(int64_t *)ctx;
+}
+
+static ms_limits_t *limits_new(int64_t *clock, int64_t keys, int64_t tickets, int64_t per_user) {
+    ms_limits_memory_config_t c = {.max_keys = keys,
+                                   .max_tickets = tickets,
+                                   .max_tickets_per_user = per_user,
+                                   .now_ms = clock ? fake_now_ms : NULL,
+                                   .now_ctx = clock};
+    return ms_limits_memory_new(&c);
+}
+
 static void test_tickets_one_time(void **state) {
-    ms_tickets_t *t = ms_tickets_new();
+    ms_limits_t *t = limits_new(NULL, 1024, 100000, 100000);
     ms_jwt_claims_t in = claims_for(1), out;
     char tk[MS_TOKEN_LEN], tk2[MS_TOKEN_LEN];
-    ms_tickets_issue(t, &in, 30000, tk);
+    assert_int_equal(ms_limits_ticket_issue(t, &in, 30000, tk), 0);
     assert_int_equal(strlen(tk), 43);
-    ms_tickets_issue(t, &in, 30000, tk2);
+    assert_int_equal(ms_limits_ticket_issue(t, &in, 30000, tk2), 0);
     assert_string_not_equal(tk, tk2);
-    assert_int_equal(ms_tickets_redeem(t, tk, &out), 0);
+    assert_int_equal(ms_limits_ticket_redeem(t, tk, &out), 0);
     assert_memory_equal(&in, &out, sizeof in);
-    assert_int_equal(ms_tickets_redeem(t, tk, &out), MS_EAUTH); /* used */
-    assert_int_equal(ms_tickets_redeem(t, tk2, &out), 0);
-    assert_int_equal(ms_tickets_redeem(t, "unknown", &out), MS_EAUTH);
-    assert_int_equal(ms_tickets_redeem(t, "", &out), MS_EAUTH);
-    assert_int_equal(ms_tickets_redeem(t, NULL, &out), MS_EAUTH);
+    assert_int_equal(ms_limits_ticket_redeem(t, tk, &out), MS_EAUTH); /* used */
+    assert_int_equal(ms_limits_ticket_redeem(t, tk2, &out), 0);
+    assert_int_equal(ms_limits_ticket_redeem(t, "unknown", &out), MS_EAUTH);
+    assert_int_equal(ms_limits_ticket_redeem(t, "", &out), MS_EAUTH);
+    assert_int_equal(ms_limits_ticket_redeem(t, NULL, &out), MS_EAUTH);
 
     /* Many live tickets each map back to their own claims. */
     enum { N = 2000 };
     char(*many)[MS_TOKEN_LEN] = malloc(N * sizeof *many);
     for (int i = 0; i < N; i++) {
         ms_jwt_claims_t c = claims_for(i);
-        ms_tickets_issue(t, &c, 30000, many[i]);
+        assert_int_equal(ms_limits_ticket_issue(t, &c, 30000, many[i]), 0);
     }
     for (int i = N - 1; i >= 0; i--) {
         ms_jwt_claims_t want = claims_for(i);
-        assert_int_equal(ms_tickets_redeem(t, many[i], &out), 0);
+        assert_int_equal(ms_limits_ticket_redeem(t, many[i], &out), 0);
         assert_memory_equal(&want, &out, sizeof want);
     }
     free(many);
-    ms_tickets_free(t);
-    ms_tickets_free(NULL);
+    ms_limits_free(t);
+    ms_limits_free(NULL);
 }
 
 static void test_tickets_expiry(void **state) {
-    ms_tickets_t *t = ms_tickets_new();
+    int64_t now = 1000;
+    ms_limits_t *t = limits_new(&now, 1024, 100, 100);
     ms_jwt_claims_t in = claims_for(2), out;
     char short1[MS_TOKEN_LEN], zero[MS_TOKEN_LEN], longer[MS_TOKEN_LEN];
-    ms_tickets_issue(t, &in, 30000, longer);
-    ms_tickets_issue(t, &in, 20, short1);
-    ms_tickets_issue(t, &in, 0, zero);
-    assert_int_equal(ms_tickets_redeem(t, zero, &out), MS_EAUTH);
-    sleep_ms(40);
-    assert_int_equal(ms_tickets_redeem(t, short1, &out), MS_EAUTH);
+    ms_limits_ticket_issue(t, &in, 30000, longer);
+    ms_limits_ticket_issue(t, &in, 20, short1);
+    ms_limits_ticket_issue(t, &in, 0, zero);
+    assert_int_equal(ms_limits_ticket_redeem(t, zero, &out), MS_EAUTH);
+    now += 19;
+    ms_limits_stats_t st;
+    ms_limits_stats(t, &st);
+    assert_int_equal(st.tickets, 2);
+    now += 1; /* exactly at expiry: gone */
+    assert_int_equal(ms_limits_ticket_redeem(t, short1, &out), MS_EAUTH);
     /* Purging the expired ones left the long-lived ticket alone. */
-    assert_int_equal(ms_tickets_redeem(t, longer, &out), 0);
-    ms_tickets_free(t); /* frees whatever is still live (ASan checks) */
+    assert_int_equal(ms_limits_ticket_redeem(t, longer, &out), 0);
+    ms_limits_free(t); /* frees whatever is still live (ASan checks) */
 }
 
-static void test_tickets_bounded(void **state) {
-    ms_tickets_t *t = ms_tickets_new();
-    ms_jwt_claims_t in = claims_for(3), out;
-    char first[MS_TOKEN_LEN], tk[MS_TOKEN_LEN];
-    ms_tickets_issue(t, &in, 60000, first);
+/* Defect 18: 100,000 tickets of one user evicted another user's valid
+ * ticket. Now a user's tickets only ever push out that user's own oldest,
+ * and a full table refuses instead of evicting. */
+static void test_tickets_bounded_per_user(void **state) {
+    int64_t now = 0;
+    ms_limits_t *t = limits_new(&now, 1024, 50, 4);
+    ms_jwt_claims_t alice = claims_for(1), mallory = claims_for(2), out;
+    char a[MS_TOKEN_LEN], m[5][MS_TOKEN_LEN], extra[MS_TOKEN_LEN];
+    assert_int_equal(ms_limits_ticket_issue(t, &alice, 30000, a), 0);
     for (int i = 0; i < 100000; i++)
-        ms_tickets_issue(t, &in, 60000 + i, tk);
-    /* The table is full at 100000: the ticket closest to expiry made room. */
-    assert_int_equal(ms_tickets_redeem(t, first, &out), MS_EAUTH);
-    assert_int_equal(ms_tickets_redeem(t, tk, &out), 0);
-    ms_tickets_free(t);
+        assert_int_equal(ms_limits_ticket_issue(t, &mallory, 30000, m[i % 5]), 0);
+    ms_limits_stats_t st;
+    ms_limits_stats(t, &st);
+    assert_int_equal(st.tickets, 1 + 4); /* alice's one, mallory's last four */
+    assert_int_equal(ms_limits_ticket_redeem(t, a, &out), 0);
+    assert_string_equal(out.sub, alice.sub);
+    /* Mallory's last four are live; the fifth-last was her own, dropped. */
+    int live = 0;
+    for (int i = 0; i < 5; i++)
+        live += ms_limits_ticket_redeem(t, m[i], &out) == 0;
+    assert_int_equal(live, 4);
+
+    /* A full table (50 users x 1 ticket) refuses the 51st user's ticket and
+     * keeps every other one. */
+    char tk[50][MS_TOKEN_LEN];
+    for (int i = 0; i < 50; i++) {
+        ms_jwt_claims_t c = claims_for(100 + i);
+        assert_int_equal(ms_limits_ticket_issue(t, &c, 30000, tk[i]), 0);
+    }
+    ms_jwt_claims_t late = claims_for(999);
+    assert_int_equal(ms_limits_ticket_issue(t, &late, 30000, extra), MS_EBUSY);
+    ms_limits_stats(t, &st);
+    assert_int_equal(st.tickets_refused, 1);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(ms_limits_ticket_redeem(t, tk[i], &out), 0);
+    /* Expired tickets make room again. */
+    for (int i = 0; i < 50; i++) {
+        ms_jwt_claims_t c = claims_for(100 + i);
+        ms_limits_ticket_issue(t, &c, 1000, tk[i]);
+    }
+    now += 1000;
+    assert_int_equal(ms_limits_ticket_issue(t, &late, 30000, extra), 0);
+    ms_limits_free(t);
 }
 
 typedef struct {
-    ms_tickets_t *t;
+    ms_limits_t *t;
+    int id;
     int failures;
 } ticket_worker_t;
 
 static void *ticket_worker(void *arg) {
     ticket_worker_t *w = arg;
-    ms_jwt_claims_t in = claims_for(7), out;
-    char tk[MS_TOKEN_LEN];
+    ms_jwt_claims_t in = claims_for(w->id), out;
+    char tk[MS_TOKEN_LEN], key[32];
+    snprintf(key, sizeof key, "worker:%d", w->id);
     for (int i = 0; i < 2000; i++) {
-        ms_tickets_issue(w->t, &in, 30000, tk);
-        if (ms_tickets_redeem(w->t, tk, &out) != 0 || ms_tickets_redeem(w->t, tk, &out) == 0)
+        if (ms_limits_ticket_issue(w->t, &in, 30000, tk) != 0 ||
+            ms_limits_ticket_redeem(w->t, tk, &out) != 0 ||
+            ms_limits_ticket_redeem(w->t, tk, &out) == 0 || strcmp(out.sub, in.sub) != 0)
+            w->failures++;
+        if (ms_limits_hit(w->t, key, 1000000, 60000) != 0)
             w->failures++;
     }
     return NULL;
 }
 
-static void test_tickets_threads(void **state) {
+static void test_limits_threads(void **state) {
     ticket_worker_t w[4];
     pthread_t th[4];
-    ms_tickets_t *t = ms_tickets_new();
+    ms_limits_t *t = limits_new(NULL, 1024, 100000, 8);
     for (int i = 0; i < 4; i++) {
         w[i].t = t;
+        w[i].id = i;
         w[i].failures = 0;
         assert_int_equal(pthread_create(&th[i], NULL, ticket_worker, &w[i]), 0);
     }
@@ -427,7 +480,66 @@ static void test_tickets_threads(void **state) {
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    ms_tickets_free(t);
+    ms_limits_free(t);
+}
+
+/* The counter allows limit events in any window and refuses the next
+ * without counting it; the previous window weighs in proportionally. */
+static void test_limits_sliding_window(void **state) {
+    int64_t now = 600000; /* the start of a 60 s window */
+    ms_limits_t *l = limits_new(&now, 1024, 1, 1);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 60000), 0);
+    assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 60000), MS_EBUSY);
+    /* Other keys, and the same key with another window, are separate. */
+    assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.2", 10, 60000), 0);
+    assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 1000), 0);
+    /* Half-way through the next window, half of the previous one counts:
+     * 5 from before, so 5 more fit. */
+    now += 60000 + 30000;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 60000), 0);
+    assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 60000), MS_EBUSY);
+    /* Two windows later nothing is left. */
+    now += 120000;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(ms_limits_hit(l, "login:addr:10.0.0.1", 10, 60000), 0);
+    assert_int_equal(ms_limits_hit(l, NULL, 10, 60000), MS_EINVAL);
+    assert_int_equal(ms_limits_hit(l, "k", 0, 60000), MS_EINVAL);
+    assert_int_equal(ms_limits_hit(l, "k", 1, 0), MS_EINVAL);
+    ms_limits_free(l);
+}
+
+/* Defect 4: the table is bounded whatever the number of distinct keys, and
+ * a flood of fresh keys evicts fresh keys, not the blocked ones. */
+static void test_limits_bounded_and_keeps_blocked_keys(void **state) {
+    int64_t now = 0;
+    ms_limits_t *l = limits_new(&now, 1024, 1, 1);
+    char key[64];
+    /* 64 blocked keys... */
+    for (int k = 0; k < 64; k++) {
+        snprintf(key, sizeof key, "login:email:victim%d@example.org", k);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(ms_limits_hit(l, key, 5, 60000), 0);
+        assert_int_equal(ms_limits_hit(l, key, 5, 60000), MS_EBUSY);
+    }
+    /* ...then 100,000 distinct keys in the same minute. */
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, sizeof key, "login:email:flood%d@example.org", i);
+        assert_int_equal(ms_limits_hit(l, key, 5, 60000), 0);
+    }
+    ms_limits_stats_t st;
+    ms_limits_stats(l, &st);
+    assert_int_equal(st.counter_capacity, 1024);
+    assert_true(st.counter_keys <= 1024);
+    assert_true(st.counter_evictions >= 100000 - 1024);
+    /* A set holds 8; unless 8 blocked keys share one set (p < 1e-9), every
+     * blocked key is still blocked. */
+    for (int k = 0; k < 64; k++) {
+        snprintf(key, sizeof key, "login:email:victim%d@example.org", k);
+        assert_int_equal(ms_limits_hit(l, key, 5, 60000), MS_EBUSY);
+    }
+    ms_limits_free(l);
 }
 
 int main(void) {
@@ -442,8 +554,10 @@ int main(void) {
         cmocka_unit_test(test_token_random_and_hash),
         cmocka_unit_test(test_tickets_one_time),
         cmocka_unit_test(test_tickets_expiry),
-        cmocka_unit_test(test_tickets_bounded),
-        cmocka_unit_test(test_tickets_threads),
+        cmocka_unit_test(test_tickets_bounded_per_user),
+        cmocka_unit_test(test_limits_threads),
+        cmocka_unit_test(test_limits_sliding_window),
+        cmocka_unit_test(test_limits_bounded_and_keeps_blocked_keys),
     };
     if (sodium_init() < 0)
         return 1;
