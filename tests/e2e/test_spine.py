@@ -189,3 +189,46 @@ def test_two_gateways_share_one_database(start_server):
     assert m["content"].endswith(DISCLAIMER_TEXT)
     mb = next(x for x in b.messages(tok_b, conv) if x["id"] == slb.message_id)
     assert mb["status"] == "complete" and mb["content"] == slb.complete["text"]
+
+
+def test_login_burst_does_not_delay_retrieval(start_server):
+    """Password hashing has its own pool: while a burst of logins (argon2id,
+    slow by design) keeps it busy, a question's retrieval still runs at once.
+    On one shared pool the search queued behind the hashes. Measured
+    relatively: retrieval must finish long before the burst does."""
+    srv = start_server(kb=[("jsonl", E2E_KB)], login_rate_per_min=100000)
+    users = [srv.register() for _ in range(3)]
+    asker = users[0]
+
+    import concurrent.futures
+    import requests as rq
+
+    def login(u):
+        r = rq.post(srv.base_url + "/api/auth/login",
+                    json={"email": u["email"], "password": u["password"]}, timeout=120)
+        return r.status_code
+
+    async def go():
+        ws, _ = await connect(srv, asker["access_token"])
+        loop = asyncio.get_running_loop()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=24)
+        t0 = time.monotonic()
+        burst = [loop.run_in_executor(pool, login, users[i % 3]) for i in range(24)]
+        await asyncio.sleep(0.2)  # the hashes are running
+        cmid = await send_message(ws, HEMO_QUESTION)
+        t_ask = time.monotonic()
+        t_result = None
+        while t_result is None:
+            ev = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            if ev["type"] == "tool_result":
+                t_result = time.monotonic()
+        codes = await asyncio.gather(*burst)
+        t_burst = time.monotonic()
+        pool.shutdown()
+        await ws.close()
+        return codes, t_result - t_ask, t_burst - t0
+    codes, retrieval_s, burst_s = run(go())
+    assert codes == [200] * 24, codes
+    assert burst_s > 1.0, f"the burst was too short to tell ({burst_s:.2f} s)"
+    assert retrieval_s < burst_s / 4, (
+        f"retrieval took {retrieval_s:.2f} s during a {burst_s:.2f} s login burst")
