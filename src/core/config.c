@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum { CFG_STR, CFG_INT, CFG_BOOL, CFG_DOUBLE } cfg_type_t;
 
@@ -167,12 +168,43 @@ static const cfg_directive_t *find_directive(const char *name, size_t len, int u
     return NULL;
 }
 
+/* Opens the config file for reading, or says why it cannot be read (a
+ * missing file, a directory, no permission) with the path and the errno
+ * text: jansson's own message for those carries no line, and its "line -1"
+ * read as a syntax error. */
+static FILE *open_file(const char *path, FILE *err) {
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    int e = errno;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        e = EISDIR;
+    }
+    if (!f)
+        fprintf(err, "medstream: config %s: cannot read the file: %s\n", path, strerror(e));
+    return f;
+}
+
 static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    FILE *f = open_file(path, err);
+    if (!f)
+        return MS_EINVAL;
+    json_t *root = json_loadf(f, 0, &je);
+    int read_failed = ferror(f), read_errno = errno;
+    fclose(f);
+    if (!root && read_failed) {
+        fprintf(err, "medstream: config %s: cannot read the file: %s\n", path,
+                strerror(read_errno));
+        return MS_EINVAL;
+    }
     if (!root || !json_is_object(root)) {
-        fprintf(err, "medstream: config %s: %s (line %d)\n", path,
-                root ? "not a JSON object" : je.text, je.line);
+        if (root)
+            fprintf(err, "medstream: config %s: not a JSON object\n", path);
+        else
+            fprintf(err, "medstream: config %s: %s (line %d, column %d)\n", path, je.text, je.line,
+                    je.column);
         json_decref(root);
         return MS_EINVAL;
     }
