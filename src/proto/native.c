@@ -169,7 +169,7 @@ static int native_decode(void *state, const char *frame, size_t len, const ms_de
     } else if (!strcmp(t, "ping")) {
         out->kind = MS_CMSG_PING;
     } else {
-        snprintf(errmsg, errlen, "unknown message type \"%.40s\"", t);
+        snprintf(errmsg, errlen, "unknown message type \"%.*s\"", ms__proto_quote_len(t, 40), t);
         rc = MS_EINVAL;
         goto fail;
     }
