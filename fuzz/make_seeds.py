@@ -94,6 +94,9 @@ SEEDS["proto_fhir"] = {
                                             "content": "Vitals?"}),
     "open-empty-session": "@\n" + j({"type": "ping"}),
     "open-long-session": "@" + "s" * 129 + "\n" + j({"type": "ping"}),
+    # ?session_id= is percent-decoded bytes: a surrogate, an overlong '/'
+    "open-session-surrogate": b"@\xed\xa0\x80\n" + j({"type": "ping"}).encode(),
+    "open-session-overlong": b"@a\xc0\xafb\n" + j({"type": "ping"}).encode(),
 }
 SEEDS["proto_dx"] = {
     "chat": j({"type": "chat", "data": {"message": "Chest pain and shortness of breath"}}),
@@ -346,7 +349,10 @@ def main():
             if f.startswith("seed-"):
                 os.remove(os.path.join(d, f))
         for name, text in seeds.items():
-            data = text.encode("latin-1") if name == "latin1" else text.encode("utf-8")
+            if isinstance(text, bytes):
+                data = text
+            else:
+                data = text.encode("latin-1") if name == "latin1" else text.encode("utf-8")
             with open(os.path.join(d, "seed-" + name), "wb") as f:
                 f.write(data)
     return 0

@@ -160,7 +160,9 @@ extern const ms_dialect_ops_t ms_dialect_fhir;
 /** Diagnosis streamer, WS /ws/{user_id} (dx.c). */
 extern const ms_dialect_ops_t ms_dialect_dx;
 
-/** Number of Unicode code points in valid UTF-8 s, or -1 if s is not valid UTF-8. */
+/** Number of Unicode code points in s, or -1 if s is not UTF-8 as RFC 3629
+ * section 4 defines it (no overlong forms, surrogates or code points above
+ * U+10FFFF). */
 long ms_utf8_count(const char *s, size_t len);
 
 /** The conversation id a dialect session id stands for, for user_id: the

@@ -31,12 +31,19 @@ void ms_client_msg_clear(ms_client_msg_t *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* RFC 3629 section 4: the second byte's range excludes overlong forms
+ * (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code points
+ * above U+10FFFF (F4 90.., F5..FF). */
 long ms_utf8_count(const char *s, size_t len) {
     long n = 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        size_t k = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
         if (!k || i + k > len)
+            return -1;
+        unsigned char b = k > 1 ? (unsigned char)s[i + 1] : 0x80;
+        if ((c == 0xe0 && b < 0xa0) || (c == 0xed && b > 0x9f) || (c == 0xf0 && b < 0x90) ||
+            (c == 0xf4 && b > 0x8f))
             return -1;
         for (size_t j = 1; j < k; j++)
             if (((unsigned char)s[i + j] & 0xc0) != 0x80)
