@@ -53,6 +53,7 @@ run_one() {
     fi
     mkdir -p "$work" "$art"
     local log="$BUILD/artifacts/$t.log" start=$SECONDS rc
+    touch "$art/.start" # artifacts newer than this are this run's
     # shellcheck disable=SC2086
     "$bin" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-10}" \
         -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -max_len=65536 -print_final_stats=1 \
@@ -60,11 +61,11 @@ run_one() {
         "$work" "fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
     local stats
-    stats=$(grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" |
+    stats=$(grep -aE '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" |
         sed 's/^stat:://; s/: */=/' | tr '\n' ' ')
     if [ $rc -ne 0 ]; then
-        echo "FAIL $t after $((SECONDS - start)) s (exit $rc): $(ls "$art" | tr '\n' ' ')"
-        grep -E '==ERROR|==fuzz==|SUMMARY|Test unit written' "$log" | head -20
+        echo "FAIL $t after $((SECONDS - start)) s (exit $rc): $(find "$art" -type f -newer "$art/.start" | tr '\n' ' ')"
+        grep -aE '==ERROR|==fuzz==|SUMMARY|Test unit written' "$log" | cut -c1-400 | head -20
         echo "     full log: $log"
         return 1
     fi
