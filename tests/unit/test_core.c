@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/ms.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -145,10 +146,13 @@ static size_t read_directives(directive_t *d, size_t max) {
         assert_int_equal(load_args(&c, &out, &err, 1, a), MS_EINVAL);
         const char *e = cap_text(&err);
         const char *from = strstr(e, "from ");
-        if (from && sscanf(from, "from %lld to %lld", &d[i].lo, &d[i].hi) == 2)
-            d[i].kind = KIND_INT;
-        else
-            d[i].kind = KIND_DOUBLE;
+        char *end = NULL, *end2 = NULL;
+        if (from) {
+            d[i].lo = strtoll(from + 5, &end, 10);
+            if (strncmp(end, " to ", 4) == 0)
+                d[i].hi = strtoll(end + 4, &end2, 10);
+        }
+        d[i].kind = end2 && end2 != end + 4 ? KIND_INT : KIND_DOUBLE;
         assert_non_null(strstr(e, d[i].name));
         cap_free(&out);
         cap_free(&err);
@@ -164,12 +168,12 @@ static void other_value(const directive_t *d, char *out, size_t n) {
         snprintf(out, n, "%s", !strcmp(d->def, "true") ? "false" : "true");
         break;
     case KIND_INT: {
-        long long def = atoll(d->def);
+        long long def = strtoll(d->def, NULL, 10);
         snprintf(out, n, "%lld", d->hi != def ? d->hi : d->lo);
         break;
     }
     case KIND_DOUBLE:
-        snprintf(out, n, "%g", atof(d->def) + 0.5);
+        snprintf(out, n, "%g", strtod(d->def, NULL) + 0.5);
         break;
     case KIND_STR:
         if (!strcmp(d->name, "listen"))
@@ -192,9 +196,9 @@ static int dumped_as(const ms_config_t *c, const directive_t *d, const char *val
     else if (json_is_boolean(v))
         ok = json_is_true(v) == !strcmp(value, "true");
     else if (json_is_integer(v))
-        ok = json_integer_value(v) == atoll(value);
+        ok = json_integer_value(v) == strtoll(value, NULL, 10);
     else if (json_is_real(v))
-        ok = json_real_value(v) == atof(value);
+        ok = json_real_value(v) == strtod(value, NULL);
     json_decref(j);
     return ok;
 }
@@ -202,14 +206,14 @@ static int dumped_as(const ms_config_t *c, const directive_t *d, const char *val
 static void env_name(const char *name, char *out, size_t n) {
     size_t k = (size_t)snprintf(out, n, "MEDSTREAM_");
     for (const char *p = name; *p && k + 1 < n; p++)
-        out[k++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        out[k++] = (char)(*p == '-' ? '_' : toupper((unsigned char)*p));
     out[k] = '\0';
 }
 
 static void key_name(const char *name, char *out, size_t n) {
     size_t k = 0;
     for (const char *p = name; *p && k + 1 < n; p++)
-        out[k++] = *p == '-' ? '_' : *p;
+        out[k++] = (char)(*p == '-' ? '_' : *p);
     out[k] = '\0';
 }
 
@@ -398,15 +402,15 @@ static int cmp_id(const void *a, const void *b) {
 
 static void test_id_v7_threads_unique(void **state) {
     (void)state;
-    enum { T = 4, N = 2000 };
+    const size_t T = 4, N = 2000;
     char(*ids)[MS_ID_LEN] = calloc(T * N, MS_ID_LEN);
-    pthread_t th[T];
-    for (int t = 0; t < T; t++)
+    pthread_t th[4];
+    for (size_t t = 0; t < T; t++)
         assert_int_equal(pthread_create(&th[t], NULL, v7_thread, ids + t * N), 0);
-    for (int t = 0; t < T; t++)
+    for (size_t t = 0; t < T; t++)
         pthread_join(th[t], NULL);
     qsort(ids, T * N, MS_ID_LEN, cmp_id);
-    for (int i = 1; i < T * N; i++)
+    for (size_t i = 1; i < T * N; i++)
         assert_true(strcmp(ids[i - 1], ids[i]) < 0);
     free(ids);
 }
