@@ -22,11 +22,13 @@ endif
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?=
 TSAN_E2E     ?= tests/e2e/test_streaming.py tests/e2e/test_idempotency.py tests/e2e/test_cancel.py \
-                tests/e2e/test_resume.py tests/e2e/test_crash_recovery.py
+                tests/e2e/test_resume.py tests/e2e/test_crash_recovery.py tests/e2e/test_auth.py \
+                tests/e2e/test_rest_api.py
 # make tidy: MS_TIDY_STRICT=0 reports findings without failing (.ci/run's
 # default until the tree is clean); 1 fails on any finding.
 MS_TIDY_STRICT ?= 1
-TIDY_FILES   ?= $(shell git ls-files 'src/*.c' 'tests/unit/*.c' 'bench/*.c' 2>/dev/null)
+TIDY_FILES   ?= $(shell git ls-files 'src/*.c' 'tests/unit/*.c' 'bench/*.c' 2>/dev/null || \
+                  find src tests/unit bench -name '*.c')
 
 .PHONY: all build deps run test test-asan test-tsan fuzz tidy bench-retrieval clean
 
@@ -66,7 +68,8 @@ test-asan:
 	$(MAKE) test BUILD=build-asan SANITIZE=1 BUILD_TYPE=Debug
 
 # Unit tests and an e2e subset (thread pool, group-commit writer, concurrent
-# streams, cancel, resume, crash recovery) under ThreadSanitizer. tsan.supp
+# streams, cancel, resume, crash recovery, password hashing and REST on the
+# pool) under ThreadSanitizer. tsan.supp
 # lists the reports of uninstrumented libraries we do not own, each with why.
 test-tsan:
 	$(MAKE) build BUILD=build-tsan TSAN=1 BUILD_TYPE=RelWithDebInfo
