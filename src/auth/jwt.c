@@ -91,6 +91,13 @@ static int check_header_and_signature(const unsigned char *secret, size_t secret
         return MS_EAUTH; /* empty ("alg":"none") or another hash size */
 
     size_t jl = 0;
+    /* The payload must be base64url too (RFC 7515 section 7.1): libjwt's
+     * decoder skips characters outside the alphabet, so a token that is
+     * not a JWS would otherwise pass. */
+    char *pjson = b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &jl);
+    if (!pjson)
+        return MS_EAUTH;
+    free(pjson);
     char *hjson = b64url_decode(token, hlen, &jl);
     if (!hjson)
         return MS_EAUTH;
