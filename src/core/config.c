@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,27 @@ void ms_config_free(ms_config_t *c) {
     }
 }
 
+/* Writes one error line: printf-style, with control characters of what it
+ * quotes (a key, a value, an argument: file, environment and argv content)
+ * shown as \xNN, so a message is always the one line ms_config_load
+ * promises and nothing in a config file can forge further lines. */
+static void report(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(FILE *err, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fputs("medstream: ", err);
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(err, "\\x%02x", *p);
+        else
+            fputc(*p, err);
+    }
+    fputc('\n', err);
+}
+
 /* Sets one directive from text; the single place values are validated. */
 static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FILE *err) {
     void *p = (char *)c + d->offset;
@@ -131,8 +153,8 @@ static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FI
             *(int64_t *)p = n;
             return 0;
         }
-        fprintf(err, "medstream: --%s must be an integer from %lld to %lld (got \"%s\")\n", d->name,
-                (long long)d->min, (long long)d->max, v);
+        report(err, "--%s must be an integer from %lld to %lld (got \"%s\")", d->name,
+               (long long)d->min, (long long)d->max, v);
         return MS_EINVAL;
     }
     case CFG_DOUBLE: {
@@ -145,7 +167,7 @@ static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FI
         break;
     }
     }
-    fprintf(err, "medstream: invalid value for --%s: \"%s\"\n", d->name, v);
+    report(err, "invalid value for --%s: \"%s\"", d->name, v);
     return MS_EINVAL;
 }
 
@@ -203,8 +225,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
         if (root)
             fprintf(err, "medstream: config %s: not a JSON object\n", path);
         else
-            fprintf(err, "medstream: config %s: %s (line %d, column %d)\n", path, je.text, je.line,
-                    je.column);
+            report(err, "config %s: %s (line %d, column %d)", path, je.text, je.line, je.column);
         json_decref(root);
         return MS_EINVAL;
     }
@@ -214,7 +235,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_object_foreach(root, key, val) {
         const cfg_directive_t *d = find_directive(key, strlen(key), 1);
         if (!d) {
-            fprintf(err, "medstream: config %s: unknown setting \"%s\"\n", path, key);
+            report(err, "config %s: unknown setting \"%s\"", path, key);
             rc = MS_EINVAL;
             break;
         }
@@ -230,7 +251,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
             text = json_is_true(val) ? "true" : "false";
         if (!text || set_value(c, d, text, err) != 0) {
             if (!text)
-                fprintf(err, "medstream: config %s: bad value for \"%s\"\n", path, key);
+                report(err, "config %s: bad value for \"%s\"", path, key);
             rc = MS_EINVAL;
             break;
         }
@@ -296,7 +317,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(err, "medstream: unexpected argument \"%s\" (see --help)\n", a);
+            report(err, "unexpected argument \"%s\" (see --help)", a);
             return MS_EINVAL;
         }
         a += 2;
@@ -310,7 +331,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
         }
         const cfg_directive_t *d = find_directive(a, len, 0);
         if (!d) {
-            fprintf(err, "medstream: unknown option --%.*s (see --help)\n", (int)len, a);
+            report(err, "unknown option --%.*s (see --help)", (int)len, a);
             return MS_EINVAL;
         }
         if (!val) {
@@ -327,14 +348,13 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
             return MS_EINVAL;
     }
     if (strcmp(c->provider, "offline") != 0 && strcmp(c->provider, "synthetic") != 0) {
-        fprintf(err, "medstream: --provider must be offline or synthetic (got \"%s\")\n",
-                c->provider);
+        report(err, "--provider must be offline or synthetic (got \"%s\")", c->provider);
         return MS_EINVAL;
     }
     char host[256];
     int port;
     if (ms_config_listen(c, host, sizeof host, &port) != 0) {
-        fprintf(err, "medstream: --listen must be HOST:PORT (got \"%s\")\n", c->listen);
+        report(err, "--listen must be HOST:PORT (got \"%s\")", c->listen);
         return MS_EINVAL;
     }
     if (c->jwt_secret && *c->jwt_secret && strlen(c->jwt_secret) < 32) {

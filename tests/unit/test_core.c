@@ -755,6 +755,10 @@ static void test_config_file_errors(void **state) {
         {"[1, 2]", "not a JSON object"},
         {"{\n  \"kb_top_k\": 3,\n  oops\n}", "(line 3"},
         {"", "(line"},
+        /* What a file holds is quoted on the one line, control characters
+         * escaped: a key cannot forge further lines. */
+        {"{\"a\\nmedstream: ok\": 1}", "unknown setting \"a\\x0amedstream: ok\""},
+        {"{\"provider\": \"x\\u001b[2J\"}", "(got \"x\\x1b[2J\")"},
     };
     for (size_t i = 0; i < MS_COUNTOF(cases); i++) {
         snprintf(flag, sizeof flag, "--config=%s", temp_file(0, cases[i].json));
