@@ -10,7 +10,8 @@
  *
  * Properties: the result is 0 or MS_EAUTH; a token is accepted only if its
  * header says HS256, its signature is the HMAC-SHA256 of its first two
- * segments under the secret, and its payload is a JSON object with the
+ * segments under the secret, and its payload is exactly one JSON object,
+ * without duplicate names (RFC 7519 section 4), with the
  * medstream claims (iss, typ, sub, email, role, integer iat <= exp, exp in
  * the future), which are exactly what the verifier returns; a token is
  * never accepted under another secret. */
@@ -70,7 +71,7 @@ static json_t *decode_segment(const char *seg, size_t n) {
     json_t *j = NULL;
     if (sodium_base642bin(bin, n + 1, seg, n, NULL, &len, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0)
-        j = json_loadb((const char *)bin, len, 0, NULL);
+        j = json_loadb((const char *)bin, len, JSON_REJECT_DUPLICATES, NULL);
     free(bin);
     return j;
 }

@@ -166,6 +166,9 @@ SEEDS["jwt_verify"] = {
     "sign-long-sub": "1" + j(hs) + "\n" + j(claims(sub="x" * 40)),
     "sign-iat-after-exp": "1" + j(hs) + "\n" + j(claims(iat=FAR + 1)),
     "sign-segments": "2" + b64(j(hs).encode()) + "." + b64(j(claims()).encode()),
+    # RFC 7519 section 4: duplicate claim names are refused, not "last wins"
+    "sign-dup-claims": "1" + j(hs) + "\n" + j(claims())[:-1] + ', "sub": "someone-else"}',
+    "sign-trailing-nul": "1" + j(hs) + "\n" + j(claims()) + "\0\0",
 }
 
 # ---- knowledge-base files ---------------------------------------------------
