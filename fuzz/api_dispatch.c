@@ -15,6 +15,13 @@
  *           "" for none, anything else verbatim
  *   rest    the body
  *
+ * With the two-phase API (ms_api_begin on the headers, then
+ * ms_api_dispatch once the body is in: auth/limits.h present), the harness
+ * does what the network layer does: begin with the body's length, answer a
+ * refusal without reading the body, keep the body only when the route
+ * wants it and within its limit, then dispatch. A line-2 value starting
+ * with "Cookie: " is sent as the Cookie header instead.
+ *
  * Properties: every request gets exactly one response, in time; its status
  * is an HTTP status; a JSON response is one JSON object, and an error one
  * carries {"error":{"code","message"}}; a 405 names the allowed methods;
@@ -26,6 +33,11 @@
 #include "core/log.h"
 #include "llm/provider.h"
 
+#if __has_include("auth/limits.h")
+#include "auth/limits.h"
+#define FZ_API_TWO_PHASE 1 /* ms_api_begin + ms_api_dispatch, limits behind ms_limits_t */
+#endif
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +45,9 @@
 
 #define USER_ID "0190f3a8-1111-7000-8000-000000000001"
 static const unsigned char secret[] = "fuzz-secret-0123456789abcdef-0123456789";
+#ifndef FZ_API_TWO_PHASE
 static const unsigned char page[] = "<!doctype html><title>medstream</title>";
+#endif
 
 static uv_loop_t loop;
 static ms_config_t cfg;
@@ -54,15 +68,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     uv_loop_init(&loop);
     ms_offline_config_t ocfg = {.word_interval_ms = 0, .min_score = 0, .max_sentences = 5};
     provider = ms_provider_offline_new(&ocfg);
+#ifdef FZ_API_TWO_PHASE
+    chat = ms_chat_new(&loop, &cfg, provider, NULL);
+#else
     chat = ms_chat_new(&loop, &cfg, provider);
+#endif
     api.loop = &loop;
     api.cfg = &cfg;
     memcpy(api.jwt_secret, secret, sizeof secret - 1);
     api.jwt_secret_len = sizeof secret - 1;
     api.chat = chat;
     api.ready = 1;
+#ifndef FZ_API_TWO_PHASE
     api.index_html = page;
     api.index_html_len = sizeof page - 1;
+#endif
     if (ms_jwt_issue(secret, sizeof secret - 1, USER_ID, "fuzz@example.org", "user", 86400,
                      &valid_token) != 0)
         abort();
@@ -175,18 +195,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r->authorization = ms_xmalloc(n);
         snprintf(r->authorization, n, "Bearer %s", valid_token);
     } else if (auth[0] && !memchr(l2, '\0', n2)) {
-        r->authorization = ms_xstrdup(auth);
+#ifdef FZ_API_TWO_PHASE
+        if (!strncmp(auth, "Cookie: ", 8))
+            r->cookie = ms_xstrdup(auth + 8);
+        else
+#endif
+            r->authorization = ms_xstrdup(auth);
     }
     free(auth);
     ms_buf_init(&r->body);
-    if (!r->body_too_large && p < end)
-        ms_buf_append(&r->body, p, (size_t)(end - p));
-
+    size_t blen = p < end ? (size_t)(end - p) : 0;
+    probe.responses = 0;
+#ifdef FZ_API_TWO_PHASE
     /* Fresh limiters per input, so runs do not depend on each other. */
+    ms_limits_memory_config_t lc = {.max_keys = 4096, .max_tickets = 64, .max_tickets_per_user = 8};
+    api.limits = ms_limits_memory_new(&lc);
+    r->content_length = r->body_too_large ? (int64_t)cfg.max_body_bytes + 1 : (int64_t)blen;
+    if (ms_api_begin(r) != 0) {
+        /* Refused on the headers: the network layer writes it as is. */
+        FZ_ASSERT(r->status >= 400, "ms_api_begin refused with status %d", r->status);
+        on_response(r);
+    } else if ((int64_t)blen > r->body_limit) {
+        probe.responses++; /* the network layer answers 413 itself */
+    } else {
+        if (r->body_keep && blen)
+            ms_buf_append(&r->body, p, blen);
+        ms_api_dispatch(r);
+    }
+#else
+    if (!r->body_too_large && blen)
+        ms_buf_append(&r->body, p, blen);
     api.rate = ms_rate_new((int)cfg.login_rate_per_min);
     api.tickets = ms_tickets_new();
-    probe.responses = 0;
     ms_api_dispatch(r);
+#endif
     while (probe.responses == 0)
         uv_run(&loop, UV_RUN_ONCE);
     /* Let whatever the request started wind down (the chat route's turn). */
@@ -194,10 +236,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_ASSERT(probe.responses == 1, "%d responses to one request", probe.responses);
     r->conn = NULL;
     ms_http_req_unref(r);
+#ifdef FZ_API_TWO_PHASE
+    ms_limits_free(api.limits);
+    api.limits = NULL;
+#else
     ms_rate_free(api.rate);
     ms_tickets_free(api.tickets);
     api.rate = NULL;
     api.tickets = NULL;
+#endif
     free(target);
     return 0;
 }

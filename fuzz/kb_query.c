@@ -9,6 +9,11 @@
 #include "fuzz_util.h"
 
 #include "kb/kb.h"
+#if __has_include("kb/fts5.h")
+#include "kb/fts5.h" /* the FTS5 functions, once kb.h became the seam */
+#endif
+
+#include <sqlite3.h>
 
 #include <stdlib.h>
 #include <string.h>

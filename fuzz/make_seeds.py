@@ -325,6 +325,67 @@ SEEDS["llm_compose"] = {
     "unicode": "哮喘的症状？\n哮喘\n哮喘是一种慢性疾病。症状包括咳嗽和喘息。\n%%\nÉ\nÉté. Ça va.",
 }
 
+# ---- HTTP framing and the chunked coding (net/framing.h) ---------------------
+SEEDS["http_framing"] = {
+    "cl": "C:12\n\nhello world!",
+    "cl-repeated": "C:42\nC:42 , 42\n\n",
+    "cl-differ": "C:1\nC:2\n\n",
+    "cl-abc": "C:abc\n\n",
+    "cl-hex": "C:0x15\n\n",
+    "cl-negative": "C:-5\n\n",
+    "cl-plus": "C:+5\n\n",
+    "cl-empty": "C:\n\n",
+    "cl-overflow": "C:9223372036854775808\n\n",
+    "te-chunked": "T:chunked\n\n5\r\nhello\r\n0\r\n\r\n",
+    "te-and-cl": "C:5\nT:chunked\n\n",
+    "te-gzip-chunked": "T:gzip, chunked\n\n",
+    "te-chunked-gzip": "T:chunked, gzip\n\n",
+    "te-twice": "T:chunked\nT:chunked\n\n",
+    "te-http10": "1.0\nT:chunked\n\n",
+    "chunked-ext-trailer": "T:chunked\n\n4;name=\"v\"\r\nWiki\r\n0\r\nX-T: y\r\n\r\nNEXT REQUEST",
+    "chunked-bare-lf": "T:chunked\n\n4\nWiki\n0\n\n",
+    "chunked-huge-size": "T:chunked\n\nfffffffffffffffffff\r\n",
+    "chunked-encoded": "T:chunked\nE\n\nHello, chunked world: split me anywhere.",
+    "none": "\n",
+}
+
+
+# ---- WebSocket raw bytes (net/rxcheck.h) -------------------------------------
+def ws_frame(b0, payload, masked=True, key=b"\x37\xfa\x21\x3d", ext=None):
+    n = len(payload)
+    out = bytes([b0])
+    m = 0x80 if masked else 0
+    if ext == 64 or n > 0xFFFF:
+        out += bytes([m | 127]) + n.to_bytes(8, "big")
+    elif ext == 16 or n >= 126:
+        out += bytes([m | 126]) + n.to_bytes(2, "big")
+    else:
+        out += bytes([m | n])
+    if masked:
+        out += key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+    else:
+        out += payload
+    return out
+
+
+SEEDS["ws_rxcheck"] = {
+    "text": b"\x00" + ws_frame(0x81, b"hello"),
+    "fragments": b"\x02" + ws_frame(0x01, "caf\u00e9 ".encode()) + ws_frame(0x80, "\u4e2d".encode()),
+    "ping-pong-close": b"\x04" + ws_frame(0x89, b"p") + ws_frame(0x8A, b"") + ws_frame(0x88, b"\x03\xe8bye"),
+    "unmasked": b"\x00" + ws_frame(0x81, b"hello", masked=False),
+    "ping-126": b"\x00" + ws_frame(0x89, b"x" * 126),
+    "ping-16bit-len": b"\x00" + ws_frame(0x89, b"x", ext=16),
+    "len64-top-bit": b"\x00\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04",
+    "binary-64k": b"\x06" + ws_frame(0x82, b"\0" * 70000),
+    "close-1-byte": b"\x00" + ws_frame(0x88, b"\x03"),
+    "close-5000": b"\x00" + ws_frame(0x88, b"\x13\x88"),
+    "close-65535": b"\x00" + ws_frame(0x88, b"\xff\xff"),
+    "close-1005": b"\x00" + ws_frame(0x88, b"\x03\xed"),
+    "close-bad-utf8": b"\x00" + ws_frame(0x88, b"\x03\xe8\xed\xa0\x80"),
+    "close-then-data": b"\x00" + ws_frame(0x88, b"\x03\xe8") + ws_frame(0x81, b"after"),
+    "built": b"\x01\x00\x05hello\x83\x02hi\x85\x04\x03\xe8ok",
+}
+
 # ---- configuration file ------------------------------------------------------
 SEEDS["config_file"] = {
     "full": j({"listen": "127.0.0.1:9090", "data_dir": "/tmp/x", "provider": "synthetic",

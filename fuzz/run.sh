@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target (or those named) for a bounded time each, and
-# fails if any finds a crash, a leak, a timeout or an out-of-memory.
+# Runs every libFuzzer target built in DIR (or those named) for a bounded
+# time each, and fails if any finds a crash, a leak, a timeout or an
+# out-of-memory.
 #
 #   fuzz/run.sh [--build DIR] [--seconds N] [target ...]
 #
@@ -32,8 +33,23 @@ done
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
+    # Every target this tree built (some exist only where their module does);
+    # each must have a seed corpus.
     targets=()
-    for d in fuzz/corpus/*/; do targets+=("$(basename "$d")"); done
+    for b in "$BUILD"/fuzz/fuzz_*; do
+        [ -x "$b" ] || continue
+        t=$(basename "$b")
+        t=${t#fuzz_}
+        if [ ! -d "fuzz/corpus/$t" ]; then
+            echo "fuzz: $t has no seed corpus fuzz/corpus/$t" >&2
+            exit 1
+        fi
+        targets+=("$t")
+    done
+    if [ ${#targets[@]} -eq 0 ]; then
+        echo "fuzz: no targets in $BUILD/fuzz (make fuzz builds them)" >&2
+        exit 1
+    fi
 fi
 
 # Sanitizers: any report is fatal; leaks are checked after each input.
