@@ -13,8 +13,25 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 ifeq ($(SANITIZE),1)
 CMAKE_FLAGS += -DMS_SANITIZE=ON
 endif
+ifeq ($(TSAN),1)
+CMAKE_FLAGS += -DMS_TSAN=ON
+endif
 
-.PHONY: all build deps run test test-asan bench-retrieval clean ui ui-deps ui-check screenshots
+# make fuzz: seconds per target, and which targets (default: every
+# fuzz/corpus/<name>). make test-tsan: the e2e files run under TSan.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+TSAN_E2E     ?= tests/e2e/test_streaming.py tests/e2e/test_idempotency.py tests/e2e/test_cancel.py \
+                tests/e2e/test_resume.py tests/e2e/test_crash_recovery.py tests/e2e/test_auth.py \
+                tests/e2e/test_rest_api.py tests/e2e/test_spine.py
+# make tidy: MS_TIDY_STRICT=0 reports findings without failing (.ci/run's
+# default until the tree is clean); 1 fails on any finding.
+MS_TIDY_STRICT ?= 1
+TIDY_FILES   ?= $(shell git ls-files 'src/*.c' 'tests/unit/*.c' 'bench/*.c' 2>/dev/null || \
+                  find src tests/unit bench -name '*.c')
+
+.PHONY: all build deps run test test-asan test-tsan fuzz tidy bench-retrieval clean ui ui-deps ui-check \
+        screenshots
 
 all: build
 
@@ -71,6 +88,40 @@ test: build
 test-asan:
 	$(MAKE) test BUILD=build-asan SANITIZE=1 BUILD_TYPE=Debug
 
+# Unit tests and an e2e subset (thread pool, group-commit writer, concurrent
+# streams, cancel, resume, crash recovery, password hashing and REST on the
+# pool) under ThreadSanitizer. tsan.supp
+# lists the reports of uninstrumented libraries we do not own, each with why.
+test-tsan:
+	$(MAKE) build BUILD=build-tsan TSAN=1 BUILD_TYPE=RelWithDebInfo
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tsan.supp halt_on_error=0 second_deadlock_stack=1 history_size=4 $$TSAN_OPTIONS" \
+	  ctest --test-dir build-tsan -R '^unit_' --output-on-failure
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tsan.supp halt_on_error=0 second_deadlock_stack=1 history_size=4 $$TSAN_OPTIONS" \
+	  MEDSTREAM_BIN=$(CURDIR)/build-tsan/medstream \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider $(TSAN_E2E)
+
+# libFuzzer targets (fuzz/): builds them with clang, ASan and UBSan in
+# build-fuzz/, then runs each for FUZZ_SECONDS on its seed corpus; fails on
+# any crash, leak, timeout or out-of-memory (fuzz/run.sh).
+build-fuzz/CMakeCache.txt:
+	CC=clang cmake -S . -B build-fuzz -DMS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+fuzz: build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh --build build-fuzz $(FUZZ_TARGETS)
+
+# clang-tidy with .clang-tidy over every C source, through the compile
+# commands of $(BUILD). The findings go to $(BUILD)/tidy.txt.
+tidy: $(BUILD)/CMakeCache.txt
+	@command -v run-clang-tidy >/dev/null || { echo "run-clang-tidy not found (Debian clang-tidy)"; exit 1; }
+	@out=$(BUILD)/tidy.txt; \
+	run-clang-tidy -p $(BUILD) -quiet -j $(JOBS) $(addprefix $(CURDIR)/,$(TIDY_FILES)) >$$out 2>&1; \
+	sed -i 's/\x1b\[[0-9;]*m//g' $$out; \
+	n=$$(grep -cE ': (warning|error): .*\[[a-zA-Z0-9.,-]+\]$$' $$out); \
+	grep -E ': (warning|error): .*\[[a-zA-Z0-9.,-]+\]$$' $$out | sort -u; \
+	echo "clang-tidy: $$n finding(s) in $(words $(TIDY_FILES)) files (details: $$out)"; \
+	if [ "$$n" != 0 ] && [ "$(MS_TIDY_STRICT)" = 1 ]; then exit 1; fi
+
 # Retrieval quality on LiveQA-Med and PubMedQA (needs ../shared/data).
 bench-retrieval: build
 	/usr/bin/python3 bench/retrieval.py $(BUILD)/medstream --write docs/performance.md
@@ -89,4 +140,4 @@ bench: build
 	bench/run.sh --bin $(BUILD)/medstream --write docs/performance.md
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -178,8 +178,7 @@ int ms_app_serve(const ms_config_t *cfg) {
     srv->api.chat = srv->chat;
 
     char err[256] = "";
-    srv->net = ms_net_start(&srv->loop, cfg, &srv->api, err, sizeof err);
-    if (!srv->net) {
+    if (ms_net_start(&srv->loop, cfg, &srv->api, &srv->net, err, sizeof err) != 0) {
         fprintf(stderr, "medstream: %s\n", err);
         ms_chat_shutdown(srv->chat);
         uv_run(&srv->loop, UV_RUN_DEFAULT);

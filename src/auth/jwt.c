@@ -91,6 +91,20 @@ static int check_header_and_signature(const unsigned char *secret, size_t secret
         return MS_EAUTH; /* empty ("alg":"none") or another hash size */
 
     size_t jl = 0;
+    /* The payload must be base64url (RFC 7515 section 7.1) of exactly one
+     * JSON object with unique claim names (RFC 7519 section 4): libjwt's
+     * decoder skips characters outside the alphabet and its parser stops at
+     * a NUL and keeps the last of duplicate names, so a token that is not a
+     * JWS would otherwise pass. */
+    char *pjson = b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &jl);
+    if (!pjson)
+        return MS_EAUTH;
+    json_t *payload = json_loadb(pjson, jl, JSON_REJECT_DUPLICATES, NULL);
+    free(pjson);
+    int payload_ok = json_is_object(payload);
+    json_decref(payload);
+    if (!payload_ok)
+        return MS_EAUTH;
     char *hjson = b64url_decode(token, hlen, &jl);
     if (!hjson)
         return MS_EAUTH;

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum { CFG_STR, CFG_INT, CFG_BOOL, CFG_DOUBLE } cfg_type_t;
 
@@ -158,6 +160,27 @@ void ms_config_free(ms_config_t *c) {
     }
 }
 
+/* Writes one error line: printf-style, with control characters of what it
+ * quotes (a key, a value, an argument: file, environment and argv content)
+ * shown as \xNN, so a message is always the one line ms_config_load
+ * promises and nothing in a config file can forge further lines. */
+static void report(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(FILE *err, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fputs("medstream: ", err);
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(err, "\\x%02x", *p);
+        else
+            fputc(*p, err);
+    }
+    fputc('\n', err);
+}
+
 /* Sets one directive from text; the single place values are validated. */
 static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FILE *err) {
     void *p = (char *)c + d->offset;
@@ -184,8 +207,8 @@ static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FI
             *(int64_t *)p = n;
             return 0;
         }
-        fprintf(err, "medstream: --%s must be an integer from %lld to %lld (got \"%s\")\n", d->name,
-                (long long)d->min, (long long)d->max, v);
+        report(err, "--%s must be an integer from %lld to %lld (got \"%s\")", d->name,
+               (long long)d->min, (long long)d->max, v);
         return MS_EINVAL;
     }
     case CFG_DOUBLE: {
@@ -198,7 +221,7 @@ static int set_value(ms_config_t *c, const cfg_directive_t *d, const char *v, FI
         break;
     }
     }
-    fprintf(err, "medstream: invalid value for --%s: \"%s\"\n", d->name, v);
+    report(err, "invalid value for --%s: \"%s\"", d->name, v);
     return MS_EINVAL;
 }
 
@@ -221,12 +244,42 @@ static const cfg_directive_t *find_directive(const char *name, size_t len, int u
     return NULL;
 }
 
+/* Opens the config file for reading, or says why it cannot be read (a
+ * missing file, a directory, no permission) with the path and the errno
+ * text: jansson's own message for those carries no line, and its "line -1"
+ * read as a syntax error. */
+static FILE *open_file(const char *path, FILE *err) {
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    int e = errno;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        e = EISDIR;
+    }
+    if (!f)
+        fprintf(err, "medstream: config %s: cannot read the file: %s\n", path, strerror(e));
+    return f;
+}
+
 static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    FILE *f = open_file(path, err);
+    if (!f)
+        return MS_EINVAL;
+    json_t *root = json_loadf(f, 0, &je);
+    int read_failed = ferror(f), read_errno = errno;
+    fclose(f);
+    if (!root && read_failed) {
+        fprintf(err, "medstream: config %s: cannot read the file: %s\n", path,
+                strerror(read_errno));
+        return MS_EINVAL;
+    }
     if (!root || !json_is_object(root)) {
-        fprintf(err, "medstream: config %s: %s (line %d)\n", path,
-                root ? "not a JSON object" : je.text, je.line);
+        if (root)
+            fprintf(err, "medstream: config %s: not a JSON object\n", path);
+        else
+            report(err, "config %s: %s (line %d, column %d)", path, je.text, je.line, je.column);
         json_decref(root);
         return MS_EINVAL;
     }
@@ -236,7 +289,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_object_foreach(root, key, val) {
         const cfg_directive_t *d = find_directive(key, strlen(key), 1);
         if (!d) {
-            fprintf(err, "medstream: config %s: unknown setting \"%s\"\n", path, key);
+            report(err, "config %s: unknown setting \"%s\"", path, key);
             rc = MS_EINVAL;
             break;
         }
@@ -252,7 +305,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
             text = json_is_true(val) ? "true" : "false";
         if (!text || set_value(c, d, text, err) != 0) {
             if (!text)
-                fprintf(err, "medstream: config %s: bad value for \"%s\"\n", path, key);
+                report(err, "config %s: bad value for \"%s\"", path, key);
             rc = MS_EINVAL;
             break;
         }
@@ -318,7 +371,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(err, "medstream: unexpected argument \"%s\" (see --help)\n", a);
+            report(err, "unexpected argument \"%s\" (see --help)", a);
             return MS_EINVAL;
         }
         a += 2;
@@ -332,7 +385,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
         }
         const cfg_directive_t *d = find_directive(a, len, 0);
         if (!d) {
-            fprintf(err, "medstream: unknown option --%.*s (see --help)\n", (int)len, a);
+            report(err, "unknown option --%.*s (see --help)", (int)len, a);
             return MS_EINVAL;
         }
         if (!val) {
@@ -349,8 +402,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
             return MS_EINVAL;
     }
     if (strcmp(c->provider, "offline") != 0 && strcmp(c->provider, "synthetic") != 0) {
-        fprintf(err, "medstream: --provider must be offline or synthetic (got \"%s\")\n",
-                c->provider);
+        report(err, "--provider must be offline or synthetic (got \"%s\")", c->provider);
         return MS_EINVAL;
     }
     if (strcmp(c->ws_write, "direct") != 0 && strcmp(c->ws_write, "writable") != 0) {
@@ -361,7 +413,7 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     char host[256];
     int port;
     if (ms_config_listen(c, host, sizeof host, &port) != 0) {
-        fprintf(err, "medstream: --listen must be HOST:PORT (got \"%s\")\n", c->listen);
+        report(err, "--listen must be HOST:PORT (got \"%s\")", c->listen);
         return MS_EINVAL;
     }
     if (c->jwt_secret && *c->jwt_secret && strlen(c->jwt_secret) < 32) {

@@ -56,6 +56,10 @@ static void flush_para(tx_state_t *s) {
             take = KB_TEXT_MAX;
             while (take > KB_TEXT_MAX / 2 && p[take] != ' ')
                 take--;
+            /* No space near the limit (CJK text, a URL): cut between code
+             * points, never inside one. */
+            while (take > 1 && ((unsigned char)p[take] & 0xc0) == 0x80)
+                take--;
         }
         if (s->cur.len && s->cur.len + take > KB_TEXT_MAX)
             flush_passage(s);
@@ -154,6 +158,31 @@ static void split_text(tx_state_t *s, const char *data, size_t len, char **doc_t
     flush_passage(s);
 }
 
+/* Whether s[0..n) is UTF-8 (RFC 3629 section 4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). Passages are quoted to clients in
+ * WebSocket text frames, which must be UTF-8 (RFC 6455 section 8.1). */
+static int utf8_valid(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], lo = 0x80, hi = 0xbf;
+        size_t k = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
+        if (c == 0xe0 || c == 0xf0)
+            lo = c == 0xe0 ? 0xa0 : 0x90;
+        else if (c == 0xed || c == 0xf4)
+            hi = c == 0xed ? 0x9f : 0x8f;
+        if (!k || i + k > n || (k > 1 && (s[i + 1] < lo || s[i + 1] > hi)))
+            return 0;
+        for (size_t j = 2; j < k; j++)
+            if ((s[i + j] & 0xc0) != 0x80)
+                return 0;
+        i += k;
+    }
+    return 1;
+}
+
 static int read_all(const char *path, ms_buf_t *b) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -193,6 +222,11 @@ int ms_kb__import_text(ms_kb__imp_t *imp, const char *path) {
         goto done;
     if (memchr(data.data ? data.data : "", '\0', data.len)) {
         ms_kb__fail(path, 0, "binary file (contains NUL bytes), not text");
+        rc = MS_EFORMAT;
+        goto done;
+    }
+    if (!utf8_valid((const unsigned char *)(data.data ? data.data : ""), data.len)) {
+        ms_kb__fail(path, 0, "not UTF-8 text (convert it first, e.g. iconv -f latin1 -t utf-8)");
         rc = MS_EFORMAT;
         goto done;
     }

@@ -528,6 +528,8 @@ void ms_llm_terms(const char *text, size_t len, ms_llm_term_cb cb, void *ctx) {
             while (n > 0 && (at(w, n) & 0xC0) == 0x80)
                 n--;
             w[n] = '\0';
+            if (n == 0) /* not UTF-8: nothing but continuation bytes */
+                continue;
         }
         cb(ctx, w, n);
     }

@@ -94,8 +94,9 @@ static int probe_bind(const char *host, int port, char *err, size_t errlen) {
     return 0;
 }
 
-ms_net_t *ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, char *err,
-                       size_t errlen) {
+int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out,
+                 char *err, size_t errlen) {
+    *out = NULL;
     /* The receive buffer is allocated per WebSocket connection: it is most of
      * what an idle connection costs (lws' default is 8 KiB). Messages larger
      * than it arrive in pieces and are reassembled up to max_frame_bytes.
@@ -115,12 +116,13 @@ ms_net_t *ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, c
     int port;
     if (ms_config_listen(cfg, host, sizeof host, &port) != 0) {
         snprintf(err, errlen, "--listen must be HOST:PORT (got \"%s\")", cfg->listen);
-        return NULL;
+        return MS_EINVAL;
     }
     if (port != 0 && probe_bind(host, port, err, errlen) != 0)
-        return NULL;
+        return MS_EIO;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_cb);
     ms_net_t *n = ms_xcalloc(1, sizeof *n);
+    *out = n;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     void *foreign_loops[1] = {loop};
@@ -163,11 +165,10 @@ ms_net_t *ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, c
     n->port = vh ? lws_get_vhost_listen_port(vh) : -1;
     if (!n->lws || n->port <= 0) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not a local address?)", cfg->listen);
-        ms_net_stop(n);
-        free(n);
-        return NULL;
+        ms_net_stop(n); /* the caller runs the loop, then ms_net_free finishes */
+        return MS_EIO;
     }
-    return n;
+    return 0;
 }
 
 int ms_net_port(const ms_net_t *n) {
@@ -182,11 +183,14 @@ int ms_net_close_sessions(ms_net_t *n, int code, const char *reason) {
     return open;
 }
 
+/* With a foreign loop, lws_context_destroy only starts the teardown while
+ * the loop still runs (its handles close asynchronously); the caller runs
+ * the loop to its end and destroys again, which frees the context. lws
+ * clears n->lws itself (pcontext) once the context is really gone, so both
+ * calls go through this function. */
 void ms_net_stop(ms_net_t *n) {
-    if (n && n->lws) {
+    if (n && n->lws)
         lws_context_destroy(n->lws);
-        n->lws = NULL;
-    }
 }
 
 void ms_net_free(ms_net_t *n) {

@@ -128,7 +128,7 @@ int ms__proto_decode(void *state, const char *frame, size_t len, const ms_decode
         r++;
     int rc = 0;
     if (!r->type) {
-        snprintf(errmsg, errlen, "Unknown message type: %.40s", t);
+        snprintf(errmsg, errlen, "Unknown message type: %.*s", ms__proto_quote_len(t, 40), t);
         rc = MS_EINVAL;
     } else if (!r->fn) {
         out->kind = MS_CMSG_PING;
@@ -183,6 +183,16 @@ int ms__proto_get_text(json_t *o, const char *key, const ms_decode_limits_t *lim
         return MS_EINVAL;
     }
     return 0;
+}
+
+int ms__proto_quote_len(const char *s, int max) {
+    int n = (int)strnlen(s, (size_t)max + 1);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
 }
 
 void ms__proto_new_cmid(ms_client_msg_t *m) {

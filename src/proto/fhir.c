@@ -37,6 +37,11 @@ static int fhir_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char
                  MS_PROTO_SESSION_MAX);
         return MS_EINVAL;
     }
+    /* Every frame names the session: it must be UTF-8 to go in a text frame. */
+    if (ms_utf8_count(sid, n) < 0) {
+        snprintf(errmsg, errlen, "the session_id query parameter is not UTF-8");
+        return MS_EINVAL;
+    }
     fhir_state_t *st = ms_xcalloc(1, sizeof *st);
     memcpy(st->session, sid, n + 1);
     snprintf(st->user_id, sizeof st->user_id, "%s", conn->user_id);

@@ -37,6 +37,11 @@ int ms__proto_get_str(json_t *o, const char *key, int required, size_t maxlen, c
  * lim->max_message_chars code points, into *out. */
 int ms__proto_get_text(json_t *o, const char *key, const ms_decode_limits_t *lim, char **out,
                        char *errmsg, size_t errlen);
+/** How many bytes of s (valid UTF-8, NUL-terminated) to quote in an error
+ * message so that at most max bytes are taken and no code point is cut:
+ * error text goes to clients in text frames, which must be UTF-8 (RFC 6455
+ * section 8.1). For "%.*s". */
+int ms__proto_quote_len(const char *s, int max);
 /** Sets m->client_message_id to a new random id (dialects whose clients
  * send none: every message is a new turn). */
 void ms__proto_new_cmid(ms_client_msg_t *m);

@@ -40,6 +40,7 @@ SANITIZER_PATTERNS = (
     "ERROR: LeakSanitizer",
     "runtime error:",
     "ERROR: ThreadSanitizer",
+    "WARNING: ThreadSanitizer",  # data races: TSan reports them as warnings
 )
 
 RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
