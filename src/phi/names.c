@@ -1,0 +1,777 @@
+/* Names, places and facilities: runs of capitalised words, read with the
+ * evidence around them (Philter's approach, Norgeot et al. 2020, with
+ * context rules as in Sweeney's Scrub, 1996):
+ * - a title before a run makes it a person ("Dr. Patel");
+ * - an initial ("Anna S.", "Jane A. Doe"), a census first name or surname,
+ *   a cue word before it ("named", "patient", "son") or a verb after it
+ *   ("lives", "presented") is evidence of a person;
+ * - a facility word in the run ("Hospital", "Clinic", "Med Ctr"), a place
+ *   preposition before it ("in", "from", "at") or a state after it
+ *   ("Atlanta, GA") is evidence of a place;
+ * - a clinical term wins over both: an eponym, a word a clinical head word
+ *   follows ("Wells score", "Parkinson's disease"), a drug (brand list or
+ *   USAN stem), an acronym, a common English word, a state or a country
+ *   (states and countries are not PHI: Safe Harbor removes subdivisions
+ *   smaller than a state).
+ * Evidence adds up to a confidence; a run with only weak evidence (an
+ * unknown capitalised word mid-sentence) is reported unsure. A name found
+ * with confidence is then looked for again elsewhere in the text. */
+#include "phi/phi_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    W_CAP = 1 << 0,     /* starts with an upper-case letter */
+    W_ALLCAP = 1 << 1,  /* two or more letters, all upper case */
+    W_DIGIT = 1 << 2,   /* contains a digit */
+    W_SENT = 1 << 3,    /* first word of a sentence */
+    W_DOT = 1 << 4,     /* a '.' follows directly */
+    W_INITIAL = 1 << 5, /* one upper-case letter */
+    W_PUNCT = 1 << 6,   /* a punctuation token */
+    W_NL = 1 << 7,      /* a line break precedes it */
+    W_LOWER = 1 << 8,   /* starts with a lower-case letter */
+    W_ABBR = 1 << 9,    /* an abbreviation whose '.' does not end a sentence */
+};
+
+typedef struct {
+    size_t s, e; /* bytes of the word, or of the punctuation character */
+    unsigned f;
+} tok_t;
+
+typedef struct {
+    const char *s;
+    size_t len;
+    tok_t *t;
+    size_t n, cap;
+} toks_t;
+
+/* ---- UTF-8 and character classes --------------------------------------------- */
+
+/* Decodes one code point at s[i]; *n is its length (1 for an invalid byte,
+ * which is then taken as a letter). */
+static unsigned decode(const char *s, size_t len, size_t i, size_t *n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+        *n = 1;
+        return c;
+    }
+    size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (k == 0 || i + k > len) {
+        *n = 1;
+        return 0xFFFD;
+    }
+    unsigned cp = c & (0x7F >> k);
+    for (size_t j = 1; j < k; j++) {
+        unsigned char cc = (unsigned char)s[i + j];
+        if ((cc & 0xC0) != 0x80) {
+            *n = 1;
+            return 0xFFFD;
+        }
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    *n = k;
+    return cp;
+}
+
+static int cp_space(unsigned cp) {
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v' ||
+           cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x3000;
+}
+
+static int cp_letter(unsigned cp) {
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+    /* Not letters: Latin-1 punctuation and signs, general punctuation. */
+    if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7)
+        return 0;
+    if (cp >= 0x2000 && cp <= 0x206F)
+        return 0;
+    if (cp >= 0x3000 && cp <= 0x303F)
+        return 0;
+    return 1;
+}
+
+static int cp_upper(unsigned cp) {
+    if (cp < 0x80)
+        return cp >= 'A' && cp <= 'Z';
+    if (cp >= 0xC0 && cp <= 0xDE)
+        return cp != 0xD7;
+    if (cp >= 0x100 && cp <= 0x17F)
+        return (cp & 1) == 0; /* Latin Extended-A pairs: upper case first */
+    if (cp >= 0x391 && cp <= 0x3A9)
+        return 1;
+    if (cp >= 0x400 && cp <= 0x42F)
+        return 1;
+    return 0;
+}
+
+static int cp_digit(unsigned cp) {
+    return cp >= '0' && cp <= '9';
+}
+
+static int cp_apostrophe(unsigned cp) {
+    return cp == '\'' || cp == 0x2019;
+}
+
+/* ---- tokens ------------------------------------------------------------------ */
+
+static void push(toks_t *tk, size_t s, size_t e, unsigned f) {
+    if (tk->n == tk->cap) {
+        tk->cap = tk->cap ? tk->cap * 2 : 128;
+        tk->t = realloc(tk->t, tk->cap * sizeof *tk->t);
+        if (!tk->t)
+            abort();
+    }
+    tk->t[tk->n++] = (tok_t){s, e, f};
+}
+
+static const char *const abbreviations[] = {
+    "approx", "assoc", "ave",  "blvd", "co",  "corp", "ctr", "dept", "dr",   "e.g", "etc",
+    "fr",     "ft",    "hosp", "i.e",  "inc", "jr",   "lt",  "ltd",  "med",  "mr",  "mrs",
+    "ms",     "mt",    "no",   "prof", "rd",  "rev",  "sr",  "st",   "univ", "vs",
+};
+
+static int is_abbreviation(const char *w, size_t n) {
+    for (size_t i = 0; i < sizeof abbreviations / sizeof abbreviations[0]; i++)
+        if (strlen(abbreviations[i]) == n && !strncasecmp(w, abbreviations[i], n))
+            return 1;
+    return 0;
+}
+
+/* Word flags from its letters. */
+static unsigned word_flags(const char *s, size_t a, size_t b) {
+    unsigned f = 0;
+    size_t n, letters = 0, upper = 0;
+    int first = 1;
+    for (size_t i = a; i < b; i += n) {
+        unsigned cp = decode(s, b, i, &n);
+        if (cp_digit(cp))
+            f |= W_DIGIT;
+        if (cp_letter(cp)) {
+            letters++;
+            if (cp_upper(cp))
+                upper++;
+            if (first)
+                f |= cp_upper(cp) ? W_CAP : W_LOWER;
+        }
+        if (first && (cp_letter(cp) || cp_digit(cp)))
+            first = 0;
+    }
+    if (letters >= 2 && upper == letters)
+        f |= W_ALLCAP;
+    if (letters == 1 && upper == 1 && b - a <= 2)
+        f |= W_INITIAL;
+    return f;
+}
+
+static void tokenize(toks_t *tk) {
+    const char *s = tk->s;
+    size_t len = tk->len, i = 0, n;
+    int nl = 0;
+    while (i < len) {
+        unsigned cp = decode(s, len, i, &n);
+        if (cp_space(cp)) {
+            if (cp == '\n' || cp == '\r')
+                nl = 1;
+            i += n;
+            continue;
+        }
+        if (!cp_letter(cp) && !cp_digit(cp)) {
+            push(tk, i, i + n, W_PUNCT | (nl ? W_NL : 0));
+            nl = 0;
+            i += n;
+            continue;
+        }
+        size_t a = i;
+        while (i < len) {
+            cp = decode(s, len, i, &n);
+            if (cp_letter(cp) || cp_digit(cp)) {
+                i += n;
+                continue;
+            }
+            size_t m;
+            if ((cp_apostrophe(cp) || cp == '-') && i + n < len) {
+                unsigned next = decode(s, len, i + n, &m);
+                if (cp_letter(next) || (cp == '-' && cp_digit(next))) {
+                    i += n;
+                    continue;
+                }
+            }
+            break;
+        }
+        unsigned f = word_flags(s, a, i) | (nl ? W_NL : 0);
+        nl = 0;
+        size_t e = i;
+        if (i < len && s[i] == '.') {
+            f |= W_DOT;
+            /* The '.' of an initial or an abbreviation belongs to the word
+             * and ends no sentence. */
+            if ((f & W_INITIAL) || is_abbreviation(s + a, i - a) || phi_in(L_TITLE, s + a, i - a)) {
+                f |= W_ABBR;
+                i++;
+            }
+        }
+        push(tk, a, e, f);
+    }
+    /* Sentence starts: the first word, and a word after . ? ! : ; or a
+     * line break (a '.' after an initial or an abbreviation ends nothing). */
+    int start = 1;
+    for (size_t k = 0; k < tk->n; k++) {
+        tok_t *t = &tk->t[k];
+        if (t->f & W_NL)
+            start = 1;
+        if (t->f & W_PUNCT) {
+            char c = s[t->s];
+            if (c == '.' || c == '?' || c == '!' || c == ':' || c == ';')
+                start = 1;
+            continue;
+        }
+        if (start)
+            t->f |= W_SENT;
+        start = 0;
+    }
+}
+
+/* ---- word evidence ----------------------------------------------------------- */
+
+typedef struct {
+    int given, surname, dict;
+    int clinical; /* eponym, drug, clinical head */
+    int facility, title, state, country, nation, month, not_name;
+} feat_t;
+
+static feat_t features(const toks_t *tk, size_t k) {
+    const tok_t *t = &tk->t[k];
+    const char *w = tk->s + t->s;
+    size_t n = t->e - t->s;
+    feat_t f = {0};
+    f.given = phi_given(w, n);
+    f.surname = phi_surname(w, n);
+    f.dict = phi_word(w, n);
+    f.clinical = phi_in(L_CLINICAL, w, n) || phi_in(L_DRUG_BRAND, w, n) ||
+                 phi_in(L_CLIN_HEAD, w, n) || phi_drug_stem(w, n);
+    /* Hyphenated eponyms: "Stevens-Johnson", "Guillain-Barre". */
+    const char *dash = memchr(w, '-', n);
+    if (!f.clinical && dash) {
+        size_t a = (size_t)(dash - w);
+        f.clinical = phi_in(L_CLINICAL, w, a) || phi_in(L_CLINICAL, dash + 1, n - a - 1);
+        if (!f.dict)
+            f.dict = phi_word(w, a) && phi_word(dash + 1, n - a - 1);
+    }
+    f.facility = phi_in(L_FACILITY, w, n);
+    f.title = phi_in(L_TITLE, w, n);
+    f.state = phi_in(L_STATE, w, n) && ((t->f & W_ALLCAP) || n > 2);
+    f.country = phi_in(L_COUNTRY, w, n);
+    f.nation = phi_in(L_NATION, w, n);
+    f.month = phi_in(L_MONTH, w, n);
+    f.not_name = phi_in(L_NOT_NAME, w, n);
+    return f;
+}
+
+static int word_is(const toks_t *tk, size_t k, const char *w) {
+    const tok_t *t = &tk->t[k];
+    return !(t->f & W_PUNCT) && strlen(w) == t->e - t->s &&
+           !strncasecmp(tk->s + t->s, w, t->e - t->s);
+}
+
+static int punct_is(const toks_t *tk, size_t k, char c) {
+    return k < tk->n && (tk->t[k].f & W_PUNCT) && tk->s[tk->t[k].s] == c;
+}
+
+static int in_list(const toks_t *tk, size_t k, phi_list_id_t l) {
+    const tok_t *t = &tk->t[k];
+    return !(t->f & W_PUNCT) && phi_in(l, tk->s + t->s, t->e - t->s);
+}
+
+/* A word that can be part of a name or place run. */
+static int runnable(const tok_t *t) {
+    return !(t->f & (W_PUNCT | W_DIGIT)) && (t->f & W_CAP);
+}
+
+/* ---- runs -------------------------------------------------------------------- */
+
+typedef struct {
+    size_t a, b; /* tokens [a, b) */
+} run_t;
+
+/* Whether token k+1 continues the run that has token k: adjacent on the
+ * same line, separated by spaces only, or by the '.' of an abbreviation. */
+static int continues(const toks_t *tk, size_t k) {
+    const tok_t *t = &tk->t[k], *u = &tk->t[k + 1];
+    if (!runnable(u) || (u->f & W_NL))
+        return 0;
+    if ((t->f & W_DOT) && !(t->f & W_ABBR))
+        return 0;
+    size_t gap = t->e + ((t->f & W_DOT) ? 1 : 0);
+    for (size_t i = gap; i < u->s; i++)
+        if (tk->s[i] != ' ' && tk->s[i] != '\t')
+            return 0;
+    return u->s > gap || (t->f & W_DOT);
+}
+
+static int lower_facility_after(const toks_t *tk, size_t b, size_t *end_tok) {
+    /* "our New York clinic", "the Chicago downtown clinic" */
+    for (size_t k = b; k < tk->n && k < b + 3; k++) {
+        const tok_t *t = &tk->t[k];
+        if ((t->f & W_PUNCT) || !(t->f & W_LOWER))
+            return 0;
+        if (word_is(tk, k, "clinic") || word_is(tk, k, "hospital") || word_is(tk, k, "office") ||
+            word_is(tk, k, "practice") || word_is(tk, k, "center") || word_is(tk, k, "centre") ||
+            word_is(tk, k, "clinics")) {
+            *end_tok = k + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The token before run start a, skipping "the", "our", "a", "his", "her". */
+static size_t before(const toks_t *tk, size_t a, size_t *skipped) {
+    size_t k = a;
+    *skipped = 0;
+    while (k > 0) {
+        k--;
+        if (word_is(tk, k, "the") || word_is(tk, k, "our") || word_is(tk, k, "a") ||
+            word_is(tk, k, "his") || word_is(tk, k, "her") || word_is(tk, k, "their") ||
+            word_is(tk, k, "downtown")) {
+            (*skipped)++;
+            continue;
+        }
+        return k;
+    }
+    return (size_t)-1;
+}
+
+static size_t span_end(const toks_t *tk, size_t last) {
+    const tok_t *t = &tk->t[last];
+    /* An initial keeps its dot: "Sarah P." */
+    return t->e + (((t->f & W_DOT) && (t->f & W_ABBR)) ? 1 : 0);
+}
+
+/* After a place run ending at token b: ", GA", " TX", ", Texas", ", Boston",
+ * " in Detroit, MI" are part of the same place. Returns the new end token. */
+static size_t extend_place(const toks_t *tk, size_t b, int *state_seen) {
+    size_t k = b;
+    for (int rounds = 0; rounds < 3; rounds++) {
+        size_t j = k;
+        if (punct_is(tk, j, ','))
+            j++;
+        else if (j < tk->n && word_is(tk, j, "in") && j + 1 < tk->n && runnable(&tk->t[j + 1]))
+            j++;
+        if (j >= tk->n || !runnable(&tk->t[j]) || (tk->t[j].f & W_NL))
+            break;
+        size_t e = j + 1;
+        while (e < tk->n && continues(tk, e - 1) && e - j < 4)
+            e++;
+        feat_t f = features(tk, j);
+        if (f.state || f.country) {
+            *state_seen = 1;
+            k = e;
+            continue;
+        }
+        /* Another capitalised run after a comma: a city, unless it looks
+         * like a person ("…, John Smith"). */
+        if (f.given && !f.dict)
+            break;
+        if (f.clinical || f.month || f.nation || f.dict)
+            break;
+        k = e;
+    }
+    return k;
+}
+
+/* ---- deciding a run ------------------------------------------------------------ */
+
+static int descriptor(const toks_t *tk, size_t k) {
+    static const char *const d[] = {
+        "male", "female",  "man", "woman", "boy", "girl", "patient",   "pt",   "child", "infant",
+        "baby", "veteran", "yo",  "old",   "m",   "f",    "gentleman", "lady", "adult"};
+    if (k >= tk->n || (tk->t[k].f & W_PUNCT))
+        return 0;
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        if (word_is(tk, k, d[i]))
+            return 1;
+    /* "34yo", "64yo" */
+    const tok_t *t = &tk->t[k];
+    size_t n = t->e - t->s;
+    return n > 2 && !strncasecmp(tk->s + t->e - 2, "yo", 2) && (t->f & W_DIGIT);
+}
+
+/* Context before a run: a cue for a person. */
+static double person_cue(const toks_t *tk, size_t a) {
+    if (a == 0)
+        return 0;
+    size_t p = a - 1;
+    if (punct_is(tk, p, ':') && p > 0 && word_is(tk, p - 1, "name"))
+        return 0.45;
+    if (word_is(tk, p, "is") && p > 0 && word_is(tk, p - 1, "name"))
+        return 0.45;
+    if (word_is(tk, p, "name") || word_is(tk, p, "named") || word_is(tk, p, "called"))
+        return 0.45;
+    if (in_list(tk, p, L_NAME_CUE))
+        return 0.35;
+    if (punct_is(tk, p, ',') && p > 0 && descriptor(tk, p - 1))
+        return 0.35;
+    if (in_list(tk, p, L_NAME_WEAK))
+        return 0.1;
+    return 0;
+}
+
+static double person_after(const toks_t *tk, size_t b) {
+    size_t k = b;
+    if (punct_is(tk, k, ','))
+        k++;
+    if (k < tk->n && in_list(tk, k, L_NAME_AFTER))
+        return 0.1;
+    /* "Mary K., age 72", "John Smith, a 60-year-old" */
+    if (k > b && k < tk->n && (word_is(tk, k, "age") || word_is(tk, k, "aged")))
+        return 0.2;
+    return 0;
+}
+
+/* Place context before a run: 0, or the confidence it gives. */
+static double place_cue(const toks_t *tk, size_t a, int *at) {
+    size_t skipped;
+    size_t p = before(tk, a, &skipped);
+    *at = 0;
+    if (p != (size_t)-1 && punct_is(tk, p, '@')) {
+        *at = 1;
+        return 0.6;
+    }
+    if (p == (size_t)-1 || (tk->t[p].f & W_PUNCT))
+        return 0;
+    if (word_is(tk, p, "at")) {
+        *at = 1;
+        return 0.6;
+    }
+    if (word_is(tk, p, "in") || word_is(tk, p, "from") || word_is(tk, p, "near") ||
+        word_is(tk, p, "outside"))
+        return 0.65;
+    if (word_is(tk, p, "to") && p > 0 && in_list(tk, p - 1, L_PLACE_VERB)) {
+        *at = 1;
+        return 0.6;
+    }
+    if (in_list(tk, p, L_PLACE_VERB) && !word_is(tk, p, "presented"))
+        return 0.5; /* "visited Cedar Falls", "discharged Boston"? weak */
+    return 0;
+}
+
+/* Whether the run [a, b) is a line of its own right after a line with an
+ * address on it (a street, a unit, a PO box): a city in an address block. */
+static int address_line(const phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
+    if (!(tk->t[a].f & W_NL) || b - a > 4)
+        return 0;
+    if (b < tk->n && !(tk->t[b].f & W_NL) && !punct_is(tk, b, ',') && !(tk->t[b].f & W_DIGIT))
+        return 0;
+    size_t line = tk->t[a].s;
+    while (line > 0 &&
+           (tk->s[line - 1] == ' ' || tk->s[line - 1] == '\t' || tk->s[line - 1] == '\n' ||
+            tk->s[line - 1] == '\r' || tk->s[line - 1] == '>'))
+        line--;
+    size_t prev = line;
+    while (prev > 0 && tk->s[prev - 1] != '\n')
+        prev--;
+    for (size_t i = 0; i < sc->n; i++) {
+        const phi_cand_t *c = &sc->c[i];
+        if (c->type == MS_PHI_GEOGRAPHIC_LOCATION && c->prio >= PRIO_SHAPE && c->start < line &&
+            c->end > prev)
+            return 1;
+    }
+    return 0;
+}
+
+/* Names written in lower case ("follow up with patricia desrosiers"): a
+ * census first name that is no English word, before a word that is none
+ * either. Less sure alone. */
+static void lower_names(phi_scan_t *sc, const toks_t *tk) {
+    for (size_t k = 0; k < tk->n; k++) {
+        const tok_t *t = &tk->t[k];
+        if (!(t->f & W_LOWER) || (t->f & W_DIGIT) || t->e - t->s < 3)
+            continue;
+        const char *w = tk->s + t->s;
+        size_t n = t->e - t->s;
+        int freq = phi_given(w, n);
+        static const char *const particles[] = {"von", "van", "der", "den", "del", "della",
+                                                "das", "dos", "ten", "ter", "bin", "ibn"};
+        int particle = 0;
+        for (size_t i = 0; i < sizeof particles / sizeof particles[0]; i++)
+            particle |= strlen(particles[i]) == n && !strncasecmp(w, particles[i], n);
+        if (!freq || particle || phi_word(w, n) || phi_in(L_CLINICAL, w, n) ||
+            phi_drug_stem(w, n) || phi_in(L_DRUG_BRAND, w, n) || phi_in(L_MONTH, w, n) ||
+            phi_in(L_COUNTRY, w, n))
+            continue;
+        size_t end = t->e;
+        double conf = 0.3;
+        if (k + 1 < tk->n) {
+            const tok_t *u = &tk->t[k + 1];
+            size_t un = u->e - u->s;
+            if ((u->f & W_LOWER) && !(u->f & W_DIGIT) && un >= 3 && u->s == t->e + 1 &&
+                !phi_word(tk->s + u->s, un) && !phi_in(L_CLINICAL, tk->s + u->s, un) &&
+                !phi_drug_stem(tk->s + u->s, un)) {
+                end = u->e;
+                conf = 0.55;
+                k++;
+            }
+        }
+        phi_add(sc, MS_PHI_NAME, t->s, end, conf, PRIO_LEXICAL);
+    }
+}
+
+/* Decides one run [a, b); adds at most one candidate. Returns the token
+ * after what it consumed. */
+static size_t decide(phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
+    const char *s = tk->s;
+    size_t start_tok = a;
+    int title = 0;
+    /* Titles lead the run: "Dr. Sarah P.", "Mrs. Labrie". */
+    while (a < b && b - a >= 2 && features(tk, a).title) {
+        title = 1;
+        a++;
+    }
+    /* A sentence's first word is capitalised because it is first. */
+    if (!title && a < b && (tk->t[a].f & W_SENT)) {
+        feat_t f = features(tk, a);
+        if ((f.dict && !(f.given && !phi_word(s + tk->t[a].s, tk->t[a].e - tk->t[a].s))) ||
+            f.month || f.not_name)
+            a++;
+    }
+    if (a >= b)
+        return b;
+    /* Place evidence belongs to the whole run ("at Cedar Sinai", "at Elm
+     * Street Clinic"), before common words are set aside for name evidence. */
+    size_t place_tok = a;
+    int state_seen = 0;
+    /* "…, Canton, Massachusetts 02021", "Atlanta, GA": a run a state
+     * follows is a place, even when its words are common ones. */
+    size_t pend = extend_place(tk, b, &state_seen);
+    if (state_seen && !title && b - a <= 4) {
+        int ok = 0;
+        for (size_t k = a; k < b; k++) {
+            feat_t f = features(tk, k);
+            if (f.clinical || f.month || f.nation || f.title)
+                return b;
+            if (!(tk->t[k].f & W_ALLCAP) && !f.state && !f.country)
+                ok = 1;
+        }
+        if (ok) {
+            int at0;
+            double cue = place_cue(tk, a, &at0);
+            phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[a].s, span_end(tk, pend - 1),
+                    cue > 0 ? 0.9 : 0.85, PRIO_LEXICAL);
+            return pend;
+        }
+    }
+    /* "Toy, Alexis": a surname, a comma, then a common first name. */
+    int inverted = 0;
+    if (!title && b - a == 1 && !(tk->t[a].f & W_ALLCAP) && punct_is(tk, b, ',') && b + 1 < tk->n &&
+        runnable(&tk->t[b + 1]) && !(tk->t[b + 1].f & W_NL) && !(tk->t[b + 1].f & W_ALLCAP)) {
+        const tok_t *g = &tk->t[b + 1];
+        int freq = phi_given(s + g->s, g->e - g->s);
+        feat_t f = features(tk, a);
+        /* "COPD, Robert Brown" is an apposition, not an inversion: the
+         * first name must end the run after the comma. */
+        int alone = b + 2 >= tk->n || !continues(tk, b + 1);
+        inverted = alone && freq && (freq >= 40 || !phi_word(s + g->s, g->e - g->s)) &&
+                   !phi_in(L_STATE, s + g->s, g->e - g->s) && !f.clinical && !f.month &&
+                   !f.nation && !f.facility;
+    }
+    if (!title && !inverted) {
+        start_tok = a;
+        /* Leading common words that are no part of a name: "Comparative
+         * Efficacy", "Guidelines", "Updated JNC". */
+        while (a < b) {
+            feat_t f = features(tk, a);
+            if (f.facility || f.given || f.surname || !(f.dict || f.month || f.nation))
+                break;
+            a++;
+        }
+        if (a >= b)
+            return b;
+        start_tok = a;
+    }
+
+    /* Clinical terms win: "Wells score", "Parkinson's disease", "Stevens-
+     * Johnson syndrome", "Framingham Heart Study". */
+    int clinical_head_after = b < tk->n && in_list(tk, b, L_CLIN_HEAD);
+    int any_facility = 0, evidence_words = 0, all_allcap = 1, unknown = 0;
+    double name = 0;
+    int initial_pattern = 0;
+    size_t n = b - a;
+    for (size_t k = a; k < b; k++) {
+        feat_t f = features(tk, k);
+        const tok_t *t = &tk->t[k];
+        if (f.facility)
+            any_facility = 1;
+        if (!(t->f & W_ALLCAP))
+            all_allcap = 0;
+        if (f.clinical && !title && !(f.given && k == a && n > 1))
+            return b; /* a clinical term, not a person or a place */
+        if (f.state || f.country || f.nation || f.month || f.not_name || f.facility)
+            continue;
+        if (t->f & W_INITIAL) {
+            initial_pattern = 1;
+            continue;
+        }
+        if (k == a && f.given)
+            name += f.dict ? 0.15 : 0.4;
+        else if (f.surname)
+            name += f.dict ? 0.05 : 0.2;
+        else if (f.given)
+            name += f.dict ? 0.05 : 0.15;
+        else if (!f.dict && !(t->f & W_ALLCAP)) {
+            unknown++;
+            name += 0.15;
+        }
+        if (!f.dict || f.given || f.surname)
+            evidence_words++;
+    }
+    if (clinical_head_after && !title)
+        return b;
+
+    size_t last = b - 1, end_tok = b;
+    int at = 0;
+    double place = place_cue(tk, place_tok, &at);
+
+    /* Facilities: "Methodist Hospital", "UCLA Med Ctr", "our New York clinic". */
+    size_t lower_end;
+    if (!title && (any_facility || lower_facility_after(tk, b, &lower_end))) {
+        if (!any_facility)
+            end_tok = lower_end;
+        else if (n == 1 && place == 0)
+            return b; /* "Hospital" alone, not after a place word */
+        end_tok = extend_place(tk, end_tok, &state_seen);
+        phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[place_tok].s, span_end(tk, end_tok - 1), 0.85,
+                PRIO_LEXICAL);
+        return end_tok;
+    }
+
+    if (title) {
+        phi_add(sc, MS_PHI_NAME, tk->t[start_tok].s, span_end(tk, last), 0.95, PRIO_LEXICAL);
+        return b;
+    }
+    if (inverted) {
+        name += 0.4;
+        evidence_words++;
+    }
+    if (evidence_words == 0)
+        return b; /* only common words, acronyms, states, months */
+
+    if (initial_pattern && n >= 2 && n <= 4)
+        name += 0.45;
+    if ((size_t)unknown == n && n >= 2)
+        name += 0.1; /* two unknown capitalised words together */
+    /* One unknown word opening a sentence is a name when a verb, a colon or
+     * a comma follows ("Mehrudin shouted", "Koppány:"), and more likely a
+     * heading word otherwise ("Contraindications for", "Mgmt. of"). */
+    int opener_named =
+        b >= tk->n || punct_is(tk, b, ',') || punct_is(tk, b, ':') || in_list(tk, b, L_NAME_AFTER);
+    if ((tk->t[a].f & W_SENT) && unknown == 1 && n == 1 && opener_named && !(tk->t[a].f & W_DOT))
+        name += 0.1;
+    else if (tk->t[a].f & W_SENT)
+        name -= 0.05;
+    name += person_cue(tk, start_tok) + person_after(tk, b);
+
+    /* Places: "from Chicago", "at UCSF", a line of an address block. */
+    if (place == 0 && address_line(sc, tk, place_tok, b))
+        place = 0.7;
+    if (all_allcap && !at)
+        place = 0; /* "in COPD", "from ACC": acronyms after in/from are not places */
+    if (all_allcap && name < 0.5)
+        name = 0;
+    if (place > 0 && place >= name - 0.2 && !(initial_pattern && name >= 0.5) && !inverted) {
+        phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[place_tok].s, span_end(tk, pend - 1), place,
+                PRIO_LEXICAL);
+        return pend;
+    }
+    if (name >= 0.2)
+        phi_add(sc, MS_PHI_NAME, tk->t[start_tok].s, span_end(tk, last), name > 0.97 ? 0.97 : name,
+                PRIO_LEXICAL);
+    if (inverted && name >= MS_PHI_SURE) {
+        phi_add(sc, MS_PHI_NAME, tk->t[b + 1].s, span_end(tk, b + 1), 0.8, PRIO_LEXICAL);
+        return b + 2;
+    }
+    return b;
+}
+
+/* Joins runs around "of", "and", "&" when one side is a facility:
+ * "Children's Hospital of Atlanta", "Brigham and Women's Hospital". */
+static size_t join_facility(const toks_t *tk, size_t a, size_t b) {
+    for (;;) {
+        if (b + 1 >= tk->n)
+            return b;
+        const tok_t *c = &tk->t[b];
+        int conn = word_is(tk, b, "of") || word_is(tk, b, "and") || punct_is(tk, b, '&') ||
+                   word_is(tk, b, "for");
+        if (!conn || !runnable(&tk->t[b + 1]) || (c->f & W_NL))
+            return b;
+        size_t e = b + 2;
+        while (e < tk->n && continues(tk, e - 1))
+            e++;
+        int fac = 0;
+        for (size_t k = a; k < e; k++)
+            if (k != b && !(tk->t[k].f & W_PUNCT) && in_list(tk, k, L_FACILITY))
+                fac = 1;
+        if (!fac)
+            return b;
+        b = e;
+    }
+}
+
+/* Name propagation: a surname or first name found with confidence is a
+ * name wherever else it appears capitalised ("… Faina D. Yefremova's
+ * Cautionary Tales … early Yefremova"). */
+static void propagate(phi_scan_t *sc, const toks_t *tk, size_t first_cand) {
+    size_t ncand = sc->n;
+    for (size_t k = 0; k < tk->n; k++) {
+        const tok_t *t = &tk->t[k];
+        if (!runnable(t) || (t->f & (W_INITIAL | W_ALLCAP)) || t->e - t->s < 3 ||
+            phi_covered(sc, t->s, t->e, PRIO_LEXICAL))
+            continue;
+        size_t n = phi_strip_possessive(tk->s + t->s, t->e - t->s);
+        if (phi_word(tk->s + t->s, n))
+            continue;
+        for (size_t c = first_cand; c < ncand; c++) {
+            const phi_cand_t *cd = &sc->c[c];
+            if (cd->type != MS_PHI_NAME || cd->conf < MS_PHI_SURE)
+                continue;
+            const char *hay = tk->s + cd->start;
+            size_t hn = cd->end - cd->start;
+            for (size_t i = 0; i + n <= hn; i++) {
+                if (strncasecmp(hay + i, tk->s + t->s, n) != 0)
+                    continue;
+                int lb = i == 0 || hay[i - 1] == ' ' || hay[i - 1] == '.';
+                int rb =
+                    i + n == hn || hay[i + n] == ' ' || hay[i + n] == '\'' || hay[i + n] == '.';
+                if (lb && rb) {
+                    phi_add(sc, MS_PHI_NAME, t->s, t->e, 0.75, PRIO_LEXICAL);
+                    goto next;
+                }
+            }
+        }
+    next:;
+    }
+}
+
+void phi_names(phi_scan_t *sc) {
+    toks_t tk = {.s = sc->s, .len = sc->len};
+    tokenize(&tk);
+    size_t first_cand = sc->n;
+    size_t k = 0;
+    while (k < tk.n) {
+        if (!runnable(&tk.t[k])) {
+            k++;
+            continue;
+        }
+        size_t b = k + 1;
+        while (b < tk.n && continues(&tk, b - 1))
+            b++;
+        b = join_facility(&tk, k, b);
+        size_t next = decide(sc, &tk, k, b);
+        k = next > k ? next : k + 1;
+    }
+    lower_names(sc, &tk);
+    propagate(sc, &tk, first_cand);
+    free(tk.t);
+}
