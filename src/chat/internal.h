@@ -115,6 +115,12 @@ struct ms_turn {
     /* prompt: the provider request built from the above */
     ms_gen_request_t req;
     const char **req_roles, **req_texts;
+    /* phi (stage_phi.c): what the PHI detector found in what the prompt
+     * carries (question, history, context); the route stage decides on it. */
+    int phi_detected;
+    int phi_unsure;
+    json_t *phi_categories;     /* array of ASQ-PHI type names */
+    struct ms_phi_map *phi_map; /* redaction map (phi/phi.h), or NULL when nothing was found */
     /* route */
     ms_provider_t *provider;
     /* generate */
@@ -202,6 +208,7 @@ extern const ms_stage_ops_t ms_stage_persist;
 extern const ms_stage_ops_t ms_stage_context;
 extern const ms_stage_ops_t ms_stage_retrieve;
 extern const ms_stage_ops_t ms_stage_prompt;
+extern const ms_stage_ops_t ms_stage_phi; /* stage_phi.c */
 extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;

@@ -70,7 +70,27 @@ void phi_add(phi_scan_t *sc, ms_phi_type_t type, size_t start, size_t end, doubl
     sc->c[sc->n++] = (phi_cand_t){type, start, end, conf > 1 ? 1 : conf, prio};
 }
 
+void phi_cover_build(phi_scan_t *sc, int min_prio) {
+    if (!sc->cov) {
+        sc->cov = calloc(sc->len ? sc->len : 1, 1);
+        if (!sc->cov)
+            abort();
+    } else {
+        memset(sc->cov, 0, sc->len);
+    }
+    sc->cov_prio = min_prio;
+    for (size_t i = 0; i < sc->n; i++)
+        if (sc->c[i].prio >= min_prio)
+            memset(sc->cov + sc->c[i].start, 1, sc->c[i].end - sc->c[i].start);
+}
+
 int phi_covered(const phi_scan_t *sc, size_t start, size_t end, int min_prio) {
+    if (sc->cov && sc->cov_prio == min_prio) {
+        for (size_t i = start; i < end && i < sc->len; i++)
+            if (sc->cov[i])
+                return 1;
+        return 0;
+    }
     for (size_t i = 0; i < sc->n; i++)
         if (sc->c[i].prio >= min_prio && sc->c[i].start < end && start < sc->c[i].end)
             return 1;
@@ -109,6 +129,7 @@ void ms_phi_detect(const char *text, size_t len, ms_phi_result_t *out) {
         phi_keywords(&sc);
         phi_names(&sc);
     }
+    free(sc.cov);
     qsort(sc.c, sc.n, sizeof *sc.c, by_start);
     /* Overlapping candidates become one span covering all of them. */
     size_t m = 0;

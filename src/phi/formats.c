@@ -118,6 +118,13 @@ static const pattern_t patterns[] = {
      MS_PHI_PHONE, 0.85, 0, v_phone_digits},
     {"phone_trunk", "(?<![\\w.,])\\(?0\\d{1,4}\\)?(?:[ .-]\\d{2,4}){2,5}(?![\\w])", MS_PHI_PHONE,
      0.6, 0, v_phone_digits},
+    /* National layouts without a '+' or a trunk 0 ("(99) 645-791", "20 45 67
+     * 89", "416 60 039"): a parenthesised area code is a phone number; bare
+     * digit groups of a phone's length are less sure (unsure alone). */
+    {"phone_paren", "(?<![\\w(])\\(\\d{2,4}\\)\\s?\\d{2,4}[-. ]\\d{2,4}(?:[-. ]\\d{2,4})?(?![\\w])",
+     MS_PHI_PHONE, 0.75, 0, v_phone_digits},
+    {"phone_groups", "(?<![\\w.,/:-])\\d{2,4}(?:[ .-]\\d{2,4}){2,5}(?![\\w/:-]|[.,]\\d)",
+     MS_PHI_PHONE, 0.45, 0, v_phone_digits},
     {"date_num", "(?<![\\d/.-])(\\d{1,2})([/.-])(\\d{1,2})\\2(\\d{4}|\\d{2})(?![\\d/-]|\\.\\d)",
      MS_PHI_DATE, 0.92, 0, v_date_num},
     {"date_iso",
@@ -360,9 +367,15 @@ static double v_phone_digits(const char *s, size_t len, const PCRE2_SIZE *ov, si
                              ms_phi_type_t *t) {
     (void)len, (void)ov, (void)t;
     size_t d = digits_in(s, *a, *b);
-    if (d < 8 || d > 15)
+    if (d < 7 || d > 15)
         return 0;
-    return s[*a] == '+' ? 0.85 : 0.6;
+    if (s[*a] == '+')
+        return d >= 8 ? 0.85 : 0;
+    if (s[*a] == '(')
+        return 0.75;
+    if (s[*a] == '0')
+        return d >= 8 ? 0.6 : 0;
+    return d >= 8 ? 0.45 : 0;
 }
 
 /* m/d/y or d/m/y: groups 1 and 3 are the day and the month in either order,

@@ -468,6 +468,7 @@ static void bare_identifiers(phi_scan_t *sc) {
     const char *s = sc->s;
     size_t len = sc->len;
     size_t i = 0;
+    phi_cover_build(sc, PRIO_SHAPE); /* tokens never overlap: one snapshot does */
     while (i < len) {
         if (!id_char((unsigned char)s[i]) || (i > 0 && id_char((unsigned char)s[i - 1]))) {
             i++;

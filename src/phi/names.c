@@ -40,11 +40,15 @@ typedef struct {
     unsigned f;
 } tok_t;
 
+typedef struct feat feat_t;
+
 typedef struct {
     const char *s;
     size_t len;
     tok_t *t;
     size_t n, cap;
+    feat_t *feat;         /* per token, computed on first use */
+    unsigned char *known; /* feat[k] computed */
 } toks_t;
 
 /* ---- UTF-8 and character classes --------------------------------------------- */
@@ -236,13 +240,13 @@ static void tokenize(toks_t *tk) {
 
 /* ---- word evidence ----------------------------------------------------------- */
 
-typedef struct {
+struct feat {
     int given, surname, dict;
     int clinical; /* eponym, drug, clinical head */
     int facility, title, state, country, nation, month, not_name;
-} feat_t;
+};
 
-static feat_t features(const toks_t *tk, size_t k) {
+static feat_t compute_features(const toks_t *tk, size_t k) {
     const tok_t *t = &tk->t[k];
     const char *w = tk->s + t->s;
     size_t n = t->e - t->s;
@@ -268,6 +272,16 @@ static feat_t features(const toks_t *tk, size_t k) {
     f.month = phi_in(L_MONTH, w, n);
     f.not_name = phi_in(L_NOT_NAME, w, n);
     return f;
+}
+
+/* The word lists are looked up once per token: a run is examined several
+ * times (facility, clinical, name and place evidence). */
+static feat_t features(const toks_t *tk, size_t k) {
+    if (!tk->known[k]) {
+        tk->feat[k] = compute_features(tk, k);
+        tk->known[k] = 1;
+    }
+    return tk->feat[k];
 }
 
 static int word_is(const toks_t *tk, size_t k, const char *w) {
@@ -721,42 +735,64 @@ static size_t join_facility(const toks_t *tk, size_t a, size_t b) {
 
 /* Name propagation: a surname or first name found with confidence is a
  * name wherever else it appears capitalised ("… Faina D. Yefremova's
- * Cautionary Tales … early Yefremova"). */
+ * Cautionary Tales … early Yefremova"). At most PROPAGATE_MAX words are
+ * remembered, so the pass stays linear. */
+#define PROPAGATE_MAX 64
+
 static void propagate(phi_scan_t *sc, const toks_t *tk, size_t first_cand) {
-    size_t ncand = sc->n;
+    struct {
+        size_t s, n;
+    } words[PROPAGATE_MAX];
+    size_t nw = 0;
+    unsigned char *named = calloc(sc->len ? sc->len : 1, 1);
+    if (!named)
+        abort();
+    for (size_t c = first_cand; c < sc->n; c++)
+        if (sc->c[c].type == MS_PHI_NAME && sc->c[c].conf >= MS_PHI_SURE)
+            memset(named + sc->c[c].start, 1, sc->c[c].end - sc->c[c].start);
+    for (size_t k = 0; k < tk->n && nw < PROPAGATE_MAX; k++) {
+        const tok_t *t = &tk->t[k];
+        if (!runnable(t) || (t->f & (W_INITIAL | W_ALLCAP)) || t->e - t->s < 3)
+            continue;
+        size_t n = phi_strip_possessive(tk->s + t->s, t->e - t->s);
+        if (!named[t->s] || phi_word(tk->s + t->s, n) || features(tk, k).title)
+            continue;
+        int dup = 0;
+        for (size_t i = 0; i < nw && !dup; i++)
+            dup = words[i].n == n && !strncasecmp(tk->s + words[i].s, tk->s + t->s, n);
+        if (dup)
+            continue;
+        words[nw].s = t->s;
+        words[nw].n = n;
+        nw++;
+    }
+    free(named);
+    if (!nw)
+        return;
+    phi_cover_build(sc, PRIO_LEXICAL);
     for (size_t k = 0; k < tk->n; k++) {
         const tok_t *t = &tk->t[k];
         if (!runnable(t) || (t->f & (W_INITIAL | W_ALLCAP)) || t->e - t->s < 3 ||
             phi_covered(sc, t->s, t->e, PRIO_LEXICAL))
             continue;
         size_t n = phi_strip_possessive(tk->s + t->s, t->e - t->s);
-        if (phi_word(tk->s + t->s, n))
-            continue;
-        for (size_t c = first_cand; c < ncand; c++) {
-            const phi_cand_t *cd = &sc->c[c];
-            if (cd->type != MS_PHI_NAME || cd->conf < MS_PHI_SURE)
-                continue;
-            const char *hay = tk->s + cd->start;
-            size_t hn = cd->end - cd->start;
-            for (size_t i = 0; i + n <= hn; i++) {
-                if (strncasecmp(hay + i, tk->s + t->s, n) != 0)
-                    continue;
-                int lb = i == 0 || hay[i - 1] == ' ' || hay[i - 1] == '.';
-                int rb =
-                    i + n == hn || hay[i + n] == ' ' || hay[i + n] == '\'' || hay[i + n] == '.';
-                if (lb && rb) {
-                    phi_add(sc, MS_PHI_NAME, t->s, t->e, 0.75, PRIO_LEXICAL);
-                    goto next;
-                }
+        for (size_t i = 0; i < nw; i++)
+            if (words[i].n == n && !strncasecmp(tk->s + words[i].s, tk->s + t->s, n)) {
+                phi_add(sc, MS_PHI_NAME, t->s, t->e, 0.75, PRIO_LEXICAL);
+                break;
             }
-        }
-    next:;
     }
 }
+
+#define RUN_MAX 8
 
 void phi_names(phi_scan_t *sc) {
     toks_t tk = {.s = sc->s, .len = sc->len};
     tokenize(&tk);
+    tk.feat = malloc((tk.n ? tk.n : 1) * sizeof *tk.feat);
+    tk.known = calloc(tk.n ? tk.n : 1, 1);
+    if (!tk.feat || !tk.known)
+        abort();
     size_t first_cand = sc->n;
     size_t k = 0;
     while (k < tk.n) {
@@ -764,8 +800,11 @@ void phi_names(phi_scan_t *sc) {
             k++;
             continue;
         }
+        /* A run longer than RUN_MAX words is a heading in title case, not a
+         * name: it is read RUN_MAX words at a time, which keeps every step
+         * below bounded by the run length. */
         size_t b = k + 1;
-        while (b < tk.n && continues(&tk, b - 1))
+        while (b < tk.n && b - k < RUN_MAX && continues(&tk, b - 1))
             b++;
         b = join_facility(&tk, k, b);
         size_t next = decide(sc, &tk, k, b);
@@ -774,4 +813,6 @@ void phi_names(phi_scan_t *sc) {
     lower_names(sc, &tk);
     propagate(sc, &tk, first_cand);
     free(tk.t);
+    free(tk.feat);
+    free(tk.known);
 }

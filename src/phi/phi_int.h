@@ -28,12 +28,19 @@ typedef struct {
     phi_cand_t *c;
     size_t n, cap;
     int incomplete; /* a pattern gave up (match limit): not known to be PHI-free */
+    /* Bytes covered by candidates of priority >= cov_prio when cov is set
+     * (phi_cover_build), so phi_covered is O(span) instead of O(candidates). */
+    unsigned char *cov;
+    int cov_prio;
 } phi_scan_t;
 
 /* Adds a candidate [start, end) (trimmed of surrounding spaces). */
 void phi_add(phi_scan_t *sc, ms_phi_type_t type, size_t start, size_t end, double conf, int prio);
-/* Whether [start, end) overlaps a candidate of prio >= min_prio already added. */
+/* Whether [start, end) overlaps a candidate of prio >= min_prio already added
+ * (or, after phi_cover_build(sc, min_prio), one added before that call). */
 int phi_covered(const phi_scan_t *sc, size_t start, size_t end, int min_prio);
+/* Snapshots the bytes covered by candidates of prio >= min_prio. */
+void phi_cover_build(phi_scan_t *sc, int min_prio);
 
 /* The recognisers, run in this order by ms_phi_detect. */
 int phi_formats_init(void);        /* 0, or -1 when a pattern does not compile (a bug) */
