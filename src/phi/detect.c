@@ -130,7 +130,8 @@ void ms_phi_detect(const char *text, size_t len, ms_phi_result_t *out) {
         phi_names(&sc);
     }
     free(sc.cov);
-    qsort(sc.c, sc.n, sizeof *sc.c, by_start);
+    if (sc.n)
+        qsort(sc.c, sc.n, sizeof *sc.c, by_start);
     /* Overlapping candidates become one span covering all of them. */
     size_t m = 0;
     for (size_t i = 0; i < sc.n; i++) {

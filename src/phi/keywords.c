@@ -445,6 +445,30 @@ static int is_uuid(const char *s, size_t a, size_t b) {
     return 1;
 }
 
+/* Whether a unit or a counted noun follows a number ending at e
+ * ("150000 cells", "10000 units", "20000 steps"). */
+static int unit_after(const char *s, size_t len, size_t e) {
+    static const char *const units[] = {
+        "mg",     "mcg",   "ug",   "g",     "kg",      "ml",      "l",        "dl",       "units",
+        "unit",   "iu",    "meq",  "mmol",  "mol",     "cells",   "cell",     "copies",   "cfu",
+        "ng",     "pg",    "mm",   "cm",    "m",       "km",      "steps",    "calories", "kcal",
+        "lbs",    "lb",    "oz",   "beats", "bpm",     "times",   "patients", "people",   "cases",
+        "deaths", "years", "days", "hours", "minutes", "seconds", "weeks",    "months",   "dollars",
+        "usd",    "per",   "x",    "/"};
+    size_t j = e;
+    while (j < len && s[j] == ' ')
+        j++;
+    size_t w = j;
+    while (w < len && (isalpha((unsigned char)s[w]) || s[w] == '/'))
+        w++;
+    if (w == j)
+        return 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strlen(units[i]) == w - j && !strncasecmp(s + j, units[i], w - j))
+            return 1;
+    return s[j] == '/'; /* "/uL", "/mm3" */
+}
+
 /* Whether the word before s[a] names a country or a state. */
 static int after_place(const phi_scan_t *sc, size_t a) {
     const char *s = sc->s;
@@ -514,10 +538,7 @@ static void bare_identifiers(phi_scan_t *sc) {
         } else if (al == 0 && d >= 5 && d == n) {
             /* Five or six digits: a ZIP code, a record number, or a count.
              * Unsure, unless a unit follows ("150000 cells"). */
-            size_t j = e;
-            while (j < len && s[j] == ' ')
-                j++;
-            if (j < len && isalpha((unsigned char)s[j]))
+            if (unit_after(s, len, e))
                 continue;
             phi_add(sc, MS_PHI_UNIQUE_IDENTIFIER, a, e, 0.3, PRIO_SHAPE);
         }

@@ -533,6 +533,8 @@ static void lower_names(phi_scan_t *sc, const toks_t *tk) {
     }
 }
 
+#define COMMON_NAME 100
+
 /* Decides one run [a, b); adds at most one candidate. Returns the token
  * after what it consumed. */
 static size_t decide(phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
@@ -628,12 +630,16 @@ static size_t decide(phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
             initial_pattern = 1;
             continue;
         }
+        /* A common English word is weaker evidence of a name, unless the
+         * census says the name is common too (JOHN 3.3 %, SMITH 1.0 %):
+         * COMMON_NAME is 0.1 % of the population. */
+        int weak = f.dict && (f.given > f.surname ? f.given : f.surname) < COMMON_NAME;
         if (k == a && f.given)
-            name += f.dict ? 0.15 : 0.4;
+            name += weak ? 0.15 : 0.4;
         else if (f.surname)
-            name += f.dict ? 0.05 : 0.2;
+            name += weak ? 0.05 : 0.2;
         else if (f.given)
-            name += f.dict ? 0.05 : 0.15;
+            name += weak ? 0.05 : 0.15;
         else if (!f.dict && !(t->f & W_ALLCAP)) {
             unknown++;
             name += 0.15;
