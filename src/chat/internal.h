@@ -109,18 +109,19 @@ struct ms_turn {
     json_t *history; /* recent turns [{role, content}], oldest first */
     /* context: the conversation's clinical context (a later issue fills it) */
     json_t *context;
+    /* phi (the PHI stage fills these before route; zero = no PHI): whether
+     * the question holds protected health information, whether the
+     * detector was unsure (treated as PHI), and the ASQ-PHI type names it
+     * found (a JSON array of strings, owned; NULL = none). */
+    int phi_detected;
+    int phi_unsure;
+    json_t *phi_categories; /* array of ASQ-PHI type names */
     /* retrieve */
     ms_kb_hit_t *hits;
     size_t nhits;
     /* prompt: the provider request built from the above */
     ms_gen_request_t req;
     const char **req_roles, **req_texts;
-    /* phi (stage_phi.c): what the PHI detector found in what the prompt
-     * carries (question, history, context); the route stage decides on it. */
-    int phi_detected;
-    int phi_unsure;
-    json_t *phi_categories;     /* array of ASQ-PHI type names */
-    struct ms_phi_map *phi_map; /* redaction map (phi/phi.h), or NULL when nothing was found */
     /* route */
     ms_provider_t *provider;
     /* generate */
@@ -142,6 +143,10 @@ struct ms_turn {
     struct ms_turn *retry_next;
 
     size_t bytes; /* what this turn holds, counted against the bound */
+    /* phi (chat/stage_phi.c): the redaction map of every span found in the
+     * question, the history and the context, for redact mode (phi/phi.h);
+     * NULL when nothing was found. Freed with the turn. */
+    struct ms_phi_map *phi_map;
 };
 
 struct ms_chat {

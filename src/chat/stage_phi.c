@@ -3,7 +3,7 @@
  * goes only to providers marked local; an unsure one too).
  *
  * It runs after prompt, before route. It examines the question, the recent
- * turns the request carries (t->req), and the clinical context when the
+ * turns (t->history, all that the prompt may carry), and the clinical context when the
  * conversation has one; a bound context is PHI by definition (a patient's
  * record), whatever the detector finds in it. It sets, on the turn:
  * - phi_detected: 1 when some span is sure PHI, or a context is bound;
@@ -132,16 +132,17 @@ static void phi_done(void *arg) {
 }
 
 static void phi_stage(ms_turn_t *t) {
-    size_t nh = t->req.nhistory;
+    /* Every recent turn persist loaded, not only those the prompt's budget
+     * keeps: a superset, so nothing the model is sent goes unexamined. */
+    size_t nh = json_array_size(t->history);
     phi_job_t *j = ms_xcalloc(1, sizeof *j);
     j->t = t;
     j->texts = ms_xcalloc(nh + 2, sizeof *j->texts);
     j->lens = ms_xcalloc(nh + 2, sizeof *j->lens);
-    const char *q = t->req.question ? t->req.question : t->question;
-    add_text(j, q, strlen(q));
+    add_text(j, t->question, strlen(t->question));
     for (size_t i = 0; i < nh; i++) {
-        const char *h = t->req.history_texts ? t->req.history_texts[i] : NULL;
-        add_text(j, h, h ? strlen(h) : 0);
+        json_t *c = json_object_get(json_array_get(t->history, i), "content");
+        add_text(j, json_string_value(c), json_string_length(c));
     }
     if (t->context) {
         char *ctx = json_dumps(t->context, JSON_COMPACT);
