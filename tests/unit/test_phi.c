@@ -369,7 +369,7 @@ static int never_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t
 
 static const ms_provider_ops_t none_ops = {
     .name = "none", .uses_retrieval = 0, .start = never_start, .free = prov_free};
-static ms_provider_t none_provider = {&none_ops, NULL};
+static ms_provider_t none_provider = {.ops = &none_ops};
 
 typedef struct {
     char dir[64];
