@@ -80,8 +80,15 @@ static int detect_line(detect_opts_t *o, const char *line, size_t n, size_t line
     json_error_t jerr;
     json_t *in = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!in) {
+        /* jansson quotes the text near the error ("... near 'Smith'"): that
+         * may be PHI, so only the reason and the column are told. */
+        char reason[JSON_ERROR_TEXT_LENGTH];
+        snprintf(reason, sizeof reason, "%s", jerr.text);
+        char *near = strstr(reason, " near ");
+        if (near)
+            *near = '\0';
         char why[256];
-        snprintf(why, sizeof why, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        snprintf(why, sizeof why, "not JSON: %s (column %d)", reason, jerr.column);
         line_error(lineno, NULL, why);
         return -1;
     }

@@ -17,226 +17,11 @@
  * unknown capitalised word mid-sentence) is reported unsure. A name found
  * with confidence is then looked for again elsewhere in the text. */
 #include "phi/phi_int.h"
+#include "phi/tokens.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum {
-    W_CAP = 1 << 0,     /* starts with an upper-case letter */
-    W_ALLCAP = 1 << 1,  /* two or more letters, all upper case */
-    W_DIGIT = 1 << 2,   /* contains a digit */
-    W_SENT = 1 << 3,    /* first word of a sentence */
-    W_DOT = 1 << 4,     /* a '.' follows directly */
-    W_INITIAL = 1 << 5, /* one upper-case letter */
-    W_PUNCT = 1 << 6,   /* a punctuation token */
-    W_NL = 1 << 7,      /* a line break precedes it */
-    W_LOWER = 1 << 8,   /* starts with a lower-case letter */
-    W_ABBR = 1 << 9,    /* an abbreviation whose '.' does not end a sentence */
-};
-
-typedef struct {
-    size_t s, e; /* bytes of the word, or of the punctuation character */
-    unsigned f;
-} tok_t;
-
-typedef struct feat feat_t;
-
-typedef struct {
-    const char *s;
-    size_t len;
-    tok_t *t;
-    size_t n, cap;
-    feat_t *feat;         /* per token, computed on first use */
-    unsigned char *known; /* feat[k] computed */
-} toks_t;
-
-/* ---- UTF-8 and character classes --------------------------------------------- */
-
-/* Decodes one code point at s[i]; *n is its length (1 for an invalid byte,
- * which is then taken as a letter). */
-static unsigned decode(const char *s, size_t len, size_t i, size_t *n) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80) {
-        *n = 1;
-        return c;
-    }
-    size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (k == 0 || i + k > len) {
-        *n = 1;
-        return 0xFFFD;
-    }
-    unsigned cp = c & (0x7F >> k);
-    for (size_t j = 1; j < k; j++) {
-        unsigned char cc = (unsigned char)s[i + j];
-        if ((cc & 0xC0) != 0x80) {
-            *n = 1;
-            return 0xFFFD;
-        }
-        cp = (cp << 6) | (cc & 0x3F);
-    }
-    *n = k;
-    return cp;
-}
-
-static int cp_space(unsigned cp) {
-    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v' ||
-           cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x3000;
-}
-
-static int cp_letter(unsigned cp) {
-    if (cp < 0x80)
-        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-    /* Not letters: Latin-1 punctuation and signs, general punctuation. */
-    if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7)
-        return 0;
-    if (cp >= 0x2000 && cp <= 0x206F)
-        return 0;
-    if (cp >= 0x3000 && cp <= 0x303F)
-        return 0;
-    return 1;
-}
-
-static int cp_upper(unsigned cp) {
-    if (cp < 0x80)
-        return cp >= 'A' && cp <= 'Z';
-    if (cp >= 0xC0 && cp <= 0xDE)
-        return cp != 0xD7;
-    if (cp >= 0x100 && cp <= 0x17F)
-        return (cp & 1) == 0; /* Latin Extended-A pairs: upper case first */
-    if (cp >= 0x391 && cp <= 0x3A9)
-        return 1;
-    if (cp >= 0x400 && cp <= 0x42F)
-        return 1;
-    return 0;
-}
-
-static int cp_digit(unsigned cp) {
-    return cp >= '0' && cp <= '9';
-}
-
-static int cp_apostrophe(unsigned cp) {
-    return cp == '\'' || cp == 0x2019;
-}
-
-/* ---- tokens ------------------------------------------------------------------ */
-
-static void push(toks_t *tk, size_t s, size_t e, unsigned f) {
-    if (tk->n == tk->cap) {
-        tk->cap = tk->cap ? tk->cap * 2 : 128;
-        tk->t = realloc(tk->t, tk->cap * sizeof *tk->t);
-        if (!tk->t)
-            abort();
-    }
-    tk->t[tk->n++] = (tok_t){s, e, f};
-}
-
-static const char *const abbreviations[] = {
-    "approx", "assoc", "ave",  "blvd", "co",  "corp", "ctr", "dept", "dr",   "e.g", "etc",
-    "fr",     "ft",    "hosp", "i.e",  "inc", "jr",   "lt",  "ltd",  "med",  "mr",  "mrs",
-    "ms",     "mt",    "no",   "prof", "rd",  "rev",  "sr",  "st",   "univ", "vs",
-};
-
-static int is_abbreviation(const char *w, size_t n) {
-    for (size_t i = 0; i < sizeof abbreviations / sizeof abbreviations[0]; i++)
-        if (strlen(abbreviations[i]) == n && !strncasecmp(w, abbreviations[i], n))
-            return 1;
-    return 0;
-}
-
-/* Word flags from its letters. */
-static unsigned word_flags(const char *s, size_t a, size_t b) {
-    unsigned f = 0;
-    size_t n, letters = 0, upper = 0;
-    int first = 1;
-    for (size_t i = a; i < b; i += n) {
-        unsigned cp = decode(s, b, i, &n);
-        if (cp_digit(cp))
-            f |= W_DIGIT;
-        if (cp_letter(cp)) {
-            letters++;
-            if (cp_upper(cp))
-                upper++;
-            if (first)
-                f |= cp_upper(cp) ? W_CAP : W_LOWER;
-        }
-        if (first && (cp_letter(cp) || cp_digit(cp)))
-            first = 0;
-    }
-    if (letters >= 2 && upper == letters)
-        f |= W_ALLCAP;
-    if (letters == 1 && upper == 1 && b - a <= 2)
-        f |= W_INITIAL;
-    return f;
-}
-
-static void tokenize(toks_t *tk) {
-    const char *s = tk->s;
-    size_t len = tk->len, i = 0, n;
-    int nl = 0;
-    while (i < len) {
-        unsigned cp = decode(s, len, i, &n);
-        if (cp_space(cp)) {
-            if (cp == '\n' || cp == '\r')
-                nl = 1;
-            i += n;
-            continue;
-        }
-        if (!cp_letter(cp) && !cp_digit(cp)) {
-            push(tk, i, i + n, W_PUNCT | (nl ? W_NL : 0));
-            nl = 0;
-            i += n;
-            continue;
-        }
-        size_t a = i;
-        while (i < len) {
-            cp = decode(s, len, i, &n);
-            if (cp_letter(cp) || cp_digit(cp)) {
-                i += n;
-                continue;
-            }
-            size_t m;
-            if ((cp_apostrophe(cp) || cp == '-') && i + n < len) {
-                unsigned next = decode(s, len, i + n, &m);
-                if (cp_letter(next) || (cp == '-' && cp_digit(next))) {
-                    i += n;
-                    continue;
-                }
-            }
-            break;
-        }
-        unsigned f = word_flags(s, a, i) | (nl ? W_NL : 0);
-        nl = 0;
-        size_t e = i;
-        if (i < len && s[i] == '.') {
-            f |= W_DOT;
-            /* The '.' of an initial or an abbreviation belongs to the word
-             * and ends no sentence. */
-            if ((f & W_INITIAL) || is_abbreviation(s + a, i - a) || phi_in(L_TITLE, s + a, i - a)) {
-                f |= W_ABBR;
-                i++;
-            }
-        }
-        push(tk, a, e, f);
-    }
-    /* Sentence starts: the first word, and a word after . ? ! : ; or a
-     * line break (a '.' after an initial or an abbreviation ends nothing). */
-    int start = 1;
-    for (size_t k = 0; k < tk->n; k++) {
-        tok_t *t = &tk->t[k];
-        if (t->f & W_NL)
-            start = 1;
-        if (t->f & W_PUNCT) {
-            char c = s[t->s];
-            if (c == '.' || c == '?' || c == '!' || c == ':' || c == ';')
-                start = 1;
-            continue;
-        }
-        if (start)
-            t->f |= W_SENT;
-        start = 0;
-    }
-}
 
 /* ---- word evidence ----------------------------------------------------------- */
 
@@ -535,180 +320,225 @@ static void lower_names(phi_scan_t *sc, const toks_t *tk) {
 
 #define COMMON_NAME 100
 
-/* Decides one run [a, b); adds at most one candidate. Returns the token
- * after what it consumed. */
-static size_t decide(phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
-    const char *s = tk->s;
-    size_t start_tok = a;
-    int title = 0;
-    /* Titles lead the run: "Dr. Sarah P.", "Mrs. Labrie". */
-    while (a < b && b - a >= 2 && features(tk, a).title) {
-        title = 1;
-        a++;
-    }
-    /* A sentence's first word is capitalised because it is first. */
-    if (!title && a < b && (tk->t[a].f & W_SENT)) {
-        feat_t f = features(tk, a);
-        if ((f.dict && !(f.given && !phi_word(s + tk->t[a].s, tk->t[a].e - tk->t[a].s))) ||
-            f.month || f.not_name)
-            a++;
-    }
-    if (a >= b)
-        return b;
-    /* Place evidence belongs to the whole run ("at Cedar Sinai", "at Elm
-     * Street Clinic"), before common words are set aside for name evidence. */
-    size_t place_tok = a;
-    int state_seen = 0;
-    /* "…, Canton, Massachusetts 02021", "Atlanta, GA": a run a state
-     * follows is a place, even when its words are common ones. */
-    size_t pend = extend_place(tk, b, &state_seen);
-    if (state_seen && !title && b - a <= 4) {
-        int ok = 0;
-        for (size_t k = a; k < b; k++) {
-            feat_t f = features(tk, k);
-            if (f.clinical || f.month || f.nation || f.title)
-                return b;
-            if (!(tk->t[k].f & W_ALLCAP) && !f.state && !f.country)
-                ok = 1;
-        }
-        if (ok) {
-            int at0;
-            double cue = place_cue(tk, a, &at0);
-            phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[a].s, span_end(tk, pend - 1),
-                    cue > 0 ? 0.9 : 0.85, PRIO_LEXICAL);
-            return pend;
-        }
-    }
-    /* "Toy, Alexis": a surname, a comma, then a common first name. */
-    int inverted = 0;
-    if (!title && b - a == 1 && !(tk->t[a].f & W_ALLCAP) && punct_is(tk, b, ',') && b + 1 < tk->n &&
-        runnable(&tk->t[b + 1]) && !(tk->t[b + 1].f & W_NL) && !(tk->t[b + 1].f & W_ALLCAP)) {
-        const tok_t *g = &tk->t[b + 1];
-        int freq = phi_given(s + g->s, g->e - g->s);
-        feat_t f = features(tk, a);
-        /* "COPD, Robert Brown" is an apposition, not an inversion: the
-         * first name must end the run after the comma. */
-        int alone = b + 2 >= tk->n || !continues(tk, b + 1);
-        inverted = alone && freq && (freq >= 40 || !phi_word(s + g->s, g->e - g->s)) &&
-                   !phi_in(L_STATE, s + g->s, g->e - g->s) && !f.clinical && !f.month &&
-                   !f.nation && !f.facility;
-    }
-    if (!title && !inverted) {
-        start_tok = a;
-        /* Leading common words that are no part of a name: "Comparative
-         * Efficacy", "Guidelines", "Updated JNC". */
-        while (a < b) {
-            feat_t f = features(tk, a);
-            if (f.facility || f.given || f.surname || !(f.dict || f.month || f.nation))
-                break;
-            a++;
-        }
-        if (a >= b)
-            return b;
-        start_tok = a;
-    }
+/* A run being decided: tokens [a, b) after its title and leading common
+ * words; a name span starts at start_tok (its title), a place span at
+ * place_tok (the whole run: "at Cedar Sinai"). */
+typedef struct {
+    size_t a, b, start_tok, place_tok;
+    int title, inverted;
+} run_ctx_t;
 
-    /* Clinical terms win: "Wells score", "Parkinson's disease", "Stevens-
-     * Johnson syndrome", "Framingham Heart Study". */
-    int clinical_head_after = b < tk->n && in_list(tk, b, L_CLIN_HEAD);
-    int any_facility = 0, evidence_words = 0, all_allcap = 1, unknown = 0;
-    double name = 0;
-    int initial_pattern = 0;
-    size_t n = b - a;
-    for (size_t k = a; k < b; k++) {
+/* Evidence gathered over a run's words. */
+typedef struct {
+    double name;
+    int facility, words, all_allcap, unknown, initials;
+} evidence_t;
+
+/* Titles lead the run ("Dr. Sarah P.", "Mrs. Labrie"); a sentence's first
+ * word is capitalised because it is first. 0 when nothing is left. */
+static int trim_run(const toks_t *tk, run_ctx_t *r) {
+    while (r->a < r->b && r->b - r->a >= 2 && features(tk, r->a).title) {
+        r->title = 1;
+        r->a++;
+    }
+    if (!r->title && r->a < r->b && (tk->t[r->a].f & W_SENT)) {
+        feat_t f = features(tk, r->a);
+        const tok_t *t = &tk->t[r->a];
+        if ((f.dict && !(f.given && !phi_word(tk->s + t->s, t->e - t->s))) || f.month || f.not_name)
+            r->a++;
+    }
+    r->place_tok = r->a;
+    return r->a < r->b;
+}
+
+/* "…, Canton, Massachusetts 02021", "Atlanta, GA": a run a state follows
+ * is a place, even when its words are common ones. Returns the token after
+ * the place (its state included), or 0 when this does not apply; *drop is
+ * set when the run is a clinical term or a month instead. */
+static size_t state_place(phi_scan_t *sc, const toks_t *tk, const run_ctx_t *r, int *drop) {
+    int state_seen = 0;
+    size_t pend = extend_place(tk, r->b, &state_seen);
+    *drop = 0;
+    if (!state_seen || r->title || r->b - r->a > 4)
+        return 0;
+    int ok = 0;
+    for (size_t k = r->a; k < r->b; k++) {
+        feat_t f = features(tk, k);
+        if (f.clinical || f.month || f.nation || f.title) {
+            *drop = 1;
+            return 0;
+        }
+        if (!(tk->t[k].f & W_ALLCAP) && !f.state && !f.country)
+            ok = 1;
+    }
+    if (!ok)
+        return 0;
+    int at;
+    double cue = place_cue(tk, r->a, &at);
+    phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[r->a].s, span_end(tk, pend - 1),
+            cue > 0 ? 0.9 : 0.85, PRIO_LEXICAL);
+    return pend;
+}
+
+/* "Toy, Alexis": one word, a comma, then a common first name that ends
+ * its run ("COPD, Robert Brown" is an apposition, not an inversion). */
+static int inverted_name(const toks_t *tk, const run_ctx_t *r) {
+    size_t a = r->a, b = r->b;
+    if (r->title || b - a != 1 || (tk->t[a].f & W_ALLCAP) || !punct_is(tk, b, ',') ||
+        b + 1 >= tk->n || !runnable(&tk->t[b + 1]) || (tk->t[b + 1].f & (W_NL | W_ALLCAP)))
+        return 0;
+    const tok_t *g = &tk->t[b + 1];
+    const char *w = tk->s + g->s;
+    size_t n = g->e - g->s;
+    int freq = phi_given(w, n);
+    feat_t f = features(tk, a);
+    int alone = b + 2 >= tk->n || !continues(tk, b + 1);
+    return alone && freq && (freq >= 40 || !phi_word(w, n)) && !phi_in(L_STATE, w, n) &&
+           !f.clinical && !f.month && !f.nation && !f.facility;
+}
+
+/* Leading common words are no part of a name ("Comparative Efficacy",
+ * "Guidelines", "Updated JNC"). 0 when nothing is left. */
+static int strip_common(const toks_t *tk, run_ctx_t *r) {
+    if (r->title || r->inverted)
+        return 1; /* the name starts at its title (or where the run did) */
+    while (r->a < r->b) {
+        feat_t f = features(tk, r->a);
+        if (f.facility || f.given || f.surname || !(f.dict || f.month || f.nation))
+            break;
+        r->a++;
+    }
+    r->start_tok = r->a;
+    return r->a < r->b;
+}
+
+#define COMMON_NAME 100
+
+/* Person evidence over the run's words. 0 when the run is a clinical term
+ * ("Wells score", "Parkinson's disease", "Framingham Heart Study"), which
+ * wins over names and places. */
+static int person_evidence(const toks_t *tk, const run_ctx_t *r, evidence_t *ev) {
+    size_t n = r->b - r->a;
+    *ev = (evidence_t){.all_allcap = 1};
+    for (size_t k = r->a; k < r->b; k++) {
         feat_t f = features(tk, k);
         const tok_t *t = &tk->t[k];
-        if (f.facility)
-            any_facility = 1;
+        ev->facility |= f.facility;
         if (!(t->f & W_ALLCAP))
-            all_allcap = 0;
-        if (f.clinical && !title && !(f.given && k == a && n > 1))
-            return b; /* a clinical term, not a person or a place */
+            ev->all_allcap = 0;
+        if (f.clinical && !r->title && !(f.given && k == r->a && n > 1))
+            return 0;
         if (f.state || f.country || f.nation || f.month || f.not_name || f.facility)
             continue;
         if (t->f & W_INITIAL) {
-            initial_pattern = 1;
+            ev->initials = 1;
             continue;
         }
         /* A common English word is weaker evidence of a name, unless the
          * census says the name is common too (JOHN 3.3 %, SMITH 1.0 %):
          * COMMON_NAME is 0.1 % of the population. */
         int weak = f.dict && (f.given > f.surname ? f.given : f.surname) < COMMON_NAME;
-        if (k == a && f.given)
-            name += weak ? 0.15 : 0.4;
+        if (k == r->a && f.given)
+            ev->name += weak ? 0.15 : 0.4;
         else if (f.surname)
-            name += weak ? 0.05 : 0.2;
+            ev->name += weak ? 0.05 : 0.2;
         else if (f.given)
-            name += weak ? 0.05 : 0.15;
+            ev->name += weak ? 0.05 : 0.15;
         else if (!f.dict && !(t->f & W_ALLCAP)) {
-            unknown++;
-            name += 0.15;
+            ev->unknown++;
+            ev->name += 0.15;
         }
         if (!f.dict || f.given || f.surname)
-            evidence_words++;
+            ev->words++;
     }
-    if (clinical_head_after && !title)
-        return b;
+    return !(r->b < tk->n && in_list(tk, r->b, L_CLIN_HEAD) && !r->title);
+}
 
-    size_t last = b - 1, end_tok = b;
-    int at = 0;
-    double place = place_cue(tk, place_tok, &at);
+/* Facilities: "Methodist Hospital", "UCLA Med Ctr", "our New York clinic".
+ * Returns the token after the facility, or 0 when the run is none. */
+static size_t facility_place(phi_scan_t *sc, const toks_t *tk, const run_ctx_t *r,
+                             const evidence_t *ev, double place) {
+    size_t end_tok = r->b, lower_end;
+    if (r->title || !(ev->facility || lower_facility_after(tk, r->b, &lower_end)))
+        return 0;
+    if (!ev->facility)
+        end_tok = lower_end;
+    else if (r->b - r->a == 1 && place == 0)
+        return r->b; /* "Hospital" alone, not after a place word */
+    int state_seen;
+    end_tok = extend_place(tk, end_tok, &state_seen);
+    phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[r->place_tok].s, span_end(tk, end_tok - 1), 0.85,
+            PRIO_LEXICAL);
+    return end_tok;
+}
 
-    /* Facilities: "Methodist Hospital", "UCLA Med Ctr", "our New York clinic". */
-    size_t lower_end;
-    if (!title && (any_facility || lower_facility_after(tk, b, &lower_end))) {
-        if (!any_facility)
-            end_tok = lower_end;
-        else if (n == 1 && place == 0)
-            return b; /* "Hospital" alone, not after a place word */
-        end_tok = extend_place(tk, end_tok, &state_seen);
-        phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[place_tok].s, span_end(tk, end_tok - 1), 0.85,
-                PRIO_LEXICAL);
-        return end_tok;
-    }
-
-    if (title) {
-        phi_add(sc, MS_PHI_NAME, tk->t[start_tok].s, span_end(tk, last), 0.95, PRIO_LEXICAL);
-        return b;
-    }
-    if (inverted) {
-        name += 0.4;
-        evidence_words++;
-    }
-    if (evidence_words == 0)
-        return b; /* only common words, acronyms, states, months */
-
-    if (initial_pattern && n >= 2 && n <= 4)
+/* The name score from the run's context: initials, unknown words, a
+ * sentence opener, cue words around it. */
+static double name_score(const toks_t *tk, const run_ctx_t *r, const evidence_t *ev) {
+    size_t a = r->a, b = r->b, n = b - a;
+    double name = ev->name + (r->inverted ? 0.4 : 0);
+    if (ev->initials && n >= 2 && n <= 4)
         name += 0.45;
-    if ((size_t)unknown == n && n >= 2)
+    if ((size_t)ev->unknown == n && n >= 2)
         name += 0.1; /* two unknown capitalised words together */
     /* One unknown word opening a sentence is a name when a verb, a colon or
      * a comma follows ("Mehrudin shouted", "Koppány:"), and more likely a
      * heading word otherwise ("Contraindications for", "Mgmt. of"). */
     int opener_named =
         b >= tk->n || punct_is(tk, b, ',') || punct_is(tk, b, ':') || in_list(tk, b, L_NAME_AFTER);
-    if ((tk->t[a].f & W_SENT) && unknown == 1 && n == 1 && opener_named && !(tk->t[a].f & W_DOT))
+    if ((tk->t[a].f & W_SENT) && ev->unknown == 1 && n == 1 && opener_named &&
+        !(tk->t[a].f & W_DOT))
         name += 0.1;
     else if (tk->t[a].f & W_SENT)
         name -= 0.05;
-    name += person_cue(tk, start_tok) + person_after(tk, b);
+    return name + person_cue(tk, r->start_tok) + person_after(tk, b);
+}
+
+/* Decides one run [a, b): a person, a place, a facility or nothing; adds
+ * at most two candidates. Returns the token after what it consumed. */
+static size_t decide(phi_scan_t *sc, const toks_t *tk, size_t a, size_t b) {
+    run_ctx_t r = {.a = a, .b = b, .start_tok = a};
+    if (!trim_run(tk, &r))
+        return b;
+    int drop;
+    size_t next = state_place(sc, tk, &r, &drop);
+    if (next || drop)
+        return next ? next : b;
+    r.inverted = inverted_name(tk, &r);
+    evidence_t ev;
+    if (!strip_common(tk, &r) || !person_evidence(tk, &r, &ev))
+        return b;
+    int at = 0;
+    double place = place_cue(tk, r.place_tok, &at);
+    if ((next = facility_place(sc, tk, &r, &ev, place)) != 0)
+        return next;
+    size_t last = b - 1;
+    if (r.title) {
+        phi_add(sc, MS_PHI_NAME, tk->t[r.start_tok].s, span_end(tk, last), 0.95, PRIO_LEXICAL);
+        return b;
+    }
+    if (ev.words == 0 && !r.inverted)
+        return b; /* only common words, acronyms, states, months */
+    double name = name_score(tk, &r, &ev);
 
     /* Places: "from Chicago", "at UCSF", a line of an address block. */
-    if (place == 0 && address_line(sc, tk, place_tok, b))
+    if (place == 0 && address_line(sc, tk, r.place_tok, b))
         place = 0.7;
-    if (all_allcap && !at)
+    if (ev.all_allcap && !at)
         place = 0; /* "in COPD", "from ACC": acronyms after in/from are not places */
-    if (all_allcap && name < 0.5)
+    if (ev.all_allcap && name < 0.5)
         name = 0;
-    if (place > 0 && place >= name - 0.2 && !(initial_pattern && name >= 0.5) && !inverted) {
-        phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[place_tok].s, span_end(tk, pend - 1), place,
+    if (place > 0 && place >= name - 0.2 && !(ev.initials && name >= 0.5) && !r.inverted) {
+        int state_seen;
+        size_t pend = extend_place(tk, b, &state_seen);
+        phi_add(sc, MS_PHI_GEOGRAPHIC_LOCATION, tk->t[r.place_tok].s, span_end(tk, pend - 1), place,
                 PRIO_LEXICAL);
         return pend;
     }
     if (name >= 0.2)
-        phi_add(sc, MS_PHI_NAME, tk->t[start_tok].s, span_end(tk, last), name > 0.97 ? 0.97 : name,
-                PRIO_LEXICAL);
-    if (inverted && name >= MS_PHI_SURE) {
+        phi_add(sc, MS_PHI_NAME, tk->t[r.start_tok].s, span_end(tk, last),
+                name > 0.97 ? 0.97 : name, PRIO_LEXICAL);
+    if (r.inverted && name >= MS_PHI_SURE) {
         phi_add(sc, MS_PHI_NAME, tk->t[b + 1].s, span_end(tk, b + 1), 0.8, PRIO_LEXICAL);
         return b + 2;
     }
@@ -794,7 +624,7 @@ static void propagate(phi_scan_t *sc, const toks_t *tk, size_t first_cand) {
 
 void phi_names(phi_scan_t *sc) {
     toks_t tk = {.s = sc->s, .len = sc->len};
-    tokenize(&tk);
+    phi_tokenize(&tk);
     tk.feat = malloc((tk.n ? tk.n : 1) * sizeof *tk.feat);
     tk.known = calloc(tk.n ? tk.n : 1, 1);
     if (!tk.feat || !tk.known)

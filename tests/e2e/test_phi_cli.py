@@ -80,6 +80,7 @@ def test_bad_lines_are_reported_and_the_rest_go_on():
         assert "error" in o
     lines = err.strip().splitlines()
     assert lines[0].startswith("medstream phi detect: line 2: not JSON"), err
+    assert "not json" not in err  # the input is never quoted: it may be PHI
     assert "line 3: not a JSON object" in lines[1]
     assert "line 4: no \"id\"" in lines[2]
     assert "line 5: no \"text\"" in lines[3]
