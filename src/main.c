@@ -1,13 +1,14 @@
-/* The `medstream` command: serve, user, kb, chat. A command table drives
+/* The `medstream` command: serve, user, kb, chat, bench, phi. A command table drives
  * dispatch (redis style). */
+#include "app/app.h"
 #include "cli/bench_cmd.h"
 #include "cli/chat_cmd.h"
 #include "cli/kb_cmd.h"
+#include "cli/phi_cmd.h"
 #include "cli/user_cmd.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/ms.h"
-#include "app/app.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ static const struct {
     {"kb", ms_cli_kb, "knowledge base: import, search"},
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
     {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},
+    {"phi", ms_cli_phi, "PHI detection and de-identification of JSON lines"},
 };
 
 static void usage(FILE *out) {

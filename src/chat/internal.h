@@ -109,6 +109,13 @@ struct ms_turn {
     json_t *history; /* recent turns [{role, content}], oldest first */
     /* context: the conversation's clinical context (a later issue fills it) */
     json_t *context;
+    /* phi (the PHI stage fills these before route; zero = no PHI): whether
+     * the question holds protected health information, whether the
+     * detector was unsure (treated as PHI), and the ASQ-PHI type names it
+     * found (a JSON array of strings, owned; NULL = none). */
+    int phi_detected;
+    int phi_unsure;
+    json_t *phi_categories; /* array of ASQ-PHI type names */
     /* retrieve */
     ms_kb_hit_t *hits;
     size_t nhits;
@@ -136,6 +143,10 @@ struct ms_turn {
     struct ms_turn *retry_next;
 
     size_t bytes; /* what this turn holds, counted against the bound */
+    /* phi (chat/stage_phi.c): the redaction map of every span found in the
+     * question, the history and the context, for redact mode (phi/phi.h);
+     * NULL when nothing was found. Freed with the turn. */
+    struct ms_phi_map *phi_map;
 };
 
 struct ms_chat {
@@ -202,6 +213,7 @@ extern const ms_stage_ops_t ms_stage_persist;
 extern const ms_stage_ops_t ms_stage_context;
 extern const ms_stage_ops_t ms_stage_retrieve;
 extern const ms_stage_ops_t ms_stage_prompt;
+extern const ms_stage_ops_t ms_stage_phi; /* stage_phi.c */
 extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;

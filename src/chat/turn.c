@@ -6,6 +6,7 @@
  * record work add stages here without touching the others. */
 #include "chat/internal.h"
 #include "core/log.h"
+#include "phi/phi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ const ms_stage_ops_t *const ms__turn_chain[] = {
     &ms_stage_context,  /* the conversation's clinical context */
     &ms_stage_retrieve, /* knowledge-base passages: tool_call / tool_result */
     &ms_stage_prompt,   /* the provider request: question, history, passages, context */
+    &ms_stage_phi,      /* PHI in what the prompt carries: phi_detected, phi_unsure, phi_map */
     &ms_stage_route,    /* which provider answers */
     &ms_stage_generate, /* the answer streams: llm_call, message_chunk ..., llm_result */
     &ms_stage_finalise, /* disclaimer, citations, final write, message_complete */
@@ -187,6 +189,8 @@ void ms__turn_free(ms_turn_t *t) {
     free(t->req_roles);
     free(t->req_texts);
     free(t->cited);
+    json_decref(t->phi_categories);
+    ms_phi_map_free(t->phi_map);
     free(t);
     ms__stream_unref(s); /* the turn's reference */
 }
