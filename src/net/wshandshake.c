@@ -2,52 +2,42 @@
  * policy and the credentials (docs/protocol.md, "Handshake"). Runs on the
  * loop thread, from the upgrade callbacks, before a session exists. */
 #include "core/log.h"
+#include "core/path.h"
 #include "net/internal.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-/* The WebSocket endpoints and their dialects. A "{}" segment matches one
- * non-empty path segment, handed to the dialect's open() (docs/protocol.md,
- * "Seed dialects"). The first match wins. */
+/* The WebSocket endpoints and their dialects, as core/path.h patterns: a
+ * "{name}" segment matches one non-empty path segment, handed to the
+ * dialect's open() (docs/protocol.md, "Seed dialects"). The first match
+ * wins. */
 static const struct {
     const char *pattern;
     const ms_dialect_ops_t *dialect;
 } endpoints[] = {
     {"/api/ws", &ms_dialect_native},
     {"/api/realtime/ws", &ms_dialect_voiceassist},
-    {"/ws/conversations/{}", &ms_dialect_veda},
+    {"/ws/conversations/{conversation_id}", &ms_dialect_veda},
     {"/ws", &ms_dialect_fhir},
-    {"/ws/{}", &ms_dialect_dx},
+    {"/ws/{user_id}", &ms_dialect_dx},
 };
 
-/* Whether path matches pattern; the "{}" segment is copied into param. */
-static int path_match(const char *pattern, const char *path, char *param, size_t plen) {
-    const char *p = pattern, *q = path;
-    while (*p && *q) {
-        if (p[0] == '{' && p[1] == '}') {
-            size_t n = strcspn(q, "/");
-            if (n == 0 || n >= plen)
-                return 0;
-            memcpy(param, q, n);
-            param[n] = '\0';
-            p += 2;
-            q += n;
-        } else if (*p++ != *q++) {
-            return 0;
-        }
-    }
-    return !*p && !*q;
-}
-
 const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen) {
-    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
-        param[0] = '\0';
-        if (path_match(endpoints[i].pattern, path, param, plen))
-            return endpoints[i].dialect;
-    }
+    ms_path_params_t pp;
     param[0] = '\0';
+    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
+        if (!ms_path_match(endpoints[i].pattern, path, &pp))
+            continue;
+        if (pp.n) {
+            size_t n = strlen(pp.value[0]);
+            if (n >= plen)
+                return NULL; /* longer than the caller can take: no such endpoint */
+            memcpy(param, pp.value[0], n + 1);
+        }
+        return endpoints[i].dialect;
+    }
     return NULL;
 }
 
@@ -134,7 +124,7 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
 
 int ms__ws_confirm_upgrade(struct lws *wsi) {
     ms_api_t *api = lws_context_user(lws_get_context(wsi));
-    char path[256], param[160];
+    char path[256], param[MS_PATH_PARAM_MAX + 1];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
         !ms__ws_dialect_for(path, param, sizeof param))
         return refuse_upgrade(wsi, 404, "not_found");
