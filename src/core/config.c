@@ -55,6 +55,7 @@ static const cfg_directive_t directives[] = {
     {"ws-rate-close-after", I(ws_rate_close_after, 1, 1000000), 0,
      "rate_limited answers in a row before close 1008"},
     {"ws-write", S(ws_write), 0, "WebSocket write path: direct | writable"},
+    {"ws-subprotocols", S(ws_subprotocols), 0, "WebSocket subprotocols agreed to, comma-separated"},
     {"ws-max-inflight", I(ws_max_inflight, 1, 100000), 0, "answers followed at once/connection"},
     {"syn-chunks", I(syn_chunks, 1, 1000000), 0, "synthetic: chunks per answer"},
     {"syn-chunk-bytes", I(syn_chunk_bytes, 1, 65536), 0, "synthetic: bytes per chunk"},
@@ -109,6 +110,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->ws_rate_close_after = 50;
     c->ws_max_inflight = 8;
     c->ws_write = ms_xstrdup("direct");
+    c->ws_subprotocols = ms_xstrdup("");
     /* The same variables ../shared/peers read, so one bench drives all servers. */
     c->syn_chunks = env_int("SYN_CHUNKS", 64);
     c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);

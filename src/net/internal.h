@@ -88,6 +88,16 @@ size_t ms__ws_rx_filter(ms_session_t *s, const unsigned char *buf, size_t n);
  * segment copied into param (plen >= MS_PATH_PARAM_MAX + 1 takes any), or
  * NULL when no endpoint matches (core/path.h's ms_path_match). */
 const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen);
+/** Most subprotocol names ws_subprotocols may list, and their longest name. */
+#define MS_WS_MAX_SUBPROTOCOLS 8
+#define MS_WS_SUBPROTOCOL_MAX 64
+/** The next name of a comma-separated subprotocol list at *p (the
+ * configuration's ws_subprotocols, or a client's Sec-WebSocket-Protocol),
+ * blanks around names skipped: 1 with the name copied into name (len >=
+ * MS_WS_SUBPROTOCOL_MAX + 1), 0 at the end, -1 when the list is not a list
+ * of RFC 7230 tokens of 1 to MS_WS_SUBPROTOCOL_MAX bytes (RFC 6455 section
+ * 4.1: subprotocol values are tokens). */
+int ms__ws_subprotocol_next(const char **p, char *name, size_t len);
 /** Reads the credentials of the handshake into s (authed, user_id). */
 void ms__ws_authenticate(struct lws *wsi, ms_session_t *s);
 /** LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: path, Origin and readiness; 0 to go on. */

@@ -41,6 +41,63 @@ const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t
     return NULL;
 }
 
+/* RFC 7230 section 3.2.6 tchar. */
+static int tchar(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int ms__ws_subprotocol_next(const char **p, char *name, size_t len) {
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (!*q)
+        return 0;
+    size_t n = 0;
+    while (tchar((unsigned char)q[n]))
+        n++;
+    if (n == 0 || n > MS_WS_SUBPROTOCOL_MAX || n >= len)
+        return -1;
+    memcpy(name, q, n);
+    name[n] = '\0';
+    q += n;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (*q == ',')
+        q++;
+    else if (*q)
+        return -1;
+    *p = q;
+    return 1;
+}
+
+/* Whether the client's Sec-WebSocket-Protocol offer, if any, names one we
+ * agree to: "medstream" or one of ws_subprotocols (lws then echoes the
+ * first such name the client offered). lws 4.1 drops the TCP connection
+ * without an HTTP response when none matches; refusing here instead gives
+ * the client a clear 400 (RFC 6455 section 4.2.2: the server may refuse a
+ * handshake with an HTTP error). */
+static int subprotocol_ok(struct lws *wsi, const ms_config_t *cfg) {
+    char offered[1024], name[MS_WS_SUBPROTOCOL_MAX + 1], mine[MS_WS_SUBPROTOCOL_MAX + 1];
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (total <= 0)
+        return 1; /* none offered: the connection speaks medstream's protocol */
+    if ((size_t)total >= sizeof offered ||
+        lws_hdr_copy(wsi, offered, sizeof offered, WSI_TOKEN_PROTOCOL) != total)
+        return 0;
+    const char *p = offered;
+    int rc;
+    while ((rc = ms__ws_subprotocol_next(&p, name, sizeof name)) == 1) {
+        if (!strcmp(name, "medstream"))
+            return 1;
+        const char *c = cfg->ws_subprotocols;
+        while (ms__ws_subprotocol_next(&c, mine, sizeof mine) == 1)
+            if (!strcmp(name, mine))
+                return 1;
+    }
+    return 0;
+}
+
 /* Reads credentials from the handshake: Bearer header, ?ticket=, ?token=. */
 void ms__ws_authenticate(struct lws *wsi, ms_session_t *s) {
     ms_api_t *api = s->api;
@@ -108,7 +165,8 @@ static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
  * body (lws_return_http_status answers HTTP/1.0 at this stage, which
  * WebSocket clients reject as malformed). */
 static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
-    const char *text = status == 403   ? "Forbidden"
+    const char *text = status == 400   ? "Bad Request"
+                       : status == 403 ? "Forbidden"
                        : status == 404 ? "Not Found"
                                        : "Service Unavailable";
     char body[128], head[LWS_PRE + 512];
@@ -131,6 +189,10 @@ int ms__ws_confirm_upgrade(struct lws *wsi) {
     if (!origin_allowed(wsi, api->cfg)) {
         ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
         return refuse_upgrade(wsi, 403, "forbidden");
+    }
+    if (!subprotocol_ok(wsi, api->cfg)) {
+        ms_log(MS_LOG_INFO, "ws_subprotocol_refused", NULL);
+        return refuse_upgrade(wsi, 400, "unsupported_subprotocol");
     }
     if (!api->ready)
         return refuse_upgrade(wsi, 503, "not_ready");
