@@ -9,11 +9,14 @@
 #include <cmocka.h>
 
 #include "core/ms.h"
+#include "core/utf8.h"
 #include "net/rxcheck.h"
 #include "net/wslimit.h"
 #include "net/wsqueue.h"
 #include "net/wsrx.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A client frame as a conforming client writes it (masked). */
@@ -193,6 +196,101 @@ static void test_close_reason_utf8_strict(void **state) {
     assert_false(close_reason_ok("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
     assert_false(close_reason_ok("\x80", 1));
     assert_false(close_reason_ok("\xe2\x82", 2)); /* incomplete */
+}
+
+/* core/utf8.h's validator (which rxcheck uses) takes runs of ASCII a word
+ * at a time: an invalid or multi-byte sequence at any offset and
+ * alignment is still judged byte by byte. */
+static void test_utf8_ascii_runs_at_every_offset(void **state) {
+    (void)state;
+    static const struct {
+        const char *seq;
+        int ok;
+    } seqs[] = {{"\xce\xba", 1}, {"\xf0\x9f\x98\x80", 1}, {"\x80", 0},
+                {"\xc0\xaf", 0}, {"\xed\xa0\x80", 0},     {"\xff", 0},
+                {"\xe2\x82", 0}};
+    char buf[64];
+    for (size_t k = 0; k < MS_COUNTOF(seqs); k++) {
+        size_t sl = strlen(seqs[k].seq);
+        for (size_t at = 0; at + sl <= 40; at++) {
+            memset(buf, 'a', sizeof buf);
+            memcpy(buf + at, seqs[k].seq, sl);
+            for (size_t len = at + sl; len <= 40; len += 7) {
+                /* A truncated sequence at the very end is invalid; followed
+                 * by ASCII it is invalid too (a continuation was due). */
+                assert_int_equal(ms_utf8_valid(buf, len), seqs[k].ok);
+                ms_utf8_state_t st = {0};
+                int rc = ms_utf8_feed(&st, buf, at + 1);
+                rc |= ms_utf8_feed(&st, buf + at + 1, len - at - 1);
+                assert_int_equal(rc == 0 && ms_utf8_complete(&st), seqs[k].ok);
+            }
+        }
+    }
+    memset(buf, 'a', sizeof buf);
+    assert_true(ms_utf8_valid(buf, sizeof buf));
+    assert_true(ms_utf8_valid(buf, 0));
+}
+
+/* The JSON string literal of s, byte by byte (RFC 8259 section 7): what
+ * core/buf.c's writer must produce. */
+static size_t ref_json_str(char *out, const char *s, size_t n) {
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20) {
+            o += (size_t)sprintf(out + o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    return o;
+}
+
+/* core/buf.c's JSON string writer (every dialect's chunk frames) skips
+ * text a word at a time: at every offset and alignment, each byte that
+ * must be escaped still is, exactly as byte by byte. */
+static void test_json_str_escapes_at_every_offset(void **state) {
+    (void)state;
+    static const char specials[] = "\"\\\n\r\t\x01\x1f\x7f\xc3\xa9 ";
+    char in[48], want[48 * 6 + 2];
+    ms_buf_t b;
+    ms_buf_init(&b);
+    for (size_t k = 0; k + 1 < sizeof specials; k++) {
+        for (size_t at = 0; at < 40; at++) {
+            for (size_t len = at + 1; len <= 40; len += 5) {
+                memset(in, 'x', sizeof in);
+                in[at] = specials[k];
+                if (at + 3 < len)
+                    in[at + 3] = '"';
+                ms_buf_reset(&b);
+                ms_buf_json_str(&b, in, len);
+                size_t wl = ref_json_str(want, in, len);
+                assert_int_equal(b.len, wl);
+                assert_memory_equal(b.data, want, wl);
+            }
+        }
+    }
+    /* And what it writes is JSON that reads back as the input. */
+    static const char text[] = "a\"b\\c\nd\x01"
+                               "e\x7f"
+                               "0123456789abcdef";
+    ms_buf_reset(&b);
+    ms_buf_json_str(&b, text, sizeof text - 1);
+    json_error_t err;
+    json_t *v = json_loadb(b.data, b.len, JSON_DECODE_ANY, &err);
+    assert_non_null(v);
+    assert_int_equal(json_string_length(v), sizeof text - 1);
+    assert_memory_equal(json_string_value(v), text, sizeof text - 1);
+    json_decref(v);
+    ms_buf_free(&b);
 }
 
 static const ms_ws_limits_t lim = {.per_s = 2, .burst = 3, .close_after = 4, .max_inflight = 2};
@@ -542,6 +640,8 @@ int main(void) {
         cmocka_unit_test(test_close_frames),
         cmocka_unit_test(test_close_codes),
         cmocka_unit_test(test_close_reason_utf8_strict),
+        cmocka_unit_test(test_utf8_ascii_runs_at_every_offset),
+        cmocka_unit_test(test_json_str_escapes_at_every_offset),
         cmocka_unit_test(test_rate_burst_refill_and_close),
         cmocka_unit_test(test_rate_off_and_inflight),
         cmocka_unit_test(test_rx_text_reassembly_and_limit),
