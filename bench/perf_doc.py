@@ -427,7 +427,8 @@ section with `bench/perf_doc.py`. Servers:
 
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] medstream serve --provider synthetic \\
         --listen 127.0.0.1:PORT --data-dir TMP --log-level warn --login-rate-per-min 1000 \\
-        --max-connections 19000
+        --max-connections 19000 --max-live-turns 1000000 --max-turns-per-user 100000 \\
+        --user-turns-per-min 1000000 --ws-rate-per-s 0 --ws-max-inflight 1000
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] PORT=PORT node server.js   # copy of ../shared/peers/node-ws
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] PORT=PORT /usr/bin/python3 ../shared/peers/fastapi/server.py
     SYN_CHUNKS=64|640 valgrind --tool=callgrind medstream serve --provider synthetic ...   # scenario 4
