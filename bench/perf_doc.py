@@ -382,7 +382,10 @@ above are from the current code.
   to the session's batch; every session's batch is written once per loop
   iteration (one `send()` for all the chunks a stream produced in that
   iteration), and the writable callback is armed only when lws had to keep
-  an unsent tail.
+  an unsent tail. A client that falls behind gets the deltas waiting for it
+  merged, one frame per message (up to 16 KiB of text) instead of one per
+  chunk (see "Write path (WebSocket)" below for the write path and its
+  measurements).
 - **Throughput (missed).** Server and load generator together use both
   cores (the CPU columns); the load generator alone needs about 0.7 core,
   half of it in lws' client, which parses frames a byte at a time. With
