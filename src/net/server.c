@@ -105,7 +105,7 @@ static int set_protocols(struct lws_protocols *tab, const ms_config_t *cfg, char
     tab[0].callback = protocol_cb;
     tab[0].per_session_data_size = sizeof(ms_pss_t);
     tab[0].rx_buffer_size = (size_t)cfg->rx_buffer_bytes;
-    tab[0].tx_packet_size = 512 * 1024; /* above batch.c's BATCH_MAX: one send() a batch */
+    tab[0].tx_packet_size = (size_t)512 * 1024; /* above batch.c's BATCH_MAX: one send() a batch */
     const char *p = cfg->ws_subprotocols ? cfg->ws_subprotocols : "";
     char name[MS_WS_SUBPROTOCOL_MAX + 1];
     size_t n = 0;

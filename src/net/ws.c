@@ -336,7 +336,7 @@ static int drain_one(struct lws *wsi, ms_session_t *s) {
     }
     int n = lws_write(wsi, (unsigned char *)data, len, LWS_WRITE_TEXT);
     ms__wsq_drop_head(&s->q);
-    if (drain_buf.cap > 256 * 1024)
+    if (drain_buf.cap > (size_t)256 * 1024)
         ms_buf_free(&drain_buf); /* a rare large merge: do not keep its buffer */
     return n < (int)len ? -1 : 0;
 }
@@ -542,6 +542,8 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ms__ws_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        if (!pss)
+            return -1; /* lws gives every protocol's connection its user space */
         /* Handshake-only data stays on the stack: an idle connection keeps
          * only what it needs. */
         char path[256] = "", path_param[MS_PATH_PARAM_MAX + 1] = "";

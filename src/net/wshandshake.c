@@ -86,8 +86,7 @@ static int subprotocol_ok(struct lws *wsi, const ms_config_t *cfg) {
         lws_hdr_copy(wsi, offered, sizeof offered, WSI_TOKEN_PROTOCOL) != total)
         return 0;
     const char *p = offered;
-    int rc;
-    while ((rc = ms__ws_subprotocol_next(&p, name, sizeof name)) == 1) {
+    while (ms__ws_subprotocol_next(&p, name, sizeof name) == 1) {
         if (!strcmp(name, "medstream"))
             return 1;
         const char *c = cfg->ws_subprotocols;

@@ -22,7 +22,7 @@
  * byte into six) while a reader that is far behind still gets one frame
  * per 16 KiB instead of one per chunk. A single delta larger than this is
  * never cut. */
-#define MS_WSQ_MERGE_MAX (16 * 1024)
+#define MS_WSQ_MERGE_MAX ((size_t)16 * 1024)
 
 /** What each queued delta group costs against the bound besides its text:
  * the item itself and the envelope its encoding will add (a VoiceAssist or

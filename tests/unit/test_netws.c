@@ -243,7 +243,7 @@ static size_t ref_json_str(char *out, const char *s, size_t n) {
             out[o++] = (char)c;
         } else if (c == '\n' || c == '\r' || c == '\t') {
             out[o++] = '\\';
-            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            out[o++] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
         } else if (c < 0x20) {
             o += (size_t)sprintf(out + o, "\\u%04x", c);
         } else {
@@ -310,10 +310,10 @@ static void test_rate_burst_refill_and_close(void **state) {
     assert_int_equal(ms__ws_admit(&r, &lim, 1500, 0, 0), MS_WS_CLOSE);
     /* A long pause refills to the burst, not beyond. */
     ms__ws_rate_init(&r, 0, &lim);
-    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
-    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
-    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_OK);
-    assert_int_equal(ms__ws_admit(&r, &lim, 3600 * 1000, 0, 0), MS_WS_REFUSE);
+    assert_int_equal(ms__ws_admit(&r, &lim, UINT64_C(3600000), 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, UINT64_C(3600000), 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, UINT64_C(3600000), 0, 0), MS_WS_OK);
+    assert_int_equal(ms__ws_admit(&r, &lim, UINT64_C(3600000), 0, 0), MS_WS_REFUSE);
 }
 
 static void test_rate_off_and_inflight(void **state) {
