@@ -200,11 +200,15 @@ int ms_net_close_sessions(ms_net_t *n, int code, const char *reason) {
     return open;
 }
 
+/* On a foreign libuv loop lws 4.1 destroys a context in two calls: the
+ * first closes its handles (the loop must then run until they are closed),
+ * the second, after the loop, frees the context. lws clears n->lws itself
+ * (info.pcontext) once the context is gone, so calling this again is safe
+ * and needed: clearing n->lws here made the second call a no-op and leaked
+ * the whole context at exit (LeakSanitizer). */
 void ms_net_stop(ms_net_t *n) {
-    if (n && n->lws) {
+    if (n && n->lws)
         lws_context_destroy(n->lws);
-        n->lws = NULL;
-    }
 }
 
 void ms_net_free(ms_net_t *n) {
