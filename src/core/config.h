@@ -50,22 +50,22 @@ typedef struct {
      * besides "medstream" (RFC 6455 section 1.9; net/server.c checks them):
      * a handshake offering only other names is refused with HTTP 400. */
     char *ws_subprotocols;
-    int64_t syn_chunks;      /**< synthetic provider: SYN_CHUNKS */
-    int64_t syn_chunk_bytes; /**< synthetic provider: SYN_CHUNK_BYTES */
-    int64_t syn_interval_ms; /**< synthetic provider: SYN_INTERVAL_MS */
+    int64_t syn_chunks;         /**< synthetic provider: SYN_CHUNKS */
+    int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
+    int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */
     /* Turn admission (overloaded / rate_limited when exceeded). */
-    int64_t max_live_turns;     /**< turns in progress in this process */
-    int64_t max_turns_per_user; /**< turns in progress per user, across connections */
-    int64_t user_turns_per_min; /**< questions per user per minute */
-    int64_t max_answer_bytes;   /**< longest answer; generation stops ("length") there */
+    int64_t max_live_turns;        /**< turns in progress in this process */
+    int64_t max_turns_per_user;    /**< turns in progress per user, across connections */
+    int64_t user_turns_per_min;    /**< questions per user per minute */
+    int64_t max_answer_bytes;      /**< longest answer; generation stops ("length") there */
     /* Thread pools by kind of work (chat/work.h). */
-    int64_t pool_store_threads; /**< storage reads and REST handlers */
-    int64_t pool_kb_threads;    /**< retrieval and answer composition */
-    int64_t pool_auth_threads;  /**< password hashing (argon2id) */
-    int64_t pool_queue_max;     /**< jobs waiting per pool (overloaded above) */
+    int64_t pool_store_threads;    /**< storage reads and REST handlers */
+    int64_t pool_kb_threads;       /**< retrieval and answer composition */
+    int64_t pool_auth_threads;     /**< password hashing (argon2id) */
+    int64_t pool_queue_max;        /**< jobs waiting per pool (overloaded above) */
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
-    char *node_name;  /**< stable name of this node; default host:port */
-    int64_t lease_ms; /**< node lease; renewed every lease_ms / 3 */
+    char *node_name;               /**< stable name of this node; default host:port */
+    int64_t lease_ms;              /**< node lease; renewed every lease_ms / 3 */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */
