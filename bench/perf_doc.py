@@ -382,7 +382,10 @@ above are from the current code.
   to the session's batch; every session's batch is written once per loop
   iteration (one `send()` for all the chunks a stream produced in that
   iteration), and the writable callback is armed only when lws had to keep
-  an unsent tail.
+  an unsent tail. A client that falls behind gets the deltas waiting for it
+  merged, one frame per message (up to 16 KiB of text) instead of one per
+  chunk (see "Write path (WebSocket)" below for the write path and its
+  measurements).
 - **Throughput (missed).** Server and load generator together use both
   cores (the CPU columns); the load generator alone needs about 0.7 core,
   half of it in lws' client, which parses frames a byte at a time. With
@@ -427,7 +430,8 @@ section with `bench/perf_doc.py`. Servers:
 
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] medstream serve --provider synthetic \\
         --listen 127.0.0.1:PORT --data-dir TMP --log-level warn --login-rate-per-min 1000 \\
-        --max-connections 19000
+        --max-connections 19000 --max-live-turns 1000000 --max-turns-per-user 100000 \\
+        --user-turns-per-min 1000000 --ws-rate-per-s 0 --ws-max-inflight 1000
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] PORT=PORT node server.js   # copy of ../shared/peers/node-ws
     SYN_CHUNKS=64 SYN_CHUNK_BYTES=16 [SYN_INTERVAL_MS=20] PORT=PORT /usr/bin/python3 ../shared/peers/fastapi/server.py
     SYN_CHUNKS=64|640 valgrind --tool=callgrind medstream serve --provider synthetic ...   # scenario 4

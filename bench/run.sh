@@ -105,6 +105,13 @@ stop() { # PID: TERM, then KILL after 10 s
     return 0
 }
 
+# The load generator is one user on many connections: every server run
+# lifts the per-user and per-connection admission limits (each to its
+# configured maximum) so that they measure the gateway, not the limits.
+LIFT=(--log-level warn --login-rate-per-min 1000 --max-connections 19000
+    --max-live-turns 1000000 --max-turns-per-user 100000 --user-turns-per-min 1000000
+    --ws-rate-per-s 0 --ws-max-inflight 1000)
+
 # start_medstream NAME [ENV=VALUE...]: sets PORT and PID.
 start_medstream() {
     local name=$1
@@ -112,10 +119,7 @@ start_medstream() {
     PORT=$(free_port)
     mkdir -p "$WORK/$name"
     env "$@" "$BIN" serve --provider synthetic --listen "127.0.0.1:$PORT" \
-        --data-dir "$WORK/$name/data" --log-level warn --login-rate-per-min 1000 \
-        --max-connections 19000 --max-live-turns 1000000 --max-turns-per-user 1000000 \
-        --user-turns-per-min 1000000 --ws-rate-per-s 0 --ws-max-inflight 1000 \
-        >"$WORK/$name/server.log" 2>&1 &
+        --data-dir "$WORK/$name/data" "${LIFT[@]}" >"$WORK/$name/server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     wait_http "$PORT" /health 30 "$PID" || { log "medstream did not start: $(tail -3 "$WORK/$name/server.log")"; return 1; }
@@ -284,7 +288,7 @@ if [ -d /dev/shm ]; then
     SHM=$(mktemp -d /dev/shm/medstream-bench.XXXXXX)
     PORT=$(free_port)
     "$BIN" serve --provider synthetic --listen "127.0.0.1:$PORT" --data-dir "$SHM/data" \
-        --log-level warn --login-rate-per-min 1000 >"$WORK/shm/server.log" 2>&1 &
+        "${LIFT[@]}" >"$WORK/shm/server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     if wait_http "$PORT" /health 30 "$PID"; then
@@ -319,7 +323,7 @@ callgrind_run() {
     mkdir -p "$WORK/$name"
     SYN_CHUNKS=$chunks valgrind --tool=callgrind --callgrind-out-file="$WORK/$name/callgrind.out.%p" \
         "$BIN" serve --provider synthetic --listen "127.0.0.1:$PORT" --data-dir "$WORK/$name/data" \
-        --log-level warn >"$WORK/$name/server.log" 2>&1 &
+        "${LIFT[@]}" >"$WORK/$name/server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     if ! wait_http "$PORT" /health 120 "$PID"; then

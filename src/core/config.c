@@ -60,6 +60,7 @@ static const cfg_directive_t directives[] = {
     {"ws-rate-close-after", I(ws_rate_close_after, 1, 1000000), 0,
      "rate_limited answers in a row before close 1008"},
     {"ws-write", S(ws_write), 0, "WebSocket write path: direct | writable"},
+    {"ws-subprotocols", S(ws_subprotocols), 0, "WebSocket subprotocols agreed to, comma-separated"},
     {"ws-max-inflight", I(ws_max_inflight, 1, 100000), 0, "answers followed at once/connection"},
     {"header-timeout-s", I(header_timeout_s, 1, 3600), 0, "request head deadline, seconds"},
     {"body-timeout-s", I(body_timeout_s, 1, 3600), 0, "request body deadline, seconds"},
@@ -134,6 +135,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->ticket_rate_per_min = 30;
     c->tickets_per_user = 8;
     c->max_tickets = 100000;
+    c->ws_subprotocols = ms_xstrdup("");
     /* The same variables ../shared/peers read, so one bench drives all servers. */
     c->syn_chunks = env_int("SYN_CHUNKS", 64);
     c->syn_chunk_bytes = env_int("SYN_CHUNK_BYTES", 16);

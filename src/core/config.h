@@ -48,6 +48,10 @@ typedef struct {
      * iteration; "writable": only from lws' writable callback
      * (docs/performance.md, "Write path"). */
     char *ws_write;
+    /** Comma-separated WebSocket subprotocol names the server agrees to
+     * besides "medstream" (RFC 6455 section 1.9; net/server.c checks them):
+     * a handshake offering only other names is refused with HTTP 400. */
+    char *ws_subprotocols;
     int64_t syn_chunks;         /**< synthetic provider: SYN_CHUNKS */
     int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
     int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */

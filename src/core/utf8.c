@@ -3,6 +3,8 @@
  * so every module agrees on what is valid. */
 #include "core/utf8.h"
 
+#include <string.h>
+
 /* Feeds one byte. The first continuation byte is checked against the lead
  * byte's range on completion (overlong: cp < min; surrogates; > U+10FFFF),
  * which is equivalent to RFC 3629's table of valid byte sequences. */
@@ -42,11 +44,27 @@ static int feed_byte(ms_utf8_state_t *st, unsigned char c) {
 int ms_utf8_feed(ms_utf8_state_t *st, const char *s, size_t len) {
     if (st->error)
         return -1;
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len) {
+        /* Between code points, runs of ASCII go a word at a time: most text
+         * (model output, JSON) is mostly ASCII, and the store validates an
+         * answer's whole text at every checkpoint. */
+        if (st->need == 0) {
+            while (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, s + i, sizeof w);
+                if (w & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
+            if (i == len)
+                break;
+        }
         if (feed_byte(st, (unsigned char)s[i]) != 0) {
             st->error = 1;
             return -1;
         }
+        i++;
     }
     return 0;
 }

@@ -74,6 +74,7 @@ static void flush_cb(uv_check_t *h) {
 }
 
 void ms__batch_append(ms_session_t *s, const char *data, size_t len) {
+    int was_empty = s->out.len <= LWS_PRE;
     if (s->out.len == 0) {
         /* LWS_PRE bytes of headroom that lws may use in front of a write. */
         ms_buf_reserve(&s->out, LWS_PRE + 10 + len);
@@ -107,8 +108,11 @@ void ms__batch_append(ms_session_t *s, const char *data, size_t len) {
     }
     if (s->pong_due || s->api->cfg->ws_write[0] == 'w') {
         /* lws has a pong to write first (it writes pongs from its writable
-         * handler): the batch goes from on_writable, behind the pong. */
-        lws_callback_on_writable(s->wsi);
+         * handler), or writes wait for writability (--ws-write writable):
+         * the batch goes from on_writable, behind the pong. Asking once per
+         * batch is enough: on_writable writes all of it. */
+        if (was_empty || s->pong_due)
+            lws_callback_on_writable(s->wsi);
         return;
     }
     if (!s->flush_pending) {

@@ -3,19 +3,14 @@
 #define MS_NET_INTERNAL_H
 
 #include "api/api.h"
+#include "core/path.h"
 #include "net/rxcheck.h"
 #include "net/wslimit.h"
+#include "net/wsqueue.h"
 #include "net/wsrx.h"
 #include "proto/event.h"
 
 #include <libwebsockets.h>
-
-/** A queued outbound WebSocket message, with LWS_PRE bytes of headroom. */
-typedef struct ms_frame {
-    struct ms_frame *next;
-    size_t len;
-    unsigned char data[]; /* LWS_PRE + len */
-} ms_frame_t;
 
 /** One WebSocket connection (mosquitto's central per-client struct). Owned
  * by the network layer; freed at LWS_CALLBACK_CLOSED after every
@@ -41,11 +36,10 @@ typedef struct ms_session {
     char user_id[MS_ID_LEN];
     int close_code; /* pending close, sent when writable */
     const char *close_reason;
-    ms_rxcheck_t rxc;        /* where the client's byte stream is (rxcheck.c) */
-    ms_ws_rate_t rate;       /* the message rate limit (wslimit.c) */
-    ms_wsrx_t rx;            /* the message being received (wsrx.c) */
-    ms_frame_t *head, *tail; /* the bounded outbound queue */
-    size_t queued_bytes;
+    ms_rxcheck_t rxc;               /* where the client's byte stream is (rxcheck.c) */
+    ms_ws_rate_t rate;              /* the message rate limit (wslimit.c) */
+    ms_wsrx_t rx;                   /* the message being received (wsrx.c) */
+    ms_wsq_t q;                     /* the bounded outbound queue, deltas merged (wsqueue.c) */
     struct ms_session *prev, *next; /* every open session, for shutdown */
     ms_buf_t out;                   /* framed messages of this loop iteration (batch.c) */
     struct ms_session *flush_next;  /* in batch.c's pending list */
@@ -111,8 +105,20 @@ void ms__rxguard_remove(ms_session_t *s);
  * them lws may parse (the rest is discarded). Loop thread, inside lws. */
 size_t ms__ws_rx_filter(ms_session_t *s, const unsigned char *buf, size_t n);
 
-/** wshandshake.c: the dialect of path, its "{}" segment copied into param. */
+/** wshandshake.c: the dialect of path (without its query), its "{name}"
+ * segment copied into param (plen >= MS_PATH_PARAM_MAX + 1 takes any), or
+ * NULL when no endpoint matches (core/path.h's ms_path_match). */
 const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen);
+/** Most subprotocol names ws_subprotocols may list, and their longest name. */
+#define MS_WS_MAX_SUBPROTOCOLS 8
+#define MS_WS_SUBPROTOCOL_MAX 64
+/** The next name of a comma-separated subprotocol list at *p (the
+ * configuration's ws_subprotocols, or a client's Sec-WebSocket-Protocol),
+ * blanks around names skipped: 1 with the name copied into name (len >=
+ * MS_WS_SUBPROTOCOL_MAX + 1), 0 at the end, -1 when the list is not a list
+ * of RFC 7230 tokens of 1 to MS_WS_SUBPROTOCOL_MAX bytes (RFC 6455 section
+ * 4.1: subprotocol values are tokens). */
+int ms__ws_subprotocol_next(const char **p, char *name, size_t len);
 /** Reads the credentials of the handshake into s (authed, user_id). */
 void ms__ws_authenticate(struct lws *wsi, ms_session_t *s);
 /** LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: path, Origin and readiness; 0 to go on. */

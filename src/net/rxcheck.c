@@ -35,48 +35,6 @@ int ms__rxcheck_close_code_ok(unsigned code) {
            (code >= 3000 && code <= 4999);
 }
 
-/* State: 0 between code points; otherwise the low 2 bits count the
- * continuation bytes still expected and the upper bits say which range the
- * next one must lie in (RFC 3629 section 4 table: E0 A0-BF, ED 80-9F,
- * F0 90-BF, F4 80-8F, otherwise 80-BF). */
-enum { R_ANY = 0, R_E0 = 1, R_ED = 2, R_F0 = 3, R_F4 = 4 };
-
-int ms__utf8_step(uint8_t *state, uint8_t c) {
-    uint8_t s = *state;
-    if (!s) {
-        if (c < 0x80)
-            return 0;
-        if (c < 0xC2 || c > 0xF4)
-            return -1;
-        if (c < 0xE0)
-            *state = 1;
-        else if (c < 0xF0)
-            *state = (uint8_t)(2 | (c == 0xE0 ? R_E0 << 2 : c == 0xED ? R_ED << 2 : 0));
-        else
-            *state = (uint8_t)(3 | (c == 0xF0 ? R_F0 << 2 : c == 0xF4 ? R_F4 << 2 : 0));
-        return 0;
-    }
-    uint8_t lo = 0x80, hi = 0xBF;
-    switch (s >> 2) {
-    case R_E0:
-        lo = 0xA0;
-        break;
-    case R_ED:
-        hi = 0x9F;
-        break;
-    case R_F0:
-        lo = 0x90;
-        break;
-    case R_F4:
-        hi = 0x8F;
-        break;
-    }
-    if (c < lo || c > hi)
-        return -1;
-    *state = (uint8_t)((s & 3) - 1); /* the range rule applies to the 2nd byte only */
-    return 0;
-}
-
 static void fail(ms_rxcheck_t *st, ms_rxcheck_verdict_t *out, size_t at, const char *reason) {
     st->phase = PH_DONE;
     out->ok = at;
@@ -91,7 +49,7 @@ static void close_complete(ms_rxcheck_t *st, ms_rxcheck_verdict_t *out, size_t a
         fail(st, out, at, "close frame with a 1-byte payload");
     else if (st->cpos >= 2 && !ms__rxcheck_close_code_ok(st->code))
         fail(st, out, at, "invalid close code");
-    else if (st->utf8)
+    else if (!ms_utf8_complete(&st->utf8))
         fail(st, out, at, "close reason is not UTF-8");
     else {
         st->closed = 1;
@@ -111,7 +69,7 @@ static void frame_end(ms_rxcheck_t *st) {
 static void header_done(ms_rxcheck_t *st, ms_rxcheck_verdict_t *out, size_t at) {
     uint8_t op = st->b0 & 0x0F;
     st->cpos = 0;
-    st->utf8 = 0;
+    st->utf8 = (ms_utf8_state_t){0};
     st->code = 0;
     if (op == OP_PING && !st->ping_seen) {
         st->ping_seen = 1;
@@ -177,7 +135,7 @@ static void close_byte(ms_rxcheck_t *st, ms_rxcheck_verdict_t *out, size_t at, u
         st->code_hi = u;
     else if (st->cpos == 1)
         st->code = (uint16_t)(st->code_hi << 8 | u);
-    else if (ms__utf8_step(&st->utf8, u) != 0) {
+    else if (ms_utf8_feed(&st->utf8, (const char *)&u, 1) != 0) {
         fail(st, out, at, "close reason is not UTF-8");
         return;
     }

@@ -4,26 +4,28 @@
 #ifndef MS_NET_RXCHECK_H
 #define MS_NET_RXCHECK_H
 
+#include "core/utf8.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 /** Where a connection's client-to-server byte stream is, frame by frame
- * (RFC 6455 section 5.2). Zeroed: before the first frame. 24 bytes, kept in
+ * (RFC 6455 section 5.2). Zeroed: before the first frame. 40 bytes, kept in
  * every session. */
 typedef struct {
-    uint64_t left;     /**< payload bytes of the current frame still to come */
-    uint8_t phase;     /**< which part of a frame the next byte belongs to */
-    uint8_t need;      /**< bytes left of the extended length or the mask key */
-    uint8_t b0;        /**< the current frame's first byte (FIN, RSV, opcode) */
-    uint8_t key[4];    /**< its masking key (kept for close frames) */
-    uint8_t cpos;      /**< close frames: payload bytes seen */
-    uint8_t code_hi;   /**< close frames: the status code's first byte */
-    uint8_t utf8;      /**< close frames: UTF-8 decoder state of the reason */
-    uint16_t code;     /**< close frames: the status code */
-    uint8_t closed;    /**< a valid close frame was seen: nothing after it counts */
-    uint8_t data_end;  /**< data messages ended so far (wraps) */
-    uint8_t ping_seen; /**< a ping came since the reader last cleared this */
-    uint8_t ping_at;   /**< data_end when the first such ping came */
+    uint64_t left;        /**< payload bytes of the current frame still to come */
+    ms_utf8_state_t utf8; /**< close frames: the reason so far (core/utf8.h) */
+    uint8_t key[4];       /**< the current frame's masking key (kept for close frames) */
+    uint16_t code;        /**< close frames: the status code */
+    uint8_t phase;        /**< which part of a frame the next byte belongs to */
+    uint8_t need;         /**< bytes left of the extended length or the mask key */
+    uint8_t b0;           /**< the current frame's first byte (FIN, RSV, opcode) */
+    uint8_t cpos;         /**< close frames: payload bytes seen */
+    uint8_t code_hi;      /**< close frames: the status code's first byte */
+    uint8_t closed;       /**< a valid close frame was seen: nothing after it counts */
+    uint8_t data_end;     /**< data messages ended so far (wraps) */
+    uint8_t ping_seen;    /**< a ping came since the reader last cleared this */
+    uint8_t ping_at;      /**< data_end when the first such ping came */
 } ms_rxcheck_t;
 
 /** The verdict on a run of bytes. */
@@ -51,10 +53,5 @@ void ms__rxcheck_scan(ms_rxcheck_t *st, const uint8_t *buf, size_t len, ms_rxche
  * and the IANA registry of 7.4.2, as lws 4.1 accepts them): 1000-1003,
  * 1007-1011, 3000-4999. */
 int ms__rxcheck_close_code_ok(unsigned code);
-
-/** One step of a strict UTF-8 decoder (RFC 3629 section 4: no overlong
- * forms, no surrogates, nothing above U+10FFFF). *state is 0 between code
- * points. Returns 0, or -1 when c cannot come next. */
-int ms__utf8_step(uint8_t *state, uint8_t c);
 
 #endif

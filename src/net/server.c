@@ -94,19 +94,59 @@ static int probe_bind(const char *host, int port, char *err, size_t errlen) {
     return 0;
 }
 
+/* The lws protocol table: "medstream" (the default, for handshakes that
+ * offer no subprotocol), then one entry per name of ws_subprotocols, all
+ * served alike: a name is only what the handshake agrees to (RFC 6455
+ * section 1.9), the messages are the endpoint's dialect either way. The
+ * receive buffer is allocated per WebSocket connection: it is most of what
+ * an idle connection costs (lws' default is 8 KiB). Messages larger than it
+ * arrive in pieces and are reassembled up to max_frame_bytes. tx_packet_size
+ * must be set, or lws caps each send() at the rx size. */
+static int set_protocols(struct lws_protocols *tab, const ms_config_t *cfg, char *err,
+                         size_t errlen) {
+    static char names[MS_WS_MAX_SUBPROTOCOLS][MS_WS_SUBPROTOCOL_MAX + 1];
+    memset(tab, 0, sizeof(struct lws_protocols) * (MS_WS_MAX_SUBPROTOCOLS + 2));
+    tab[0].name = "medstream";
+    tab[0].callback = protocol_cb;
+    tab[0].per_session_data_size = sizeof(ms_pss_t);
+    tab[0].rx_buffer_size = (size_t)cfg->rx_buffer_bytes;
+    tab[0].tx_packet_size = (size_t)512 * 1024; /* above batch.c's BATCH_MAX: one send() a batch */
+    const char *p = cfg->ws_subprotocols ? cfg->ws_subprotocols : "";
+    char name[MS_WS_SUBPROTOCOL_MAX + 1];
+    size_t n = 0;
+    int rc;
+    while ((rc = ms__ws_subprotocol_next(&p, name, sizeof name)) == 1) {
+        int dup = !strcmp(name, "medstream");
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = !strcmp(names[i], name);
+        if (dup)
+            continue;
+        if (n == MS_WS_MAX_SUBPROTOCOLS) {
+            snprintf(err, errlen, "--ws-subprotocols lists more than %d names",
+                     MS_WS_MAX_SUBPROTOCOLS);
+            return -1;
+        }
+        memcpy(names[n], name, sizeof name);
+        tab[n + 1] = tab[0];
+        tab[n + 1].name = names[n];
+        n++;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen,
+                 "--ws-subprotocols must be comma-separated names of 1 to %d token characters "
+                 "(RFC 7230), got \"%.80s\"",
+                 MS_WS_SUBPROTOCOL_MAX, cfg->ws_subprotocols);
+        return -1;
+    }
+    return 0;
+}
+
 int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out,
                  char *err, size_t errlen) {
     *out = NULL;
-    /* The receive buffer is allocated per WebSocket connection: it is most of
-     * what an idle connection costs (lws' default is 8 KiB). Messages larger
-     * than it arrive in pieces and are reassembled up to max_frame_bytes.
-     * tx_packet_size must be set, or lws caps each send() at the rx size. */
-    static struct lws_protocols protocols[] = {
-        {"medstream", protocol_cb, sizeof(ms_pss_t), 0, 0, NULL, 0},
-        {NULL, NULL, 0, 0, 0, NULL, 0},
-    };
-    protocols[0].rx_buffer_size = (size_t)cfg->rx_buffer_bytes;
-    protocols[0].tx_packet_size = 512 * 1024; /* above batch.c's BATCH_MAX: one send() a batch */
+    static struct lws_protocols protocols[MS_WS_MAX_SUBPROTOCOLS + 2];
+    if (set_protocols(protocols, cfg, err, errlen) != 0)
+        return MS_EINVAL;
     /* No per-connection validity timers: lws 4.1 keeps timers in one sorted
      * list, so each would cost O(connections) to insert. Dead peers are found
      * by TCP keepalive in the kernel instead. */
@@ -183,11 +223,12 @@ int ms_net_close_sessions(ms_net_t *n, int code, const char *reason) {
     return open;
 }
 
-/* With a foreign loop, lws_context_destroy only starts the teardown while
- * the loop still runs (its handles close asynchronously); the caller runs
- * the loop to its end and destroys again, which frees the context. lws
- * clears n->lws itself (pcontext) once the context is really gone, so both
- * calls go through this function. */
+/* On a foreign libuv loop lws 4.1 destroys a context in two calls: the
+ * first closes its handles (the loop must then run until they are closed),
+ * the second, after the loop, frees the context. lws clears n->lws itself
+ * (info.pcontext) once the context is gone, so calling this again is safe
+ * and needed: clearing n->lws here made the second call a no-op and leaked
+ * the whole context at exit (LeakSanitizer). */
 void ms_net_stop(ms_net_t *n) {
     if (n && n->lws)
         lws_context_destroy(n->lws);

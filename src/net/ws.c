@@ -42,51 +42,68 @@ static void request_close(ms_session_t *s, int code, const char *reason) {
     lws_callback_on_writable(s->wsi);
 }
 
+_Static_assert(MS_WSQ_PRE >= LWS_PRE, "queued frames need LWS_PRE bytes of headroom");
+
+/* A merged delta's frame, with LWS_PRE bytes of headroom, for lws_write()
+ * (loop thread only; reused). */
+static ms_buf_t drain_buf;
+
 static void queue_free(ms_session_t *s) {
-    for (ms_frame_t *f = s->head, *next; f; f = next) {
-        next = f->next;
-        free(f);
-    }
-    s->head = s->tail = NULL;
-    s->queued_bytes = 0;
+    ms__wsq_clear(&s->q);
 }
 
-/* Queues one encoded frame. Overflow of the bounded queue closes the
- * connection with 1008 (the answer itself goes on and stays resumable). */
+/* Whether the session fell behind: events wait in its queue, or lws keeps
+ * an unsent tail because the kernel did not take all of the last write. */
+static int session_behind(const ms_session_t *s) {
+    return s->q.head || (s->wsi && lws_partial_buffered(s->wsi));
+}
+
+/* The bounded queue is full: the client reads too slowly. The connection
+ * closes with 1008; the answer itself goes on and stays resumable. */
+static void queue_overflow(ms_session_t *s) {
+    queue_free(s);
+    ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
+    request_close(s, 1008, "outbound queue overflow");
+}
+
+/* Queues one encoded frame. */
 static int queue_frame(ms_session_t *s, const char *data, size_t len) {
     /* Nothing waiting (ours or lws' unsent tail): no need to queue, and no
      * writable watcher to arm and disarm; it goes out with this iteration's
      * batch (house style, after redis: write first, wait for writability
      * only when the kernel does not take it all). */
-    if (!s->head && s->wsi && !s->close_code && !lws_partial_buffered(s->wsi)) {
+    if (!s->close_code && !session_behind(s) && s->wsi) {
         ms__batch_append(s, data, len);
         return 0;
     }
-    if (s->queued_bytes + len > (size_t)s->api->cfg->max_queue_bytes) {
-        queue_free(s);
-        ms_log(MS_LOG_WARN, "ws_queue_overflow", "\"client_id\":\"%s\"", s->client_id);
-        request_close(s, 1008, "outbound queue overflow");
+    if (ms__wsq_frame(&s->q, data, len, (size_t)s->api->cfg->max_queue_bytes) != 0) {
+        queue_overflow(s);
         return -1;
     }
-    ms_frame_t *f = ms_xmalloc(sizeof *f + LWS_PRE + len);
-    f->next = NULL;
-    f->len = len;
-    memcpy(f->data + LWS_PRE, data, len);
-    if (s->tail)
-        s->tail->next = f;
-    else
-        s->head = f;
-    s->tail = f;
-    s->queued_bytes += f->len;
     lws_callback_on_writable(s->wsi);
     return 0;
 }
 
 /* Encodes ev with the session's dialect (zero, one or several frames) and
- * queues them. */
+ * queues them. A delta for a session that fell behind is not encoded now:
+ * it joins the deltas of its message waiting at the queue's tail, encoded
+ * as one when the socket is writable (wsqueue.c). */
 static void session_send(ms_session_t *s, const ms_event_t *ev) {
     if (s->close_code)
         return;
+    if (ev->kind == MS_EV_MESSAGE_CHUNK && session_behind(s)) {
+        int rc = ms__wsq_chunk(&s->q, ev->message_id, ev->seq, ev->text, ev->text_len,
+                               (size_t)s->api->cfg->max_queue_bytes);
+        if (rc == 0) {
+            lws_callback_on_writable(s->wsi);
+            return;
+        }
+        if (rc == MS_EOVERLOAD) {
+            queue_overflow(s);
+            return;
+        }
+        /* MS_EINVAL (no usable message id): queued encoded, unmerged. */
+    }
     ms_frames_reset(&scratch);
     s->dialect->encode(s->dstate, ev, &scratch);
     for (size_t i = 0; i < scratch.n; i++) {
@@ -295,6 +312,35 @@ static void session_free(ms_session_t *s) {
     free(s);
 }
 
+/* Writes the queue's head. Merged deltas are encoded now, in the session's
+ * dialect: one frame goes out from drain_buf; a dialect that makes several
+ * frames of a delta has them queued in its place, written in turn. */
+static int drain_one(struct lws *wsi, ms_session_t *s) {
+    ms_wsq_item_t *it = s->q.head;
+    const unsigned char *data = it->data + MS_WSQ_PRE;
+    size_t len = it->len;
+    if (it->kind == MS_WSQ_CHUNK) {
+        ms_event_t ev;
+        ms__wsq_chunk_event(it, &ev);
+        ms_frames_reset(&scratch);
+        s->dialect->encode(s->dstate, &ev, &scratch);
+        if (scratch.n != 1) {
+            ms__wsq_expand_head(&s->q, &scratch);
+            return 0;
+        }
+        const char *frame = ms_frames_get(&scratch, 0, &len);
+        ms_buf_reset(&drain_buf);
+        ms_buf_reserve(&drain_buf, LWS_PRE + len);
+        memcpy(drain_buf.data + LWS_PRE, frame, len);
+        data = (const unsigned char *)drain_buf.data + LWS_PRE;
+    }
+    int n = lws_write(wsi, (unsigned char *)data, len, LWS_WRITE_TEXT);
+    ms__wsq_drop_head(&s->q);
+    if (drain_buf.cap > (size_t)256 * 1024)
+        ms_buf_free(&drain_buf); /* a rare large merge: do not keep its buffer */
+    return n < (int)len ? -1 : 0;
+}
+
 static int on_writable(struct lws *wsi, ms_session_t *s) {
     /* lws writes a pending pong before it calls us, so from here our batch
      * may go: the pong did not fall behind answers sent after its ping. */
@@ -328,17 +374,11 @@ static int on_writable(struct lws *wsi, ms_session_t *s) {
      * rest waits for the next writable callback. lws_partial_buffered() is a
      * flag check, where lws_send_pipe_choked() would poll() the socket for
      * every frame. */
-    while (s->head && !lws_partial_buffered(wsi)) {
-        ms_frame_t *f = s->head;
-        if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+    while (s->q.head && !lws_partial_buffered(wsi)) {
+        if (drain_one(wsi, s) != 0)
             return -1;
-        s->head = f->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued_bytes -= f->len;
-        free(f);
     }
-    if (s->head)
+    if (s->q.head)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -502,9 +542,11 @@ int ms__ws_cb(struct lws *wsi, enum lws_callback_reasons reason, ms_pss_t *pss, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ms__ws_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        if (!pss)
+            return -1; /* lws gives every protocol's connection its user space */
         /* Handshake-only data stays on the stack: an idle connection keeps
          * only what it needs. */
-        char path[256] = "", path_param[160] = "";
+        char path[256] = "", path_param[MS_PATH_PARAM_MAX + 1] = "";
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         s = ms_xcalloc(1, sizeof *s);
         s->api = lws_context_user(lws_get_context(wsi));

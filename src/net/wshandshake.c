@@ -2,53 +2,99 @@
  * policy and the credentials (docs/protocol.md, "Handshake"). Runs on the
  * loop thread, from the upgrade callbacks, before a session exists. */
 #include "core/log.h"
+#include "core/path.h"
 #include "net/internal.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-/* The WebSocket endpoints and their dialects. A "{}" segment matches one
- * non-empty path segment, handed to the dialect's open() (docs/protocol.md,
- * "Seed dialects"). The first match wins. */
+/* The WebSocket endpoints and their dialects, as core/path.h patterns: a
+ * "{name}" segment matches one non-empty path segment, handed to the
+ * dialect's open() (docs/protocol.md, "Seed dialects"). The first match
+ * wins. */
 static const struct {
     const char *pattern;
     const ms_dialect_ops_t *dialect;
 } endpoints[] = {
     {"/api/ws", &ms_dialect_native},
     {"/api/realtime/ws", &ms_dialect_voiceassist},
-    {"/ws/conversations/{}", &ms_dialect_veda},
+    {"/ws/conversations/{conversation_id}", &ms_dialect_veda},
     {"/ws", &ms_dialect_fhir},
-    {"/ws/{}", &ms_dialect_dx},
+    {"/ws/{user_id}", &ms_dialect_dx},
 };
 
-/* Whether path matches pattern; the "{}" segment is copied into param. */
-static int path_match(const char *pattern, const char *path, char *param, size_t plen) {
-    const char *p = pattern, *q = path;
-    while (*p && *q) {
-        if (p[0] == '{' && p[1] == '}') {
-            size_t n = strcspn(q, "/");
-            if (n == 0 || n >= plen)
-                return 0;
-            memcpy(param, q, n);
-            param[n] = '\0';
-            p += 2;
-            q += n;
-        } else if (*p++ != *q++) {
-            return 0;
+const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen) {
+    ms_path_params_t pp;
+    param[0] = '\0';
+    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
+        if (!ms_path_match(endpoints[i].pattern, path, &pp))
+            continue;
+        if (pp.n) {
+            size_t n = strlen(pp.value[0]);
+            if (n >= plen)
+                return NULL; /* longer than the caller can take: no such endpoint */
+            memcpy(param, pp.value[0], n + 1);
         }
+        return endpoints[i].dialect;
     }
-    return !*p && !*q;
+    return NULL;
 }
 
-const ms_dialect_ops_t *ms__ws_dialect_for(const char *path, char *param, size_t plen) {
-    for (size_t i = 0; i < MS_COUNTOF(endpoints); i++) {
-        param[0] = '\0';
-        if (path_match(endpoints[i].pattern, path, param, plen))
-            return endpoints[i].dialect;
+/* RFC 7230 section 3.2.6 tchar. */
+static int tchar(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int ms__ws_subprotocol_next(const char **p, char *name, size_t len) {
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (!*q)
+        return 0;
+    size_t n = 0;
+    while (tchar((unsigned char)q[n]))
+        n++;
+    if (n == 0 || n > MS_WS_SUBPROTOCOL_MAX || n >= len)
+        return -1;
+    memcpy(name, q, n);
+    name[n] = '\0';
+    q += n;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (*q == ',')
+        q++;
+    else if (*q)
+        return -1;
+    *p = q;
+    return 1;
+}
+
+/* Whether the client's Sec-WebSocket-Protocol offer, if any, names one we
+ * agree to: "medstream" or one of ws_subprotocols (lws then echoes the
+ * first such name the client offered). lws 4.1 drops the TCP connection
+ * without an HTTP response when none matches; refusing here instead gives
+ * the client a clear 400 (RFC 6455 section 4.2.2: the server may refuse a
+ * handshake with an HTTP error). */
+static int subprotocol_ok(struct lws *wsi, const ms_config_t *cfg) {
+    char offered[1024], name[MS_WS_SUBPROTOCOL_MAX + 1], mine[MS_WS_SUBPROTOCOL_MAX + 1];
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (total <= 0)
+        return 1; /* none offered: the connection speaks medstream's protocol */
+    if ((size_t)total >= sizeof offered ||
+        lws_hdr_copy(wsi, offered, sizeof offered, WSI_TOKEN_PROTOCOL) != total)
+        return 0;
+    const char *p = offered;
+    while (ms__ws_subprotocol_next(&p, name, sizeof name) == 1) {
+        if (!strcmp(name, "medstream"))
+            return 1;
+        const char *c = cfg->ws_subprotocols;
+        while (ms__ws_subprotocol_next(&c, mine, sizeof mine) == 1)
+            if (!strcmp(name, mine))
+                return 1;
     }
-    param[0] = '\0';
-    return NULL;
+    return 0;
 }
 
 /* Reads credentials from the handshake: Bearer header, ?ticket=, ?token=. */
@@ -118,7 +164,8 @@ static int origin_allowed(struct lws *wsi, const ms_config_t *cfg) {
  * body (lws_return_http_status answers HTTP/1.0 at this stage, which
  * WebSocket clients reject as malformed). */
 static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
-    const char *text = status == 403   ? "Forbidden"
+    const char *text = status == 400   ? "Bad Request"
+                       : status == 403 ? "Forbidden"
                        : status == 404 ? "Not Found"
                                        : "Service Unavailable";
     char body[128], head[LWS_PRE + 512];
@@ -134,13 +181,17 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code) {
 
 int ms__ws_confirm_upgrade(struct lws *wsi) {
     ms_api_t *api = lws_context_user(lws_get_context(wsi));
-    char path[256], param[160];
+    char path[256], param[MS_PATH_PARAM_MAX + 1];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
         !ms__ws_dialect_for(path, param, sizeof param))
         return refuse_upgrade(wsi, 404, "not_found");
     if (!origin_allowed(wsi, api->cfg)) {
         ms_log(MS_LOG_WARN, "ws_origin_refused", NULL);
         return refuse_upgrade(wsi, 403, "forbidden");
+    }
+    if (!subprotocol_ok(wsi, api->cfg)) {
+        ms_log(MS_LOG_INFO, "ws_subprotocol_refused", NULL);
+        return refuse_upgrade(wsi, 400, "unsupported_subprotocol");
     }
     if (!api->ready)
         return refuse_upgrade(wsi, 503, "not_ready");

@@ -57,12 +57,23 @@ class RawWS:
     """One WebSocket connection over a plain socket."""
 
     def __init__(self, server, token: Optional[str] = None, path: str = "/api/ws",
-                 headers: Optional[dict] = None, timeout: float = EVENT_TIMEOUT):
+                 headers: Optional[dict] = None, timeout: float = EVENT_TIMEOUT,
+                 rcvbuf: Optional[int] = None):
+        """rcvbuf: SO_RCVBUF in bytes, set before connecting (so the TCP
+        window is that small): a client whose kernel buffers little, for
+        making the server's queue back up."""
         self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        if rcvbuf:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect(("127.0.0.1", server.port))
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
+        self.recv_size = 65536  # bytes per recv(); a slow reader lowers it
         key = base64.b64encode(os.urandom(16)).decode()
         hdrs = {"Host": f"127.0.0.1:{server.port}", "Upgrade": "websocket",
                 "Connection": "Upgrade", "Sec-WebSocket-Key": key,
@@ -128,7 +139,7 @@ class RawWS:
             raise TimeoutError("no data from the server in time")
         self.sock.settimeout(left)
         try:
-            d = self.sock.recv(65536)
+            d = self.sock.recv(self.recv_size)
         except socket.timeout:
             raise TimeoutError("no data from the server in time")
         except ConnectionResetError:
