@@ -40,9 +40,15 @@ static int sub_unlink(ms_sub_t *sub) {
     return 1;
 }
 
-static void sub_detach(ms_sub_t *sub) {
-    if (sub_unlink(sub))
-        ms__sub_unref(sub);
+/* Lets go of every subscriber of s, head first. */
+static void detach_all(ms_stream_t *s) {
+    while (s->subs) {
+        ms_sub_t *sub = s->subs;
+        s->subs = sub->next;
+        sub->stream = NULL;
+        sub->next = NULL;
+        ms__sub_unref(sub); /* the stream's reference */
+    }
 }
 
 void ms_sub_close(ms_sub_t *sub) {
@@ -58,17 +64,15 @@ int ms_sub_finished(const ms_sub_t *sub) {
     return sub->finished;
 }
 
+/* The caller holds a reference to sub (its stream's, its job's, or
+ * attach's own), so the callback may close it: nothing here touches sub
+ * after the call. */
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev) {
-    if (sub->finished)
+    if (sub->finished || !sub->emit)
         return;
     if (ev->kind == MS_EV_MESSAGE_COMPLETE || ev->kind == MS_EV_ERROR)
         sub->finished = 1;
-    if (sub->emit) {
-        /* The callback may close the subscriber; keep it alive until we return. */
-        ms__sub_ref(sub);
-        sub->emit(sub->ctx, ev);
-        ms__sub_unref(sub);
-    }
+    sub->emit(sub->ctx, ev);
 }
 
 /* Error events carry the one error mapping (core/ms.h ms_error_info). */
@@ -186,8 +190,7 @@ void ms__stream_drop(ms_stream_t *s) {
         HASH_DELETE(hh_idem, c->by_idem, s);
     if (s->idem_key2)
         HASH_DELETE(hh_idem2, c->by_idem2, s);
-    while (s->subs)
-        sub_detach(s->subs);
+    detach_all(s);
     ms__stream_unref(s);
 }
 
@@ -253,7 +256,9 @@ static void emit_final(ms_stream_t *s, ms_sub_t *sub) {
  * detached from there first. */
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq) {
     ms__sub_ref(sub);
-    sub_detach(sub);
+    /* Our own reference keeps sub alive: the stream's goes without a free. */
+    if (sub_unlink(sub))
+        sub->refs--;
     int64_t nchunks = ms_replay_chunks(s->replay);
     if (s->state != ST_PENDING && last_seq > nchunks) {
         /* A client cannot have seen chunks that never existed. */
@@ -300,8 +305,7 @@ void ms__stream_mark_done(ms_stream_t *s) {
         next = sub->next;
         emit_final(s, sub);
     }
-    while (s->subs)
-        sub_detach(s->subs);
+    detach_all(s);
     ms__stream_account(s);
     s->done_at = ms_mono_ms();
     s->done_next = NULL;

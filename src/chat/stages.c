@@ -119,7 +119,7 @@ static void follow_existing(ms_turn_t *t, json_t *existing) {
     size_t n = 0;
     for (ms_sub_t *sub = s->subs; sub; sub = sub->next)
         n++;
-    ms_sub_t **subs = ms_xcalloc(n ? n : 1, sizeof *subs);
+    ms_sub_t **subs = ms_xcalloc(n ? n : 1, sizeof(void *));
     n = 0;
     for (ms_sub_t *sub = s->subs; sub; sub = sub->next) {
         ms__sub_ref(sub);

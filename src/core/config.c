@@ -2,6 +2,7 @@
 
 #include "core/ms.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -106,15 +107,15 @@ void ms_config_defaults(ms_config_t *c) {
     c->log_level = ms_xstrdup("info");
     c->allow_registration = 1;
     c->access_ttl_s = 900;
-    c->refresh_ttl_s = 30 * 86400;
-    c->max_frame_bytes = 64 * 1024;
-    c->max_queue_bytes = 1024 * 1024;
-    c->max_body_bytes = 1024 * 1024;
+    c->refresh_ttl_s = INT64_C(30) * 86400;
+    c->max_frame_bytes = INT64_C(64) * 1024;
+    c->max_queue_bytes = INT64_C(1024) * 1024;
+    c->max_body_bytes = INT64_C(1024) * 1024;
     c->max_message_chars = 8000;
     c->max_connections = 19000;
     c->rx_buffer_bytes = 128;
     c->replay_ttl_ms = 30000;
-    c->replay_max_bytes = 64 * 1024 * 1024;
+    c->replay_max_bytes = INT64_C(64) * 1024 * 1024;
     c->checkpoint_ms = 1000;
     c->word_interval_ms = 25;
     c->kb_top_k = 5;
@@ -130,7 +131,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->body_timeout_s = 30;
     c->max_header_bytes = 8192;
     c->max_unauth_body_bytes = 16384;
-    c->body_budget_bytes = 64 * 1024 * 1024;
+    c->body_budget_bytes = INT64_C(64) * 1024 * 1024;
     c->rate_limit_keys = 65536;
     c->ticket_rate_per_min = 30;
     c->tickets_per_user = 8;
@@ -143,7 +144,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->max_live_turns = 4096;
     c->max_turns_per_user = 8;
     c->user_turns_per_min = 120;
-    c->max_answer_bytes = 256 * 1024;
+    c->max_answer_bytes = INT64_C(256) * 1024;
     c->pool_store_threads = 4;
     c->pool_kb_threads = 2;
     c->pool_auth_threads = 2;
@@ -363,8 +364,14 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
         char env[64] = "MEDSTREAM_";
         size_t k = strlen(env);
-        for (const char *n = directives[i].name; *n && k < sizeof env - 1; n++)
-            env[k++] = *n == '-' ? '_' : (char)(*n >= 'a' && *n <= 'z' ? *n - 32 : *n);
+        for (const char *n = directives[i].name; *n && k < sizeof env - 1; n++) {
+            char ch = *n;
+            if (ch == '-')
+                ch = '_';
+            else if (ch >= 'a' && ch <= 'z')
+                ch = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[ch - 'a'];
+            env[k++] = ch;
+        }
         env[k] = '\0';
         const char *v = getenv(env);
         if (v && set_value(c, &directives[i], v, err) != 0)

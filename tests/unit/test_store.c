@@ -154,7 +154,7 @@ static void test_open_refuses_newer_schema_and_bad_dir(void **state) {
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
     fclose(f);
-    strcat(bad, "/sub");
+    snprintf(bad + strlen(bad), sizeof bad - strlen(bad), "/sub");
     assert_int_equal(ms_store_open(bad, &st), MS_EIO);
 
     /* Missing directories are created, private to the service user. */
@@ -252,7 +252,7 @@ static void test_conversation_crud_and_ownership(void **state) {
     /* Long titles are cut at 200 code points, never inside one. */
     char longt[700] = "";
     for (int i = 0; i < 300; i++)
-        strcat(longt, "\xc3\xa9"); /* é */
+        memcpy(longt + (size_t)2 * i, "\xc3\xa9", 3); /* é, then the NUL */
     assert_int_equal(ms_store_conversation_rename(fx->st, fx->alice.id, a2, longt, &c), 0);
     assert_int_equal(strlen(jstr(c, "title")), 400);
     json_decref(c);
@@ -339,9 +339,9 @@ static void test_turn_begin_and_client_id(void **state) {
     /* client_message_id is 1..128 characters (not bytes). */
     char cmid[600] = "";
     for (int i = 0; i < 128; i++)
-        strcat(cmid, "\xe2\x82\xac"); /* euro sign, 3 bytes */
+        memcpy(cmid + (size_t)3 * i, "\xe2\x82\xac", 4); /* euro sign, 3 bytes, then the NUL */
     turn(fx, b, cmid, "long id", uid, aid);
-    strcat(cmid, "x");
+    snprintf(cmid + strlen(cmid), sizeof cmid - strlen(cmid), "x");
     assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", cmid, "x", NULL), MS_EINVAL);
     assert_int_equal(ms_store_turn_begin(fx->st, b, "m1", "m2", "", "x", NULL), MS_EINVAL);
     assert_int_equal(ms_store_turn_begin(fx->st, a, "m1", "m2", "c8", "bad \xc0\xaf", NULL),
@@ -631,9 +631,9 @@ static void test_integrity_check(void **state) {
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
-    assert_true(size > 16 * 4096);
+    assert_true(size > 16L * 4096);
     /* Page 10 onwards: past the schema, inside table and index b-trees. */
-    fseek(f, 10 * 4096, SEEK_SET);
+    fseek(f, 10L * 4096, SEEK_SET);
     for (int i = 0; i < 4096 * 4; i++)
         fputc(0x5a, f);
     fclose(f);
