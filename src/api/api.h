@@ -39,6 +39,9 @@ typedef struct {
     ms_chat_t *chat;
     int ready;            /**< 1 once serving; 0 while draining */
     struct ms_rate *rate; /**< login attempts per client address */
+    /** Shared-link requests per client address and per link
+     * (share_rate_per_min; api/shares.c). Loop thread only. */
+    struct ms_rate *share_rate;
 } ms_api_t;
 
 /** One HTTP request and its response. Owned by the network layer, which

@@ -174,6 +174,7 @@ int ms_app_serve(const ms_config_t *cfg) {
     srv->api.tickets = ms_tickets_new();
     srv->api.chat = srv->chat;
     srv->api.rate = ms_rate_new((int)cfg->login_rate_per_min);
+    srv->api.share_rate = ms_rate_new((int)cfg->share_rate_per_min);
 
     char err[256] = "";
     srv->net = ms_net_start(&srv->loop, cfg, &srv->api, err, sizeof err);
@@ -217,6 +218,7 @@ cleanup:
     srv->provider->ops->free(srv->provider);
     ms_tickets_free(srv->api.tickets);
     ms_rate_free(srv->api.rate);
+    ms_rate_free(srv->api.share_rate);
     ms_work_shutdown();
     ms__app_release_node(cfg, srv->node.id);
     if (uv_loop_close(&srv->loop) != 0)
