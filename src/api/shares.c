@@ -308,7 +308,7 @@ static void finish_attempt(ms_http_req_t *r, ms_store_t *st, ms_share_t *sh, con
         respond_denied(r, result);
         return;
     }
-    if ((rc = ms_store_share_lookup(st, token_hash, sh)) != 0) {
+    if (ms_store_share_lookup(st, token_hash, sh) != 0) {
         ms_http_respond_error(r, 404, "share_not_found", "no such share link");
         return;
     }

@@ -468,7 +468,7 @@ int ms__sq_folder_delete(ms_store_t *base, const char *user_id, const char *id) 
     static const char up_sql[] = "UPDATE folders SET parent_id = ?2 WHERE parent_id = ?1";
     static const char conv_sql[] = "UPDATE conversations SET folder_id = ?2 WHERE folder_id = ?1";
     static const char del_sql[] = "DELETE FROM folders WHERE id = ?1";
-    char parent[MS_ID_LEN + 1];
+    char parent[MS_ID_LEN + 1] = "";
     if (!ms_id_valid(id))
         return MS_ENOENT;
     int rc = ms__store_begin(st);

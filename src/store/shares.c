@@ -345,7 +345,7 @@ int ms__sq_share_record(ms_store_t *base, const char *share_id, int64_t now_ms,
     const char *rec = outcome_canon(outcome);
     if (!share_id || !rec || log_max < 1)
         return MS_EINVAL;
-    ms_share_t sh;
+    ms_share_t sh = {0};
     int rc = ms__store_begin(st);
     if (rc)
         return rc;
