@@ -50,6 +50,21 @@ static const route_t routes[] = {
     {MS_HTTP_PUT, "/api/messages/{id}/feedback", 1, 1, 0, NULL, ms_api_feedback_put, STORE},
     {MS_HTTP_GET, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_get, STORE},
     {MS_HTTP_DELETE, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_delete, STORE},
+    /* Folders (folders.c); "tree" comes before "{id}". */
+    {MS_HTTP_POST, "/api/folders", 1, 1, 0, NULL, ms_api_folder_create, STORE},
+    {MS_HTTP_GET, "/api/folders", 1, 0, 0, NULL, ms_api_folder_list, STORE},
+    {MS_HTTP_GET, "/api/folders/tree", 1, 0, 0, NULL, ms_api_folder_tree, STORE},
+    {MS_HTTP_GET, "/api/folders/{id}", 1, 0, 0, NULL, ms_api_folder_get, STORE},
+    {MS_HTTP_PUT, "/api/folders/{id}", 1, 1, 0, NULL, ms_api_folder_put, STORE},
+    {MS_HTTP_DELETE, "/api/folders/{id}", 1, 0, 0, NULL, ms_api_folder_delete, STORE},
+    {MS_HTTP_POST, "/api/folders/{id}/move/{id}", 1, 0, 0, NULL, ms_api_folder_move, STORE},
+    /* Share links (shares.c); a "session" is a conversation (seed 002). */
+    {MS_HTTP_POST, "/api/sessions/{id}/share", 1, 2, 0, ms_api_share_create, NULL, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares", 1, 0, 0, NULL, ms_api_share_list, STORE},
+    {MS_HTTP_DELETE, "/api/sessions/{id}/share/{id}", 1, 0, 0, NULL, ms_api_share_revoke, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses, STORE},
+    {MS_HTTP_GET, "/api/shared/{id}", 0, 0, 0, ms_api_shared_view, NULL, STORE},
+    {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",

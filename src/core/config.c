@@ -87,6 +87,17 @@ static const cfg_directive_t directives[] = {
     {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
     {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
     {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
+    /* Deeper trees than 400 levels nest past what common JSON decoders
+     * accept (Python's stops near 500 arrays-in-objects, jansson at 2048). */
+    {"folder-max-depth", I(folder_max_depth, 1, 400), 0, "deepest folder nesting level"},
+    {"max-folders-per-user", I(max_folders_per_user, 1, 100000), 0, "folders per user"},
+    {"share-ttl", I(share_ttl_s, 1, 31536000), 0, "share-link lifetime by default, seconds"},
+    {"share-max-ttl", I(share_max_ttl_s, 1, 31536000), 0, "longest share-link lifetime, seconds"},
+    {"share-max-views", I(share_max_views, 1, 1000000000), 0, "largest share-link view cap"},
+    {"share-max-links", I(share_max_links, 1, 10000), 0, "share links kept per conversation"},
+    {"share-log-max", I(share_log_max, 1, 1000000), 0, "access-log rows kept per share link"},
+    {"share-rate-per-min", I(share_rate_per_min, 1, 1000000), 0,
+     "shared-link requests/min per address and per link"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -151,6 +162,14 @@ void ms_config_defaults(ms_config_t *c) {
     c->pool_queue_max = 4096;
     c->node_name = ms_xstrdup("");
     c->lease_ms = 15000;
+    c->folder_max_depth = 64;
+    c->max_folders_per_user = 1000;
+    c->share_ttl_s = 86400;
+    c->share_max_ttl_s = 30 * 86400;
+    c->share_max_views = 1000000;
+    c->share_max_links = 50;
+    c->share_log_max = 1000;
+    c->share_rate_per_min = 30;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -79,6 +79,16 @@ typedef struct {
     int64_t ticket_rate_per_min;   /**< WebSocket tickets one user may get a minute */
     int64_t tickets_per_user;      /**< outstanding tickets of one user */
     int64_t max_tickets;           /**< outstanding tickets, all users (503 above) */
+    /* Folders (store.h "folders"). */
+    int64_t folder_max_depth;     /**< deepest folder level (top level is 1) */
+    int64_t max_folders_per_user; /**< folders one user may have */
+    /* Share links (store.h "share links", api/shares.c). */
+    int64_t share_ttl_s;        /**< a link's lifetime when the request names none */
+    int64_t share_max_ttl_s;    /**< the longest lifetime a request may ask for */
+    int64_t share_max_views;    /**< the largest view cap a request may set */
+    int64_t share_max_links;    /**< links kept per conversation (ended ones make room) */
+    int64_t share_log_max;      /**< access-log rows kept per link (newest) */
+    int64_t share_rate_per_min; /**< shared-link requests/min per address and per link */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

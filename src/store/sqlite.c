@@ -420,6 +420,20 @@ static const ms_store_ops_t sqlite_ops = {
     .node_renew = ms__sq_node_renew,
     .node_release = ms__sq_node_release,
     .recover = ms__sq_recover,
+    .folder_create = ms__sq_folder_create,
+    .folder_get = ms__sq_folder_get,
+    .folder_list = ms__sq_folder_list,
+    .folder_tree = ms__sq_folder_tree,
+    .folder_update = ms__sq_folder_update,
+    .folder_delete = ms__sq_folder_delete,
+    .conversation_set_folder = ms__sq_conversation_set_folder,
+    .conversation_list_folder = ms__sq_conversation_list_folder,
+    .share_create = ms__sq_share_create,
+    .share_list = ms__sq_share_list,
+    .share_revoke = ms__sq_share_revoke,
+    .share_lookup = ms__sq_share_lookup,
+    .share_record = ms__sq_share_record,
+    .share_accesses = ms__sq_share_accesses,
 };
 
 const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};

@@ -109,8 +109,9 @@ int ms_store_refresh_consume(ms_store_t *st, const char *token_hash_hex,
 
 /* ---- conversations ------------------------------------------------------ */
 
-/** Conversation JSON: {"id","title","created_at","updated_at","message_count"}
- * (times are RFC 3339 strings). */
+/** Conversation JSON: {"id","title","created_at","updated_at","message_count",
+ * "folder_id"|null} (times are RFC 3339 strings; folder_id: the folder it is
+ * filed in, see "folders" below). */
 int ms_store_conversation_create(ms_store_t *st, const char *user_id, const char *title,
                                  json_t **out);
 /** The conversation with this id (a UUID chosen by the caller) if it is
@@ -260,5 +261,187 @@ int ms_store_node_release(ms_store_t *st, const char *node_id);
  * nodes whose lease still runs are never touched. Expired node rows are
  * deleted. *count (may be NULL) gets the number of messages changed. */
 int ms_store_recover(ms_store_t *st, int64_t now_ms, const char *suffix, int *count);
+
+/* ---- folders ----------------------------------------------------------------
+ * A user's conversations can be filed in folders, nested to any depth the
+ * configuration allows (folder_max_depth), each with an optional colour and
+ * icon. Names are unique among siblings (the same parent, or the top level
+ * for folders without one), compared with ASCII case folded. A conversation
+ * is in at most one folder (its folder_id).
+ *
+ * Every write that reads the tree to decide (the cycle check of a move, the
+ * depth and count limits, the sibling names of a delete) does so inside the
+ * same write transaction as its change, so two processes sharing the
+ * database cannot together build a cycle or break a limit. Another user's
+ * folder is MS_ENOENT, exactly like an absent one. */
+
+/** Longest folder name, in Unicode code points (after trimming). */
+#define MS_FOLDER_MAX_NAME_CHARS 100
+/** Longest icon name, in bytes. */
+#define MS_FOLDER_MAX_ICON_BYTES 32
+
+/** Limits the caller takes from configuration (folder_max_depth,
+ * max_folders_per_user). A top-level folder is at depth 1. */
+typedef struct {
+    int max_depth;    /**< deepest level a folder may sit at, >= 1 */
+    int max_per_user; /**< folders one user may have, >= 1 */
+} ms_folder_limits_t;
+
+/** Fields of a create or an update. For an update each set_* says whether
+ * the field was given; for a create name is required and the set_* flags
+ * are ignored (every field is taken as given, NULL meaning none). */
+typedef struct {
+    int set_name;
+    const char *name; /**< see ms_folder_name_valid */
+    int set_color;
+    const char *color; /**< NULL for none; see ms_folder_color_valid */
+    int set_icon;
+    const char *icon; /**< NULL for none; see ms_folder_icon_valid */
+    int set_parent;
+    const char *parent_id; /**< NULL: the top level */
+} ms_folder_fields_t;
+
+/** Whether name is a valid folder name: UTF-8 without control characters
+ * (U+0000..U+001F, U+007F), 1 to MS_FOLDER_MAX_NAME_CHARS code points once
+ * surrounding ASCII whitespace is trimmed (the stored form). */
+int ms_folder_name_valid(const char *name);
+/** Whether color is "#rgb" or "#rrggbb" in hexadecimal digits (either
+ * case; stored lower-cased), the CSS hex colour forms (CSS Color 4
+ * section 5.2) without alpha. */
+int ms_folder_color_valid(const char *color);
+/** Whether icon is an icon name: 1 to MS_FOLDER_MAX_ICON_BYTES of a-z,
+ * 0-9, '-' and '_', starting with a letter or digit ("folder",
+ * "heart-pulse", "folder_open"). Clients map names to their icon set. */
+int ms_folder_icon_valid(const char *icon);
+
+/** Folder JSON: {"id","name","parent_folder_id"|null,"color"|null,
+ * "icon"|null,"conversation_count","created_at","updated_at"} (RFC 3339
+ * times; conversation_count counts the conversations filed directly in
+ * it). */
+
+/** Creates a folder of user_id (f->name required). MS_EINVAL for a bad
+ * field; MS_ENOENT when parent_id is not one of the user's folders;
+ * MS_EEXIST when a sibling has that name; MS_ETOOBIG when the folder would
+ * sit deeper than lim->max_depth or the user has lim->max_per_user
+ * folders already. *out (may be NULL) gets the folder. */
+int ms_store_folder_create(ms_store_t *st, const char *user_id, const ms_folder_fields_t *f,
+                           const ms_folder_limits_t *lim, json_t **out);
+/** The folder; MS_ENOENT if absent or another user's. */
+int ms_store_folder_get(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+/** The folders directly under parent_id (NULL: the top level), by name
+ * then id, as a JSON array. MS_ENOENT when parent_id is not the user's. */
+int ms_store_folder_list(ms_store_t *st, const char *user_id, const char *parent_id, json_t **out);
+/** Every folder of the user as a forest: a JSON array of the top-level
+ * folders, each Folder JSON with "children" (the same shape, by name). */
+int ms_store_folder_tree(ms_store_t *st, const char *user_id, json_t **out);
+/** Changes the given fields. Moving (set_parent) checks, in the same
+ * transaction as the change: the new parent is the user's (MS_ENOENT);
+ * it is neither the folder itself nor one of its descendants (MS_EINVAL,
+ * also for a bad field); the folder's whole subtree stays within
+ * lim->max_depth (MS_ETOOBIG); no sibling there has its name (MS_EEXIST).
+ * MS_ENOENT when id is not the user's. *out (may be NULL) gets the folder. */
+int ms_store_folder_update(ms_store_t *st, const char *user_id, const char *id,
+                           const ms_folder_fields_t *f, const ms_folder_limits_t *lim,
+                           json_t **out);
+/** Deletes the folder. Its child folders and its conversations move to
+ * its parent (the top level when it had none), in the same transaction;
+ * MS_EEXIST (nothing changed) when a child folder's name is already taken
+ * there. MS_ENOENT when id is not the user's. */
+int ms_store_folder_delete(ms_store_t *st, const char *user_id, const char *id);
+
+/** Files conversation id in folder_id (NULL: in no folder); updated_at is
+ * not changed (filing is not a change of the conversation). MS_ENOENT when
+ * the conversation (MS_EPERM: another user's) or the folder is not the
+ * user's. *out (may be NULL) gets the Conversation JSON. */
+int ms_store_conversation_set_folder(ms_store_t *st, const char *user_id, const char *id,
+                                     const char *folder_id, json_t **out);
+/** Like ms_store_conversation_list (and, with a non-NULL query, like
+ * ms_store_conversation_search), restricted to the conversations filed in
+ * folder_id (NULL: in no folder). MS_ENOENT when folder_id is not the
+ * user's. */
+int ms_store_conversation_list_folder(ms_store_t *st, const char *user_id, const char *folder_id,
+                                      const char *query, int limit, int offset, json_t **out);
+
+/* ---- share links --------------------------------------------------------------
+ * A read-only link to one conversation for someone without an account. The
+ * link's token is a random secret the caller makes (auth/auth.h
+ * ms_token_random); the store keeps only its SHA-256 (ms_token_hash) and,
+ * for a password-protected link, the password's argon2id hash. A link
+ * ends when it expires, when it is revoked, or once it has been viewed
+ * max_views times. Every attempt on a known link is recorded in its access
+ * log with its time, the client's address and the outcome; never any
+ * content, token or password. Rows go with their conversation. */
+
+/** Access outcomes, as recorded and as shown to the owner. */
+#define MS_SHARE_VIEWED "viewed"
+#define MS_SHARE_PASSWORD_REQUIRED "password_required"
+#define MS_SHARE_WRONG_PASSWORD "wrong_password"
+#define MS_SHARE_EXPIRED "expired"
+#define MS_SHARE_REVOKED "revoked"
+#define MS_SHARE_VIEW_LIMIT "view_limit"
+
+/** One link, as the viewing path needs it. */
+typedef struct {
+    char id[MS_ID_LEN];
+    char conversation_id[MS_ID_LEN];
+    char owner_id[MS_ID_LEN]; /**< the conversation's user */
+    char password_hash[128];  /**< argon2id string, "" when none */
+    int64_t created_at;       /**< ms since epoch */
+    int64_t expires_at;       /**< ms since epoch */
+    int64_t max_views;        /**< 0: no cap */
+    int64_t view_count;       /**< successful views so far */
+    int64_t revoked_at;       /**< ms since epoch, 0 when not revoked */
+} ms_share_t;
+
+/** Why a link no longer opens at now_ms, checked in this order: revoked
+ * (MS_SHARE_REVOKED), expired (MS_SHARE_EXPIRED: now_ms >= expires_at),
+ * viewed max_views times (MS_SHARE_VIEW_LIMIT); NULL while it opens. */
+const char *ms_share_ended(const ms_share_t *s, int64_t now_ms);
+
+/** Share JSON (the owner's view): {"id","conversation_id","created_at",
+ * "expires_at","password_protected","max_views"|null,"view_count",
+ * "views_remaining"|null,"denied_count","last_access_at"|null,
+ * "revoked_at"|null,"state":"active"|"revoked"|"expired"|"view_limit"}. */
+
+/** Creates a link to conversation id of user_id that expires at
+ * expires_at_ms, opens at most max_views times (0: no cap), keyed by
+ * token_hash_hex (64 lower-case hex digits) and, when password_hash is not
+ * NULL, protected by it. A conversation keeps at most max_links links:
+ * when it has that many, the oldest that has ended is deleted (with its
+ * log) to make room, and MS_ETOOBIG is returned when none has. MS_ENOENT
+ * (MS_EPERM: another user's) for the conversation; MS_EINVAL for bad
+ * arguments. *out (may be NULL) gets the Share JSON. */
+int ms_store_share_create(ms_store_t *st, const char *user_id, const char *conversation_id,
+                          const char *token_hash_hex, const char *password_hash,
+                          int64_t expires_at_ms, int64_t max_views, int max_links, json_t **out);
+/** The links of conversation id, newest first, states as of now_ms.
+ * MS_ENOENT / MS_EPERM as for ms_store_conversation_get. */
+int ms_store_share_list(ms_store_t *st, const char *user_id, const char *conversation_id,
+                        int64_t now_ms, json_t **out);
+/** Revokes the link of conversation id whose id is key or whose token
+ * hash is key (revoked_at = now_ms; the row and its log stay, so the link
+ * answers "revoked" from then on). Revoking twice is not an error.
+ * MS_ENOENT when no such link of the user's conversation exists. */
+int ms_store_share_revoke(ms_store_t *st, const char *user_id, const char *conversation_id,
+                          const char *key, int64_t now_ms);
+/** The link whose token hash is token_hash_hex; MS_ENOENT if none. */
+int ms_store_share_lookup(ms_store_t *st, const char *token_hash_hex, ms_share_t *out);
+/** Records one attempt on link share_id at now_ms from client_address (at
+ * most 64 bytes; a longer one is cut), keeping only the newest log_max
+ * rows of its log. outcome is MS_SHARE_VIEWED for a view that passed the
+ * password check: the link's state is checked again and, when it still
+ * opens, its view is counted, all in one write transaction (so a view cap
+ * holds under concurrent views from several processes); otherwise the
+ * denial it ended with is recorded instead. Any other outcome is recorded
+ * as a denial. *result (may be NULL) gets the outcome recorded.
+ * MS_ENOENT when the link is gone; MS_EINVAL for an unknown outcome. */
+int ms_store_share_record(ms_store_t *st, const char *share_id, int64_t now_ms,
+                          const char *client_address, const char *outcome, int log_max,
+                          const char **result);
+/** The access log of link share_id of the user's conversation id, newest
+ * first, at most limit rows (1..1000): a JSON array of {"at",
+ * "client_address","outcome"}. MS_ENOENT when no such link is the user's. */
+int ms_store_share_accesses(ms_store_t *st, const char *user_id, const char *conversation_id,
+                            const char *share_id, int limit, json_t **out);
 
 #endif

@@ -138,5 +138,32 @@ int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *
 int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
 int ms__sq_node_release(ms_store_t *base, const char *node_id);
 int ms__sq_recover(ms_store_t *base, int64_t now_ms, const char *suffix, int *count);
+int ms__sq_folder_create(ms_store_t *base, const char *user_id, const ms_folder_fields_t *f,
+                         const ms_folder_limits_t *lim, json_t **out);
+int ms__sq_folder_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_folder_list(ms_store_t *base, const char *user_id, const char *parent_id, json_t **out);
+int ms__sq_folder_tree(ms_store_t *base, const char *user_id, json_t **out);
+int ms__sq_folder_update(ms_store_t *base, const char *user_id, const char *id,
+                         const ms_folder_fields_t *f, const ms_folder_limits_t *lim, json_t **out);
+int ms__sq_folder_delete(ms_store_t *base, const char *user_id, const char *id);
+int ms__sq_conversation_set_folder(ms_store_t *base, const char *user_id, const char *id,
+                                   const char *folder_id, json_t **out);
+int ms__sq_conversation_list_folder(ms_store_t *base, const char *user_id, const char *folder_id,
+                                    const char *query, int limit, int offset, json_t **out);
+int ms__sq_share_create(ms_store_t *base, const char *user_id, const char *conversation_id,
+                        const char *token_hash_hex, const char *password_hash,
+                        int64_t expires_at_ms, int64_t max_views, int max_links, json_t **out);
+int ms__sq_share_list(ms_store_t *base, const char *user_id, const char *conversation_id,
+                      int64_t now_ms, json_t **out);
+int ms__sq_share_revoke(ms_store_t *base, const char *user_id, const char *conversation_id,
+                        const char *key, int64_t now_ms);
+int ms__sq_share_lookup(ms_store_t *base, const char *token_hash_hex, ms_share_t *out);
+int ms__sq_share_record(ms_store_t *base, const char *share_id, int64_t now_ms,
+                        const char *client_address, const char *outcome, int log_max,
+                        const char **result);
+int ms__sq_share_accesses(ms_store_t *base, const char *user_id, const char *conversation_id,
+                          const char *share_id, int limit, json_t **out);
+/* Whether folder_id is one of user_id's folders (folders.c): 0, MS_ENOENT. */
+int ms__store_folder_owned(sq_store_t *st, const char *user_id, const char *folder_id);
 
 #endif
