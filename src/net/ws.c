@@ -42,6 +42,15 @@ static void request_close(ms_session_t *s, int code, const char *reason) {
     lws_callback_on_writable(s->wsi);
 }
 
+/* Pull flow control (chat.h ms_sub_backlog): every answer the session
+ * follows is told how many bytes wait in its outbound queue, so a model
+ * transfer pauses behind a slow reader instead of filling the queue. */
+static void report_backlog(ms_session_t *s) {
+    for (struct sub_link *l = s->subs; l; l = l->next)
+        if (!ms_sub_finished(l->sub))
+            ms_sub_backlog(l->sub, s->queued_bytes);
+}
+
 static void queue_free(ms_session_t *s) {
     for (ms_frame_t *f = s->head, *next; f; f = next) {
         next = f->next;
@@ -79,6 +88,7 @@ static int queue_frame(ms_session_t *s, const char *data, size_t len) {
     s->tail = f;
     s->queued_bytes += f->len;
     lws_callback_on_writable(s->wsi);
+    report_backlog(s);
     return 0;
 }
 
@@ -226,7 +236,8 @@ static void handle_message(ms_session_t *s) {
                         .conversation_alias = m.conversation_alias,
                         .client_message_id = m.client_message_id,
                         .text = m.text,
-                        .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0};
+                        .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0,
+                        .model = m.model};
         ms_chat_ask_req(chat, &ask, session_sub(s, 0));
         break;
     }
@@ -340,6 +351,7 @@ static int on_writable(struct lws *wsi, ms_session_t *s) {
     }
     if (s->head)
         lws_callback_on_writable(wsi);
+    report_backlog(s);
     return 0;
 }
 
