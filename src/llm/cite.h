@@ -40,6 +40,7 @@ typedef struct {
     size_t nhold;
     size_t nspace; /**< the held text's leading spaces */
     int in_mark;   /**< hold[nspace] is '[' */
+    size_t last;   /**< the citation the output last ended with ("[k]"), 0 = text */
     size_t dropped;
 } ms_cite_t;
 
@@ -50,9 +51,14 @@ void ms_cite_init(ms_cite_t *c, size_t npassages, const char *const *doc_keys);
 
 /** Filters len more bytes of the answer, appending what may be shown now
  * to out (possibly nothing). A marker is "[" digits "]" or a list of
- * numbers separated by commas and spaces ("[1, 3]"); each valid number
- * becomes "[k]", k its citation; a list whose numbers are all invalid
- * disappears with the spaces before it. Anything else in brackets is text. */
+ * numbers separated by commas, white space around them ("[1, 3]", the web
+ * client's pattern); each valid number
+ * becomes "[k]", k its citation, once ("[1][3]" of one document is
+ * "[1]"); a list whose numbers are all invalid (or repeat the marker just
+ * written) disappears with the spaces before it. Anything else in brackets
+ * is text, but a '[' that could still become a marker with what follows
+ * (interrupted by another '[', or too long) is left out, so no "[n]" the
+ * client sees is anything but a citation. */
 void ms_cite_feed(ms_cite_t *c, const char *text, size_t len, ms_buf_t *out);
 
 /** The answer ended: held text goes out as it was. */
