@@ -376,7 +376,9 @@ static int build_model_prompt(ms_turn_t *t) {
     }
     t->req.messages = t->prompt.msgs;
     t->req.nmessages = t->prompt.nmsgs;
-    t->req.max_tokens = cfg->llm_max_tokens;
+    /* The answer's token limit is each provider's max_tokens (default
+     * llm_max_tokens); a turn sets none of its own. */
+    t->req.max_tokens = 0;
     return 0;
 }
 

@@ -261,8 +261,7 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_object_foreach(root, key, val) {
         /* The language-model providers and routes are nested: src/llm reads
          * them from the same file (llm/registry.h), after this. */
-        if ((!strcmp(key, "providers") && json_is_array(val)) ||
-            (!strcmp(key, "routes") && json_is_object(val)))
+        if (!strcmp(key, "providers") || !strcmp(key, "routes"))
             continue;
         const cfg_directive_t *d = find_directive(key, strlen(key), 1);
         if (!d) {

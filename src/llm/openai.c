@@ -81,8 +81,8 @@ static int chunk(ms_rgen_t *g, const char *data, size_t len) {
         g->complete = 1;
         return 0;
     }
-    if (g->complete)
-        return 0; /* nothing counts after [DONE] */
+    if (g->complete || len == 0)
+        return 0; /* nothing counts after [DONE]; an empty event carries nothing */
     json_t *o = json_loadb(data, len, 0, NULL);
     if (!json_is_object(o)) {
         json_decref(o);

@@ -16,6 +16,11 @@ const char ms_llm_system_prompt[] =
     "answer from memory. Be concise and precise. Do not make a diagnosis or a treatment decision "
     "for a specific patient: that is the clinician's.";
 
+/* What the system message says when no passage was found (or fits). */
+static const char no_sources[] =
+    "\n\nSources: none were found for this question in the knowledge base. Say that the "
+    "knowledge base does not cover it; do not answer from memory.";
+
 /* Per message: role and framing tokens of the chat format. */
 #define MSG_OVERHEAD 4
 /* The least of a passage worth keeping when it has to be shortened. */
@@ -127,7 +132,10 @@ int ms_llm_prompt_build(const ms_llm_prompt_in_t *in, ms_llm_prompt_t *out) {
     memset(out, 0, sizeof *out);
     const char *sys =
         in->system_prompt && *in->system_prompt ? in->system_prompt : ms_llm_system_prompt;
-    int64_t fixed = tokens_of(sys) + tokens_of(in->question) + 2 * MSG_OVERHEAD + 8;
+    /* Always in: the instructions, the question, and room for the notice
+     * that no source was found (so the prompt fits whatever is found). */
+    int64_t fixed = tokens_of(sys) + tokens_of(in->question) + tokens_of(no_sources) +
+                    2 * MSG_OVERHEAD + 8 /* rounding */;
     if (in->max_prompt_tokens <= 0 || fixed > in->max_prompt_tokens)
         return MS_ETOOBIG;
     int64_t left = in->max_prompt_tokens - fixed;
@@ -158,16 +166,15 @@ int ms_llm_prompt_build(const ms_llm_prompt_in_t *in, ms_llm_prompt_t *out) {
     }
     if (!out->npassages) {
         b.len = before;
-        ms_buf_puts(&b, "\n\nSources: none were found for this question in the knowledge base. "
-                        "Say that the knowledge base does not cover it; do not answer from "
-                        "memory.");
+        ms_buf_puts(&b, no_sources);
     }
     while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
         b.len--;
     int64_t sys_tokens = ms_llm_approx_tokens(b.len) + MSG_OVERHEAD;
     add_msg(out, "system", ms_buf_take(&b));
 
-    int64_t hist_budget = in->max_prompt_tokens - fixed - (sys_tokens - tokens_of(sys));
+    int64_t hist_budget =
+        in->max_prompt_tokens - sys_tokens - tokens_of(in->question) - MSG_OVERHEAD;
     if (hist_budget > in->max_history_tokens)
         hist_budget = in->max_history_tokens;
     char **texts = ms_xcalloc(in->nhistory ? in->nhistory : 1, sizeof *texts);

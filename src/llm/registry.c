@@ -335,6 +335,26 @@ fail:
     return rc ? rc : MS_EINVAL;
 }
 
+ms_llm_t *ms_llm_of(ms_provider_t *const *ps, size_t n, const ms_breaker_config_t *breaker) {
+    ms_llm_t *llm = ms_xcalloc(1, sizeof *llm);
+    ms_breaker_config_t bc =
+        breaker ? *breaker
+                : (ms_breaker_config_t){.failures = 5, .window_ms = 60000, .cooldown_ms = 30000};
+    ms_llm_route_t *all = add_route(llm, "all", NULL, NULL, 1);
+    all->providers = ms_xcalloc(n ? n : 1, sizeof *all->providers);
+    for (size_t i = 0; i < n; i++) {
+        add_slot(llm, ps[i], ms_provider_name(ps[i]), NULL, "", &bc, 0);
+        llm->routes[0].providers[llm->routes[0].nproviders++] = i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ms_llm_route_t *r = add_route(llm, llm->slots[i].name, NULL, NULL, 0);
+        r->providers = ms_xcalloc(1, sizeof *r->providers);
+        r->providers[0] = i;
+        r->nproviders = 1;
+    }
+    return llm;
+}
+
 ms_llm_t *ms_llm_single(ms_provider_t *p, const ms_breaker_config_t *breaker) {
     ms_llm_t *llm = ms_xcalloc(1, sizeof *llm);
     ms_breaker_config_t bc =

@@ -68,6 +68,10 @@ int ms_llm_new(const ms_llm_env_t *env, ms_llm_t **out, char *err, size_t errlen
  * themselves. */
 ms_llm_t *ms_llm_single(ms_provider_t *p, const ms_breaker_config_t *breaker);
 
+/** A registry of n providers (borrowed) and one route "all" naming them in
+ * order (the default), plus each provider's own route: for tests. */
+ms_llm_t *ms_llm_of(ms_provider_t *const *ps, size_t n, const ms_breaker_config_t *breaker);
+
 /** Frees every provider, the transport (its handles close on the loop:
  * run the loop once more before closing it). NULL-safe. */
 void ms_llm_free(ms_llm_t *llm);

@@ -244,7 +244,9 @@ int64_t ms__proto_data_int(const ms_event_t *ev, const char *key, int64_t dflt) 
 }
 
 int ms__proto_telemetry_off(const ms_dialect_conn_t *conn) {
-    char buf[16];
+    /* Room for the longest argument before it (lws stops looking at the
+     * first argument that does not fit: a ?token= is hundreds of bytes). */
+    char buf[2048];
     const char *v =
         conn && conn->query_arg ? conn->query_arg(conn, "telemetry", buf, sizeof buf) : NULL;
     return v && (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no"));
