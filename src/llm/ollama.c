@@ -115,6 +115,8 @@ static const char *ollama_error_code(json_t *body) {
 
 const ms_remote_wire_t ms__wire_ollama = {
     .kind = "ollama",
+    .accept = "Accept: application/x-ndjson",
+    .ops = &ms__remote_ollama_ops,
     .url = ollama_url,
     .body = ollama_body,
     .headers = ollama_headers,

@@ -162,6 +162,9 @@ static const char *openai_error_code(json_t *body) {
 
 const ms_remote_wire_t ms__wire_openai = {
     .kind = "openai",
+    .accept = "Accept: text/event-stream",
+    .azure = 1,
+    .ops = &ms__remote_openai_ops,
     .url = openai_url,
     .body = openai_body,
     .headers = openai_headers,

@@ -93,7 +93,7 @@ static ms_provider_t *make_remote(const ms_remote_wire_t *wire, json_t *e, const
              name, key_env);
         return NULL;
     }
-    if (wire == &ms__wire_ollama && json_object_get(e, "azure_deployment")) {
+    if (!wire->azure && json_object_get(e, "azure_deployment")) {
         errf(err, errlen, "provider \"%s\": \"azure_deployment\" is for kind openai", name);
         return NULL;
     }

@@ -138,6 +138,12 @@ static int on_body(void *ctx, const char *data, size_t len) {
 static void fail_status(ms_rgen_t *g) {
     json_t *body = json_loadb(g->errbody.data ? g->errbody.data : "", g->errbody.len, 0, NULL);
     const char *code = body ? g->wire->error_code(body) : NULL;
+    /* A code is passed on only when it cannot be (part of) the key: an
+     * upstream may echo what it was sent. */
+    const char *key = g->spec->api_key;
+    if (code && key && *key &&
+        (strstr(code, key) || (strlen(code) >= 8 && strstr(key, code)) || strlen(code) > 40))
+        code = NULL;
     char what[80];
     snprintf(what, sizeof what, "HTTP %d%s%s", g->status, code ? " " : "", code ? code : "");
     json_decref(body);
@@ -235,8 +241,7 @@ static int remote_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_
     char *hdrs[8];
     size_t nh = im->wire->headers(im->spec, hdrs, 6);
     hdrs[nh++] = ms_xstrdup("Content-Type: application/json");
-    hdrs[nh++] = ms_xstrdup(!strcmp(im->wire->kind, "ollama") ? "Accept: application/x-ndjson"
-                                                              : "Accept: text/event-stream");
+    hdrs[nh++] = ms_xstrdup(im->wire->accept);
     ms_llm_xfer_req_t xr = {.url = url,
                             .body = body,
                             .body_len = blen,
@@ -317,7 +322,7 @@ static void remote_free(ms_provider_t *p) {
     free(p);
 }
 
-static const ms_provider_ops_t openai_ops = {
+const ms_provider_ops_t ms__remote_openai_ops = {
     .name = "openai",
     .uses_retrieval = 1,
     .uses_prompt = 1,
@@ -327,7 +332,7 @@ static const ms_provider_ops_t openai_ops = {
     .free = remote_free,
 };
 
-static const ms_provider_ops_t ollama_ops = {
+const ms_provider_ops_t ms__remote_ollama_ops = {
     .name = "ollama",
     .uses_retrieval = 1,
     .uses_prompt = 1,
@@ -344,7 +349,7 @@ ms_provider_t *ms__remote_provider_new(const ms_remote_wire_t *wire, ms_remote_s
     im->spec = spec;
     im->http = http;
     ms_provider_t *p = ms_xcalloc(1, sizeof *p);
-    p->ops = wire == &ms__wire_ollama ? &ollama_ops : &openai_ops;
+    p->ops = wire->ops;
     p->impl = im;
     p->name = spec->name;
     p->model = spec->model;

@@ -42,6 +42,9 @@ typedef struct ms_rgen ms_rgen_t;
 /** A wire format. */
 typedef struct {
     const char *kind;
+    const char *accept;             /**< the Accept header line */
+    int azure;                      /**< takes azure_deployment / api_version */
+    const ms_provider_ops_t *ops;   /**< the provider kind's table (remote.c) */
     /** The endpoint URL and the request body (malloc'd) for req; extra
      * header lines (auth) into headers[0..*nheaders), each malloc'd. */
     char *(*url)(const ms_remote_spec_t *s);
@@ -97,9 +100,11 @@ ms_provider_t *ms__remote_provider_new(const ms_remote_wire_t *wire, ms_remote_s
                                        ms_llm_http_t *http);
 void ms__remote_spec_free(ms_remote_spec_t *s);
 
-/** The wires. */
+/** The wires, and the provider ops they share (remote.c). */
 extern const ms_remote_wire_t ms__wire_openai;
 extern const ms_remote_wire_t ms__wire_ollama;
+extern const ms_provider_ops_t ms__remote_openai_ops;
+extern const ms_provider_ops_t ms__remote_ollama_ops;
 
 /** The messages of req as a JSON array [{role, content}] (both wires). */
 json_t *ms__remote_messages(const ms_gen_request_t *req);
