@@ -135,7 +135,7 @@ int ms_llm_prompt_build(const ms_llm_prompt_in_t *in, ms_llm_prompt_t *out) {
     /* Always in: the instructions, the question, and room for the notice
      * that no source was found (so the prompt fits whatever is found). */
     int64_t fixed = tokens_of(sys) + tokens_of(in->question) + tokens_of(no_sources) +
-                    2 * MSG_OVERHEAD + 8 /* rounding */;
+                    (int64_t)2 * MSG_OVERHEAD + 8 /* rounding */;
     if (in->max_prompt_tokens <= 0 || fixed > in->max_prompt_tokens)
         return MS_ETOOBIG;
     int64_t left = in->max_prompt_tokens - fixed;

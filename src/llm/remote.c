@@ -67,8 +67,10 @@ static void finish(ms_rgen_t *g, const char *reason, ms_gen_failure_t failure) {
     uv_close((uv_handle_t *)&g->timer, rg_closed);
 }
 
-static void fail(ms_rgen_t *g, ms_gen_failure_t failure, const char *fmt, const char *arg) {
-    snprintf(g->error, sizeof g->error, fmt, arg ? arg : "");
+/* Ends with an error: why is a fixed phrase or an HTTP status and code,
+ * never text from the upstream. */
+static void fail(ms_rgen_t *g, ms_gen_failure_t failure, const char *why) {
+    snprintf(g->error, sizeof g->error, "%s", why);
     finish(g, "error", failure);
 }
 
@@ -151,7 +153,7 @@ static void fail_status(ms_rgen_t *g) {
                          : g->status >= 500 ? MS_GEN_SERVER
                          : g->status == 408 ? MS_GEN_TIMEOUT
                                             : MS_GEN_REFUSED;
-    fail(g, f, "%s", what);
+    fail(g, f, what);
 }
 
 static void on_done(void *ctx, int rc, int curl_code) {
@@ -164,7 +166,7 @@ static void on_done(void *ctx, int rc, int curl_code) {
         return;
     }
     if (g->wire_rc) {
-        fail(g, MS_GEN_STREAM, "%s",
+        fail(g, MS_GEN_STREAM,
              g->wire_rc == MS_ETOOBIG ? "a line of the stream is over the size limit"
              : g->wire_rc == MS_EIO   ? "the stream reported an error"
                                       : "a malformed line in the stream");
@@ -178,11 +180,11 @@ static void on_done(void *ctx, int rc, int curl_code) {
         ms_gen_failure_t f = ms_llm_curl_timed_out(curl_code) ? MS_GEN_TIMEOUT
                              : g->got_token                   ? MS_GEN_STREAM
                                                               : MS_GEN_CONNECT;
-        fail(g, f, "%s", ms_llm_curl_reason(curl_code));
+        fail(g, f, ms_llm_curl_reason(curl_code));
         return;
     }
     if (g->wire->end(g) != 0) {
-        fail(g, g->got_token ? MS_GEN_STREAM : MS_GEN_CONNECT, "%s",
+        fail(g, g->got_token ? MS_GEN_STREAM : MS_GEN_CONNECT,
              "the stream ended before its end marker");
         return;
     }
@@ -197,10 +199,10 @@ static void timer_cb(uv_timer_t *t) {
         return;
     switch (g->timer_mode) {
     case TM_FIRST:
-        fail(g, MS_GEN_TIMEOUT, "%s", "no token within first_token_timeout_ms");
+        fail(g, MS_GEN_TIMEOUT, "no token within first_token_timeout_ms");
         break;
     case TM_IDLE:
-        fail(g, MS_GEN_STREAM, "%s", "the stream stalled (idle_timeout_ms)");
+        fail(g, MS_GEN_STREAM, "the stream stalled (idle_timeout_ms)");
         break;
     case TM_DONE:
         finish(g, "cancelled", MS_GEN_OK);
