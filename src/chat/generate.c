@@ -215,25 +215,21 @@ static void schedule(ms_turn_t *t, int64_t delay_ms) {
     uv_timer_start(&t->retry->timer, retry_cb, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
 }
 
-static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
-    ms_turn_t *t = ctx;
-    ms_chat_t *c = t->chat;
-    t->gen = NULL;
-    int64_t now_us = ms_mono_us(), now = now_us / 1000;
-    const char *reason = t->shutdown        ? "interrupted"
-                         : t->length_cut    ? "length"
-                         : r->finish_reason ? r->finish_reason
-                                            : "stop";
+/* The attempt's outcome in its provider's counters and breaker. A
+ * cancelled attempt that showed text, or hit the answer cap, answered; one
+ * cancelled before it showed anything has no outcome (a half-open probe
+ * may go again). */
+static void account(ms_turn_t *t, const ms_gen_result_t *r, const char *reason, int64_t now_us) {
+    int64_t now = now_us / 1000;
     ms_llm_stats_t *st = cur_stats(t);
-    ms_breaker_t *br = ms_llm_provider_breaker(c->llm, t->cur);
+    ms_breaker_t *br = ms_llm_provider_breaker(t->chat->llm, t->cur);
     st->last_latency_ms = (now_us - t->gen_started_us) / 1000;
     st->last_http_status = r->http_status;
     if (t->first_token_us)
         st->last_ttft_ms = (t->first_token_us - t->gen_started_us) / 1000;
     st->prompt_tokens += (uint64_t)(r->prompt_tokens > 0 ? r->prompt_tokens : 0);
     st->completion_tokens += (uint64_t)(r->completion_tokens > 0 ? r->completion_tokens : 0);
-    int failed = !strcmp(reason, "error");
-    if (failed) {
+    if (!strcmp(reason, "error")) {
         st->failures++;
         ms_breaker_failure(br, now);
         if (r->retry_after_ms > 0)
@@ -246,41 +242,61 @@ static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
                !strcmp(reason, "length")) {
         st->cancelled++;
         if (t->streamed || !strcmp(reason, "length"))
-            ms_breaker_success(br, now); /* it answered */
+            ms_breaker_success(br, now);
         else
             ms_breaker_abandon(br);
     } else {
         st->successes++;
         ms_breaker_success(br, now);
     }
-    if (failed && may_fail_over(t, r) && t->attempt < c->cfg->llm_max_attempts) {
-        emit_llm_result(t, r, reason, now_us);
-        st->fallbacks++;
-        schedule(t, backoff_ms(c->cfg, t->attempt));
-        return;
-    }
-    /* The answer is decided: held text goes out, the citations are the
-     * ones it wrote, and its grounding is measured. */
+}
+
+/* The answer is decided: held text goes out, the citations are the ones
+ * it wrote (a model's markers, or what the offline answerer reports), and
+ * a model's answer has its grounding measured. */
+static void settle_citations(ms_turn_t *t, const ms_gen_result_t *r) {
+    const size_t *cited = r->cited;
+    size_t n = r->ncited;
     if (t->cite_on) {
         ms_buf_reset(&t->scratch);
         ms_cite_flush(&t->cite, &t->scratch);
         show(t, t->scratch.data, t->scratch.len);
-        if (t->cite.ncited) {
-            t->cited = ms_xcalloc(t->cite.ncited, sizeof *t->cited);
-            memcpy(t->cited, t->cite.cited, t->cite.ncited * sizeof *t->cited);
-            t->ncited = t->cite.ncited;
-        }
+        cited = t->cite.cited;
+        n = t->cite.ncited;
+    }
+    if (n) {
+        t->cited = ms_xcalloc(n, sizeof *t->cited);
+        memcpy(t->cited, cited, n * sizeof *t->cited);
+        t->ncited = n;
+    }
+    if (t->cite_on) {
         size_t len;
         const char *text = ms_replay_text(t->s->replay, &len);
         ms_grounding_t g;
         ms_llm_grounding(text, len, t->hits, t->nhits, t->cited, t->ncited,
-                         c->cfg->grounding_min_overlap, &g);
+                         t->chat->cfg->grounding_min_overlap, &g);
         t->grounding = g.share;
-    } else if (r->ncited) {
-        t->cited = ms_xcalloc(r->ncited, sizeof *t->cited);
-        memcpy(t->cited, r->cited, r->ncited * sizeof *t->cited);
-        t->ncited = r->ncited;
     }
+}
+
+static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
+    ms_turn_t *t = ctx;
+    const ms_config_t *cfg = t->chat->cfg;
+    t->gen = NULL;
+    int64_t now_us = ms_mono_us();
+    const char *reason = t->shutdown        ? "interrupted"
+                         : t->length_cut    ? "length"
+                         : r->finish_reason ? r->finish_reason
+                                            : "stop";
+    account(t, r, reason, now_us);
+    int failed = !strcmp(reason, "error");
+    if (failed && may_fail_over(t, r) && t->attempt < cfg->llm_max_attempts) {
+        emit_llm_result(t, r, reason, now_us);
+        cur_stats(t)->fallbacks++;
+        schedule(t, backoff_ms(cfg, t->attempt));
+        return;
+    }
+    settle_citations(t, r);
     t->prompt_tokens = r->prompt_tokens;
     t->completion_tokens = r->completion_tokens;
     emit_llm_result(t, r, reason, now_us);
