@@ -433,7 +433,10 @@ void ms__generate_flow(ms_turn_t *t) {
     for (ms_sub_t *sub = t->s->subs; sub; sub = sub->next)
         if (sub->emit && sub->backlog > most)
             most = sub->backlog;
+    /* The pause comes before the queue's own bound closes the reader. */
     size_t limit = (size_t)cfg->upstream_pause_bytes;
+    if (limit > (size_t)cfg->max_queue_bytes / 2)
+        limit = (size_t)cfg->max_queue_bytes / 2;
     if (!t->paused && most > limit) {
         t->paused = 1;
         t->paused_at = ms_mono_ms();
