@@ -19,6 +19,7 @@
 #include "core/ms.h"
 #include "llm/remote.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,7 @@ static void run(const uint8_t *d, size_t n, size_t k, run_t *r) {
     r->usage = g->usage_reported;
     r->prompt = g->prompt_tokens;
     r->completion = g->completion_tokens;
-    memcpy(r->finish, g->finish_reason, sizeof r->finish);
+    snprintf(r->finish, sizeof r->finish, "%s", g->finish_reason ? g->finish_reason : "");
     ms_sse_reset(&g->sse);
     ms_ndjson_reset(&g->nd);
     free(g);

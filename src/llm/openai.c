@@ -135,7 +135,7 @@ static int openai_feed(ms_rgen_t *g, const char *data, size_t len) {
  * (servers that omit [DONE]) is complete too. */
 static int openai_end(ms_rgen_t *g) {
     ms_sse_end(&g->sse);
-    return g->complete || g->finish_reason[0] ? 0 : MS_EFORMAT;
+    return g->complete || g->finish_reason ? 0 : MS_EFORMAT;
 }
 
 /* The error object's code, else its type: identifiers such as

@@ -58,7 +58,9 @@ typedef enum {
 
 /** Outcome of a generation. */
 typedef struct {
-    const char *finish_reason; /**< "stop", "cancelled", "error", "no_context" */
+    /** "stop", "length", "content_filter", "cancelled", "error", "no_context":
+     * a static string (the pipeline keeps the pointer after on_done). */
+    const char *finish_reason;
     /** Passages cited, in marker order: marker [k] refers to hits[cited[k-1]]. */
     const size_t *cited;
     size_t ncited;

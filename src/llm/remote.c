@@ -103,7 +103,7 @@ void ms__rgen_finish(ms_rgen_t *g, const char *reason) {
     const char *r = !strcmp(reason, "length")           ? "length"
                     : !strcmp(reason, "content_filter") ? "content_filter"
                                                         : "stop";
-    snprintf(g->finish_reason, sizeof g->finish_reason, "%s", r);
+    g->finish_reason = r; /* a literal: it outlives the generation */
 }
 
 /* ---- the transfer's callbacks ---------------------------------------------- */
@@ -188,7 +188,7 @@ static void on_done(void *ctx, int rc, int curl_code) {
              "the stream ended before its end marker");
         return;
     }
-    finish(g, g->finish_reason[0] ? g->finish_reason : "stop", MS_GEN_OK);
+    finish(g, g->finish_reason ? g->finish_reason : "stop", MS_GEN_OK);
 }
 
 static const ms_llm_xfer_cb_t xfer_cb = {on_response, on_body, on_done};

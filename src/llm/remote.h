@@ -83,7 +83,9 @@ struct ms_rgen {
     int usage_reported;
     int64_t prompt_estimate;
     size_t text_bytes;
-    char finish_reason[32];
+    /* The upstream's finish reason, mapped to a static string (the turn
+     * keeps the pointer past the generation's life), or NULL. */
+    const char *finish_reason;
     char error[96];
 };
 
