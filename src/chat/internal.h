@@ -13,6 +13,9 @@
 #include "chat/chat.h"
 #include "core/buf.h"
 #include "core/ms.h"
+#include "llm/cite.h"
+#include "llm/prompt.h"
+#include "llm/registry.h"
 #include "replay/replay.h"
 
 #include <uthash.h>
@@ -35,6 +38,7 @@ struct ms_sub {
     int finished;
     struct ms_stream *stream; /* attached to, or NULL */
     ms_sub_t *next;           /* in stream->subs */
+    size_t backlog;           /* bytes waiting in the owner's outbound queue (ms_sub_backlog) */
 };
 
 /* Per-user admission state (turn.c): live turns and the rate window. In
@@ -101,6 +105,7 @@ struct ms_turn {
 
     /* Inputs. */
     char *question;
+    const ms_llm_route_t *route;     /* the model alias the client named, or the default route */
     char conversation_id[MS_ID_LEN]; /* given, or "" for a new conversation */
     char *conversation_alias;
     int create_conversation;
@@ -122,12 +127,30 @@ struct ms_turn {
     /* prompt: the provider request built from the above */
     ms_gen_request_t req;
     const char **req_roles, **req_texts;
-    /* route */
-    ms_provider_t *provider;
+    ms_llm_prompt_t prompt; /* the model prompt (routes with a language model) */
+    const char **doc_keys;  /* per numbered passage: its document (citation filter) */
+    /* route: the providers this turn may use, in the route's order (PHI
+     * filtered), as registry indices */
+    size_t cand[16];
+    size_t ncand;
+    ms_provider_t *provider; /* the attempt's provider */
     /* generate */
     ms_gen_t *gen;
     int64_t gen_started_us;
-    int length_cut; /* stopped at max_answer_bytes */
+    size_t cand_next;       /* the next candidate to try */
+    size_t cur;             /* registry index of the attempt's provider */
+    int attempt;            /* attempts made (1 = the first) */
+    struct ms_retry *retry; /* the backoff timer between attempts, or NULL */
+    int streamed;           /* some text of this answer was shown */
+    int64_t first_token_us; /* mono us of the attempt's first delta, 0 = none */
+    int cite_on;            /* the filter reads this attempt's markers */
+    ms_cite_t cite;
+    ms_buf_t scratch;  /* the filter's output for one delta */
+    double grounding;  /* -1: not measured */
+    int paused;        /* the upstream is paused for a slow reader */
+    int flow_off;      /* a pause ran out: no more pausing this turn */
+    int64_t paused_at; /* mono ms */
+    int length_cut;    /* stopped at max_answer_bytes */
     size_t *cited;
     size_t ncited;
     int64_t prompt_tokens, completion_tokens;
@@ -152,7 +175,8 @@ struct ms_turn {
 struct ms_chat {
     uv_loop_t *loop;
     const ms_config_t *cfg;
-    ms_provider_t *provider;
+    ms_llm_t *llm;     /* providers and routes (borrowed, or own_llm) */
+    ms_llm_t *own_llm; /* ms_chat_new's single-provider registry */
     char node_id[MS_ID_LEN];
     const ms_stage_ops_t *const *chain;
     size_t nstages;
@@ -189,6 +213,10 @@ void ms__sub_unref(ms_sub_t *sub);
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev);
 void ms__emit_error(ms_sub_t *sub, const char *message_id, int err, const char *msg);
 void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg);
+/* Sets the error event a finished answer ends with instead of
+ * message_complete (the answer is still stored, with status error). */
+void ms__stream_set_final_error(ms_stream_t *s, const char *code, const char *message,
+                                int retryable);
 void ms__sweep_cb(uv_timer_t *t);
 ms_stream_t *ms__stream_by_id(ms_chat_t *c, const char *message_id);
 
@@ -223,5 +251,10 @@ void ms__checkpoint_cb(uv_timer_t *timer);
 void ms__generate_shutdown(ms_chat_t *c);
 /* Shutdown: final writes waiting for a retry go out now, for the last time. */
 void ms__finalise_flush_retries(ms_chat_t *c);
+/* Pull flow control: pauses or resumes the turn's upstream after a
+ * subscriber's backlog changed (generate.c). */
+void ms__generate_flow(ms_turn_t *t);
+/* Frees what the generate stage keeps in the turn (turn.c's free). */
+void ms__generate_release(ms_turn_t *t);
 
 #endif

@@ -54,10 +54,22 @@ static void detach_all(ms_stream_t *s) {
 void ms_sub_close(ms_sub_t *sub) {
     if (!sub)
         return;
+    ms_stream_t *s = sub->stream;
     sub->emit = NULL;
     sub->ctx = NULL;
     sub->refs -= sub_unlink(sub);
     ms__sub_unref(sub);
+    /* A reader that went away no longer holds its answer's upstream back. */
+    if (s && s->turn)
+        ms__generate_flow(s->turn);
+}
+
+void ms_sub_backlog(ms_sub_t *sub, size_t bytes) {
+    if (!sub || sub->backlog == bytes)
+        return;
+    sub->backlog = bytes;
+    if (sub->stream && sub->stream->turn)
+        ms__generate_flow(sub->stream->turn);
 }
 
 int ms_sub_finished(const ms_sub_t *sub) {
@@ -122,6 +134,13 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
                        .data = data};
     ms__sub_emit(sub, &done);
     json_decref(data);
+}
+
+void ms__stream_set_final_error(ms_stream_t *s, const char *code, const char *message,
+                                int retryable) {
+    json_decref(s->final_error);
+    s->final_error =
+        json_pack("{s:s, s:s, s:b}", "code", code, "message", message, "retryable", retryable);
 }
 
 ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id) {

@@ -302,8 +302,8 @@ static void retrieve_done(void *arg) {
 static void retrieve_stage(ms_turn_t *t) {
     ms_chat_t *c = t->chat;
     ms_stream_t *s = t->s;
-    /* A provider that grounds nothing (synthetic) gets no search. */
-    if (!c->provider->ops->uses_retrieval) {
+    /* A route whose providers ground nothing (synthetic) gets no search. */
+    if (!ms_llm_route_uses_retrieval(c->llm, t->route)) {
         ms__turn_next(t);
         return;
     }
@@ -334,9 +334,53 @@ static void retrieve_stage(ms_turn_t *t) {
 const ms_stage_ops_t ms_stage_retrieve = {.name = "retrieve", .run = retrieve_stage};
 
 /* ---- prompt -----------------------------------------------------------------
- * The provider request: the question, the recent turns, the passages (and,
- * with the clinical-record issue, the context). The provider issue adds
- * the model prompt (system prompt, numbered passages, token budget) here. */
+ * The provider request: the question, the recent turns, the passages; for a
+ * route with a language model also the model prompt (llm/prompt.h: the
+ * instructions, the clinical context, the numbered passages, the recent
+ * turns within history_max_tokens, the question, all within
+ * prompt_max_tokens) and the answer's token limit (llm_max_tokens, or the
+ * provider's max_tokens). */
+
+/* The clinical context as prompt text: a string as it is, anything else
+ * as compact JSON (the clinical-record issue decides its shape). */
+static char *context_text(json_t *ctx) {
+    if (!ctx || json_is_null(ctx))
+        return NULL;
+    if (json_is_string(ctx))
+        return json_string_length(ctx) ? ms_xstrdup(json_string_value(ctx)) : NULL;
+    return json_dumps(ctx, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static int build_model_prompt(ms_turn_t *t) {
+    const ms_config_t *cfg = t->chat->cfg;
+    char *ctx = context_text(t->context);
+    ms_llm_prompt_in_t in = {.system_prompt = cfg->system_prompt,
+                             .context = ctx,
+                             .hits = t->hits,
+                             .nhits = t->nhits,
+                             .history_roles = t->req_roles,
+                             .history_texts = t->req_texts,
+                             .nhistory = t->req.nhistory,
+                             .question = t->question,
+                             .strip_suffix = cfg->disclaimer,
+                             .max_prompt_tokens = cfg->prompt_max_tokens,
+                             .max_history_tokens = cfg->history_max_tokens};
+    int rc = ms_llm_prompt_build(&in, &t->prompt);
+    free(ctx);
+    if (rc)
+        return rc;
+    t->doc_keys = ms_xcalloc(t->prompt.npassages ? t->prompt.npassages : 1, sizeof *t->doc_keys);
+    for (size_t i = 0; i < t->prompt.npassages; i++) {
+        const ms_kb_hit_t *h = &t->hits[i];
+        t->doc_keys[i] = h->doc_id && *h->doc_id ? h->doc_id : h->id ? h->id : "";
+    }
+    t->req.messages = t->prompt.msgs;
+    t->req.nmessages = t->prompt.nmsgs;
+    /* The answer's token limit is each provider's max_tokens (default
+     * llm_max_tokens); a turn sets none of its own. */
+    t->req.max_tokens = 0;
+    return 0;
+}
 
 static void prompt_stage(ms_turn_t *t) {
     size_t nh = json_array_size(t->history);
@@ -353,6 +397,16 @@ static void prompt_stage(ms_turn_t *t) {
                                 .nhistory = nh,
                                 .hits = t->hits,
                                 .nhits = t->nhits};
+    if (ms_llm_route_uses_prompt(t->chat->llm, t->route) && build_model_prompt(t) != 0) {
+        /* The instructions and the question alone exceed the prompt limit
+         * (a long question in a script of many bytes per character). */
+        ms__stream_set_final_error(t->s, "too_large",
+                                   "the question is too long for the model's prompt limit "
+                                   "(prompt_max_tokens); shorten it",
+                                   0);
+        ms__turn_finish(t, "error");
+        return;
+    }
     ms__turn_account(t);
     ms__turn_next(t);
 }
@@ -360,12 +414,58 @@ static void prompt_stage(ms_turn_t *t) {
 const ms_stage_ops_t ms_stage_prompt = {.name = "prompt", .run = prompt_stage};
 
 /* ---- route ------------------------------------------------------------------
- * Which provider answers. One configured provider today; the provider issue
- * adds routes with failover and the PHI decision (local providers only for
- * a question that carries PHI). */
+ * Which providers may answer: the route's, in its order, and for a question
+ * with PHI (or one the PHI stage was unsure about) only those marked local,
+ * so protected health information never reaches a model that is not. With
+ * no local provider on the route the question is refused
+ * (phi_requires_local_provider) and sent to no model. The decision is told
+ * to the client as a routing event, without the PHI itself: its categories
+ * only. Which of the allowed providers answers, and failover between them,
+ * is the generate stage's (circuit breakers, Retry-After). */
+
+static void emit_routing(ms_turn_t *t, int phi, const char *decision) {
+    ms_llm_t *llm = t->chat->llm;
+    json_t *names = json_array();
+    for (size_t i = 0; i < t->ncand; i++)
+        json_array_append_new(names,
+                              json_string(ms_provider_name(ms_llm_provider(llm, t->cand[i]))));
+    json_t *cats = json_is_array(t->phi_categories) ? json_copy(t->phi_categories) : json_array();
+    json_t *data = json_pack("{s:s, s:b, s:b, s:o, s:s, s:o}", "route", t->route->alias,
+                             "phi_detected", phi, "phi_unsure", t->phi_unsure != 0, "categories",
+                             cats, "decision", decision, "providers", names);
+    ms_event_t ev = {.kind = MS_EV_ROUTING, .message_id = t->s->message_id, .data = data};
+    ms__stream_emit(t->s, &ev);
+    json_decref(data);
+}
 
 static void route_stage(ms_turn_t *t) {
-    t->provider = t->chat->provider;
+    ms_llm_t *llm = t->chat->llm;
+    const ms_llm_route_t *r = t->route;
+    int phi = t->phi_detected || t->phi_unsure;
+    t->ncand = 0;
+    for (size_t i = 0; i < r->nproviders && t->ncand < MS_COUNTOF(t->cand); i++) {
+        ms_provider_t *p = ms_llm_provider(llm, r->providers[i]);
+        if (!phi || p->local)
+            t->cand[t->ncand++] = r->providers[i];
+    }
+    const char *decision = !phi ? "all" : t->ncand ? "local_only" : "refused";
+    emit_routing(t, phi, decision);
+    if (!t->ncand) {
+        ms_log(MS_LOG_INFO, "phi_refused", "\"route\":\"%s\"", r->alias);
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "this question contains protected health information and the model \"%.64s\" "
+                 "has no local provider, so it was not sent to any model; remove the identifiers "
+                 "or choose a model that runs locally",
+                 r->alias);
+        ms__stream_set_final_error(t->s, "phi_requires_local_provider", msg, 0);
+        ms__turn_finish(t, "error");
+        return;
+    }
+    if (phi)
+        ms_log(MS_LOG_INFO, "phi_routed_local", "\"route\":\"%s\",\"providers\":%zu", r->alias,
+               t->ncand);
+    t->provider = ms_llm_provider(llm, t->cand[0]);
     ms__turn_next(t);
 }
 

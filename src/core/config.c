@@ -31,7 +31,7 @@ typedef struct {
 static const cfg_directive_t directives[] = {
     {"listen", S(listen), 0, "HOST:PORT to listen on"},
     {"data-dir", S(data_dir), 0, "directory for the database and keys"},
-    {"provider", S(provider), 0, "answer provider: offline | synthetic"},
+    {"provider", S(provider), 0, "built-in default route: offline | synthetic"},
     {"jwt-secret", S(jwt_secret), 1, "HS256 secret (>= 32 bytes); default: <data-dir>/jwt.key"},
     {"allowed-origins", S(allowed_origins), 0, "comma-separated WebSocket Origins allowed"},
     {"disclaimer", S(disclaimer), 0, "medical disclaimer ending every answer"},
@@ -98,6 +98,31 @@ static const cfg_directive_t directives[] = {
     {"share-log-max", I(share_log_max, 1, 1000000), 0, "access-log rows kept per share link"},
     {"share-rate-per-min", I(share_rate_per_min, 1, 1000000), 0,
      "shared-link requests/min per address and per link"},
+    {"default-route", S(default_route), 0,
+     "route of a message naming no model (default: provider)"},
+    {"system-prompt", S(system_prompt), 0, "model instructions (default: built in)"},
+    {"prompt-max-tokens", I(prompt_max_tokens, 256, 1000000), 0, "longest model prompt, tokens"},
+    {"history-max-tokens", I(history_max_tokens, 0, 1000000), 0, "recent turns in the prompt"},
+    {"llm-max-tokens", I(llm_max_tokens, 1, 1000000), 0, "longest model answer, tokens"},
+    {"llm-connect-timeout-ms", I(llm_connect_timeout_ms, 1, 600000), 0,
+     "model server connect timeout"},
+    {"llm-first-token-timeout-ms", I(llm_first_token_timeout_ms, 1, 3600000), 0,
+     "request to first token"},
+    {"llm-idle-timeout-ms", I(llm_idle_timeout_ms, 1, 3600000), 0, "longest pause between tokens"},
+    {"llm-max-line-bytes", I(llm_max_line_bytes, 1024, 64 << 20), 0,
+     "longest stream line from a model server"},
+    {"llm-max-attempts", I(llm_max_attempts, 1, 16), 0, "provider attempts per answer"},
+    {"llm-retry-base-ms", I(llm_retry_base_ms, 0, 60000), 0, "first failover backoff (doubles)"},
+    {"llm-retry-max-ms", I(llm_retry_max_ms, 0, 600000), 0, "longest backoff or Retry-After wait"},
+    {"breaker-failures", I(breaker_failures, 1, 64), 0, "failures that open a provider's circuit"},
+    {"breaker-window-ms", I(breaker_window_ms, 1, 86400000), 0, "window the failures count in"},
+    {"breaker-cooldown-ms", I(breaker_cooldown_ms, 1, 86400000), 0, "open time before a probe"},
+    {"upstream-pause-bytes", I(upstream_pause_bytes, 1024, 1 << 30), 0,
+     "reader backlog that pauses the model server"},
+    {"upstream-pause-max-ms", I(upstream_pause_max_ms, 0, 3600000), 0,
+     "longest upstream pause for a slow reader"},
+    {"grounding-min-overlap", D(grounding_min_overlap), 0,
+     "share of a sentence's words found in its sources"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -170,6 +195,24 @@ void ms_config_defaults(ms_config_t *c) {
     c->share_max_links = 50;
     c->share_log_max = 1000;
     c->share_rate_per_min = 30;
+    c->default_route = ms_xstrdup("");
+    c->system_prompt = ms_xstrdup("");
+    c->prompt_max_tokens = 6000;
+    c->history_max_tokens = 1500;
+    c->llm_max_tokens = 1024;
+    c->llm_connect_timeout_ms = 5000;
+    c->llm_first_token_timeout_ms = 60000;
+    c->llm_idle_timeout_ms = 30000;
+    c->llm_max_line_bytes = 1 << 20;
+    c->llm_max_attempts = 3;
+    c->llm_retry_base_ms = 200;
+    c->llm_retry_max_ms = 5000;
+    c->breaker_failures = 5;
+    c->breaker_window_ms = 60000;
+    c->breaker_cooldown_ms = 30000;
+    c->upstream_pause_bytes = 256 * 1024;
+    c->upstream_pause_max_ms = 60000;
+    c->grounding_min_overlap = 0.5;
 }
 
 void ms_config_free(ms_config_t *c) {
@@ -180,6 +223,8 @@ void ms_config_free(ms_config_t *c) {
             *p = NULL;
         }
     }
+    free(c->config_file);
+    c->config_file = NULL;
 }
 
 /* Writes one error line: printf-style, with control characters of what it
@@ -309,6 +354,10 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_t *val;
     int rc = 0;
     json_object_foreach(root, key, val) {
+        /* The language-model providers and routes are nested: src/llm reads
+         * them from the same file (llm/registry.h), after this. */
+        if (!strcmp(key, "providers") || !strcmp(key, "routes"))
+            continue;
         const cfg_directive_t *d = find_directive(key, strlen(key), 1);
         if (!d) {
             report(err, "config %s: unknown setting \"%s\"", path, key);
@@ -380,6 +429,8 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     }
     if (file && *file && load_file(c, file, err) != 0)
         return MS_EINVAL;
+    free(c->config_file);
+    c->config_file = file && *file ? ms_xstrdup(file) : NULL;
     for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
         char env[64] = "MEDSTREAM_";
         size_t k = strlen(env);
@@ -442,6 +493,10 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     int port;
     if (ms_config_listen(c, host, sizeof host, &port) != 0) {
         report(err, "--listen must be HOST:PORT (got \"%s\")", c->listen);
+        return MS_EINVAL;
+    }
+    if (c->grounding_min_overlap < 0 || c->grounding_min_overlap > 1) {
+        fprintf(err, "medstream: --grounding-min-overlap must be from 0 to 1\n");
         return MS_EINVAL;
     }
     if (c->jwt_secret && *c->jwt_secret && strlen(c->jwt_secret) < 32) {

@@ -118,6 +118,7 @@ static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_CONNECTED:
     case MS_EV_LLM_CALL:
     case MS_EV_LLM_RESULT:
+    case MS_EV_ROUTING:
         break; /* not part of this dialect */
     }
 }

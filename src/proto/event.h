@@ -24,6 +24,7 @@ typedef enum {
     MS_EV_PONG,
     MS_EV_LLM_CALL,
     MS_EV_LLM_RESULT,
+    MS_EV_ROUTING,
 } ms_event_kind_t;
 
 /** One event. Every pointer is borrowed for the duration of an encode call.
@@ -36,11 +37,16 @@ typedef enum {
  *   answer), data {citations, disclaimer, finish_reason, usage, status}
  * - ERROR: message_id (optional), data {code, message, retryable}
  * - PONG: data {ts}
- * - LLM_CALL: message_id, data {provider} (the provider is about to be asked)
- * - LLM_RESULT: message_id, data {provider, prompt_tokens, completion_tokens, total_tokens,
- *   duration_ms (integer, provider start to done), finish_reason}
- * LLM_CALL and LLM_RESULT are telemetry: live only, never replayed, and not
- * part of the native protocol (its encoder writes nothing for them). */
+ * - LLM_CALL: message_id, data {provider, model, local, attempt, route} (a provider is
+ *   about to be asked; attempt counts from 1 across failover)
+ * - LLM_RESULT: message_id, data {provider, model, local, attempt, prompt_tokens,
+ *   completion_tokens, total_tokens, usage ("provider" | "counted"), ttft_ms (null: no
+ *   token), duration_ms (integer, provider start to done), finish_reason, grounding
+ *   (0..1 or null), error?, http_status?, upstream_duration_ms?}
+ * - ROUTING: message_id, data {route, phi_detected, phi_unsure, categories (ASQ-PHI type
+ *   names, never the PHI), decision ("all" | "local_only" | "refused"), providers}
+ * LLM_CALL, LLM_RESULT and ROUTING are telemetry: live only, never
+ * replayed; a client may opt out at connect (?telemetry=0). */
 typedef struct {
     ms_event_kind_t kind;
     const char *message_id;
@@ -85,6 +91,8 @@ typedef struct {
      * it names one of the user's own conversations (so a client may use a
      * conversation's id as its session). NULL otherwise. */
     char *conversation_alias;
+    /** MESSAGE: the model (route alias) the client asked for, or NULL. */
+    char *model;
 } ms_client_msg_t;
 
 void ms_client_msg_clear(ms_client_msg_t *m);

@@ -53,6 +53,7 @@ typedef struct ms_store_ops {
     int (*message_update)(ms_store_t *st, const char *msg_id, const char *content,
                           const char *status, const char *finish_reason, json_t *usage,
                           json_t *citations);
+    int (*message_set_grounding)(ms_store_t *st, const char *msg_id, double grounding);
     int (*message_get)(ms_store_t *st, const char *msg_id, json_t **out);
     int (*message_by_client_id)(ms_store_t *st, const char *conversation_id,
                                 const char *client_message_id, json_t **user_msg,

@@ -159,6 +159,12 @@ static const char *const migrations[] = {
     "    'wrong_password', 'expired', 'revoked', 'view_limit'))"
     ");"
     "CREATE INDEX share_accesses_share ON share_accesses(share_id, id);",
+    /* 6: the grounding signal of a model's answer (llm/cite.h): the share
+     * (0..1) of its sentences with lexical support in the passages they
+     * cite; NULL when not measured (the offline answerer quotes its
+     * passages verbatim, an answer with no sentence). */
+    "ALTER TABLE messages ADD COLUMN grounding REAL"
+    "  CHECK (grounding IS NULL OR (grounding >= 0 AND grounding <= 1));",
 };
 
 int ms__store_schema_version(void) {

@@ -138,6 +138,10 @@ int ms_store_message_update(ms_store_t *st, const char *msg_id, const char *cont
     return st->ops->message_update(st, msg_id, content, status, finish_reason, usage, citations);
 }
 
+int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double grounding) {
+    return st->ops->message_set_grounding(st, msg_id, grounding);
+}
+
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out) {
     return st->ops->message_get(st, msg_id, out);
 }

@@ -168,9 +168,14 @@ int ms_store_message_update(ms_store_t *st, const char *msg_id, const char *cont
                             const char *status, const char *finish_reason, json_t *usage,
                             json_t *citations);
 
+/** Records the grounding signal of an assistant message (0..1, llm/cite.h
+ * ms_llm_grounding). MS_EINVAL outside 0..1, MS_ENOENT when no such row. */
+int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double grounding);
+
 /** Message JSON: {"id","conversation_id","role","content","status",
  * "client_message_id"|null,"reply_to"|null,"finish_reason"|null,"usage"|null,
- * "citations":[...],"created_at","updated_at"}. MS_ENOENT if absent. */
+ * "grounding"|null,"citations":[...],"created_at","updated_at"}. MS_ENOENT
+ * if absent. */
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out);
 /** The user message with this client_message_id in the conversation and its
  * assistant reply (either out may be NULL). MS_ENOENT if none. */

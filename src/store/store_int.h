@@ -115,6 +115,7 @@ int ms__sq_conversation_delete(ms_store_t *base, const char *user_id, const char
 int ms__sq_turn_begin(ms_store_t *base, const char *conversation_id, const char *user_msg_id,
                       const char *assistant_msg_id, const char *client_message_id,
                       const char *user_text, const char *node_id);
+int ms__sq_message_set_grounding(ms_store_t *base, const char *msg_id, double grounding);
 int ms__sq_message_update(ms_store_t *base, const char *msg_id, const char *content,
                           const char *status, const char *finish_reason, json_t *usage,
                           json_t *citations);
@@ -125,8 +126,8 @@ int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
 int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out);
 int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out);
 void ms__sq_close(ms_store_t *base);
-int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
-                               int limit, int offset, json_t **out);
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query, int limit,
+                               int offset, json_t **out);
 int ms__sq_feedback_put(ms_store_t *base, const char *user_id, const char *message_id, int rating,
                         const char *comment, json_t **out);
 int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *message_id,

@@ -83,7 +83,7 @@ static const ms_provider_ops_t script_ops = {.name = "script",
                                              .start = gen_start,
                                              .cancel = gen_cancel,
                                              .free = prov_free};
-static ms_provider_t script_provider = {&script_ops, NULL};
+static ms_provider_t script_provider = {.ops = &script_ops};
 
 /* ---- a subscriber that records what it receives ---- */
 typedef struct {
