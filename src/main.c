@@ -1,7 +1,8 @@
-/* The `medstream` command: serve, user, kb, chat. A command table drives
+/* The `medstream` command: serve, user, kb, chat, bench, fhir. A command table drives
  * dispatch (redis style). */
 #include "cli/bench_cmd.h"
 #include "cli/chat_cmd.h"
+#include "cli/fhir_cmd.h"
 #include "cli/kb_cmd.h"
 #include "cli/user_cmd.h"
 #include "core/config.h"
@@ -40,6 +41,7 @@ static const struct {
     {"kb", ms_cli_kb, "knowledge base: import, search"},
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
     {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},
+    {"fhir", ms_cli_fhir, "FHIR R4: import a patient's clinical context"},
 };
 
 static void usage(FILE *out) {
