@@ -41,6 +41,16 @@ static const route_t routes[] = {
     {MS_HTTP_PUT, "/api/messages/{id}/feedback", 1, 1, 0, NULL, ms_api_feedback_put},
     {MS_HTTP_GET, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_get},
     {MS_HTTP_DELETE, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_delete},
+    /* Clinical contexts (api/clinical.c). "current" before "{id}", which it
+     * would match too. The FHIR import parses its (large) body itself, on the
+     * pool, so the dispatcher does not (json 0). */
+    {MS_HTTP_POST, "/api/clinical-contexts", 1, 1, 0, NULL, ms_api_clinical_create},
+    {MS_HTTP_GET, "/api/clinical-contexts/current", 1, 0, 0, NULL, ms_api_clinical_current},
+    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, 0, 0, NULL,
+     ms_api_clinical_import_fhir},
+    {MS_HTTP_GET, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_get},
+    {MS_HTTP_PUT, "/api/clinical-contexts/{id}", 1, 1, 0, NULL, ms_api_clinical_put},
+    {MS_HTTP_DELETE, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_delete},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",

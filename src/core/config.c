@@ -72,6 +72,10 @@ static const cfg_directive_t directives[] = {
     {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
     {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
     {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
+    {"clinical-max-items", I(clinical_max_items, 1, 10000), 0,
+     "entries per clinical-context list (problems, medications, allergies)"},
+    {"clinical-max-chars", I(clinical_max_chars, 1, 100000), 0,
+     "characters per clinical-context entry or chief complaint"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -126,6 +130,8 @@ void ms_config_defaults(ms_config_t *c) {
     c->pool_queue_max = 4096;
     c->node_name = ms_xstrdup("");
     c->lease_ms = 15000;
+    c->clinical_max_items = 100;
+    c->clinical_max_chars = 500;
 }
 
 void ms_config_free(ms_config_t *c) {

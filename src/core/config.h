@@ -64,6 +64,9 @@ typedef struct {
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
     char *node_name;               /**< stable name of this node; default host:port */
     int64_t lease_ms;              /**< node lease; renewed every lease_ms / 3 */
+    /* Clinical contexts (src/clinical/clinical.h). */
+    int64_t clinical_max_items;    /**< entries per problems/medications/allergies list */
+    int64_t clinical_max_chars;    /**< code points per entry or chief complaint */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -28,5 +28,6 @@ void ms_client_msg_clear(ms_client_msg_t *m) {
     free(m->client_message_id);
     free(m->message_id);
     free(m->conversation_alias);
+    free(m->clinical_context_id);
     memset(m, 0, sizeof *m);
 }

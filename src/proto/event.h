@@ -85,6 +85,10 @@ typedef struct {
      * it names one of the user's own conversations (so a client may use a
      * conversation's id as its session). NULL otherwise. */
     char *conversation_alias;
+    /** MESSAGE: the clinical context (a UUID, lower-cased) the client binds
+     * the conversation to before this turn (native `clinical_context_id`,
+     * VoiceAssist `clinical_context_id`); NULL keeps the binding. */
+    char *clinical_context_id;
 } ms_client_msg_t;
 
 void ms_client_msg_clear(ms_client_msg_t *m);
