@@ -64,6 +64,10 @@ int ms_clinical_check(json_t *in, const ms_clinical_limits_t *lim, json_t **out,
 
 /* ---- FHIR R4 import (fhir.c) ---------------------------------------------- */
 
+/** How close to the record's newest vital sign an acute sign must be to
+ * count as current: 24 hours. */
+#define MS_CLINICAL_ACUTE_WINDOW_MS (INT64_C(24) * 3600 * 1000)
+
 /** What an import found, for the caller to show (not stored). */
 typedef struct {
     int entries;     /**< Bundle entries read */
@@ -93,7 +97,11 @@ typedef struct {
  *   weight, 55284-4 blood pressure from components 8480-6 / 8462-4;
  *   UCUM units converted (Cel / [degF], kg / g / [lb_av], cm / m / [in_i],
  *   mm[Hg], /min, %). Heights, weights and temperatures are rounded to 0.1,
- *   rates and pressures to whole numbers.
+ *   rates and pressures to whole numbers. The acute signs (temperature,
+ *   heart rate, respiratory rate, SpO2) are kept only when taken within
+ *   MS_CLINICAL_ACUTE_WINDOW_MS of the record's newest vital sign (the
+ *   fever of a sick visit years ago is not the patient's temperature);
+ *   height, weight and blood pressure are the latest whenever taken.
  * References are resolved within the bundle (R4 section 2.36.4): a
  * reference equal to an entry's fullUrl (urn:uuid:... in Synthea), or a
  * relative "Type/id". AllergyIntolerance names its patient in `patient`,
@@ -138,7 +146,8 @@ int ms_clinical_fhir_fetch(const char *base, const char *patient_id,
 
 /** The context's problems as a search phrase: the entries joined by spaces,
  * each without a trailing SNOMED CT semantic tag ("(disorder)",
- * "(finding)", "(situation)" ...), at most max_bytes long (cut at a word).
+ * "(finding)", "(situation)" ...), at most max_bytes long (whole entries
+ * only: a cut one could name another condition).
  * malloc'd; NULL when the context has no problems. */
 char *ms_clinical_problem_terms(const json_t *context, size_t max_bytes);
 
@@ -146,8 +155,9 @@ char *ms_clinical_problem_terms(const json_t *context, size_t max_bytes);
  * folded) whose class one of the context's allergies names (the class, an
  * ingredient of it, or a usual short name such as "sulfa"), a one-paragraph
  * note saying so: "Allergy check: the patient's record lists an allergy
- * (\"Allergy to penicillin\"). Amoxicillin belongs to the same class
- * (Penicillin-class Antibacterial). ..." malloc'd, ending in a blank line;
+ * (\"Allergy to penicillin\", penicillins). Amoxicillin belongs to that
+ * class (Penicillin-class Antibacterial; DrugCentral, FDA EPC N0000175497)."
+ * malloc'd, ending in a blank line;
  * NULL when there is nothing to note. The classes are a small table of
  * the drug classes most often behind recorded drug allergies (penicillins,
  * cephalosporins, sulfonamide antibacterials, NSAIDs, opioids, macrolides,

@@ -144,9 +144,8 @@ static int check_list(json_t *v, const char *field, const ms_clinical_limits_t *
         json_t *s = NULL;
         if (!json_is_string(e) || check_str(e, name, lim->max_chars, &s, err, errlen) != 0 ||
             json_is_null(s)) {
-            if (!json_is_string(e) || json_is_null(s))
-                snprintf(err, errlen, "%s must be a non-empty string of at most %zu characters",
-                         name, lim->max_chars);
+            snprintf(err, errlen, "%s must be a non-empty string of at most %zu characters", name,
+                     lim->max_chars);
             json_decref(s);
             json_decref(arr);
             return MS_EINVAL;

@@ -199,10 +199,10 @@ char *ms_clinical_allergy_note(const json_t *context, const char *question) {
         const char *allergy = drug ? allergy_for(&classes[i], allergies) : NULL;
         if (!allergy)
             continue;
-        ms_buf_puts(&b, b.len ? " " : "Allergy check: ");
+        ms_buf_puts(&b,
+                    b.len ? " The record also lists" : "Allergy check: the patient's record lists");
         ms_buf_printf(&b,
-                      "the patient's record lists an allergy (\"%s\", %s). %c%s belongs to "
-                      "that class (%s; DrugCentral, %s).",
+                      " an allergy (\"%s\", %s). %c%s belongs to that class (%s; DrugCentral, %s).",
                       allergy, classes[i].label, toupper((unsigned char)drug[0]), drug + 1,
                       classes[i].name, classes[i].source);
     }

@@ -410,8 +410,10 @@ static void map_patient(fhir_t *f, json_t *out, int64_t as_of_ms) {
 
 /* ---- assembling ----------------------------------------------------------- */
 
-static double round_to(double v, double step) {
-    return round(v / step) * step;
+/* v to one decimal: the double nearest the decimal (816 / 10.0 is 81.6;
+ * 816 * 0.1 is not). */
+static double round1(double v) {
+    return round(v * 10.0) / 10.0;
 }
 
 /* Sets key in obj to v unless ms_clinical_check refuses it (warned). */
@@ -439,23 +441,55 @@ static void put_checked(fhir_t *f, json_t *obj, const char *key, json_t *v, int 
     json_decref(norm);
 }
 
+/* Acute signs (temperature, heart and breathing rate, SpO2) describe an
+ * encounter, not the patient: the latest of years ago (Synthea records a
+ * temperature at sick visits only) is not the patient's temperature now. They
+ * are kept only when taken within MS_CLINICAL_ACUTE_WINDOW_MS of the
+ * record's newest vital sign; height, weight and blood pressure are the
+ * latest whenever taken. */
+static void drop_stale(fhir_t *f) {
+    static const struct {
+        vital_t v;
+        const char *name;
+    } acute[] = {{V_TEMP, "temperature"},
+                 {V_HR, "heart rate"},
+                 {V_RR, "respiratory rate"},
+                 {V_SPO2, "SpO2"}};
+    int64_t newest = 0;
+    for (int i = 0; i < V_COUNT; i++)
+        if (f->slots[i].set && f->slots[i].t > newest)
+            newest = f->slots[i].t;
+    for (size_t i = 0; i < MS_COUNTOF(acute); i++) {
+        slot_t *s = &f->slots[acute[i].v];
+        if (!s->set || newest - s->t <= MS_CLINICAL_ACUTE_WINDOW_MS)
+            continue;
+        s->set = 0;
+        warn(f,
+             "the latest %s was taken %lld days before the latest vital signs: left out as "
+             "not current",
+             acute[i].name, (long long)((newest - s->t) / 86400000));
+        f->n.skipped++;
+    }
+}
+
 static void put_vitals(fhir_t *f, json_t *ctx) {
     json_t *vitals = json_object();
     slot_t *s = f->slots;
+    drop_stale(f);
     json_object_set_new(ctx, "weight_kg", json_null());
     json_object_set_new(ctx, "height_cm", json_null());
     if (s[V_WEIGHT].set)
-        put_checked(f, ctx, "weight_kg", json_real(round_to(s[V_WEIGHT].v, 0.1)), 0);
+        put_checked(f, ctx, "weight_kg", json_real(round1(s[V_WEIGHT].v)), 0);
     if (s[V_HEIGHT].set)
-        put_checked(f, ctx, "height_cm", json_real(round_to(s[V_HEIGHT].v, 0.1)), 0);
+        put_checked(f, ctx, "height_cm", json_real(round1(s[V_HEIGHT].v)), 0);
     if (s[V_TEMP].set)
-        put_checked(f, vitals, "temperature", json_real(round_to(s[V_TEMP].v, 0.1)), 1);
+        put_checked(f, vitals, "temperature", json_real(round1(s[V_TEMP].v)), 1);
     if (s[V_HR].set)
         put_checked(f, vitals, "heart_rate", json_integer((json_int_t)lround(s[V_HR].v)), 1);
     if (s[V_RR].set)
         put_checked(f, vitals, "respiratory_rate", json_integer((json_int_t)lround(s[V_RR].v)), 1);
     if (s[V_SPO2].set)
-        put_checked(f, vitals, "spo2", json_real(round_to(s[V_SPO2].v, 0.1)), 1);
+        put_checked(f, vitals, "spo2", json_real(round1(s[V_SPO2].v)), 1);
     if (s[V_BP].set) {
         char bp[48];
         snprintf(bp, sizeof bp, "%ld/%ld", lround(s[V_BP].v), lround(s[V_BP].v2));
