@@ -84,15 +84,16 @@ static void context_stage(ms_turn_t *t) {
 const ms_stage_ops_t ms_stage_context = {.name = "context", .run = context_stage};
 
 /* ---- retrieval with the patient's problems ----------------------------------
- * Weighted reciprocal-rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009:
- * score = sum over rankings of w / (K + rank), K = 60): the question's
- * ranking with weight 1, the question-plus-problems ranking with
- * MS_CONTEXT_PROBLEM_WEIGHT. A passage both find well rises; one only the
- * problems find is never added, so a specific question ("symptoms of
- * gout?") keeps its topic whatever the patient has. Ranks, not scores, are
- * fused because scores are comparable within one search only (kb.h). */
-
-#define RRF_K 60.0
+ * Weighted CombSUM (Fox & Shaw, "Combination of multiple searches", TREC-2,
+ * 1994) over scores normalised by each search's best (scores are comparable
+ * within one search only, kb.h): score = s_q / best_q + w * s_p / best_p,
+ * s_q a passage's score for the question, s_p for the question plus the
+ * problems (0 when that search did not find it), w =
+ * MS_CONTEXT_PROBLEM_WEIGHT. Where the question's own ranking is close
+ * ("What exercise advice should I give?": several passages about as good),
+ * the patient's problems decide; where it is clear ("symptoms of gout?"),
+ * they rarely change it. A passage only the problems find is never added:
+ * the question alone decides what may be used. */
 
 typedef struct {
     size_t i;
@@ -106,15 +107,24 @@ static int cmp_fused(const void *a, const void *b) {
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
+static double best_score(const ms_kb_hit_t *h, size_t n) {
+    double best = 0;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].score > best)
+            best = h[i].score;
+    return best;
+}
+
 void ms__context_fuse(ms_kb_hit_t *pool, size_t npool, const ms_kb_hit_t *boost, size_t nboost,
                       size_t k, ms_kb_hit_t **out, size_t *nout) {
     fused_t *f = ms_xcalloc(npool ? npool : 1, sizeof *f);
+    double bq = best_score(pool, npool), bp = best_score(boost, nboost);
     for (size_t i = 0; i < npool; i++) {
         f[i].i = i;
-        f[i].score = 1.0 / (RRF_K + (double)(i + 1));
-        for (size_t r = 0; r < nboost; r++) {
+        f[i].score = bq > 0 ? pool[i].score / bq : 0;
+        for (size_t r = 0; bp > 0 && r < nboost; r++) {
             if (pool[i].id && boost[r].id && !strcmp(pool[i].id, boost[r].id)) {
-                f[i].score += MS_CONTEXT_PROBLEM_WEIGHT / (RRF_K + (double)(r + 1));
+                f[i].score += MS_CONTEXT_PROBLEM_WEIGHT * boost[r].score / bp;
                 break;
             }
         }

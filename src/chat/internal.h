@@ -216,10 +216,11 @@ extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;
 /* The retrieval pool for a turn with a clinical context (context.c): the
- * question's hits pool[0..npool) re-ordered so that passages the question
- * plus the patient's problems also find (boost[0..nboost)) rise, by
- * weighted reciprocal-rank fusion; the first k are moved into *out (the
- * rest freed). Only the question's own passages are ever kept. */
+ * question's hits pool[0..npool) (owned: consumed) re-ordered so that
+ * passages the question plus the patient's problems also find
+ * (boost[0..nboost), borrowed) rise, by weighted CombSUM of scores
+ * normalised per search; the first k are moved into *out (the rest freed).
+ * Only the question's own passages are ever kept. */
 void ms__context_fuse(ms_kb_hit_t *pool, size_t npool, const ms_kb_hit_t *boost, size_t nboost,
                       size_t k, ms_kb_hit_t **out, size_t *nout);
 /* The weight of the problems' ranking in that fusion (the question's is 1). */

@@ -278,7 +278,7 @@ static char *build_query(const char *question, json_t *history) {
 
 /* With the patient's problems, the least invasive weighting there is: the
  * knowledge base ranks as it always does, twice (the question; the question
- * plus the problems), and the two rankings are fused with the problems'
+ * plus the problems), and the two searches are fused with the problems'
  * one weighted lower (context.c). The question's own search alone decides
  * which passages may be used. */
 static int retrieve_with_problems(ms_kb_t *kb, retrieve_job_t *j) {

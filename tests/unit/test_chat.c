@@ -773,29 +773,36 @@ static void test_context_binding_and_stage(void **state) {
     rec_free(&r4);
 }
 
-/* The problems' ranking only re-orders the question's passages: a passage
- * both rankings put high rises above the question's first; one only the
- * problems find never enters. */
+/* The problems' search only re-orders the question's passages: where the
+ * question's scores are close, a passage the problems also find rises; a
+ * clear lead stays; one only the problems find never enters. */
 static void test_context_fuse(void **state) {
     (void)state;
     const char *ids[] = {"q1", "q2", "q3", "q4", "q5", "q6"};
+    const double scores[] = {2.0, 1.9, 1.8, 1.0, 0.5, 0.4};
     ms_kb_hit_t *pool = calloc(6, sizeof *pool);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 6; i++) {
         pool[i].id = strdup(ids[i]);
-    ms_kb_hit_t boost[3] = {{.id = "p1"}, {.id = "q4"}, {.id = "q2"}};
+        pool[i].score = scores[i];
+    }
+    ms_kb_hit_t boost[3] = {
+        {.id = "p1", .score = 4.0}, {.id = "q3", .score = 3.0}, {.id = "q4", .score = 2.0}};
     ms_kb_hit_t *out = NULL;
     size_t n = 0;
     ms__context_fuse(pool, 6, boost, 3, 3, &out, &n);
     assert_int_equal(n, 3);
-    /* q4: 1/64 + 0.5/62 = 0.0237; q2: 1/62 + 0.5/63 = 0.0241; q1: 1/61 = 0.0164. */
-    assert_string_equal(out[0].id, "q2");
-    assert_string_equal(out[1].id, "q4");
-    assert_string_equal(out[2].id, "q1");
+    /* q3: 0.90 + 0.5 * 0.75 = 1.275; q1: 1.0; q2: 0.95; q4: 0.5 + 0.25 = 0.75. */
+    assert_string_equal(out[0].id, "q3");
+    assert_string_equal(out[1].id, "q1");
+    assert_string_equal(out[2].id, "q2");
+    assert_true(out[0].score == 1.8); /* the hit keeps its own search's score */
     ms_kb_hits_free(out, n);
-    /* No second ranking: the question's order, cut to k. */
+    /* No second search: the question's order, cut to k. */
     pool = calloc(2, sizeof *pool);
     pool[0].id = strdup("a");
+    pool[0].score = 1;
     pool[1].id = strdup("b");
+    pool[1].score = 0.5;
     ms__context_fuse(pool, 2, NULL, 0, 5, &out, &n);
     assert_int_equal(n, 2);
     assert_string_equal(out[0].id, "a");
