@@ -147,12 +147,12 @@ static int parse_opts(int argc, char **argv, import_opts_t *o) {
     const char *why = NULL;
     if (o->file && o->server)
         why = "give FILE or --server, not both";
+    else if (o->patient && !o->server)
+        why = "--patient needs --server URL (or $MEDSTREAM_FHIR_SERVER)";
     else if (!o->file && !o->server)
         why = "no FILE given (or --server URL --patient ID)";
     else if (o->server && !o->patient)
         why = "--server needs --patient ID";
-    else if (o->patient && !o->server)
-        why = "--patient needs --server URL (or $MEDSTREAM_FHIR_SERVER)";
     else if (!o->data_dir != !o->email)
         why = "--data-dir and --email go together";
     else if ((o->conversation || o->replace) && !o->email)
@@ -232,7 +232,11 @@ static int store_context(const import_opts_t *o, json_t *ctx, json_t **stored) {
         return -1;
     }
     if ((rc = ms_store_user_by_email(st, o->email, &u)) != 0) {
-        fprintf(stderr, "medstream fhir import: no user %s in %s\n", o->email, o->data_dir);
+        if (rc == MS_ENOENT)
+            fprintf(stderr, "medstream fhir import: no user %s in %s\n", o->email, o->data_dir);
+        else
+            fprintf(stderr, "medstream fhir import: cannot read the users in %s (%s)\n",
+                    o->data_dir, ms_strerror(rc));
         ms_store_close(st);
         return -1;
     }
