@@ -206,574 +206,82 @@ static void test_fhir_time(void **state) {
 
 /* ---- FHIR mapping on hand-made bundles ------------------------------------- */
 
-/* A transaction bundle: entries are JSON texts joined by commas. */
-static int import(const char *type, const char *entries, json_t **ctx, json_t **warnings,
+/* JSON written with single quotes (readable in C), as real JSON. */
+static json_t *parse_sq(const char *s) {
+    char *d = strdup(s);
+    for (char *p = d; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    json_t *j = parse(d);
+    free(d);
+    return j;
+}
+
+/* A bundle of type with the entries given (single-quoted JSON, NULL-ended). */
+static int import(const char *type, const char *const *entries, json_t **ctx, json_t **warnings,
                   ms_clinical_import_counts_t *n, char *err) {
-    char *text = NULL;
-    if (asprintf(&text, "{\"resourceType\":\"Bundle\",\"type\":\"%s\",\"entry\":[%s]}", type,
-                 entries) < 0)
-        fail();
-    json_t *b = parse(text);
-    free(text);
+    json_t *b = json_pack("{s:s, s:s, s:[]}", "resourceType", "Bundle", "type", type, "entry");
+    for (size_t i = 0; entries[i]; i++)
+        json_array_append_new(json_object_get(b, "entry"), parse_sq(entries[i]));
     int rc = ms_clinical_from_fhir(b, AS_OF_2025, NULL, ctx, warnings, n, err, 256);
     json_decref(b);
     return rc;
 }
 
 #define PATIENT                                                                                    \
-    "{\"fullUrl\":\"urn:uuid:p1\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\","       \
-    "\"gender\":\"female\",\"birthDate\":\"1950-06-15\"}}"
-#define OTHER                                                                                      \
-    "{\"fullUrl\":\"urn:uuid:p2\",\"resource\":{\"resourceType\":\"Person\",\"id\":\"p2\"}}"
+    "{'fullUrl':'urn:uuid:p1','resource':{'resourceType':'Patient','id':'p1','gender':'female',"   \
+    "'birthDate':'1950-06-15'}}"
 #define COND(status, text, subj)                                                                   \
-    "{\"resource\":{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"code\":"     \
-    "\"" status "\"}]},\"code\":{\"text\":\"" text "\"},\"subject\":{\"reference\":\"" subj        \
-    "\"}}}"
+    "{'resource':{'resourceType':'Condition','clinicalStatus':{'coding':[{'code':'" status         \
+    "'}]},'code':{'text':'" text "'},'subject':{'reference':'" subj "'}}}"
 #define OBS(code, time, value, unit)                                                               \
-    "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":"   \
-    "[{\"system\":\"http://loinc.org\",\"code\":\"" code "\"}]},\"subject\":{\"reference\":"       \
-    "\"urn:uuid:p1\"},\"effectiveDateTime\":\"" time "\",\"valueQuantity\":{\"value\":" value      \
-    ",\"code\":\"" unit "\"}}}"
+    "{'resource':{'resourceType':'Observation','status':'final','code':{'coding':[{'system':"      \
+    "'http://loinc.org','code':'" code "'}]},'subject':{'reference':'urn:uuid:p1'},"               \
+    "'effectiveDateTime':'" time "','valueQuantity':{'value':" value ",'code':'" unit "'}}}"
 
 static void test_fhir_lists(void **state) {
     (void)state;
     json_t *ctx = NULL, *w = NULL;
     ms_clinical_import_counts_t n;
     char err[256];
-    int rc = import(
-        "collection",
-        PATIENT
-        "," OTHER
-        "," COND("active", "Hypertension", "urn:uuid:p1") "," COND("resolved", "Viral sinusitis", "urn:uuid:p1") "," COND(
-            "recurrence", "Gout",
-            "Patient/p1") "," COND("active", "Someone else's asthma",
-                                   "urn:uuid:p2") "," COND("active", "Nobody's",
-                                                           "urn:uuid:missing") "," COND("active",
-                                                                                        "hypertensi"
-                                                                                        "on",
-                                                                                        "urn:uuid:"
-                                                                                        "p1") ","
-                                                                                              /* refuted:
-                                                                                                 not
-                                                                                                 a
-                                                                                                 problem
-                                                                                               */
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"C"
-                                                                                              "ondi"
-                                                                                              "tion"
-                                                                                              "\","
-                                                                                              "\"cl"
-                                                                                              "inic"
-                                                                                              "alSt"
-                                                                                              "atus"
-                                                                                              "\":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":["
-                                                                                              "{\"c"
-                                                                                              "ode"
-                                                                                              "\":"
-                                                                                              "\"ac"
-                                                                                              "tive"
-                                                                                              "\"}]"
-                                                                                              "},"
-                                                                                              "\"ve"
-                                                                                              "rifi"
-                                                                                              "cati"
-                                                                                              "onSt"
-                                                                                              "atus"
-                                                                                              "\":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":["
-                                                                                              "{\"c"
-                                                                                              "ode"
-                                                                                              "\":"
-                                                                                              "\"re"
-                                                                                              "fute"
-                                                                                              "d\"}"
-                                                                                              "]},"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":"
-                                                                                              "{\"t"
-                                                                                              "ext"
-                                                                                              "\":"
-                                                                                              "\"Di"
-                                                                                              "abet"
-                                                                                              "es\""
-                                                                                              "},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              /* display
-                                                                                                 when
-                                                                                                 there
-                                                                                                 is
-                                                                                                 no
-                                                                                                 text
-                                                                                               */
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"C"
-                                                                                              "ondi"
-                                                                                              "tion"
-                                                                                              "\","
-                                                                                              "\"cl"
-                                                                                              "inic"
-                                                                                              "alSt"
-                                                                                              "atus"
-                                                                                              "\":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":["
-                                                                                              "{\"c"
-                                                                                              "ode"
-                                                                                              "\":"
-                                                                                              "\"re"
-                                                                                              "laps"
-                                                                                              "e\"}"
-                                                                                              "]},"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":["
-                                                                                              "{\"s"
-                                                                                              "yste"
-                                                                                              "m\":"
-                                                                                              "\"ht"
-                                                                                              "tp:/"
-                                                                                              "/sno"
-                                                                                              "med."
-                                                                                              "info"
-                                                                                              "/sct"
-                                                                                              "\","
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":"
-                                                                                              "\"1"
-                                                                                              "\"},"
-                                                                                              "{\"d"
-                                                                                              "ispl"
-                                                                                              "ay\""
-                                                                                              ":\"A"
-                                                                                              "sthm"
-                                                                                              "a\"}"
-                                                                                              "]},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"M"
-                                                                                              "edic"
-                                                                                              "atio"
-                                                                                              "nReq"
-                                                                                              "uest"
-                                                                                              "\","
-                                                                                              "\"st"
-                                                                                              "atus"
-                                                                                              "\":"
-                                                                                              "\"ac"
-                                                                                              "tive"
-                                                                                              "\","
-                                                                                              "\"me"
-                                                                                              "dica"
-                                                                                              "tion"
-                                                                                              "Code"
-                                                                                              "able"
-                                                                                              "Conc"
-                                                                                              "ept"
-                                                                                              "\":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"L"
-                                                                                              "isin"
-                                                                                              "opri"
-                                                                                              "l "
-                                                                                              "10 "
-                                                                                              "MG\""
-                                                                                              "},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"M"
-                                                                                              "edic"
-                                                                                              "atio"
-                                                                                              "nReq"
-                                                                                              "uest"
-                                                                                              "\","
-                                                                                              "\"st"
-                                                                                              "atus"
-                                                                                              "\":"
-                                                                                              "\"st"
-                                                                                              "oppe"
-                                                                                              "d\","
-                                                                                              "\"me"
-                                                                                              "dica"
-                                                                                              "tion"
-                                                                                              "Code"
-                                                                                              "able"
-                                                                                              "Conc"
-                                                                                              "ept"
-                                                                                              "\":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"A"
-                                                                                              "moxi"
-                                                                                              "cill"
-                                                                                              "in "
-                                                                                              "500 "
-                                                                                              "MG\""
-                                                                                              "},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"M"
-                                                                                              "edic"
-                                                                                              "atio"
-                                                                                              "nReq"
-                                                                                              "uest"
-                                                                                              "\","
-                                                                                              "\"st"
-                                                                                              "atus"
-                                                                                              "\":"
-                                                                                              "\"ac"
-                                                                                              "tive"
-                                                                                              "\","
-                                                                                              "\"me"
-                                                                                              "dica"
-                                                                                              "tion"
-                                                                                              "Refe"
-                                                                                              "renc"
-                                                                                              "e\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":m1"
-                                                                                              "\"},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"f"
-                                                                                              "ullU"
-                                                                                              "rl\""
-                                                                                              ":\"u"
-                                                                                              "rn:"
-                                                                                              "uuid"
-                                                                                              ":m1"
-                                                                                              "\","
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ce\""
-                                                                                              ":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"M"
-                                                                                              "edic"
-                                                                                              "atio"
-                                                                                              "n\","
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":"
-                                                                                              "{\"c"
-                                                                                              "odin"
-                                                                                              "g\":"
-                                                                                              "[{"
-                                                                                              "\"di"
-                                                                                              "spla"
-                                                                                              "y\":"
-                                                                                              "\"Me"
-                                                                                              "tfor"
-                                                                                              "min "
-                                                                                              "500 "
-                                                                                              "MG\""
-                                                                                              "}]}}"
-                                                                                              "},"
-                                                                                              /* AllergyIntolerance
-                                                                                                 names
-                                                                                                 its
-                                                                                                 patient
-                                                                                                 in
-                                                                                                 `patient`,
-                                                                                                 not
-                                                                                                 `subject`
-                                                                                               */
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"A"
-                                                                                              "ller"
-                                                                                              "gyIn"
-                                                                                              "tole"
-                                                                                              "ranc"
-                                                                                              "e\","
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"A"
-                                                                                              "ller"
-                                                                                              "gy "
-                                                                                              "to "
-                                                                                              "peni"
-                                                                                              "cill"
-                                                                                              "in\""
-                                                                                              "},"
-                                                                                              "\"pa"
-                                                                                              "tien"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"A"
-                                                                                              "ller"
-                                                                                              "gyIn"
-                                                                                              "tole"
-                                                                                              "ranc"
-                                                                                              "e\","
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"L"
-                                                                                              "atex"
-                                                                                              "\"},"
-                                                                                              "\"su"
-                                                                                              "bjec"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"A"
-                                                                                              "ller"
-                                                                                              "gyIn"
-                                                                                              "tole"
-                                                                                              "ranc"
-                                                                                              "e\","
-                                                                                              "\"cl"
-                                                                                              "inic"
-                                                                                              "alSt"
-                                                                                              "atus"
-                                                                                              "\":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":"
-                                                                                              "[{"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":\"r"
-                                                                                              "esol"
-                                                                                              "ved"
-                                                                                              "\"}]"
-                                                                                              "},"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"E"
-                                                                                              "ggs"
-                                                                                              "\"},"
-                                                                                              "\"pa"
-                                                                                              "tien"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"ur"
-                                                                                              "n:"
-                                                                                              "uuid"
-                                                                                              ":p1"
-                                                                                              "\"}}"
-                                                                                              "},"
-                                                                                              "{\"r"
-                                                                                              "esou"
-                                                                                              "rce"
-                                                                                              "\":{"
-                                                                                              "\"re"
-                                                                                              "sour"
-                                                                                              "ceTy"
-                                                                                              "pe\""
-                                                                                              ":\"A"
-                                                                                              "ller"
-                                                                                              "gyIn"
-                                                                                              "tole"
-                                                                                              "ranc"
-                                                                                              "e\","
-                                                                                              "\"ve"
-                                                                                              "rifi"
-                                                                                              "cati"
-                                                                                              "onSt"
-                                                                                              "atus"
-                                                                                              "\":{"
-                                                                                              "\"co"
-                                                                                              "ding"
-                                                                                              "\":"
-                                                                                              "[{"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":\"e"
-                                                                                              "nter"
-                                                                                              "ed-"
-                                                                                              "in-"
-                                                                                              "erro"
-                                                                                              "r\"}"
-                                                                                              "]},"
-                                                                                              "\"co"
-                                                                                              "de\""
-                                                                                              ":{"
-                                                                                              "\"te"
-                                                                                              "xt\""
-                                                                                              ":\"F"
-                                                                                              "ish"
-                                                                                              "\"},"
-                                                                                              "\"pa"
-                                                                                              "tien"
-                                                                                              "t\":"
-                                                                                              "{\"r"
-                                                                                              "efer"
-                                                                                              "ence"
-                                                                                              "\":"
-                                                                                              "\"Pa"
-                                                                                              "tien"
-                                                                                              "t/"
-                                                                                              "p1\""
-                                                                                              "}}}",
-        &ctx, &w, &n, err);
-    assert_int_equal(rc, 0);
+    const char *const entries[] = {
+        PATIENT, "{'fullUrl':'urn:uuid:p2','resource':{'resourceType':'Person','id':'p2'}}",
+        COND("active", "Hypertension", "urn:uuid:p1"),
+        COND("resolved", "Viral sinusitis", "urn:uuid:p1"),
+        COND("recurrence", "Gout", "Patient/p1"),
+        COND("active", "Someone else`s asthma", "urn:uuid:p2"),
+        COND("active", "Nobody`s", "urn:uuid:missing"),
+        COND("active", "hypertension", "urn:uuid:p1"),
+        /* refuted: not a problem */
+        "{'resource':{'resourceType':'Condition','clinicalStatus':{'coding':[{'code':'active'}]},"
+        "'verificationStatus':{'coding':[{'code':'refuted'}]},'code':{'text':'Diabetes'},"
+        "'subject':{'reference':'urn:uuid:p1'}}}",
+        /* the display when there is no text */
+        "{'resource':{'resourceType':'Condition','clinicalStatus':{'coding':[{'code':'relapse'}]},"
+        "'code':{'coding':[{'system':'http://snomed.info/sct','code':'1'},{'display':'Asthma'}]},"
+        "'subject':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'MedicationRequest','status':'active',"
+        "'medicationCodeableConcept':{'text':'Lisinopril 10 MG'},"
+        "'subject':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'MedicationRequest','status':'stopped',"
+        "'medicationCodeableConcept':{'text':'Amoxicillin 500 MG'},"
+        "'subject':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'MedicationRequest','status':'active',"
+        "'medicationReference':{'reference':'urn:uuid:m1'},'subject':{'reference':'urn:uuid:p1'}}}",
+        "{'fullUrl':'urn:uuid:m1','resource':{'resourceType':'Medication',"
+        "'code':{'coding':[{'display':'Metformin 500 MG'}]}}}",
+        /* AllergyIntolerance names its patient in `patient`, not `subject` */
+        "{'resource':{'resourceType':'AllergyIntolerance','code':{'text':'Allergy to penicillin'},"
+        "'patient':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'AllergyIntolerance','code':{'text':'Latex'},"
+        "'subject':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'AllergyIntolerance','clinicalStatus':{'coding':"
+        "[{'code':'resolved'}]},'code':{'text':'Eggs'},'patient':{'reference':'urn:uuid:p1'}}}",
+        "{'resource':{'resourceType':'AllergyIntolerance','verificationStatus':{'coding':"
+        "[{'code':'entered-in-error'}]},'code':{'text':'Fish'},'patient':{'reference':"
+        "'Patient/p1'}}}",
+        NULL};
+    assert_int_equal(import("collection", entries, &ctx, &w, &n, err), 0);
     assert_json_equal(ctx, "{\"age\": 74, \"gender\": \"female\", \"weight_kg\": null,"
                            " \"height_cm\": null, \"chief_complaint\": null,"
                            " \"problems\": [\"Hypertension\", \"Gout\", \"Asthma\"],"
@@ -793,51 +301,31 @@ static void test_fhir_vitals(void **state) {
     json_t *ctx = NULL, *w = NULL;
     ms_clinical_import_counts_t n;
     char err[256];
-    int rc = import(
-        "transaction",
-        PATIENT
-        "," OBS("29463-7", "2020-01-01", "180", "[lb_av]") "," OBS("29463-7", "2019-01-01", "70", "kg") "," OBS(
-            "8302-2", "2020-01-01", "65",
-            "[in_i]") "," OBS("8310-5", "2020-01-01T10:00:00Z", "100.4",
-                              "[degF]") "," OBS("8867-4", "2020-01-01T09:00:00Z", "72.4",
-                                                "/min") "," OBS("9279-1", "2019-12-01", "18",
-                                                                "/min") "," OBS("59408-5",
-                                                                                "2020-01-01", "96",
-                                                                                "%") "," OBS("2708-"
-                                                                                             "6",
-                                                                                             "2019-"
-                                                                                             "06-"
-                                                                                             "01",
-                                                                                             "99",
-                                                                                             "%") ","
+    const char *const entries[] = {
+        PATIENT, OBS("29463-7", "2020-01-01", "180", "[lb_av]"),
+        OBS("29463-7", "2019-01-01", "70", "kg"), OBS("8302-2", "2020-01-01", "65", "[in_i]"),
+        OBS("8310-5", "2020-01-01T10:00:00Z", "100.4", "[degF]"),
+        OBS("8867-4", "2020-01-01T09:00:00Z", "72.4", "/min"),
+        OBS("9279-1", "2019-12-01", "18", "/min"), OBS("59408-5", "2020-01-01", "96", "%"),
+        OBS("2708-6", "2019-06-01", "99", "%"),
         /* a heart rate in a unit we do not read */
-        OBS("8867-4", "2021-01-01", "1.2",
-            "Hz") ","
-                  "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{"
-                  "\"coding\":"
-                  "[{\"system\":\"http://"
-                  "loinc.org\",\"code\":\"55284-4\"}]},\"subject\":{\"reference\":"
-                  "\"urn:uuid:p1\"},\"effectiveDateTime\":\"2020-01-01\",\"component\":[{\"code\":{"
-                  "\"coding\""
-                  ":[{\"system\":\"http://"
-                  "loinc.org\",\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":"
-                  "79.6,\"unit\":\"mm[Hg]\"}},{\"code\":{\"coding\":[{\"system\":\"http://"
-                  "loinc.org\","
-                  "\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":131.5,\"code\":\"mm[Hg]\"}}]"
-                  "}},"
-                  /* entered in error: never used */
-                  "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"entered-in-error\","
-                  "\"code\":"
-                  "{\"coding\":[{\"system\":\"http://"
-                  "loinc.org\",\"code\":\"29463-7\"}]},\"subject\":"
-                  "{\"reference\":\"urn:uuid:p1\"},\"effectiveDateTime\":\"2024-01-01\","
-                  "\"valueQuantity\":"
-                  "{\"value\":20,\"code\":\"kg\"}}}",
-        &ctx, &w, &n, err);
-    assert_int_equal(rc, 0);
-    /* 180 lb = 81.6 kg; 65 in = 165.1 cm; 100.4 F = 38.0 C; the heart rate
-     * an hour before the newest vital is current, the respiratory rate a
-     * month before and the older SpO2 are not. */
+        OBS("8867-4", "2021-01-01", "1.2", "Hz"),
+        "{'resource':{'resourceType':'Observation','status':'final','code':{'coding':"
+        "[{'system':'http://loinc.org','code':'55284-4'}]},'subject':{'reference':'urn:uuid:p1'},"
+        "'effectiveDateTime':'2020-01-01','component':["
+        "{'code':{'coding':[{'system':'http://loinc.org','code':'8462-4'}]},"
+        "'valueQuantity':{'value':79.6,'unit':'mm[Hg]'}},"
+        "{'code':{'coding':[{'system':'http://loinc.org','code':'8480-6'}]},"
+        "'valueQuantity':{'value':131.5,'code':'mm[Hg]'}}]}}",
+        /* entered in error: never used */
+        "{'resource':{'resourceType':'Observation','status':'entered-in-error','code':{'coding':"
+        "[{'system':'http://loinc.org','code':'29463-7'}]},'subject':{'reference':'urn:uuid:p1'},"
+        "'effectiveDateTime':'2024-01-01','valueQuantity':{'value':20,'code':'kg'}}}",
+        NULL};
+    assert_int_equal(import("transaction", entries, &ctx, &w, &n, err), 0);
+    /* 180 lb = 81.6 kg; 65 in = 165.1 cm; 100.4 F = 38.0 C; the heart rate an
+     * hour and the SpO2 ten hours before the newest vital sign are current,
+     * the respiratory rate a month before is not. */
     assert_json_equal(ctx, "{\"age\": 74, \"gender\": \"female\", \"weight_kg\": 81.6,"
                            " \"height_cm\": 165.1, \"chief_complaint\": null, \"problems\": [],"
                            " \"medications\": [], \"allergies\": [], \"vitals\":"
@@ -856,17 +344,16 @@ static void test_fhir_out_of_range_and_patient(void **state) {
     json_t *ctx = NULL, *w = NULL;
     ms_clinical_import_counts_t n;
     char err[256];
-    /* A 140-year-old (born 1880), deceased in 2000 at 119: age at death. */
-    int rc = import("searchset",
-                    "{\"fullUrl\":\"http://x/fhir/Patient/p1\",\"resource\":{\"resourceType\":"
-                    "\"Patient\",\"id\":\"p1\",\"gender\":\"other\",\"birthDate\":\"1880-07\","
-                    "\"deceasedDateTime\":\"2000-03-01T00:00:00Z\"}},"
-                    "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":"
-                    "{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"29463-7\"}]},"
-                    "\"subject\":{\"reference\":\"Patient/p1\"},\"valueQuantity\":{\"value\":"
-                    "9000,\"code\":\"kg\"}}}",
-                    &ctx, &w, &n, err);
-    assert_int_equal(rc, 0);
+    /* Born 1880, deceased in 2000 at 119: the age at death; a 9000 kg weight
+     * is left out. */
+    const char *const old[] = {
+        "{'fullUrl':'http://x/fhir/Patient/p1','resource':{'resourceType':'Patient','id':'p1',"
+        "'gender':'other','birthDate':'1880-07','deceasedDateTime':'2000-03-01T00:00:00Z'}}",
+        "{'resource':{'resourceType':'Observation','status':'final','code':{'coding':"
+        "[{'system':'http://loinc.org','code':'29463-7'}]},'subject':{'reference':'Patient/p1'},"
+        "'valueQuantity':{'value':9000,'code':'kg'}}}",
+        NULL};
+    assert_int_equal(import("searchset", old, &ctx, &w, &n, err), 0);
     assert_int_equal(json_integer_value(json_object_get(ctx, "age")), 119);
     assert_string_equal(json_string_value(json_object_get(ctx, "gender")), "other");
     assert_true(json_is_null(json_object_get(ctx, "weight_kg")));
@@ -876,11 +363,10 @@ static void test_fhir_out_of_range_and_patient(void **state) {
     free(ws);
     json_decref(ctx);
     json_decref(w);
-    /* Born after the as-of day: age unknown, with a warning; no birthDate too. */
-    rc = import("collection",
-                "{\"resource\":{\"resourceType\":\"Patient\",\"birthDate\":\"2030-01-01\"}}", &ctx,
-                &w, &n, err);
-    assert_int_equal(rc, 0);
+    /* Born after the as-of day: age unknown, with a warning. */
+    const char *const unborn[] = {
+        "{'resource':{'resourceType':'Patient','birthDate':'2030-01-01'}}", NULL};
+    assert_int_equal(import("collection", unborn, &ctx, &w, &n, err), 0);
     assert_true(json_is_null(json_object_get(ctx, "age")));
     assert_true(json_is_null(json_object_get(ctx, "gender")));
     assert_int_equal(json_array_size(w), 1);
@@ -893,18 +379,20 @@ static void test_fhir_refusals(void **state) {
     json_t *ctx = NULL;
     ms_clinical_import_counts_t n;
     char err[256];
-    assert_int_equal(import("history", PATIENT, &ctx, NULL, &n, err), MS_EINVAL);
+    const char *const one[] = {PATIENT, NULL}, *const none[] = {NULL},
+                      *const two[] = {PATIENT, PATIENT, NULL};
+    assert_int_equal(import("history", one, &ctx, NULL, &n, err), MS_EINVAL);
     assert_non_null(strstr(err, "Bundle.type \"history\" is not imported"));
-    assert_int_equal(import("collection", "", &ctx, NULL, &n, err), MS_EINVAL);
+    assert_int_equal(import("collection", none, &ctx, NULL, &n, err), MS_EINVAL);
     assert_non_null(strstr(err, "no Patient"));
-    assert_int_equal(import("collection", PATIENT "," PATIENT, &ctx, NULL, &n, err), MS_EINVAL);
+    assert_int_equal(import("collection", two, &ctx, NULL, &n, err), MS_EINVAL);
     assert_non_null(strstr(err, "2 Patient resources"));
     assert_null(ctx);
-    const char *bad[] = {"[]", "{\"resourceType\":\"Patient\"}",
-                         "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}",
-                         "{\"resourceType\":\"Bundle\",\"entry\":[]}", NULL};
+    const char *bad[] = {"[]", "{'resourceType':'Patient'}",
+                         "{'resourceType':'Bundle','type':'collection'}",
+                         "{'resourceType':'Bundle','entry':[]}", NULL};
     for (int i = 0; bad[i]; i++) {
-        json_t *b = parse(bad[i]);
+        json_t *b = parse_sq(bad[i]);
         assert_int_equal(ms_clinical_from_fhir(b, AS_OF_2025, NULL, &ctx, NULL, NULL, err, 256),
                          MS_EINVAL);
         assert_null(ctx);
@@ -912,8 +400,8 @@ static void test_fhir_refusals(void **state) {
         json_decref(b);
     }
     /* Entries that are not objects, resources that are not either: ignored. */
-    json_t *b = parse("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[1, {}, "
-                      "{\"resource\":7}," PATIENT "]}");
+    json_t *b = parse_sq("{'resourceType':'Bundle','type':'collection','entry':[1, {}, "
+                         "{'resource':7}," PATIENT "]}");
     assert_int_equal(ms_clinical_from_fhir(b, AS_OF_2025, NULL, &ctx, NULL, &n, err, 256), 0);
     assert_int_equal(n.entries, 4);
     json_decref(ctx);
@@ -922,22 +410,14 @@ static void test_fhir_refusals(void **state) {
 
 static void test_fhir_list_limits(void **state) {
     (void)state;
-    char *entries = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&entries, &len);
-    fputs(PATIENT, f);
-    for (int i = 0; i < 5; i++)
-        fprintf(f,
-                ",{\"resource\":{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":"
-                "[{\"code\":\"active\"}]},\"code\":{\"text\":\"P%d, a problem with a long "
-                "name\"},\"subject\":{\"reference\":\"urn:uuid:p1\"}}}",
-                i);
-    fclose(f);
-    char *text = NULL;
-    if (asprintf(&text, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[%s]}",
-                 entries) < 0)
-        fail();
-    json_t *b = parse(text), *ctx = NULL, *w = NULL;
+    json_t *b = parse_sq("{'resourceType':'Bundle','type':'collection','entry':[" PATIENT "]}");
+    for (int i = 0; i < 5; i++) {
+        char cond[256];
+        snprintf(cond, sizeof cond,
+                 COND("active", "P%d, a problem with a long name", "urn:uuid:p1"), i);
+        json_array_append_new(json_object_get(b, "entry"), parse_sq(cond));
+    }
+    json_t *ctx = NULL, *w = NULL;
     ms_clinical_limits_t lim = {3, 10};
     char err[256];
     assert_int_equal(ms_clinical_from_fhir(b, AS_OF_2025, &lim, &ctx, &w, NULL, err, 256), 0);
@@ -951,8 +431,6 @@ static void test_fhir_list_limits(void **state) {
     json_decref(ctx);
     json_decref(w);
     json_decref(b);
-    free(text);
-    free(entries);
 }
 
 /* ---- drug classes ------------------------------------------------------------ */
