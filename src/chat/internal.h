@@ -217,7 +217,7 @@ extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;
 /* The retrieval pool for a turn with a clinical context (context.c): the
  * question's hits pool[0..npool) (owned: consumed) re-ordered so that
- * passages the question plus the patient's problems also find
+ * passages a search for the patient's problems also finds
  * (boost[0..nboost), borrowed) rise, by weighted CombSUM of scores
  * normalised per search; the first k are moved into *out (the rest freed).
  * Only the question's own passages are ever kept. */

@@ -277,10 +277,10 @@ static char *build_query(const char *question, json_t *history) {
 }
 
 /* With the patient's problems, the least invasive weighting there is: the
- * knowledge base ranks as it always does, twice (the question; the question
- * plus the problems), and the two searches are fused with the problems'
- * one weighted lower (context.c). The question's own search alone decides
- * which passages may be used. */
+ * knowledge base ranks as it always does, twice (the question; the problem
+ * list), and the two searches are fused with the problems' one weighted
+ * lower (context.c). The question's own search alone decides which passages
+ * may be used. */
 static int retrieve_with_problems(ms_kb_t *kb, retrieve_job_t *j) {
     int pool_k = j->k * 4 < RETRIEVE_POOL_MIN   ? RETRIEVE_POOL_MIN
                  : j->k * 4 > RETRIEVE_POOL_MAX ? RETRIEVE_POOL_MAX
@@ -290,11 +290,7 @@ static int retrieve_with_problems(ms_kb_t *kb, retrieve_job_t *j) {
     int rc = ms_kb_find(kb, j->query, pool_k, &pool, &npool);
     if (rc)
         return rc;
-    size_t n = strlen(j->query) + strlen(j->problems) + 2;
-    char *q2 = ms_xmalloc(n);
-    snprintf(q2, n, "%s %s", j->query, j->problems);
-    rc = ms_kb_find(kb, q2, pool_k, &boost, &nboost);
-    free(q2);
+    rc = ms_kb_find(kb, j->problems, pool_k, &boost, &nboost);
     if (rc) {
         /* The second ranking only re-orders: without it, the question's. */
         ms_kb_hits_free(boost, nboost);
