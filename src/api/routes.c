@@ -13,7 +13,8 @@ typedef struct {
     ms_http_method_t method;
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
     int auth;            /* needs a valid access token */
-    int json;            /* 1: body must be a JSON object; 2: optional JSON object */
+    int json;            /* 1: body must be a JSON object; 2: optional JSON object;
+                          * 3: body kept as bytes, the handler parses it */
     int rate_limited;    /* counts against the login rate limit */
     void (*loop_fn)(ms_http_req_t *r);
     void (*pool_fn)(ms_http_req_t *r, ms_store_t *st);
@@ -62,9 +63,20 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/sessions/{id}/share", 1, 2, 0, ms_api_share_create, NULL, STORE},
     {MS_HTTP_GET, "/api/sessions/{id}/shares", 1, 0, 0, NULL, ms_api_share_list, STORE},
     {MS_HTTP_DELETE, "/api/sessions/{id}/share/{id}", 1, 0, 0, NULL, ms_api_share_revoke, STORE},
-    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses,
+     STORE},
     {MS_HTTP_GET, "/api/shared/{id}", 0, 0, 0, ms_api_shared_view, NULL, STORE},
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
+    /* Clinical contexts (api/clinical.c). "current" before "{id}", which it
+     * would match too. The FHIR import parses its (large) body itself, on the
+     * pool, so the dispatcher only keeps it (json 3). */
+    {MS_HTTP_POST, "/api/clinical-contexts", 1, 1, 0, NULL, ms_api_clinical_create, STORE},
+    {MS_HTTP_GET, "/api/clinical-contexts/current", 1, 0, 0, NULL, ms_api_clinical_current, STORE},
+    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, 3, 0, NULL, ms_api_clinical_import_fhir,
+     STORE},
+    {MS_HTTP_GET, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_get, STORE},
+    {MS_HTTP_PUT, "/api/clinical-contexts/{id}", 1, 1, 0, NULL, ms_api_clinical_put, STORE},
+    {MS_HTTP_DELETE, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_delete, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
@@ -245,7 +257,7 @@ void ms_api_dispatch(ms_http_req_t *r) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         goto finish;
     }
-    if (route->json) {
+    if (route->json == 1 || route->json == 2) {
         json_error_t je;
         if (r->body.len == 0 && route->json == 2) {
             r->json = json_object();

@@ -19,6 +19,13 @@ void ms_api_logout(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_put(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_get(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_delete(ms_http_req_t *r, ms_store_t *st);
+/* Clinical contexts (clinical.c). */
+void ms_api_clinical_create(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_current(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_get(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_put(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_import_fhir(ms_http_req_t *r, ms_store_t *st);
 
 /* Folders (folders.c). */
 void ms_api_folder_create(ms_http_req_t *r, ms_store_t *st);

@@ -123,6 +123,10 @@ static const cfg_directive_t directives[] = {
      "longest upstream pause for a slow reader"},
     {"grounding-min-overlap", D(grounding_min_overlap), 0,
      "share of a sentence's words found in its sources"},
+    {"clinical-max-items", I(clinical_max_items, 1, 10000), 0,
+     "entries per clinical-context list (problems, medications, allergies)"},
+    {"clinical-max-chars", I(clinical_max_chars, 1, 100000), 0,
+     "characters per clinical-context entry or chief complaint"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -213,6 +217,8 @@ void ms_config_defaults(ms_config_t *c) {
     c->upstream_pause_bytes = 256 * 1024;
     c->upstream_pause_max_ms = 60000;
     c->grounding_min_overlap = 0.5;
+    c->clinical_max_items = 100;
+    c->clinical_max_chars = 500;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -110,6 +110,9 @@ typedef struct {
     int64_t upstream_pause_bytes;  /**< a reader's queue above this pauses the model server */
     int64_t upstream_pause_max_ms; /**< longest pause before the stream goes on regardless */
     double grounding_min_overlap;  /**< share of a sentence's terms in its sources (grounding) */
+    /* Clinical contexts (src/clinical/clinical.h). */
+    int64_t clinical_max_items;    /**< entries per problems/medications/allergies list */
+    int64_t clinical_max_chars;    /**< code points per entry or chief complaint */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

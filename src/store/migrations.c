@@ -165,6 +165,35 @@ static const char *const migrations[] = {
      * passages verbatim, an answer with no sentence). */
     "ALTER TABLE messages ADD COLUMN grounding REAL"
     "  CHECK (grounding IS NULL OR (grounding >= 0 AND grounding <= 1));",
+    /* 7: clinical contexts (src/store/clinical.c; seed 002 "Clinical Context
+     * Persistence"): a patient's demographics, problems, medications,
+     * allergies and vitals, owned by one user. A conversation is bound to
+     * at most one context (conversations.clinical_context_id); a context
+     * may serve several conversations about the same patient. Deleting a
+     * context unbinds its conversations; deleting the user deletes both.
+     * Lists and vitals are JSON text, validated before they are stored
+     * (src/clinical/context.c). */
+    "CREATE TABLE clinical_contexts ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'fhir')),"
+    "  age INTEGER,"
+    "  gender TEXT,"
+    "  weight_kg REAL,"
+    "  height_cm REAL,"
+    "  chief_complaint TEXT,"
+    "  problems TEXT NOT NULL DEFAULT '[]',"
+    "  medications TEXT NOT NULL DEFAULT '[]',"
+    "  allergies TEXT NOT NULL DEFAULT '[]',"
+    "  vitals TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX clinical_contexts_user_updated ON clinical_contexts(user_id, updated_at DESC);"
+    "ALTER TABLE conversations ADD COLUMN clinical_context_id TEXT"
+    "  REFERENCES clinical_contexts(id) ON DELETE SET NULL;"
+    "CREATE INDEX conversations_clinical_context ON conversations(clinical_context_id)"
+    "  WHERE clinical_context_id IS NOT NULL;",
 };
 
 int ms__store_schema_version(void) {
