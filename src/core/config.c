@@ -83,6 +83,16 @@ static const cfg_directive_t directives[] = {
     {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
     {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
     {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
+    {"max-file-size-mb", I(max_file_size_mb, 1, 4096), 0, "largest attachment, MiB"},
+    {"pool-files-threads", I(pool_files_threads, 1, 256), 0, "threads extracting attachment text"},
+    {"extract-max-bytes", I(extract_max_bytes, 4096, INT64_C(1) << 40), 0,
+     "decompressed bytes one attachment may expand to"},
+    {"extract-max-pages", I(extract_max_pages, 1, 1000000), 0, "pages of a PDF attachment"},
+    {"extract-max-pixels", I(extract_max_pixels, 1024, INT64_C(1) << 40), 0,
+     "pixels (width x height) of an image to OCR"},
+    {"extract-timeout-s", I(extract_timeout_s, 1, 86400), 0, "seconds per attachment extraction"},
+    {"extract-max-text-bytes", I(extract_max_text_bytes, 1024, INT64_C(1) << 32), 0,
+     "extracted text kept per attachment"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -146,6 +156,13 @@ void ms_config_defaults(ms_config_t *c) {
     c->pool_queue_max = 4096;
     c->node_name = ms_xstrdup("");
     c->lease_ms = 15000;
+    c->max_file_size_mb = 10;
+    c->pool_files_threads = 1;
+    c->extract_max_bytes = 64 * 1024 * 1024;
+    c->extract_max_pages = 500;
+    c->extract_max_pixels = 40 * 1000 * 1000;
+    c->extract_timeout_s = 120;
+    c->extract_max_text_bytes = 4 * 1024 * 1024;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -75,6 +75,16 @@ typedef struct {
     int64_t ticket_rate_per_min;   /**< WebSocket tickets one user may get a minute */
     int64_t tickets_per_user;      /**< outstanding tickets of one user */
     int64_t max_tickets;           /**< outstanding tickets, all users (503 above) */
+
+    /* Attachments (src/files, src/api/attachments.c): uploads and text
+     * extraction. Every limit refuses with a clear error, never a crash. */
+    int64_t max_file_size_mb;       /**< largest attachment, MiB (413 above) */
+    int64_t pool_files_threads;     /**< threads extracting attachment text */
+    int64_t extract_max_bytes;      /**< decompressed bytes one file may expand to (DOCX) */
+    int64_t extract_max_pages;      /**< pages of a PDF */
+    int64_t extract_max_pixels;     /**< width x height of an image to OCR */
+    int64_t extract_timeout_s;      /**< seconds one file's extraction may take */
+    int64_t extract_max_text_bytes; /**< extracted text kept per file (the rest is cut) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */
