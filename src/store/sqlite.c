@@ -419,6 +419,11 @@ static const ms_store_ops_t sqlite_ops = {
     .node_list = ms__sq_node_list,
     .node_renew = ms__sq_node_renew,
     .node_release = ms__sq_node_release,
+    .attachment_create = ms__sq_attachment_create,
+    .attachment_get = ms__sq_attachment_get,
+    .attachment_list = ms__sq_attachment_list,
+    .attachment_delete = ms__sq_attachment_delete,
+    .attachment_update = ms__sq_attachment_update,
     .recover = ms__sq_recover,
 };
 

@@ -125,8 +125,8 @@ int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
 int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out);
 int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out);
 void ms__sq_close(ms_store_t *base);
-int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
-                               int limit, int offset, json_t **out);
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query, int limit,
+                               int offset, json_t **out);
 int ms__sq_feedback_put(ms_store_t *base, const char *user_id, const char *message_id, int rating,
                         const char *comment, json_t **out);
 int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *message_id,
@@ -138,5 +138,15 @@ int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *
 int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
 int ms__sq_node_release(ms_store_t *base, const char *node_id);
 int ms__sq_recover(ms_store_t *base, int64_t now_ms, const char *suffix, int *count);
+
+/* Attachments (attachments.c). */
+int ms__sq_attachment_create(ms_store_t *base, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+int ms__sq_attachment_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_list(ms_store_t *base, const char *user_id, const char *message_id,
+                           json_t **out);
+int ms__sq_attachment_delete(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_update(ms_store_t *base, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
 
 #endif
