@@ -227,6 +227,7 @@ typedef struct {
     ms_turn_t *t;
     char *query;
     int k;
+    char conversation_id[MS_ID_LEN], user_id[MS_ID_LEN]; /* the search's scope */
     ms_kb_hit_t *hits;
     size_t nhits;
     int rc;
@@ -256,7 +257,9 @@ static void retrieve_run(ms_store_t *st, void *arg) {
     retrieve_job_t *j = arg;
     int64_t t0 = ms_mono_us();
     ms_kb_t *kb = ms_work_thread_kb();
-    j->rc = kb ? ms_kb_find(kb, j->query, j->k, &j->hits, &j->nhits) : MS_EIO;
+    /* The conversation's attachments rank with the knowledge base. */
+    ms_kb_scope_t scope = {.conversation_id = j->conversation_id, .user_id = j->user_id};
+    j->rc = kb ? ms_kb_find_in(kb, &scope, j->query, j->k, &j->hits, &j->nhits) : MS_EIO;
     j->us = ms_mono_us() - t0;
 }
 
@@ -311,6 +314,8 @@ static void retrieve_stage(ms_turn_t *t) {
     j->t = t;
     j->query = build_query(t->question, t->history);
     j->k = (int)c->cfg->kb_top_k;
+    memcpy(j->conversation_id, s->conversation_id, MS_ID_LEN);
+    memcpy(j->user_id, s->user_id, MS_ID_LEN);
     char tcid[MS_ID_LEN];
     ms_id_new(tcid);
     json_t *call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name", "kb_search",
