@@ -51,19 +51,41 @@ typedef struct ms_http_header {
     char *value; /**< the field value */
 } ms_http_header_t;
 
+struct ms_http_req;
+
+/** A streaming route's body sink: the network layer hands it the request
+ * body as it arrives instead of buffering it in r->body (routes with
+ * BODY_STREAM in routes.c: attachment uploads). Pieces are the body's own
+ * bytes (chunked framing already removed), in order, on the loop thread;
+ * the route's body_limit and the body deadline still apply, and the
+ * process-wide body budget is charged a fixed MS_HTTP_SINK_RESERVE for the
+ * request instead of its length. The handler runs once the last byte is
+ * in, with whatever state the sink keeps in r->scratch. */
+typedef struct ms_http_sink {
+    /** One piece. 0 to go on; a negative MS_E* to refuse the request at
+     * once, after setting the answer (ms_http_respond_error; the network
+     * layer answers 400 when the sink set none) — the rest of the body is
+     * then read and dropped, as for any refusal. */
+    int (*data)(struct ms_http_req *r, const char *p, size_t n);
+} ms_http_sink_t;
+
+/** What a streaming request holds of the body budget (its sink's buffers). */
+#define MS_HTTP_SINK_RESERVE (96 * 1024)
+
 /** One HTTP request and its response. Owned by the network layer, which
  * drops its reference with ms_http_req_unref once the response is written or the
  * connection is gone and no handler holds it (refs). */
 typedef struct ms_http_req {
     ms_api_t *api;
     ms_http_method_t method;
-    char *path;            /**< decoded path without query */
-    char *query;           /**< raw query string without '?', or NULL */
-    char *authorization;   /**< Authorization header, or NULL */
-    char *cookie;          /**< Cookie header (several joined by "; "), or NULL */
-    char *accept_encoding; /**< Accept-Encoding header, or NULL */
-    char *forwarded_proto; /**< X-Forwarded-Proto header, or NULL */
-    char peer[64];         /**< client address */
+    char *path;             /**< decoded path without query */
+    char *query;            /**< raw query string without '?', or NULL */
+    char *authorization;    /**< Authorization header, or NULL */
+    char *cookie;           /**< Cookie header (several joined by "; "), or NULL */
+    char *accept_encoding;  /**< Accept-Encoding header, or NULL */
+    char *forwarded_proto;  /**< X-Forwarded-Proto header, or NULL */
+    char *req_content_type; /**< the request's Content-Type header, or NULL */
+    char peer[64];          /**< client address */
     /** Body length from the headers: Content-Length, 0 when the request has
      * no body, -1 when chunked (not known until it has arrived). */
     int64_t content_length;
@@ -71,11 +93,12 @@ typedef struct ms_http_req {
     int body_too_large;
 
     /* Set by ms_api_begin from the route, for the network layer. */
-    int begun;             /**< ms_api_begin ran */
-    int body_keep;         /**< 1: buffer the body (a JSON route); 0: discard it */
-    int64_t body_limit;    /**< largest body the route accepts (bytes) */
-    int64_t body_reserved; /**< bytes of api->body_inflight this request holds */
-    const void *route;     /**< the matched route (routes.c) */
+    int begun;                  /**< ms_api_begin ran */
+    int body_keep;              /**< 1: buffer the body (a JSON route); 0: discard it */
+    int64_t body_limit;         /**< largest body the route accepts (bytes) */
+    int64_t body_reserved;      /**< bytes of api->body_inflight this request holds */
+    const void *route;          /**< the matched route (routes.c) */
+    const ms_http_sink_t *sink; /**< a streaming route's sink, else NULL (body_keep is 0) */
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */
@@ -97,6 +120,7 @@ typedef struct ms_http_req {
     /* Per-handler scratch. */
     json_t *json; /**< parsed body, when the route parses JSON */
     void *scratch;
+    void (*scratch_free)(void *scratch); /**< frees scratch with r, when set */
 } ms_http_req_t;
 
 /** First phase, on the headers alone (loop thread, before any body byte is
