@@ -96,7 +96,11 @@ int64_t ms_api_attachment_body_limit(const ms_config_t *cfg) {
     return cfg->max_file_size_mb * MIB + UPLOAD_SLACK;
 }
 
+/* Refuses the upload: what was written is thrown away before the client
+ * can read the answer. */
 static int refuse(upload_t *u, int status, const char *code, const char *message, int rc) {
+    ms_blob_abort(u->w);
+    u->w = NULL;
     ms_http_respond_error(u->r, status, code, message);
     return rc;
 }
@@ -240,6 +244,10 @@ int ms_api_attachment_begin(ms_http_req_t *r) {
 static int sink_data(ms_http_req_t *r, const char *p, size_t n) {
     upload_t *u = r->scratch;
     int rc = ms_multipart_feed(u->mp, p, n);
+    if (rc) {
+        ms_blob_abort(u->w);
+        u->w = NULL;
+    }
     if (rc == MS_EFORMAT && !r->status) {
         char msg[160];
         snprintf(msg, sizeof msg, "malformed multipart/form-data body: %s",
@@ -272,22 +280,26 @@ void ms_api_attachment_upload(ms_http_req_t *r, ms_store_t *st) {
                               "a multipart/form-data body with a file part is required");
         return;
     }
+    /* Every refusal drops the partial file before it is answered. */
     if (ms_multipart_finish(u->mp) != 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "malformed multipart/form-data body: %s",
                  ms_multipart_error(u->mp));
-        ms_http_respond_error(r, 400, "invalid_request", msg);
+        refuse(u, 400, "invalid_request", msg, 0);
         return;
     }
     if (!u->have_file || !u->file_done) {
-        ms_http_respond_error(r, 400, "invalid_request",
-                              "no file in the body: send one part with a filename (RFC 7578 "
-                              "section 4.2), e.g. name=\"file\"");
+        refuse(u, 400, "invalid_request",
+               "no file in the body: send one part with a filename (RFC 7578 section 4.2), e.g. "
+               "name=\"file\"",
+               0);
         return;
     }
     if (!ms_id_valid(r->param)) {
+        ms_blob_abort(u->w);
+        u->w = NULL;
         ms_api_store_error(r, MS_ENOENT);
-        return; /* the writer is aborted when r is freed */
+        return;
     }
     int rc = ms_blob_commit(u->w);
     u->w = NULL;
