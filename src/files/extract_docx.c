@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/ms.h"
+#include "core/utf8.h"
 
 #include <libxml/xmlreader.h>
 #include <stdlib.h>
@@ -110,7 +111,7 @@ static void end_paragraph(walk_t *w) {
             n--;
         if (n) {
             free(w->heading);
-            w->heading = ms_xstrndup(w->para.data, n > 200 ? 200 : n);
+            w->heading = ms_xstrndup(w->para.data, ms_utf8_floor(w->para.data, n, 200));
         }
     }
     ms_buf_putc(&w->para, '\n');
@@ -233,8 +234,10 @@ static void core_props(zip_t *z, ms_extract_result_t *out) {
             target = NULL;
         else if (type == XML_READER_TYPE_TEXT && target && !*target) {
             const xmlChar *v = xmlTextReaderConstValue(r);
-            if (v && *v)
-                *target = ms_xstrndup((const char *)v, 500);
+            if (v && *v) {
+                size_t n = strlen((const char *)v);
+                *target = ms_xstrndup((const char *)v, ms_utf8_floor((const char *)v, n, 500));
+            }
         }
     }
     xmlFreeTextReader(r);
