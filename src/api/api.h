@@ -78,14 +78,15 @@ typedef struct ms_http_sink {
 typedef struct ms_http_req {
     ms_api_t *api;
     ms_http_method_t method;
-    char *path;             /**< decoded path without query */
-    char *query;            /**< raw query string without '?', or NULL */
-    char *authorization;    /**< Authorization header, or NULL */
-    char *cookie;           /**< Cookie header (several joined by "; "), or NULL */
-    char *accept_encoding;  /**< Accept-Encoding header, or NULL */
-    char *forwarded_proto;  /**< X-Forwarded-Proto header, or NULL */
-    char *req_content_type; /**< the request's Content-Type header, or NULL */
-    char peer[64];          /**< client address */
+    char *path;            /**< decoded path without query */
+    char *query;           /**< raw query string without '?', or NULL */
+    char *authorization;   /**< Authorization header, or NULL */
+    char *cookie;          /**< Cookie header (several joined by "; "), or NULL */
+    char *accept_encoding; /**< Accept-Encoding header, or NULL */
+    char *forwarded_proto; /**< X-Forwarded-Proto header, or NULL */
+    char peer[64];         /**< client address */
+    /** The request's Content-Type header, or NULL (multipart boundaries). */
+    char *req_content_type;
     /** Body length from the headers: Content-Length, 0 when the request has
      * no body, -1 when chunked (not known until it has arrived). */
     int64_t content_length;
@@ -93,12 +94,13 @@ typedef struct ms_http_req {
     int body_too_large;
 
     /* Set by ms_api_begin from the route, for the network layer. */
-    int begun;                  /**< ms_api_begin ran */
-    int body_keep;              /**< 1: buffer the body (a JSON route); 0: discard it */
-    int64_t body_limit;         /**< largest body the route accepts (bytes) */
-    int64_t body_reserved;      /**< bytes of api->body_inflight this request holds */
-    const void *route;          /**< the matched route (routes.c) */
-    const ms_http_sink_t *sink; /**< a streaming route's sink, else NULL (body_keep is 0) */
+    int begun;             /**< ms_api_begin ran */
+    int body_keep;         /**< 1: buffer the body (a JSON route); 0: discard it */
+    int64_t body_limit;    /**< largest body the route accepts (bytes) */
+    int64_t body_reserved; /**< bytes of api->body_inflight this request holds */
+    const void *route;     /**< the matched route (routes.c) */
+    /** A streaming route's sink, else NULL (then body_keep is 0 too). */
+    const ms_http_sink_t *sink;
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */

@@ -13,8 +13,8 @@ typedef struct {
     ms_http_method_t method;
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
     int auth;            /* needs a valid access token */
-    int json; /* 1: body must be a JSON object; 2: optional JSON object; BODY_STREAM: to a sink */
-    int rate_limited; /* counts against the login rate limit */
+    int json;            /* 1: body must be a JSON object; 2: optional JSON object */
+    int rate_limited;    /* counts against the login rate limit */
     void (*loop_fn)(ms_http_req_t *r);
     void (*pool_fn)(ms_http_req_t *r, ms_store_t *st);
     /* Where pool_fn (and the user check) runs: password hashing has its own
@@ -23,7 +23,8 @@ typedef struct {
     ms_work_kind_t pool;
 } route_t;
 
-/* The body is not buffered: it streams to the route's sink (stream_sink). */
+/* json == BODY_STREAM: the body is not buffered; it streams to the route's
+ * sink (api.h ms_http_sink_t; the attachment upload's, attachments.c). */
 #define BODY_STREAM 3
 
 #define STORE MS_WORK_STORE

@@ -125,8 +125,8 @@ int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
 int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out);
 int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out);
 void ms__sq_close(ms_store_t *base);
-int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query, int limit,
-                               int offset, json_t **out);
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
+                               int limit, int offset, json_t **out);
 int ms__sq_feedback_put(ms_store_t *base, const char *user_id, const char *message_id, int rating,
                         const char *comment, json_t **out);
 int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *message_id,
