@@ -30,6 +30,8 @@
 #include "files/multipart.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -545,6 +547,16 @@ static char *content_disposition(const char *name) {
     return ms_buf_take(&b);
 }
 
+/* Downloads are answered from memory (the network layer writes a response
+ * body it holds), so the bytes of all downloads not yet written are
+ * bounded by download_budget_bytes: a client that opens many slow
+ * downloads gets 503 instead of the server's memory. */
+static _Atomic int64_t download_bytes;
+
+static void download_release(void *p) {
+    atomic_fetch_sub(&download_bytes, (int64_t)(intptr_t)p);
+}
+
 void ms_api_attachment_download(ms_http_req_t *r, ms_store_t *st) {
     json_t *row = NULL;
     int rc = ms_id_valid(r->param) ? ms_store_attachment_get(st, r->user.sub, r->param, &row)
@@ -553,11 +565,20 @@ void ms_api_attachment_download(ms_http_req_t *r, ms_store_t *st) {
         ms_api_store_error(r, rc);
         return;
     }
+    /* Reserved before the file is read; released when r is freed. */
+    int64_t size = json_integer_value(json_object_get(row, "file_size"));
+    if (atomic_fetch_add(&download_bytes, size) + size > r->api->cfg->download_budget_bytes) {
+        atomic_fetch_sub(&download_bytes, size);
+        json_decref(row);
+        ms_http_respond_error(r, 503, "busy", "server busy; retry later");
+        return;
+    }
+    r->scratch = (void *)(intptr_t)size;
+    r->scratch_free = download_release;
     ms_blob_store_t *bs = blob_store(r->api->cfg);
     char *data = NULL;
     size_t n = 0;
-    rc = bs ? ms_blob_read(bs, r->param, ms_api_attachment_body_limit(r->api->cfg), &data, &n)
-            : MS_EIO;
+    rc = bs ? ms_blob_read(bs, r->param, size, &data, &n) : MS_EIO;
     if (rc) {
         json_decref(row);
         ms_http_respond_error(r, 500, "internal_error", "the stored file could not be read");

@@ -93,6 +93,8 @@ static const cfg_directive_t directives[] = {
     {"extract-timeout-s", I(extract_timeout_s, 1, 86400), 0, "seconds per attachment extraction"},
     {"extract-max-text-bytes", I(extract_max_text_bytes, 1024, INT64_C(1) << 32), 0,
      "extracted text kept per attachment"},
+    {"download-budget-bytes", I(download_budget_bytes, 1024, INT64_C(1) << 40), 0,
+     "attachment bytes being downloaded at once"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -163,6 +165,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->extract_max_pixels = 40 * 1000 * 1000;
     c->extract_timeout_s = 120;
     c->extract_max_text_bytes = 4 * 1024 * 1024;
+    c->download_budget_bytes = 256 * 1024 * 1024;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -24,7 +24,8 @@ def lim_server(_module_servers):
     # A body budget far below the file size: an upload that was buffered
     # whole could not be taken at all.
     return _module_servers.start(word_interval_ms=0, max_file_size_mb=1,
-                                 body_budget_bytes=256 * 1024, extract_max_pages=5,
+                                 body_budget_bytes=256 * 1024, download_budget_bytes=2 * MIB,
+                                 extract_max_pages=5,
                                  extract_max_pixels=10_000_000, extract_max_bytes=4 * MIB)
 
 
@@ -176,3 +177,16 @@ def test_hostile_files_fail_clearly(lim_server, lconv):
     assert s.api("DELETE", f"/api/attachments/{bomb['id']}", tok).status_code == 204
     # And the server still answers.
     assert s.api("GET", "/health").status_code == 200
+
+
+def test_download_budget(start_server):
+    s = start_server(word_interval_ms=0, download_budget_bytes=4096)
+    tok = s.register()["access_token"]
+    c = s.create_conversation(tok)
+    mid = chat(s, tok, c["id"], "Files.")["user_message"]["id"]
+    small = upload(s, tok, mid, "small.txt", b"Short note.\n").json()
+    big = upload(s, tok, mid, "big.txt", b"Long note. " * 1000).json()
+    assert s.api("GET", small["file_url"], tok).content == b"Short note.\n"
+    # More than download_budget_bytes at once: busy, and the server lives.
+    assert_error(s.api("GET", big["file_url"], tok), 503, "busy")
+    assert s.api("GET", small["file_url"], tok).status_code == 200
