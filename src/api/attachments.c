@@ -32,8 +32,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MIB (INT64_C(1) << 20)
 /* Multipart framing and form fields besides the file. */
@@ -59,6 +61,10 @@ static ms_blob_store_t *blob_store(const ms_config_t *cfg) {
 }
 
 /* ---- the upload sink (loop thread) ------------------------------------------ */
+
+/* When this process first took an upload or listed attachments (ms since
+ * the epoch): what it queued is younger (fail_abandoned). */
+static _Atomic int64_t started_ms;
 
 typedef struct {
     ms_http_req_t *r;
@@ -217,6 +223,8 @@ static const ms_mp_callbacks_t upload_cbs = {
 
 int ms_api_attachment_begin(ms_http_req_t *r) {
     ms_api_t *api = r->api;
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&started_ms, &zero, ms_now_ms());
     upload_t *u = ms_xcalloc(1, sizeof *u);
     u->r = r;
     ms_buf_init(&u->pending);
@@ -499,7 +507,52 @@ void ms_api_attachment_queue(ms_http_req_t *r) {
 
 /* ---- GET, DELETE, download (storage pool) ------------------------------------ */
 
+/* An RFC 3339 time as the store writes it ("2026-01-02T03:04:05.678Z") in
+ * ms since the epoch, or -1. */
+static int64_t parse_time(const char *s) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int ms = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* An extraction that a previous process left unfinished (it stopped or
+ * crashed) would stay "pending" or "extracting" for ever: a row last
+ * touched before this process took its first upload or listing (started_ms:
+ * every row this process queued was touched after), and longer ago than any live
+ * extraction can go without an update (extract_timeout_s + 60 s), is
+ * marked failed, so the client can delete it and upload again. */
+static void fail_abandoned(ms_http_req_t *r, ms_store_t *st, json_t *rows) {
+    int64_t now = ms_now_ms(), start = started_ms;
+    int64_t quiet = (r->api->cfg->extract_timeout_s + 60) * 1000;
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a) {
+        const char *status = json_string_value(json_object_get(a, "status"));
+        int64_t at = parse_time(json_string_value(json_object_get(a, "updated_at")));
+        if (!status || (strcmp(status, MS_ATT_PENDING) && strcmp(status, MS_ATT_EXTRACTING)) ||
+            at < 0 || at >= start || now - at < quiet)
+            continue;
+        static const char why[] = "the extraction was interrupted (the server stopped); delete "
+                                  "the attachment and upload it again";
+        const char *id = json_string_value(json_object_get(a, "id"));
+        if (ms_store_attachment_update(st, id, MS_ATT_FAILED, 100, "interrupted", why, NULL) != 0)
+            continue;
+        json_object_set_new(a, "status", json_string(MS_ATT_FAILED));
+        json_object_set_new(a, "progress", json_integer(100));
+        json_object_set_new(a, "error",
+                            json_pack("{s:s, s:s}", "code", "interrupted", "message", why));
+    }
+}
+
 void ms_api_attachment_list(ms_http_req_t *r, ms_store_t *st) {
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&started_ms, &zero, ms_now_ms());
     json_t *out = NULL;
     int rc = ms_id_valid(r->param) ? ms_store_attachment_list(st, r->user.sub, r->param, &out)
                                    : MS_ENOENT;
@@ -507,6 +560,7 @@ void ms_api_attachment_list(ms_http_req_t *r, ms_store_t *st) {
         ms_api_store_error(r, rc);
         return;
     }
+    fail_abandoned(r, st, out);
     ms_http_respond_json(r, 200, out);
 }
 

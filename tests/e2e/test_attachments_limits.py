@@ -190,3 +190,29 @@ def test_download_budget(start_server):
     # More than download_budget_bytes at once: busy, and the server lives.
     assert_error(s.api("GET", big["file_url"], tok), 503, "busy")
     assert s.api("GET", small["file_url"], tok).status_code == 200
+
+
+def test_interrupted_extraction_is_reported(start_server):
+    """A row a stopped server left "extracting" is failed, not stuck."""
+    import sqlite3
+    s = start_server(word_interval_ms=0, extract_timeout_s=1)
+    u = s.register()
+    tok = u["access_token"]
+    c = s.create_conversation(tok)
+    mid = chat(s, tok, c["id"], "Files.")["user_message"]["id"]
+    a = upload(s, tok, mid, "n.txt", b"A note.\n").json()
+    wait_done(s, tok, a)
+    s.stop()
+    db = sqlite3.connect(str(s.data_dir / "medstream.db"))
+    db.execute("UPDATE attachments SET status = 'extracting', progress = 40, updated_at = 1000"
+               " WHERE id = ?", (a["id"],))
+    db.commit()
+    db.close()
+    s2 = start_server(word_interval_ms=0, extract_timeout_s=1, data_dir=s.data_dir)
+    tok = s2.login(u["email"], u["password"])["access_token"]
+    got = s2.api("GET", f"/api/messages/{mid}/attachments", tok).json()[0]
+    assert got["status"] == "failed" and got["error"]["code"] == "interrupted", got
+    assert "upload it again" in got["error"]["message"]
+    again = s2.api("GET", f"/api/messages/{mid}/attachments", tok).json()[0]
+    assert (again["status"], again["error"]) == (got["status"], got["error"])  # stored
+    assert s2.api("DELETE", f"/api/attachments/{a['id']}", tok).status_code == 204
