@@ -569,6 +569,116 @@ static void test_docx_probe(void **state) {
     unlink(path);
 }
 
+/* ---- PDF ---------------------------------------------------------------------------- */
+
+/* A PDF with one line of text on each of n pages (Helvetica, no font
+ * file), written with exact xref offsets (ISO 32000-1 section 7.5.4). */
+static char *make_pdf(int n, int claimed, const char *path) {
+    ms_buf_t b, body;
+    ms_buf_init(&b);
+    int64_t *off = calloc((size_t)(4 + 2 * n), sizeof *off);
+    ms_buf_puts(&b, "%PDF-1.4\n");
+    int obj = 0;
+#define OBJ(...)                                                                                   \
+    do {                                                                                           \
+        off[obj] = (int64_t)b.len;                                                                 \
+        ms_buf_printf(&b, "%d 0 obj\n", ++obj);                                                    \
+        ms_buf_printf(&b, __VA_ARGS__);                                                            \
+        ms_buf_puts(&b, "\nendobj\n");                                                             \
+    } while (0)
+    OBJ("<< /Type /Catalog /Pages 2 0 R >>");
+    ms_buf_init(&body);
+    for (int i = 0; i < n; i++)
+        ms_buf_printf(&body, "%d 0 R ", 4 + 2 * i);
+    OBJ("<< /Type /Pages /Kids [%s] /Count %d >>", ms_buf_cstr(&body), claimed ? claimed : n);
+    OBJ("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+    for (int i = 0; i < n; i++) {
+        char text[128];
+        int len = snprintf(text, sizeof text, "BT /F1 12 Tf 72 720 Td (Page %d says hello.) Tj ET",
+                           i + 1);
+        OBJ("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 "
+            "R >> >> /Contents %d 0 R >>",
+            5 + 2 * i);
+        OBJ("<< /Length %d >>\nstream\n%s\nendstream", len, text);
+    }
+#undef OBJ
+    int64_t xref = (int64_t)b.len;
+    ms_buf_printf(&b, "xref\n0 %d\n0000000000 65535 f \n", obj + 1);
+    for (int i = 0; i < obj; i++)
+        ms_buf_printf(&b, "%010lld 00000 n \n", (long long)off[i]);
+    ms_buf_printf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%lld\n%%%%EOF\n", obj + 1,
+                  (long long)xref);
+    FILE *f = fopen(path, "wb");
+    fwrite(b.data, 1, b.len, f);
+    fclose(f);
+    free(off);
+    ms_buf_free(&body);
+    return ms_buf_take(&b);
+}
+
+typedef struct {
+    int calls, last, backwards;
+} progress_t;
+
+static void on_progress(void *ctx, int pct) {
+    progress_t *p = ctx;
+    p->backwards |= pct < p->last;
+    p->last = pct;
+    p->calls++;
+}
+
+static void test_pdf_pages_progress_limits(void **state) {
+    (void)state;
+    char path[] = "/tmp/ms-pdf-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    free(make_pdf(12, 0, path));
+    progress_t pr = {0};
+    ms_extract_limits_t lim = LIMITS;
+    lim.max_pages = 20;
+    lim.progress = on_progress;
+    lim.ctx = &pr;
+    ms_extract_result_t r;
+    assert_int_equal(ms_extract_file(MS_FILE_PDF, path, &lim, &r), 0);
+    assert_int_equal(r.pages, 12);
+    assert_int_equal(r.nsections, 12);
+    for (size_t i = 0; i < r.nsections; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "Page %zu says hello.", i + 1);
+        assert_int_equal(r.sections[i].page, (int)i + 1);
+        assert_non_null(strstr(r.sections[i].text, want));
+    }
+    assert_true(pr.calls >= 12 && pr.last == 100 && !pr.backwards);
+    ms_extract_result_free(&r);
+    /* Over extract_max_pages: refused before any page is read. */
+    lim.max_pages = 5;
+    pr = (progress_t){0};
+    assert_int_equal(ms_extract_file(MS_FILE_PDF, path, &lim, &r), MS_ETOOBIG);
+    assert_string_equal(r.code, "too_many_pages");
+    assert_non_null(strstr(r.message, "12 pages"));
+    assert_int_equal(pr.calls, 0);
+    ms_extract_result_free(&r);
+    /* Text limit: cut, not failed. */
+    lim.max_pages = 20;
+    lim.max_text_bytes = 30;
+    lim.progress = NULL;
+    assert_int_equal(ms_extract_file(MS_FILE_PDF, path, &lim, &r), 0);
+    assert_true(r.truncated && r.chars <= 30);
+    ms_extract_result_free(&r);
+    /* Damaged: a clear error. */
+    FILE *f = fopen(path, "wb");
+    fputs("%PDF-1.4\nthis is not a PDF at all\n", f);
+    fclose(f);
+    assert_int_equal(ms_extract_file(MS_FILE_PDF, path, &LIMITS, &r), MS_EFORMAT);
+    assert_string_equal(r.code, "malformed_file");
+    ms_extract_result_free(&r);
+    /* Types that are not extracted say why. */
+    assert_int_equal(ms_extract_file(MS_FILE_DOC, path, &LIMITS, &r), MS_EINVAL);
+    assert_string_equal(r.code, "unsupported_type");
+    ms_extract_result_free(&r);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sniff_magic),        cmocka_unit_test(test_sniff_text),
@@ -577,7 +687,7 @@ int main(void) {
         cmocka_unit_test(test_multipart_boundary), cmocka_unit_test(test_blob_local),
         cmocka_unit_test(test_text_sections),      cmocka_unit_test(test_passages),
         cmocka_unit_test(test_docx_structure),     cmocka_unit_test(test_docx_hostile),
-        cmocka_unit_test(test_docx_probe),
+        cmocka_unit_test(test_docx_probe),         cmocka_unit_test(test_pdf_pages_progress_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
