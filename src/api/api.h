@@ -101,6 +101,9 @@ typedef struct ms_http_req {
     const void *route;     /**< the matched route (routes.c) */
     /** A streaming route's sink, else NULL (then body_keep is 0 too). */
     const ms_http_sink_t *sink;
+    /** The whole body's deadline in seconds when the route sets its own
+     * (uploads: upload_timeout_s); 0: body_timeout_s. */
+    int64_t body_timeout_s;
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */

@@ -218,6 +218,7 @@ int ms_api_begin(ms_http_req_t *r) {
     if (route->json == BODY_STREAM && route->auth) {
         r->sink = &ms_api_attachment_sink;
         r->body_limit = ms_api_attachment_body_limit(cfg);
+        r->body_timeout_s = cfg->upload_timeout_s;
     }
     if (r->body_too_large || r->content_length > r->body_limit) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");

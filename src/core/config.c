@@ -95,6 +95,8 @@ static const cfg_directive_t directives[] = {
      "extracted text kept per attachment"},
     {"download-budget-bytes", I(download_budget_bytes, 1024, INT64_C(1) << 40), 0,
      "attachment bytes being downloaded at once"},
+    {"upload-timeout-s", I(upload_timeout_s, 1, 86400), 0,
+     "attachment upload body deadline, seconds"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -166,6 +168,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->extract_timeout_s = 120;
     c->extract_max_text_bytes = 4 * 1024 * 1024;
     c->download_budget_bytes = 256 * 1024 * 1024;
+    c->upload_timeout_s = 300;
 }
 
 void ms_config_free(ms_config_t *c) {

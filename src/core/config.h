@@ -86,6 +86,7 @@ typedef struct {
     int64_t extract_timeout_s;      /**< seconds one file's extraction may take */
     int64_t extract_max_text_bytes; /**< extracted text kept per file (the rest is cut) */
     int64_t download_budget_bytes;  /**< attachment bytes being downloaded at once (503 above) */
+    int64_t upload_timeout_s;       /**< an upload's whole body must arrive within (408 after) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -216,3 +216,48 @@ def test_interrupted_extraction_is_reported(start_server):
     again = s2.api("GET", f"/api/messages/{mid}/attachments", tok).json()[0]
     assert (again["status"], again["error"]) == (got["status"], got["error"])  # stored
     assert s2.api("DELETE", f"/api/attachments/{a['id']}", tok).status_code == 204
+
+
+def _raw_upload(server, token, mid, pieces, gap):
+    """Sends an upload in pieces with a pause between them; returns the
+    status line the server answers."""
+    import socket
+    import time as _t
+    body = b"".join(pieces)
+    head = (f"POST /api/messages/{mid}/attachments HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        s.sendall(head + pieces[0])
+        for p in pieces[1:]:
+            _t.sleep(gap)
+            try:
+                s.sendall(p)
+            except OSError:
+                break
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\r\n")[0].decode()
+    finally:
+        s.close()
+
+
+def test_upload_deadline_is_its_own(start_server):
+    pieces = [b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.txt\"\r\n\r\n",
+              b"A slow but steady upload.\n", b"\r\n--b--\r\n"]
+    # body_timeout_s does not cut an upload; upload_timeout_s does.
+    s = start_server(word_interval_ms=0, body_timeout_s=1, upload_timeout_s=30)
+    tok = s.register()["access_token"]
+    mid = chat(s, tok, s.create_conversation(tok)["id"], "Files.")["user_message"]["id"]
+    assert _raw_upload(s, tok, mid, pieces, 0.8).startswith("HTTP/1.1 201")
+    s2 = start_server(word_interval_ms=0, body_timeout_s=30, upload_timeout_s=1)
+    tok2 = s2.register()["access_token"]
+    mid2 = chat(s2, tok2, s2.create_conversation(tok2)["id"], "Files.")["user_message"]["id"]
+    assert " 408 " in _raw_upload(s2, tok2, mid2, pieces, 1.5) + " "
+    assert blobs(s2) == []
