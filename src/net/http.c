@@ -223,8 +223,8 @@ static void watch_in(ms_http_rx_t *rx, int64_t in_ms) {
 
 /* The body deadline: the route's own (uploads) or body_timeout_s. */
 static void watch(ms_http_rx_t *rx) {
-    int64_t s = rx->req && rx->req->body_timeout_s ? rx->req->body_timeout_s
-                                                   : rx->api->cfg->body_timeout_s;
+    int64_t s =
+        rx->req && rx->req->body_timeout_s ? rx->req->body_timeout_s : rx->api->cfg->body_timeout_s;
     watch_in(rx, s * 1000);
 }
 
