@@ -244,6 +244,7 @@ typedef struct {
     char *query;
     char *problems; /* the clinical context's problems as search words, or NULL */
     int k;
+    char conversation_id[MS_ID_LEN], user_id[MS_ID_LEN]; /* the search's scope */
     ms_kb_hit_t *hits;
     size_t nhits;
     int rc;
@@ -281,16 +282,16 @@ static char *build_query(const char *question, json_t *history) {
  * list), and the two searches are fused with the problems' one weighted
  * lower (context.c). The question's own search alone decides which passages
  * may be used. */
-static int retrieve_with_problems(ms_kb_t *kb, retrieve_job_t *j) {
+static int retrieve_with_problems(ms_kb_t *kb, const ms_kb_scope_t *scope, retrieve_job_t *j) {
     int pool_k = j->k * 4 < RETRIEVE_POOL_MIN   ? RETRIEVE_POOL_MIN
                  : j->k * 4 > RETRIEVE_POOL_MAX ? RETRIEVE_POOL_MAX
                                                 : j->k * 4;
     ms_kb_hit_t *pool = NULL, *boost = NULL;
     size_t npool = 0, nboost = 0;
-    int rc = ms_kb_find(kb, j->query, pool_k, &pool, &npool);
+    int rc = ms_kb_find_in(kb, scope, j->query, pool_k, &pool, &npool);
     if (rc)
         return rc;
-    rc = ms_kb_find(kb, j->problems, pool_k, &boost, &nboost);
+    rc = ms_kb_find_in(kb, scope, j->problems, pool_k, &boost, &nboost);
     if (rc) {
         /* The second ranking only re-orders: without it, the question's. */
         ms_kb_hits_free(boost, nboost);
@@ -307,12 +308,14 @@ static void retrieve_run(ms_store_t *st, void *arg) {
     retrieve_job_t *j = arg;
     int64_t t0 = ms_mono_us();
     ms_kb_t *kb = ms_work_thread_kb();
+    /* The conversation's attachments rank with the knowledge base. */
+    ms_kb_scope_t scope = {.conversation_id = j->conversation_id, .user_id = j->user_id};
     if (!kb)
         j->rc = MS_EIO;
     else if (j->problems)
-        j->rc = retrieve_with_problems(kb, j);
+        j->rc = retrieve_with_problems(kb, &scope, j);
     else
-        j->rc = ms_kb_find(kb, j->query, j->k, &j->hits, &j->nhits);
+        j->rc = ms_kb_find_in(kb, &scope, j->query, j->k, &j->hits, &j->nhits);
     j->us = ms_mono_us() - t0;
 }
 
@@ -369,6 +372,8 @@ static void retrieve_stage(ms_turn_t *t) {
     j->query = build_query(t->question, t->history);
     j->problems = ms_clinical_problem_terms(t->context, RETRIEVE_PROBLEM_BYTES);
     j->k = (int)c->cfg->kb_top_k;
+    memcpy(j->conversation_id, s->conversation_id, MS_ID_LEN);
+    memcpy(j->user_id, s->user_id, MS_ID_LEN);
     char tcid[MS_ID_LEN];
     ms_id_new(tcid);
     json_t *call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name", "kb_search",

@@ -77,6 +77,14 @@ typedef struct ms_store_ops {
     int (*clinical_delete)(ms_store_t *st, const char *user_id, const char *id);
     int (*clinical_bind)(ms_store_t *st, const char *user_id, const char *conversation_id,
                          const char *context_id);
+    int (*attachment_create)(ms_store_t *st, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+    int (*attachment_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*attachment_list)(ms_store_t *st, const char *user_id, const char *message_id,
+                           json_t **out);
+    int (*attachment_delete)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*attachment_update)(ms_store_t *st, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
 
     int (*node_register)(ms_store_t *st, const ms_node_t *node);
     int (*node_list)(ms_store_t *st, int64_t now_ms, ms_node_t **out, size_t *n);

@@ -194,6 +194,30 @@ static const char *const migrations[] = {
     "  REFERENCES clinical_contexts(id) ON DELETE SET NULL;"
     "CREATE INDEX conversations_clinical_context ON conversations(clinical_context_id)"
     "  WHERE clinical_context_id IS NOT NULL;",
+    /* 8: files attached
+     * to a message (src/store/attachments.c). The bytes live behind the
+     * blob seam under the row's id; conversation_id and user_id are the
+     * message's, kept here so ownership checks and the cascade on a
+     * conversation or user delete need no join. */
+    "CREATE TABLE attachments ("
+    "  id TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  file_name TEXT NOT NULL,"
+    "  file_type TEXT NOT NULL,"
+    "  mime_type TEXT NOT NULL,"
+    "  file_size INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'extracting', 'ready', 'failed')),"
+    "  progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX attachments_message ON attachments(message_id, created_at);"
+    "CREATE INDEX attachments_conversation ON attachments(conversation_id);",
 };
 
 int ms__store_schema_version(void) {

@@ -207,6 +207,31 @@ int ms_store_clinical_bind(ms_store_t *st, const char *user_id, const char *conv
     return st->ops->clinical_bind(st, user_id, conversation_id, context_id);
 }
 
+int ms_store_attachment_create(ms_store_t *st, const char *user_id, const char *message_id,
+                               const ms_attachment_new_t *a, json_t **out) {
+    return st->ops->attachment_create(st, user_id, message_id, a, out);
+}
+
+int ms_store_attachment_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_get(st, user_id, id, out);
+}
+
+int ms_store_attachment_list(ms_store_t *st, const char *user_id, const char *message_id,
+                             json_t **out) {
+    return st->ops->attachment_list(st, user_id, message_id, out);
+}
+
+int ms_store_attachment_delete(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_delete(st, user_id, id, out);
+}
+
+int ms_store_attachment_update(ms_store_t *st, const char *id, const char *status, int progress,
+                               const char *error_code, const char *error_message,
+                               json_t *metadata) {
+    return st->ops->attachment_update(st, id, status, progress, error_code, error_message,
+                                      metadata);
+}
+
 int ms_store_node_register(ms_store_t *st, const ms_node_t *node) {
     return st->ops->node_register(st, node);
 }

@@ -177,4 +177,14 @@ int ms__sq_share_accesses(ms_store_t *base, const char *user_id, const char *con
 /* Whether folder_id is one of user_id's folders (folders.c): 0, MS_ENOENT. */
 int ms__store_folder_owned(sq_store_t *st, const char *user_id, const char *folder_id);
 
+/* Attachments (attachments.c). */
+int ms__sq_attachment_create(ms_store_t *base, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+int ms__sq_attachment_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_list(ms_store_t *base, const char *user_id, const char *message_id,
+                           json_t **out);
+int ms__sq_attachment_delete(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_update(ms_store_t *base, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
+
 #endif
