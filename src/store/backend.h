@@ -71,6 +71,9 @@ typedef struct ms_store_ops {
     int (*node_renew)(ms_store_t *st, const char *node_id, int64_t lease_expires);
     int (*node_release)(ms_store_t *st, const char *node_id);
     int (*recover)(ms_store_t *st, int64_t now_ms, const char *suffix, int *count);
+
+    int (*message_tools_put)(ms_store_t *st, const char *msg_id, json_t *tools);
+    int (*tools_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
 } ms_store_ops_t;
 
 /** The base every backend connection starts with. */

@@ -420,6 +420,8 @@ static const ms_store_ops_t sqlite_ops = {
     .node_renew = ms__sq_node_renew,
     .node_release = ms__sq_node_release,
     .recover = ms__sq_recover,
+    .message_tools_put = ms__sq_message_tools_put,
+    .tools_by_conversation = ms__sq_tools_by_conversation,
 };
 
 const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};

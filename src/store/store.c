@@ -194,3 +194,11 @@ int ms_store_node_release(ms_store_t *st, const char *node_id) {
 int ms_store_recover(ms_store_t *st, int64_t now_ms, const char *suffix, int *count) {
     return st->ops->recover(st, now_ms, suffix, count);
 }
+
+int ms_store_message_tools_put(ms_store_t *st, const char *msg_id, json_t *tools) {
+    return st->ops->message_tools_put(st, msg_id, tools);
+}
+
+int ms_store_tools_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out) {
+    return st->ops->tools_by_conversation(st, conversation_id, out);
+}

@@ -138,5 +138,7 @@ int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *
 int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
 int ms__sq_node_release(ms_store_t *base, const char *node_id);
 int ms__sq_recover(ms_store_t *base, int64_t now_ms, const char *suffix, int *count);
+int ms__sq_message_tools_put(ms_store_t *base, const char *msg_id, json_t *tools);
+int ms__sq_tools_by_conversation(ms_store_t *base, const char *conversation_id, json_t **out);
 
 #endif

@@ -14,8 +14,13 @@
 #include "cite/cite_int.h"
 #include "core/ms.h"
 
+#include "kb/kb.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Formats c (a JSON text) in style; accessed "YYYY-MM-DD" or NULL. */
 static ms_cite_ref_t fmt(const char *json, ms_cite_style_t style, const char *accessed) {
@@ -735,6 +740,211 @@ static void test_styles_and_bad_input(void **state) {
     ms_cite_ref_free(&r);
 }
 
+/* ---- PubMed import to citation ------------------------------------------------- */
+
+typedef struct {
+    char dir[64];
+    ms_kb_t *kb;
+} kbfx_t;
+
+static int kb_setup(void **state) {
+    kbfx_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/ms-test-cite-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(ms_kb_open(f->dir, &f->kb), 0);
+    *state = f;
+    return 0;
+}
+
+static int kb_teardown(void **state) {
+    kbfx_t *f = *state;
+    ms_kb_close(f->kb);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static char *write_tmp(kbfx_t *f, const char *name, const char *body, size_t n) {
+    char *p = malloc(256);
+    snprintf(p, 256, "%s/%s", f->dir, name);
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(body, 1, n, fp), n);
+    fclose(fp);
+    return p;
+}
+
+static int import_path(kbfx_t *f, const char *path, ms_kb_import_stats_t *st) {
+    const char *paths[] = {path};
+    return ms_kb_import_files(f->kb, MS_KB_PUBMED, paths, 1, NULL, NULL, st);
+}
+
+/* The one hit for query, as the answer's citation [1]. */
+static json_t *cite_top(kbfx_t *f, const char *query, const char *want_id) {
+    ms_kb_hit_t *h = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_kb_find(f->kb, query, 3, &h, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(h[0].id, want_id);
+    size_t cited = 0;
+    json_t *c = ms_kb_citations(h, n, &cited, 1);
+    ms_kb_hits_free(h, n);
+    json_t *one = json_incref(json_array_get(c, 0));
+    json_decref(c);
+    return one;
+}
+
+static const char *js(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+/* tests/data/pubmed_sample.xml: a structured abstract, four authors (one
+ * with a suffix, non-Latin and accented names), MedlinePgn, a MedlineDate,
+ * a collective author, an article without an abstract and a book record. */
+static void test_pubmed_import_to_citation(void **state) {
+    kbfx_t *f = *state;
+    ms_kb_import_stats_t st;
+    assert_int_equal(import_path(f, MS_TEST_DATA "/pubmed_sample.xml", &st), 0);
+    assert_int_equal(st.documents, 2);
+    assert_int_equal(st.passages, 2);
+    assert_int_equal(st.skipped, 2); /* no abstract; a book */
+
+    json_t *c = cite_top(f, "tailored telephone counseling mammography HMO", "10808977");
+    /* Seed 002's members, from the record. */
+    assert_string_equal(js(c, "title"), "Tailored telephone counseling & print materials for "
+                                        "mammography screening: a randomized trial.");
+    assert_string_equal(js(c, "source_type"), "pubmed");
+    assert_string_equal(js(c, "pmid"), "10808977");
+    assert_string_equal(js(c, "doi"), "10.5555/medstream.test.0001");
+    assert_string_equal(js(c, "journal"), "American journal of preventive medicine");
+    assert_string_equal(js(c, "volume"), "18");
+    assert_string_equal(js(c, "issue"), "4");
+    assert_string_equal(js(c, "pages"), "284-7");
+    assert_string_equal(js(c, "publication_date"), "2000-05-09");
+    assert_string_equal(js(c, "url"), "https://pubmed.ncbi.nlm.nih.gov/10808977/");
+    json_t *au = json_object_get(c, "authors");
+    assert_int_equal(json_array_size(au), 4);
+    assert_string_equal(json_string_value(json_array_get(au, 1)), "M\xc3\xbcller, J\xc3\xbcrgen");
+    assert_string_equal(json_string_value(json_array_get(au, 3)), "Okafor, Chidi, Jr");
+    json_int_t rel = json_integer_value(json_object_get(c, "relevance_score"));
+    assert_true(rel > 0 && rel <= 100);
+    assert_true(!strncmp(js(c, "quoted_text"), "Telephone counseling and tailored print", 39));
+    json_t *ctx = json_object_get(c, "context");
+    assert_string_equal(js(ctx, "journal_abbrev"), "Am J Prev Med");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ctx, "mesh"), 0)),
+                        "Cost-Benefit Analysis");
+    /* ... and the references they make. */
+    ms_cite_date_t acc = {2024, 5, 1};
+    ms_cite_ref_t r;
+    assert_int_equal(ms_cite_format(c, MS_CITE_VANCOUVER, &acc, &r), 0);
+    assert_string_equal(r.text,
+                        "Rivera AM, M\xc3\xbcller J, \xce\xa0\xce\xb1\xcf\x80\xce\xb1"
+                        "\xce\xb4\xce\xbf\xcf\x80\xce\xbf\xcf\x8d\xce\xbb\xce\xbf"
+                        "\xcf\x85 \xce\x95, Okafor C Jr. Tailored telephone counseling & print "
+                        "materials for mammography screening: a randomized trial. Am J Prev "
+                        "Med. 2000 May 9;18(4):284-7. doi: 10.5555/medstream.test.0001.");
+    ms_cite_ref_free(&r);
+    assert_int_equal(ms_cite_format(c, MS_CITE_APA, &acc, &r), 0);
+    static const char apa_head[] = "Rivera, A. M., M\xc3\xbcller, J., ";
+    assert_true(!strncmp(r.text, apa_head, strlen(apa_head)));
+    assert_non_null(strstr(r.text,
+                           "& Okafor, C., Jr. (2000). Tailored telephone counseling & print "
+                           "materials for mammography screening: A randomized trial. "
+                           "American journal of preventive medicine, 18(4), 284\xe2\x80\x93"
+                           "287. https://doi.org/10.5555/medstream.test.0001"));
+    ms_cite_ref_free(&r);
+    json_decref(c);
+
+    c = cite_top(f, "double balloon enteroscopy community hospital", "23831910");
+    assert_string_equal(js(c, "publication_date"), "2013-07"); /* MedlineDate "2013 Jul-Aug" */
+    assert_string_equal(js(c, "pages"), "1103-1109");          /* StartPage, EndPage */
+    assert_string_equal(js(c, "doi"), "10.5555/medstream.test.0002"); /* from ArticleIdList */
+    assert_string_equal(js(json_object_get(c, "context"), "pmcid"), "PMC0000002");
+    assert_int_equal(ms_cite_format(c, MS_CITE_CHICAGO, &acc, &r), 0);
+    assert_string_equal(r.text, "Nakamura, Keiko, and Community Enteroscopy Study Group. 2013. "
+                                "\xe2\x80\x9c"
+                                "Double-Balloon Enteroscopy in a Community Hospital: A "
+                                "Ten-Year Experience.\xe2\x80\x9d Journal of Community "
+                                "Gastroenterology 7, no. 2 (July): 1103\xe2\x80\x93"
+                                "9. "
+                                "https://doi.org/10.5555/medstream.test.0002.");
+    ms_cite_ref_free(&r);
+    json_decref(c);
+}
+
+/* What a file must not be able to do: a root that is not PubMed, a file
+ * cut off mid-record (the whole records before it stay), entity expansion
+ * ("billion laughs") and external entities (XXE), an abstract far over the
+ * limit. */
+static void test_pubmed_hostile_input(void **state) {
+    kbfx_t *f = *state;
+    ms_kb_import_stats_t st;
+    static const char other[] = "<?xml version=\"1.0\"?><Document id=\"1\"/>";
+    char *p = write_tmp(f, "other.xml", other, sizeof other - 1);
+    assert_int_equal(import_path(f, p, &st), MS_EFORMAT);
+    assert_non_null(strstr(ms_kb_errmsg(), "not a PubMed file"));
+    free(p);
+
+    static const char rec[] =
+        "<PubmedArticle><MedlineCitation><PMID>%d</PMID><Article><ArticleTitle>Title %d"
+        "</ArticleTitle><Abstract><AbstractText>%s</AbstractText></Abstract></Article>"
+        "</MedlineCitation></PubmedArticle>";
+    ms_buf_t b;
+    ms_buf_init(&b);
+    ms_buf_puts(&b, "<PubmedArticleSet>");
+    ms_buf_printf(&b, rec, 111, 1, "Whole record about zebrafish fins.");
+    ms_buf_puts(&b, "<PubmedArticle><MedlineCitation><PMID>222</PMID><Article><Abst");
+    p = write_tmp(f, "cut.xml", b.data, b.len);
+    assert_int_equal(import_path(f, p, &st), MS_EFORMAT);
+    assert_non_null(strstr(ms_kb_errmsg(), "malformed PubMed XML"));
+    free(p);
+    json_t *c = cite_top(f, "zebrafish fins", "111");
+    json_decref(c);
+
+    ms_buf_reset(&b);
+    ms_buf_puts(&b, "<?xml version=\"1.0\"?><!DOCTYPE PubmedArticleSet ["
+                    "<!ENTITY a \"lollollollollollollollollollol\">"
+                    "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
+                    "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
+                    "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">"
+                    "<!ENTITY x SYSTEM \"file:///etc/passwd\">]><PubmedArticleSet>");
+    ms_buf_printf(&b, rec, 333, 3, "Laughs &d; and secrets &x; about quokka habitats.");
+    ms_buf_puts(&b, "</PubmedArticleSet>");
+    p = write_tmp(f, "laughs.xml", b.data, b.len);
+    int rc = import_path(f, p, &st);
+    assert_true(rc == 0 || rc == MS_EFORMAT);
+    free(p);
+    ms_kb_hit_t *h = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_kb_find(f->kb, "quokka habitats", 3, &h, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_null(strstr(h[i].text, "lollol"));
+        assert_null(strstr(h[i].text, "root:"));
+    }
+    ms_kb_hits_free(h, n);
+
+    ms_buf_reset(&b);
+    ms_buf_puts(&b, "<PubmedArticleSet>");
+    ms_buf_t big;
+    ms_buf_init(&big);
+    for (int i = 0; i < 100000; i++)
+        ms_buf_puts(&big, "walrus tusk ");
+    ms_buf_printf(&b, rec, 444, 4, big.data);
+    ms_buf_puts(&b, "</PubmedArticleSet>");
+    p = write_tmp(f, "big.xml", b.data, b.len);
+    assert_int_equal(import_path(f, p, &st), 0);
+    free(p);
+    assert_int_equal(ms_kb_find(f->kb, "walrus tusk", 1, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(strlen(h[0].text) <= 256 * 1024);
+    assert_true(strlen(h[0].text) > 200 * 1024);
+    ms_kb_hits_free(h, n);
+    ms_buf_free(&big);
+    ms_buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apa_journal_article),
@@ -769,6 +979,8 @@ int main(void) {
         cmocka_unit_test(test_bibtex),
         cmocka_unit_test(test_ris),
         cmocka_unit_test(test_styles_and_bad_input),
+        cmocka_unit_test_setup_teardown(test_pubmed_import_to_citation, kb_setup, kb_teardown),
+        cmocka_unit_test_setup_teardown(test_pubmed_hostile_input, kb_setup, kb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
