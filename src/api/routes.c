@@ -50,6 +50,11 @@ static const route_t routes[] = {
     {MS_HTTP_PUT, "/api/messages/{id}/feedback", 1, 1, 0, NULL, ms_api_feedback_put, STORE},
     {MS_HTTP_GET, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_get, STORE},
     {MS_HTTP_DELETE, "/api/messages/{id}/feedback", 1, 0, 0, NULL, ms_api_feedback_delete, STORE},
+    {MS_HTTP_GET, "/api/messages/{id}/citations", 1, 0, 0, NULL, ms_api_message_citations, STORE},
+    {MS_HTTP_GET, "/api/conversations/{id}/export", 1, 0, 0, NULL, ms_api_conv_export, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/export/markdown", 1, 0, 0, NULL,
+     ms_api_session_export_markdown, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/export/pdf", 1, 0, 0, NULL, ms_api_session_export_pdf, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",

@@ -73,12 +73,21 @@ static void apa_date(const cite_item_t *it, rt_t *rt) {
     rt_put(rt, ". ");
 }
 
+/* Titles keep the source's case (sentence case in PubMed), except that
+ * the first word after a colon is capitalised (APA 6.17). */
 static void apa_title(const cite_item_t *it, rt_t *rt) {
-    const char *t = it->title ? it->title : "Untitled";
+    ms_buf_t t;
+    ms_buf_init(&t);
+    ms_buf_puts(&t, it->title ? it->title : "Untitled");
+    for (size_t i = 0; i + 2 < t.len; i++)
+        if (t.data[i] == ':' && t.data[i + 1] == ' ' && t.data[i + 2] >= 'a' &&
+            t.data[i + 2] <= 'z')
+            t.data[i + 2] = (char)(t.data[i + 2] - 'a' + 'A');
     if (it->kind == ITEM_ARTICLE)
-        rt_put(rt, t);
+        rt_put(rt, ms_buf_cstr(&t));
     else
-        rt_ital(rt, t);
+        rt_ital(rt, ms_buf_cstr(&t));
+    ms_buf_free(&t);
     rt_stop(rt, 1);
 }
 

@@ -3,7 +3,7 @@
  * The seed-002 members are read from the top level (title, url, authors,
  * publication_date, journal, volume, issue, pages, doi, pmid); the extras
  * a style may need from "context" (site, publisher, place, country,
- * journal_abbrev, season, updated, copyright, kind); what a source code
+ * journal_abbrev, season, updated, copyright, accessed, kind); what a source code
  * tells (ms_cite_source) fills what the citation leaves out. */
 #include "cite/cite_int.h"
 
@@ -150,7 +150,9 @@ void cite_item_read(json_t *c, const ms_cite_date_t *accessed, cite_item_t *it) 
             it->date.year = (int)json_integer_value(y);
     }
     ms_cite_parse_date(str(ctx, "updated"), &it->updated);
-    if (accessed)
+    /* context.accessed, when a producer recorded when it consulted the
+     * source, wins over the caller's date. */
+    if (ms_cite_parse_date(str(ctx, "accessed"), &it->accessed) != 0 && accessed)
         it->accessed = *accessed;
 }
 

@@ -83,6 +83,11 @@ static const cfg_directive_t directives[] = {
     {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
     {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
     {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
+    {"export-max-messages", I(export_max_messages, 1, 1000000), 0,
+     "messages a conversation export may hold (413 above)"},
+    {"export-max-bytes", I(export_max_bytes, 1024, INT64_C(1) << 32), 0,
+     "message text a conversation export may hold (413 above)"},
+    {"export-max-pages", I(export_max_pages, 1, 100000), 0, "pages a PDF export may have"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -146,6 +151,9 @@ void ms_config_defaults(ms_config_t *c) {
     c->pool_queue_max = 4096;
     c->node_name = ms_xstrdup("");
     c->lease_ms = 15000;
+    c->export_max_messages = 2000;
+    c->export_max_bytes = 4 * 1024 * 1024;
+    c->export_max_pages = 500;
 }
 
 void ms_config_free(ms_config_t *c) {
