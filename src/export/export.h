@@ -63,6 +63,10 @@ json_t *ms_export_citations(json_t *message);
 /** Every distinct source the messages cite, in order of first citation,
  * renumbered 1..N ("index"), for the conversation's bibliography. */
 json_t *ms_export_sources(json_t *messages);
+/** s shortened to at most max_chars characters, cut at a space, with
+ * "…" when cut (a long question shown as a tool call's query), appended
+ * to out. */
+void ms_export_short(const char *s, size_t max_chars, ms_buf_t *out);
 /** The "Result" line of a tool call: "5 passages found in 3.2 ms: Gout
  * (GHR_0000123_Sec1), ..." (or the error), appended to out. */
 void ms_export_tool_summary(json_t *tool, ms_buf_t *out);

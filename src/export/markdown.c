@@ -78,9 +78,13 @@ static void tools_md(ms_buf_t *b, json_t *tools) {
         const char *q =
             json_string_value(json_object_get(json_object_get(t, "arguments"), "query"));
         if (q) {
+            ms_buf_t qs;
+            ms_buf_init(&qs);
+            ms_export_short(q, 160, &qs);
             ms_buf_puts(b, " (query: ");
-            inline_text(b, q);
+            inline_text(b, ms_buf_cstr(&qs));
             ms_buf_puts(b, ")");
+            ms_buf_free(&qs);
         }
         ms_buf_puts(b, "\n\n");
         char *args = json_dumps(json_object_get(t, "arguments"),

@@ -88,6 +88,27 @@ json_t *ms_export_sources(json_t *messages) {
     return out;
 }
 
+void ms_export_short(const char *s, size_t max_chars, ms_buf_t *out) {
+    size_t n = strlen(s ? s : ""), chars = 0, cut = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (((unsigned char)s[i] & 0xc0) != 0x80 && ++chars > max_chars) {
+            cut = i;
+            break;
+        }
+    }
+    if (!cut) {
+        ms_buf_append(out, s, n);
+        return;
+    }
+    size_t at = cut;
+    while (at > cut / 2 && s[at] != ' ')
+        at--;
+    if (s[at] != ' ')
+        at = cut;
+    ms_buf_append(out, s, at);
+    ms_buf_puts(out, "\xe2\x80\xa6");
+}
+
 void ms_export_tool_summary(json_t *tool, ms_buf_t *out) {
     json_t *res = json_object_get(tool, "result");
     const char *err = json_string_value(json_object_get(res, "error"));

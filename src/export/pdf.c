@@ -386,7 +386,11 @@ static void tools_block(pdf_t *p, json_t *tools) {
         ms_buf_t sum;
         ms_buf_init(&sum);
         ms_export_tool_summary(t, &sum);
-        char *ne = esc(name ? name : "tool"), *qe = esc(q ? q : ""), *se = esc(sum.data);
+        ms_buf_t qs;
+        ms_buf_init(&qs);
+        ms_export_short(q, 160, &qs);
+        char *ne = esc(name ? name : "tool"), *qe = esc(ms_buf_cstr(&qs)), *se = esc(sum.data);
+        ms_buf_free(&qs);
         char *m = g_strdup_printf("<b>Tool call</b>  <tt>%s</tt>%s%s%s\n<b>Result</b>  %s", ne,
                                   q ? "  \xc2\xb7  query \xe2\x80\x9c" : "", qe,
                                   q ? "\xe2\x80\x9d" : "", se);
