@@ -14,20 +14,28 @@ export interface Conversation {
   message_count: number;
 }
 
+/** docs/protocol.md "Citation" (seed 002's structured citation). */
 export interface Citation {
   index: number;
   source_id: string | null;
   source_type: string | null;
   title: string | null;
+  subtitle?: string;
   url: string | null;
   source_name: string | null;
+  /** 0..100 */
   relevance_score: number | null;
   quoted_text: string | null;
-  pmid?: string;
-  doi?: string;
   authors?: string[];
-  journal?: string;
+  publication_date?: string | null;
+  journal?: string | null;
+  volume?: string | null;
+  issue?: string | null;
+  pages?: string | null;
+  doi?: string | null;
+  pmid?: string | null;
   year?: number;
+  context?: Record<string, unknown> | null;
 }
 
 export interface Feedback {
