@@ -9,21 +9,15 @@ check cannot pass by sending nothing at all.
 The upstream is a minimal OpenAI-compatible server on loopback
 (`POST /v1/chat/completions`, stream: Server-Sent Events ending in
 `data: [DONE]`, as OpenAI's API reference shows) that records every body.
-
-Needs the provider registry and the route stage (branch wip-llm: config
-`providers` / `routes`, `--default-route`); skipped, saying so, on a
-binary without them. At merge, tests/e2e/fake_llm.py may replace FakeOpenAI.
 """
 
 import json
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from medstream_e2e import (child_env, connect, free_port, medstream_bin, recv_event, run,
-                           send_message)
+from medstream_e2e import connect, free_port, recv_event, run, send_message
 
 PHI_MESSAGES = {
     "mrn": ("Which statin for pt MRN 22334455 with CKD stage 3?", ["22334455"]),
@@ -32,18 +26,6 @@ PHI_MESSAGES = {
     "unsure": ("Is the result 48213 worrying for hepatitis B?", ["48213"]),
 }
 CLEAN_MESSAGE = "What is the first-line treatment of gout?"
-
-
-def has_provider_registry():
-    r = subprocess.run([medstream_bin(), "serve", "--help"], capture_output=True, timeout=60,
-                       env=child_env())
-    return b"--default-route" in r.stdout + r.stderr
-
-
-pytestmark = pytest.mark.skipif(
-    not has_provider_registry(),
-    reason="this medstream has no provider registry (--default-route, config providers/routes: "
-           "branch wip-llm); the recorded-bodies PHI check runs once it is merged")
 
 
 class FakeOpenAI:
