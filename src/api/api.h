@@ -70,7 +70,7 @@ typedef struct ms_http_sink {
 } ms_http_sink_t;
 
 /** What a streaming request holds of the body budget (its sink's buffers). */
-#define MS_HTTP_SINK_RESERVE (96 * 1024)
+#define MS_HTTP_SINK_RESERVE (INT64_C(96) * 1024)
 
 /** One HTTP request and its response. Owned by the network layer, which
  * drops its reference with ms_http_req_unref once the response is written or the

@@ -351,7 +351,7 @@ static void next_attempt(ms_turn_t *t) {
             return;
         }
         ms_log(MS_LOG_WARN, "route_unavailable", "\"route\":\"%s\",\"attempts\":%d",
-               t->route->alias, t->attempt);
+               t->route ? t->route->alias : "", t->attempt);
         gen_end(t, "error",
                 "no model of this route is available now (circuit open or rate limited); try "
                 "again later");
@@ -508,7 +508,7 @@ static json_t *turn_tools(ms_turn_t *t) {
     const char *k;
     json_t *v;
     json_object_foreach(res, k, v) {
-        if (strcmp(k, "tool_call_id") && strcmp(k, "name"))
+        if (strcmp(k, "tool_call_id") != 0 && strcmp(k, "name") != 0)
             json_object_set(result, k, v);
     }
     return json_pack("[{s:O?, s:O?, s:O?, s:o}]", "tool_call_id",

@@ -622,20 +622,52 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Exactly n decimal digits at *p: their value, *p moved past them; -1 when
+ * there are fewer. */
+static int fixed_digits(const char **p, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    return v;
+}
+
+/* "-" or ":" then n digits; -1 when absent. */
+static int sep_digits(const char **p, char sep, int n) {
+    if (**p != sep)
+        return -1;
+    const char *q = *p + 1;
+    int v = fixed_digits(&q, n);
+    if (v >= 0)
+        *p = q;
+    return v;
+}
+
 int ms_clinical_fhir_time(const char *s, int64_t *out_ms) {
-    int y = 0, mo = 1, d = 1, h = 0, mi = 0, sec = 0, used = 0;
-    if (!s || strlen(s) < 4)
+    int mo = 1, d = 1, h = 0, mi = 0, sec = 0;
+    if (!s)
         return MS_EINVAL;
-    int n = sscanf(s, "%4d%n-%2d%n-%2d%n", &y, &used, &mo, &used, &d, &used);
-    if (n < 1 || mo < 1 || mo > 12 || d < 1 || d > 31)
+    const char *p = s;
+    int y = fixed_digits(&p, 4);
+    if (y < 0)
         return MS_EINVAL;
-    const char *p = s + used;
+    if (*p == '-') {
+        if ((mo = sep_digits(&p, '-', 2)) < 0)
+            return MS_EINVAL;
+        if (*p == '-' && (d = sep_digits(&p, '-', 2)) < 0)
+            return MS_EINVAL;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return MS_EINVAL;
     int64_t frac_ms = 0, offset_s = 0;
     if (*p == 'T') {
-        int u2 = 0;
-        if (sscanf(p, "T%2d:%2d:%2d%n", &h, &mi, &sec, &u2) != 3 || h > 23 || mi > 59 || sec > 60)
+        p++;
+        if ((h = fixed_digits(&p, 2)) < 0 || (mi = sep_digits(&p, ':', 2)) < 0 ||
+            (sec = sep_digits(&p, ':', 2)) < 0 || h > 23 || mi > 59 || sec > 60)
             return MS_EINVAL;
-        p += u2;
         if (*p == '.') {
             int digits = 0;
             for (p++; *p >= '0' && *p <= '9'; p++, digits++)
@@ -647,16 +679,18 @@ int ms_clinical_fhir_time(const char *s, int64_t *out_ms) {
         if (*p == 'Z') {
             p++;
         } else if (*p == '+' || *p == '-') {
-            int oh = 0, om = 0;
-            if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
+            int sign = *p == '-' ? -1 : 1;
+            p++;
+            int oh = fixed_digits(&p, 2), om = sep_digits(&p, ':', 2);
+            if (oh < 0 || om < 0 || oh > 23 || om > 59)
                 return MS_EINVAL;
-            offset_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-            p += 6;
+            offset_s = (int64_t)sign * (oh * 3600 + om * 60);
         }
     }
     if (*p)
         return MS_EINVAL;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out_ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - offset_s) * 1000 + frac_ms;
+    *out_ms =
+        ((days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) - offset_s) * 1000 + frac_ms;
     return 0;
 }

@@ -331,11 +331,20 @@ static void end_author(pm_t *p) {
     ms_buf_free(&s);
 }
 
+/* The value of the decimal digits s starts with, at most max of them (what
+ * follows is ignored); 0 when it starts with none. */
+static int leading_number(const char *s, int max) {
+    int v = 0;
+    for (int i = 0; i < max && isdigit((unsigned char)s[i]); i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 static int month_of(const char *s) {
     static const char *const m[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                     "jul", "aug", "sep", "oct", "nov", "dec"};
     if (isdigit((unsigned char)s[0])) {
-        int v = atoi(s);
+        int v = leading_number(s, 3);
         return v >= 1 && v <= 12 ? v : 0;
     }
     for (int i = 0; i < 12; i++)
@@ -359,11 +368,11 @@ static void pub_date(const pm_article_t *a, int *year, char *date, size_t n, con
     *season = NULL;
     const char *yr = a->f[F_YEAR].len ? a->f[F_YEAR].data : NULL;
     if (yr && four_digits(yr)) {
-        y = atoi(yr);
+        y = leading_number(yr, 4);
         if (a->f[F_MONTH].len)
             m = month_of(a->f[F_MONTH].data);
         if (m && a->f[F_DAY].len) {
-            d = atoi(a->f[F_DAY].data);
+            d = leading_number(a->f[F_DAY].data, 3);
             if (d < 1 || d > 31)
                 d = 0;
         }
@@ -373,7 +382,7 @@ static void pub_date(const pm_article_t *a, int *year, char *date, size_t n, con
         }
     } else if (a->f[F_MEDLINEDATE].len && four_digits(a->f[F_MEDLINEDATE].data)) {
         const char *md = a->f[F_MEDLINEDATE].data;
-        y = atoi(md);
+        y = leading_number(md, 4);
         const char *rest = md + 4;
         while (*rest == ' ')
             rest++;

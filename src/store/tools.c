@@ -10,7 +10,7 @@
 
 /* Longest stored arguments or result (bytes of compact JSON): a summary,
  * never the passages themselves. */
-#define MAX_TOOL_JSON (64 * 1024)
+#define MAX_TOOL_JSON ((size_t)64 * 1024)
 
 static int bind_obj(sqlite3_stmt *s, int col, json_t *v) {
     if (!v || json_is_null(v))

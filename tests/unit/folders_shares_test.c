@@ -606,11 +606,9 @@ static void *viewer_main(void *arg) {
         const char *res = NULL;
         int rc =
             ms_store_share_record(st, v->id, ms_now_ms(), "127.0.0.1", MS_SHARE_VIEWED, 1000, &res);
-        if (rc)
-            v->failed++;
-        else if (!strcmp(res, MS_SHARE_VIEWED))
+        if (rc == 0 && strcmp(res, MS_SHARE_VIEWED) == 0)
             v->viewed++;
-        else if (!strcmp(res, MS_SHARE_VIEW_LIMIT))
+        else if (rc == 0 && strcmp(res, MS_SHARE_VIEW_LIMIT) == 0)
             v->refused++;
         else
             v->failed++;

@@ -594,8 +594,8 @@ static const char *const sse_pieces[] = {
     "data: {\"choices\":[{\"delta\":{\"con", /* an event split across chunks */
     "tent\":\"Hi\"}}],\"usage\":null}\n\n: keep-alive\n\n",
     "data: {\"choices\":[{\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\r\n\r\n",
-    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,"
-    "\"total_tokens\":13}}\n\n",
+    ("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,"
+     "\"total_tokens\":13}}\n\n"),
     "data: [DONE]\n\n",
     "",
 };

@@ -938,8 +938,8 @@ static void test_pubmed_hostile_input(void **state) {
     free(p);
     assert_int_equal(ms_kb_find(f->kb, "walrus tusk", 1, &h, &n), 0);
     assert_int_equal(n, 1);
-    assert_true(strlen(h[0].text) <= 256 * 1024);
-    assert_true(strlen(h[0].text) > 200 * 1024);
+    assert_true(strlen(h[0].text) <= (size_t)256 * 1024);
+    assert_true(strlen(h[0].text) > (size_t)200 * 1024);
     ms_kb_hits_free(h, n);
     ms_buf_free(&big);
     ms_buf_free(&b);
