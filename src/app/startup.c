@@ -61,7 +61,9 @@ static void node_name(const ms_config_t *cfg, char *out, size_t len) {
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
     ms_config_listen(cfg, lhost, sizeof lhost, &port);
-    snprintf(out, len, "%s:%d", host, port);
+    /* Host names are up to 255 bytes, a node's name 127 (ms_node_t in
+     * store.h): the host part is cut to fit, the port is kept. */
+    snprintf(out, len, "%.96s:%d", host, port);
 }
 
 /* Ends the lease of every node on this host whose process is gone (a
