@@ -141,13 +141,15 @@ int ms_kb_init(sqlite3 *db) {
     have = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (have)
-        return 0;
+        return ms_kb__drugs_init(db);
     int rc = ms_kb__begin(db);
     if (rc)
         return rc;
     if ((rc = ms_kb__exec(db, kb_schema_sql)) != 0)
         goto fail;
     if ((rc = ms_kb__names_backfill(db)) != 0)
+        goto fail;
+    if ((rc = ms_kb__drugs_init(db)) != 0)
         goto fail;
     if ((rc = ms_kb__commit(db)) != 0)
         goto fail;
@@ -179,7 +181,8 @@ int ms_kb_parse_format(const char *s, ms_kb_format_t *out) {
     } names[] = {{"medquad", MS_KB_MEDQUAD},
                  {"pubmedqa", MS_KB_PUBMEDQA},
                  {"jsonl", MS_KB_JSONL},
-                 {"text", MS_KB_TEXT}};
+                 {"text", MS_KB_TEXT},
+                 {"drugs", MS_KB_DRUGS}};
     if (!s || !out)
         return MS_EINVAL;
     for (size_t i = 0; i < MS_COUNTOF(names); i++) {
