@@ -86,6 +86,12 @@ typedef struct {
     const char *client_message_id;
     const char *text;
     unsigned flags; /**< MS_ASK_* */
+    /** A workflow request instead of a question (borrowed): {"workflow":
+     * "diagnosis" | "prescription", "data": {...}} as docs/workflows.md
+     * gives it. It is validated first (an invalid one is an
+     * invalid_message error event naming the field and the limit); text is
+     * then ignored: the stored user message is the request's summary. */
+    const json_t *workflow;
 } ms_ask_t;
 
 /** The general form of ms_chat_ask. Refusals arrive as an error event:

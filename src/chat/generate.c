@@ -300,16 +300,28 @@ static void finalise_stage(ms_turn_t *t) {
         if (have)
             ms_buf_puts(&d, "\n\n");
         ms_buf_puts(&d, disclaimer);
-        ms__stream_append_chunk(s, d.data, d.len);
+        /* A workflow's text is not streamed live (its result is): nor is
+         * its disclaimer, which the result carries as a field. */
+        if (t->wf)
+            ms__stream_append_quiet(s, d.data, d.len);
+        else
+            ms__stream_append_chunk(s, d.data, d.len);
         ms_buf_free(&d);
     }
     t->final_status = status_of(t->finish_reason);
-    json_t *citations = ms_chat_citations(t->hits, t->nhits, t->cited, t->ncited);
+    json_t *citations = t->wf_result ? json_incref(json_object_get(t->wf_result, "citations"))
+                                     : ms_chat_citations(t->hits, t->nhits, t->cited, t->ncited);
+    if (!citations)
+        citations = json_array();
     json_t *usage = json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)t->prompt_tokens,
                               "completion_tokens", (json_int_t)t->completion_tokens);
     json_t *complete = json_pack("{s:o, s:s, s:s, s:o, s:s}", "citations", citations, "disclaimer",
                                  disclaimer ? disclaimer : "", "finish_reason", t->finish_reason,
                                  "usage", usage, "status", t->final_status);
+    if (t->wf_result) {
+        json_object_set_new(t->wf_result, "status", json_string(t->final_status));
+        json_object_set(complete, "workflow_result", t->wf_result);
+    }
     ms_replay_put_event(s->replay, MS_REPLAY_COMPLETE, complete);
     json_decref(complete);
     s->state = ST_FINALIZING;

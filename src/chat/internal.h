@@ -25,6 +25,7 @@ typedef enum {
 } stream_state_t;
 
 typedef struct ms_turn ms_turn_t;
+struct ms_wf;
 
 /* A subscriber. Referenced by its owner until ms_sub_close, by the stream it
  * follows while attached, and by work in flight that will emit to it. */
@@ -147,6 +148,13 @@ struct ms_turn {
      * question, the history and the context, for redact mode (phi/phi.h);
      * NULL when nothing was found. Freed with the turn. */
     struct ms_phi_map *phi_map;
+    /* workflow (chat/stage_workflow.c): the run of a diagnosis or
+     * prescription request (NULL for a question), the stage it is at, and
+     * its result once every stage ran (given to finalise). */
+    struct ms_wf *wf;
+    size_t wf_stage;
+    int wf_kb_failed;
+    json_t *wf_result;
 };
 
 struct ms_chat {
@@ -181,6 +189,10 @@ void ms__stream_drop(ms_stream_t *s);
 void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev);
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq);
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len);
+/* Appends to the answer's text (stored, replayed on resume) without a live
+ * message_chunk: a workflow's text summary, which seed 004's clients must
+ * not see as a stream_chunk. Returns the chunk's seq. */
+int64_t ms__stream_append_quiet(ms_stream_t *s, const char *text, size_t len);
 void ms__stream_mark_done(ms_stream_t *s);
 /* Re-counts s->bytes (replay + turn + keys) into chat->mem_bytes. */
 void ms__stream_account(ms_stream_t *s);
@@ -217,6 +229,11 @@ extern const ms_stage_ops_t ms_stage_phi; /* stage_phi.c */
 extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;
+extern const ms_stage_ops_t ms_stage_workflow; /* stage_workflow.c */
+/* The chain of a workflow turn (stage_workflow.c): persist, context,
+ * workflow, finalise. */
+extern const ms_stage_ops_t *const ms__wf_chain[];
+extern const size_t ms__wf_nstages;
 /* The checkpoint sweep over generating turns, and final-write retries. */
 void ms__checkpoint_cb(uv_timer_t *timer);
 /* Shutdown: ends every generating turn as interrupted. */

@@ -201,6 +201,16 @@ void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev) {
 }
 
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
+    int64_t seq = ms__stream_append_quiet(s, text, len);
+    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
+                     .message_id = s->message_id,
+                     .seq = seq,
+                     .text = text,
+                     .text_len = len};
+    ms__stream_emit(s, &ev);
+}
+
+int64_t ms__stream_append_quiet(ms_stream_t *s, const char *text, size_t len) {
     size_t before = ms_replay_bytes(s->replay);
     int64_t seq = ms_replay_append(s->replay, text, len);
     size_t after = ms_replay_bytes(s->replay);
@@ -211,12 +221,7 @@ void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
         if (!s->dropped)
             s->chat->mem_bytes += (int64_t)(after - before);
     }
-    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
-                     .message_id = s->message_id,
-                     .seq = seq,
-                     .text = text,
-                     .text_len = len};
-    ms__stream_emit(s, &ev);
+    return seq;
 }
 
 static void emit_start(ms_stream_t *s, ms_sub_t *sub) {

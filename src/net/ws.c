@@ -243,7 +243,8 @@ static void handle_message(ms_session_t *s) {
                         .conversation_alias = m.conversation_alias,
                         .client_message_id = m.client_message_id,
                         .text = m.text,
-                        .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0};
+                        .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0,
+                        .workflow = m.workflow};
         ms_chat_ask_req(chat, &ask, session_sub(s, 0));
         break;
     }
