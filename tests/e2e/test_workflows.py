@@ -291,3 +291,107 @@ def test_grounded_diagnosis_and_prescription(grounded):
     assert any("warfarin" in str(i).lower() and "aspirin" in str(i).lower() and
                "Significant" in str(i) for i in rr["interactions"]), rr["interactions"]
     assert rr["citations"]
+
+
+# ---- the 20 Synthea patients of ../shared/data/fhir ----
+
+FHIR = SHARED / "fhir"
+# LOINC codes of the vital signs Synthea writes (../shared/data/README.md).
+LOINC = {"8310-5": "temperature", "8867-4": "heart_rate", "9279-1": "respiratory_rate",
+         "59408-5": "spo2", "2708-6": "spo2"}
+PENICILLIN = {"code": "91936005", "display": "Allergy to penicillin"}
+
+
+def _record(bundle):
+    """What a clinician would type from the record: age, sex, active
+    conditions, active medications, allergies (code + display) and the
+    latest vital signs."""
+    res = [e["resource"] for e in bundle["entry"]]
+    pat = next(r for r in res if r["resourceType"] == "Patient")
+    born = int(pat["birthDate"][:4])
+    out = {"age": 2020 - born, "sex": pat.get("gender"), "conditions": [], "medications": [],
+           "allergies": [], "vitals": {}}
+    latest = {}
+    for r in res:
+        t = r["resourceType"]
+        if t == "Condition" and "abatementDateTime" not in r:
+            out["conditions"].append(r["code"]["text"])
+        elif t == "MedicationRequest" and r.get("status") == "active":
+            out["medications"].append(r["medicationCodeableConcept"]["text"])
+        elif t == "AllergyIntolerance":
+            c = r["code"]["coding"][0]
+            out["allergies"].append({"code": c["code"], "display": c["display"]})
+        elif t == "Observation":
+            when = r.get("effectiveDateTime", "")
+            for c in r["code"]["coding"]:
+                if c["code"] in LOINC and "valueQuantity" in r:
+                    key = LOINC[c["code"]]
+                    if when >= latest.get(key, ("",))[0]:
+                        latest[key] = (when, r["valueQuantity"]["value"])
+                elif c["code"] == "55284-4":
+                    comp = {cc["code"]["coding"][0]["code"]: cc["valueQuantity"]["value"]
+                            for cc in r.get("component", [])}
+                    if "8480-6" in comp and "8462-4" in comp and \
+                            when >= latest.get("blood_pressure", ("",))[0]:
+                        latest["blood_pressure"] = (
+                            when, f"{round(comp['8480-6'])}/{round(comp['8462-4'])}")
+    out["vitals"] = {k: v for k, (_, v) in latest.items()}
+    out["conditions"] = sorted(set(out["conditions"]))[:40]
+    out["medications"] = sorted(set(out["medications"]))[:40]
+    return out
+
+
+def _cited(items):
+    return all(i.get("citations") for i in items)
+
+
+def test_synthea_patients(grounded):
+    import json
+    bundles = sorted(FHIR.glob("*.json"))
+    if not bundles:
+        pytest.skip(f"no Synthea patients in {FHIR}")
+    u = grounded.register()
+    records = [_record(json.loads(p.read_text())) for p in bundles]
+
+    async def go():
+        ws = await dopen(grounded, _path(u), u["access_token"])
+        out = []
+        for rec in records:
+            dx = await _seed_run(ws, {"type": "diagnosis", "data": {
+                "symptoms": [{"name": "cough", "severity": "moderate"},
+                             {"name": "fatigue", "severity": "mild"}],
+                "vitals": rec["vitals"],
+                "history": {"age": rec["age"], "sex": rec["sex"], "allergies": rec["allergies"],
+                            "conditions": rec["conditions"], "medications": rec["medications"]}}})
+            # The record's own allergies, plus a penicillin allergy, with
+            # penicillins among the proposed drugs: none may come back.
+            rx = await _seed_run(ws, {"type": "prescription", "data": {
+                "diagnosis": "Acute bronchitis",
+                "patient_info": {"age": rec["age"], "sex": rec["sex"],
+                                 "conditions": rec["conditions"]},
+                "allergies": rec["allergies"] + [PENICILLIN],
+                "medications": ["amoxicillin", "ampicillin", "penicillin V", "azithromycin",
+                                "aspirin"],
+                "current_medications": rec["medications"]}})
+            out.append((rec, dx, rx))
+        await ws.close()
+        return out
+    for rec, dx, rx in run(go()):
+        r = _check_dx(dx)
+        assert r["differential"] and _cited(r["differential"]), "every candidate is cited"
+        assert r["history"]["allergies"], "the record's allergies are reviewed"
+        rr = _check_rx(rx)
+        meds = [m["medication"].lower() for m in rr["medications"]]
+        assert not any(m.endswith("cillin") or "penicillin" in m for m in meds), meds
+        assert {"amoxicillin", "ampicillin"} <= {m["medication"].lower() for m in rr["excluded"]}
+        assert _cited(rr["medications"]) and _cited(rr["excluded"])
+        assert _cited(rr["interactions"])
+        # Every recorded allergy is accounted for: checked, or said not to be.
+        checked = {a.get("code") or a.get("allergy"): a for a in rr["allergy_check"]}
+        for a in rec["allergies"] + [PENICILLIN]:
+            got = checked.get(a["code"])
+            assert got is not None, (a, rr["allergy_check"])
+            assert got["status"] in ("checked", "not checked") and got.get("reason"), got
+        assert checked["91936005"]["status"] == "checked"
+        # Food and environmental allergies have no drug class: said so.
+        assert all(checked[a["code"]]["status"] == "not checked" for a in rec["allergies"])
