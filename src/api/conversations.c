@@ -38,9 +38,20 @@ void ms_api_conv_list(ms_http_req_t *r, ms_store_t *st) {
         ms_http_respond_error(r, 400, "invalid_request", "q must be 1 to 200 characters of UTF-8");
         return;
     }
+    /* ?folder_id= keeps those filed in one folder ("root": in none). */
+    char *folder = ms_http_query_arg(r, "folder_id");
     json_t *list = NULL;
-    int rc = q ? ms_store_conversation_search(st, r->user.sub, q, (int)limit, (int)offset, &list)
+    int rc;
+    if (folder) {
+        const char *fid = strcmp(folder, "root") ? folder : NULL;
+        rc = !fid || ms_id_valid(fid) ? ms_store_conversation_list_folder(
+                                            st, r->user.sub, fid, q, (int)limit, (int)offset, &list)
+                                      : MS_ENOENT;
+    } else {
+        rc = q ? ms_store_conversation_search(st, r->user.sub, q, (int)limit, (int)offset, &list)
                : ms_store_conversation_list(st, r->user.sub, (int)limit, (int)offset, &list);
+    }
+    free(folder);
     free(q);
     if (rc) {
         ms_api_store_error(r, rc);
@@ -91,14 +102,26 @@ void ms_api_conv_get(ms_http_req_t *r, ms_store_t *st) {
     ms_http_respond_json(r, 200, conv);
 }
 
+/* PATCH takes "title", "folder_id" (a folder id, or null for none) or
+ * both. The folder goes first: it is the change that can be refused (an
+ * unknown folder), so a refused request changes nothing. */
 void ms_api_conv_patch(ms_http_req_t *r, ms_store_t *st) {
-    const char *title;
-    if (title_field(r, 1, &title))
+    const char *title, *folder_id;
+    int has_folder = 0;
+    if (ms__api_opt_str(r->json, "folder_id", &has_folder, &folder_id)) {
+        ms_http_respond_error(r, 400, "invalid_request",
+                              "\"folder_id\" must be a folder id or null");
+        return;
+    }
+    if (title_field(r, !has_folder, &title))
         return;
     json_t *conv = NULL;
-    int rc = ms_id_valid(r->param)
-                 ? ms_store_conversation_rename(st, r->user.sub, r->param, title, &conv)
-                 : MS_ENOENT;
+    int rc = ms_id_valid(r->param) && (!folder_id || ms_id_valid(folder_id)) ? 0 : MS_ENOENT;
+    if (!rc && has_folder)
+        rc = ms_store_conversation_set_folder(st, r->user.sub, r->param, folder_id,
+                                              title ? NULL : &conv);
+    if (!rc && title)
+        rc = ms_store_conversation_rename(st, r->user.sub, r->param, title, &conv);
     if (rc) {
         ms_api_store_error(r, rc);
         return;

@@ -19,8 +19,47 @@ void ms_api_logout(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_put(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_get(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_delete(ms_http_req_t *r, ms_store_t *st);
+/* Clinical contexts (clinical.c). */
+void ms_api_clinical_create(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_current(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_get(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_put(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_import_fhir(ms_http_req_t *r, ms_store_t *st);
+
+/* Folders (folders.c). */
+void ms_api_folder_create(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_list(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_tree(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_get(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_put(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_folder_move(ms_http_req_t *r, ms_store_t *st);
+/* Share links, the owner's side (shares.c). */
+void ms_api_share_list(ms_http_req_t *r, ms_store_t *st);
+void ms_api_share_revoke(ms_http_req_t *r, ms_store_t *st);
+void ms_api_share_accesses(ms_http_req_t *r, ms_store_t *st);
+
+void ms_api_attachment_upload(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_list(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_download(ms_http_req_t *r, ms_store_t *st);
+
+/* Attachment uploads stream to this sink (attachments.c): its body limit
+ * (max_file_size_mb plus the multipart framing), and the check on the
+ * headers (Content-Type multipart/form-data with a boundary: 415 or 400;
+ * the body budget's MS_HTTP_SINK_RESERVE: 503). 0 or r->status. */
+extern const ms_http_sink_t ms_api_attachment_sink;
+int64_t ms_api_attachment_body_limit(const ms_config_t *cfg);
+int ms_api_attachment_begin(ms_http_req_t *r);
 
 /* Loop-thread handlers. */
+/* Share links (shares.c): creating one hashes its password and viewing one
+ * verifies it, so both queue their work on the auth pool themselves. */
+void ms_api_share_create(ms_http_req_t *r);
+void ms_api_shared_view(ms_http_req_t *r);
+/* After an upload's row is stored: queues its extraction, answers 201. */
+void ms_api_attachment_queue(ms_http_req_t *r);
 void ms_api_ws_ticket(ms_http_req_t *r);
 void ms_api_chat(ms_http_req_t *r);
 /* POST /api/workflows/{diagnosis|prescription} (workflow_route.c). */
@@ -32,6 +71,16 @@ void ms_api_models(ms_http_req_t *r);
 void ms_api_asset(ms_http_req_t *r);
 /* Whether an Accept-Encoding value accepts gzip (assets.c; exposed for tests). */
 int ms__api_accepts_gzip(const char *accept_encoding);
+
+/** Segment n (0-based; "/api/x/y": 0 is "api") of the request path into
+ * out (size outlen), for routes with two ids, since the route table's
+ * match keeps only the last "{id}" in r->param. MS_ENOENT when there is
+ * no such segment or it does not fit. */
+int ms__api_path_segment(const ms_http_req_t *r, int n, char *out, size_t outlen);
+/** An optional string field of body that may be null: *present whether
+ * the key is there, *value the string (NULL for absent or null).
+ * MS_EINVAL when it is of another type or holds a NUL byte. */
+int ms__api_opt_str(json_t *body, const char *key, int *present, const char **value);
 
 /* Maps a store error to the REST error (404 for both absent and not-owned). */
 void ms_api_store_error(ms_http_req_t *r, int err);

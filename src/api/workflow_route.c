@@ -1,9 +1,9 @@
 /* POST /api/workflows/{diagnosis|prescription} (docs/protocol.md): a
  * workflow through the same pipeline and idempotency as the WebSocket,
  * answered once it is complete with its result (non-streaming). Body:
- * {data: {...}, client_message_id?, conversation_id?}. A client that wants
- * the stages as they happen sends the same request over the socket (the
- * native "workflow" message or seed 004's dialect). */
+ * {data: {...}, client_message_id?, conversation_id?, clinical_context_id?}.
+ * A client that wants the stages as they happen sends the same request
+ * over the socket (the native "workflow" message or seed 004's dialect). */
 #include "api/routes.h"
 
 #include <stdlib.h>
@@ -68,6 +68,9 @@ void ms_api_workflow(ms_http_req_t *r) {
     if (conv && !json_is_null(conv) &&
         (!json_is_string(conv) || !ms_id_valid(json_string_value(conv))))
         return bad_request(r, "\"conversation_id\" must be a conversation id");
+    json_t *ctx = json_object_get(r->json, "clinical_context_id");
+    if (ctx && !json_is_null(ctx) && (!json_is_string(ctx) || !ms_id_valid(json_string_value(ctx))))
+        return bad_request(r, "\"clinical_context_id\" must be a clinical context id");
     char generated[MS_ID_LEN];
     const char *client_message_id = json_string_value(cmid);
     if (!client_message_id) {
@@ -82,6 +85,7 @@ void ms_api_workflow(ms_http_req_t *r) {
                     .conversation_id = json_string_value(conv),
                     .client_message_id = client_message_id,
                     .text = r->param,
+                    .clinical_context_id = json_string_value(ctx),
                     .workflow = req};
     ms_chat_ask_req(r->api->chat, &ask, j->sub);
     json_decref(req);

@@ -3,6 +3,7 @@
 #include "app/internal.h"
 
 #include "core/log.h"
+#include "llm/registry.h"
 #include "net/net.h"
 #include "proto/event.h"
 
@@ -22,7 +23,7 @@ typedef struct {
     ms_net_t *net;
     ms_api_t api;
     ms_chat_t *chat;
-    ms_provider_t *provider;
+    ms_llm_t *llm;
     ms_node_t node;
     int stopping;
     int lease_inflight;
@@ -135,10 +136,6 @@ static int prepare(const ms_config_t *cfg, server_t *srv, int64_t *users) {
         fprintf(stderr, "medstream: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
         return MS_EIO;
     }
-    if (!ms_app_provider_kind(cfg->provider)) {
-        fprintf(stderr, "medstream: unknown provider \"%s\" (offline, synthetic)\n", cfg->provider);
-        return MS_EINVAL;
-    }
     int rc = ms__app_jwt_key(cfg, &srv->api);
     if (rc)
         return rc;
@@ -160,15 +157,26 @@ int ms_app_serve(const ms_config_t *cfg) {
     if (prepare(cfg, srv, &users) != 0)
         goto out;
 
-    ms_work_config_t wc = {.threads = {(unsigned)cfg->pool_store_threads,
-                                       (unsigned)cfg->pool_kb_threads,
-                                       (unsigned)cfg->pool_auth_threads},
-                           .queue_max = {(size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max,
-                                         (size_t)cfg->pool_queue_max}};
+    ms_work_config_t wc = {
+        .threads = {(unsigned)cfg->pool_store_threads, (unsigned)cfg->pool_kb_threads,
+                    (unsigned)cfg->pool_auth_threads, (unsigned)cfg->pool_files_threads},
+        .queue_max = {(size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max,
+                      (size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max}};
     ms_work_init_ex(cfg->data_dir, &wc);
     uv_loop_init(&srv->loop);
-    srv->provider = ms_app_provider_kind(cfg->provider)->create(cfg);
-    srv->chat = ms_chat_new(&srv->loop, cfg, srv->provider, srv->node.id);
+    /* Providers and routes (llm/registry.h): a bad one is explained on
+     * stderr, naming the field, and the server does not start. */
+    char lerr[512] = "";
+    ms_llm_env_t lenv = {.loop = &srv->loop, .cfg = cfg, .kb_pool = ms_work_pool(MS_WORK_KB)};
+    if (ms_llm_new(&lenv, &srv->llm, lerr, sizeof lerr) != 0) {
+        fprintf(stderr, "medstream: %s\n", lerr);
+        ms_work_shutdown();
+        uv_run(&srv->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv->loop);
+        ms__app_release_node(cfg, srv->node.id);
+        goto out;
+    }
+    srv->chat = ms_chat_new_llm(&srv->loop, cfg, srv->llm, srv->node.id);
     srv->api.loop = &srv->loop;
     srv->api.cfg = cfg;
     ms_limits_memory_config_t lc = {.max_keys = cfg->rate_limit_keys,
@@ -199,11 +207,14 @@ int ms_app_serve(const ms_config_t *cfg) {
     int port;
     ms_config_listen(cfg, host, sizeof host, &port);
     port = ms_net_port(srv->net);
+    const ms_llm_route_t *dr = ms_llm_default_route(srv->llm);
     ms_log(MS_LOG_INFO, "listening",
-           "\"url\":\"http://%s:%d/\",\"provider\":\"%s\",\"node\":\"%s\"", host, port,
-           cfg->provider, srv->node.id);
-    printf("medstream is serving http://%s:%d/ (provider: %s, data: %s)\n", host, port,
-           cfg->provider, cfg->data_dir);
+           "\"url\":\"http://%s:%d/\",\"provider\":\"%s\",\"providers\":%zu,\"routes\":%zu,"
+           "\"node\":\"%s\"",
+           host, port, dr->alias, ms_llm_nproviders(srv->llm), ms_llm_nroutes(srv->llm),
+           srv->node.id);
+    printf("medstream is serving http://%s:%d/ (provider: %s, data: %s)\n", host, port, dr->alias,
+           cfg->data_dir);
     if (users == 0)
         printf("No users yet: register in the page, or run\n"
                "  medstream user add --data-dir %s --email you@example.org\n",
@@ -215,7 +226,8 @@ int ms_app_serve(const ms_config_t *cfg) {
 cleanup:
     ms_net_free(srv->net);
     ms_chat_free(srv->chat);
-    srv->provider->ops->free(srv->provider);
+    ms_llm_free(srv->llm);
+    uv_run(&srv->loop, UV_RUN_DEFAULT); /* the transport's handles close */
     ms_limits_free(srv->api.limits);
     ms_work_shutdown();
     ms__app_release_node(cfg, srv->node.id);

@@ -1,5 +1,6 @@
 /* Start-up steps of `medstream serve` that touch storage, keys and the
- * provider registry; serve.c runs them in order. */
+ * knowledge base; serve.c runs them in order. (The provider registry is
+ * src/llm's: llm/registry.h.) */
 #include "app/internal.h"
 
 #include "core/log.h"
@@ -149,33 +150,4 @@ void ms__app_release_node(const ms_config_t *cfg, const char *node_id) {
         ms_store_recover(st, ms_now_ms(), cfg->disclaimer, &n) == 0 && n)
         ms_log(MS_LOG_INFO, "messages_interrupted", "\"count\":%d", n);
     ms_store_close(st);
-}
-
-/* ---- provider registry --------------------------------------------------- */
-
-static ms_provider_t *make_offline(const ms_config_t *cfg) {
-    ms_offline_config_t oc = {.word_interval_ms = (int)cfg->word_interval_ms,
-                              .min_score = cfg->kb_min_score,
-                              .max_sentences = 5,
-                              .pool = ms_work_pool(MS_WORK_KB)};
-    return ms_provider_offline_new(&oc);
-}
-
-static ms_provider_t *make_synthetic(const ms_config_t *cfg) {
-    ms_synthetic_config_t sc = {.chunks = (int)cfg->syn_chunks,
-                                .chunk_bytes = (int)cfg->syn_chunk_bytes,
-                                .interval_ms = (int)cfg->syn_interval_ms};
-    return ms_provider_synthetic_new(&sc);
-}
-
-static const ms_provider_kind_t provider_kinds[] = {
-    {"offline", make_offline},
-    {"synthetic", make_synthetic},
-};
-
-const ms_provider_kind_t *ms_app_provider_kind(const char *name) {
-    for (size_t i = 0; i < MS_COUNTOF(provider_kinds); i++)
-        if (!strcmp(provider_kinds[i].name, name))
-            return &provider_kinds[i];
-    return NULL;
 }

@@ -18,7 +18,7 @@ void ms_bench_hist_init(ms_bench_hist_t *h) {
 int ms_bench_hist_index(uint64_t v) {
     if (v > MS_BENCH_HIST_MAX)
         v = MS_BENCH_HIST_MAX;
-    if (v < 2 * SUB)
+    if (v < 2 * (uint64_t)SUB)
         return (int)v;
     int msb = 63 - __builtin_clzll(v);        /* 8 .. 39 */
     int shift = msb - MS_BENCH_HIST_SUB_BITS; /* 1 .. 32 */

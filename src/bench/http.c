@@ -82,8 +82,13 @@ static int read_response(int fd, int stop_after_headers, int *status, ms_buf_t *
             const char *e = in.len ? strstr(ms_buf_cstr(&in), "\r\n\r\n") : NULL;
             if (e) {
                 hdr_end = (size_t)(e - in.data) + 4;
-                if (sscanf(in.data, "HTTP/1.%*d %d", status) != 1)
+                /* "HTTP/1.x NNN ...": the three digits after the first space. */
+                const char *sp = strchr(in.data, ' ');
+                char *end = NULL;
+                long code = sp && !strncmp(in.data, "HTTP/1.", 7) ? strtol(sp + 1, &end, 10) : -1;
+                if (code < 100 || code > 999 || !end || (*end != ' ' && *end != '\r'))
                     goto out;
+                *status = (int)code;
                 for (const char *h = strstr(in.data, "\r\n"); h && h < e; h = strstr(h + 2, "\r\n"))
                     if (!strncasecmp(h + 2, "content-length:", 15))
                         clen = strtol(h + 17, NULL, 10);

@@ -57,9 +57,18 @@ static void send_all(coord_t *co, char cmd) {
 
 static void handle_line(coord_t *co, child_t *c, char *line) {
     switch (line[0]) {
-    case 'P':
-        sscanf(line + 1, "%ld %ld %ld %ld %ld", &c->p[0], &c->p[1], &c->p[2], &c->p[3], &c->p[4]);
-        break;
+    case 'P': {
+        /* "P a b c d e": five progress counters from the child. */
+        char *q = line + 1;
+        for (int k = 0; k < 5; k++) {
+            char *end = NULL;
+            long v = strtol(q, &end, 10);
+            if (end == q)
+                break;
+            c->p[k] = v;
+            q = end;
+        }
+    } break;
     case 'R':
         c->ready = 1;
         break;

@@ -130,10 +130,26 @@ int ms__bench_proc_cpu(int pid, double *cpu_s) {
     char *p = strrchr(buf, ')');
     if (!p)
         return MS_ENOENT;
-    unsigned long long ut = 0, st = 0;
     /* Fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt
-     * majflt cmajflt utime stime. */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+     * majflt cmajflt utime stime: skip 11 fields after the state, then two. */
+    char *q = p + 2;
+    if (!*q)
+        return MS_ENOENT;
+    q++; /* the state letter */
+    for (int k = 0; k < 10; k++) {
+        char *end = NULL;
+        (void)strtoll(q, &end, 10);
+        if (end == q)
+            return MS_ENOENT;
+        q = end;
+    }
+    char *end = NULL;
+    unsigned long long ut = strtoull(q, &end, 10);
+    if (end == q)
+        return MS_ENOENT;
+    q = end;
+    unsigned long long st = strtoull(q, &end, 10);
+    if (end == q)
         return MS_ENOENT;
     *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     return 0;
@@ -147,8 +163,18 @@ int ms__bench_machine_cpu(double *busy_s, double *total_s) {
     char *line = fgets(buf, sizeof buf, f);
     fclose(f);
     unsigned long long v[8] = {0};
-    if (!line || sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                        &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
+    if (!line || strncmp(line, "cpu ", 4) != 0)
+        return MS_ENOENT;
+    char *q = line + 4;
+    int got = 0;
+    for (; got < 8; got++) {
+        char *end = NULL;
+        v[got] = strtoull(q, &end, 10);
+        if (end == q)
+            break;
+        q = end;
+    }
+    if (got < 5)
         return MS_ENOENT;
     unsigned long long total = 0;
     for (int i = 0; i < 8; i++)

@@ -21,6 +21,7 @@
 
 #include "core/config.h"
 #include "llm/provider.h"
+#include "llm/registry.h"
 #include "proto/event.h"
 
 #include <jansson.h>
@@ -44,12 +45,28 @@ void ms_sub_close(ms_sub_t *sub);
 /** Whether the subscriber has received its final event. */
 int ms_sub_finished(const ms_sub_t *sub);
 
+/** Pull flow control (the owner's side): bytes now waiting in the owner's
+ * outbound queue for this subscriber's connection (net/ws.c reports its
+ * queue after every change). While any subscriber of an answer has more
+ * than upstream_pause_bytes waiting, the answer's model transfer is paused
+ * (CURLPAUSE_RECV); it resumes once every one is at half of it or less, or
+ * after upstream_pause_max_ms (then the slow reader's queue may overflow
+ * and close with 1008, and the answer goes on, resumable). Providers
+ * without a pause op (offline, synthetic) are not paused. Loop thread. */
+void ms_sub_backlog(ms_sub_t *sub, size_t bytes);
+
 /** Creates the chat service on loop. cfg and provider are borrowed and must
  * outlive it; node_id is this process's node (store.h), recorded on every
  * answer it streams (NULL: none). Starts the replay-expiry and checkpoint
  * timers. */
 ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider,
                        const char *node_id);
+/** ms_chat_new over a registry of providers and routes (llm/registry.h),
+ * borrowed: it must outlive the service. */
+ms_chat_t *ms_chat_new_llm(uv_loop_t *loop, const ms_config_t *cfg, ms_llm_t *llm,
+                           const char *node_id);
+/** The service's providers and routes (GET /api/models). */
+ms_llm_t *ms_chat_llm(const ms_chat_t *c);
 /** Stops the timers, cancels generation and, synchronously, stores every
  * unfinished answer as 'interrupted' with its text (graceful shutdown).
  * The loop must be run afterwards until ms_chat_closed() so handles close;
@@ -85,6 +102,12 @@ typedef struct {
     const char *conversation_alias;
     const char *client_message_id;
     const char *text;
+    /** A clinical context of the user's (store.h, a UUID) to bind the
+     * conversation to before the turn: the persist stage stores the binding
+     * and the context stage then loads it. Another user's, or a missing one,
+     * fails the turn with not_found before message_start. NULL keeps the
+     * conversation's binding. */
+    const char *clinical_context_id;
     unsigned flags; /**< MS_ASK_* */
     /** A workflow request instead of a question (borrowed): {"workflow":
      * "diagnosis" | "prescription", "data": {...}} as docs/workflows.md
@@ -92,6 +115,10 @@ typedef struct {
      * invalid_message error event naming the field and the limit); text is
      * then ignored: the stored user message is the request's summary. */
     const json_t *workflow;
+    /** The route (model alias, GET /api/models) the client asked for;
+     * NULL: the default route. An unknown one is refused with
+     * invalid_message before anything is stored. */
+    const char *model;
 } ms_ask_t;
 
 /** The general form of ms_chat_ask. Refusals arrive as an error event:

@@ -13,6 +13,9 @@
 #include "chat/chat.h"
 #include "core/buf.h"
 #include "core/ms.h"
+#include "llm/cite.h"
+#include "llm/prompt.h"
+#include "llm/registry.h"
 #include "replay/replay.h"
 
 #include <uthash.h>
@@ -36,6 +39,7 @@ struct ms_sub {
     int finished;
     struct ms_stream *stream; /* attached to, or NULL */
     ms_sub_t *next;           /* in stream->subs */
+    size_t backlog;           /* bytes waiting in the owner's outbound queue (ms_sub_backlog) */
 };
 
 /* Per-user admission state (turn.c): live turns and the rate window. In
@@ -102,13 +106,24 @@ struct ms_turn {
 
     /* Inputs. */
     char *question;
+    const ms_llm_route_t *route;     /* the model alias the client named, or the default route */
     char conversation_id[MS_ID_LEN]; /* given, or "" for a new conversation */
     char *conversation_alias;
     int create_conversation;
+    char clinical_context_id[MS_ID_LEN]; /* to bind before the turn, or "" */
 
     /* persist */
     json_t *history; /* recent turns [{role, content}], oldest first */
-    /* context: the conversation's clinical context (a later issue fills it) */
+    /* context (context.c): the clinical context the conversation is bound
+     * to, or NULL when it has none. A JSON object in the REST shape of
+     * store.h ("clinical contexts"; members and units in
+     * clinical/clinical.h): age, gender, weight_kg, height_cm,
+     * chief_complaint (null when unknown), problems, medications, allergies
+     * (arrays of strings), vitals {temperature (Celsius), heart_rate,
+     * blood_pressure "S/D" (mmHg), respiratory_rate, spo2 (%)}, plus id,
+     * source and times. It is PHI: non-NULL means the turn carries a
+     * patient's record (the PHI stage routes it so). Owned by the turn
+     * (freed with it); stages read it and must not change it. */
     json_t *context;
     /* phi (the PHI stage fills these before route; zero = no PHI): whether
      * the question holds protected health information, whether the
@@ -123,12 +138,30 @@ struct ms_turn {
     /* prompt: the provider request built from the above */
     ms_gen_request_t req;
     const char **req_roles, **req_texts;
-    /* route */
-    ms_provider_t *provider;
+    ms_llm_prompt_t prompt; /* the model prompt (routes with a language model) */
+    const char **doc_keys;  /* per numbered passage: its document (citation filter) */
+    /* route: the providers this turn may use, in the route's order (PHI
+     * filtered), as registry indices */
+    size_t cand[16];
+    size_t ncand;
+    ms_provider_t *provider; /* the attempt's provider */
     /* generate */
     ms_gen_t *gen;
     int64_t gen_started_us;
-    int length_cut; /* stopped at max_answer_bytes */
+    size_t cand_next;       /* the next candidate to try */
+    size_t cur;             /* registry index of the attempt's provider */
+    int attempt;            /* attempts made (1 = the first) */
+    struct ms_retry *retry; /* the backoff timer between attempts, or NULL */
+    int streamed;           /* some text of this answer was shown */
+    int64_t first_token_us; /* mono us of the attempt's first delta, 0 = none */
+    int cite_on;            /* the filter reads this attempt's markers */
+    ms_cite_t cite;
+    ms_buf_t scratch;  /* the filter's output for one delta */
+    double grounding;  /* -1: not measured */
+    int paused;        /* the upstream is paused for a slow reader */
+    int flow_off;      /* a pause ran out: no more pausing this turn */
+    int64_t paused_at; /* mono ms */
+    int length_cut;    /* stopped at max_answer_bytes */
     size_t *cited;
     size_t ncited;
     int64_t prompt_tokens, completion_tokens;
@@ -160,7 +193,8 @@ struct ms_turn {
 struct ms_chat {
     uv_loop_t *loop;
     const ms_config_t *cfg;
-    ms_provider_t *provider;
+    ms_llm_t *llm;     /* providers and routes (borrowed, or own_llm) */
+    ms_llm_t *own_llm; /* ms_chat_new's single-provider registry */
     char node_id[MS_ID_LEN];
     const ms_stage_ops_t *const *chain;
     size_t nstages;
@@ -201,6 +235,10 @@ void ms__sub_unref(ms_sub_t *sub);
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev);
 void ms__emit_error(ms_sub_t *sub, const char *message_id, int err, const char *msg);
 void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg);
+/* Sets the error event a finished answer ends with instead of
+ * message_complete (the answer is still stored, with status error). */
+void ms__stream_set_final_error(ms_stream_t *s, const char *code, const char *message,
+                                int retryable);
 void ms__sweep_cb(uv_timer_t *t);
 ms_stream_t *ms__stream_by_id(ms_chat_t *c, const char *message_id);
 
@@ -220,7 +258,7 @@ void ms__turn_account(ms_turn_t *t);
 void ms__live_add(ms_turn_t *t);
 void ms__live_remove(ms_turn_t *t);
 
-/* ---- the stages (stages.c, generate.c, finalise.c) ---- */
+/* ---- the stages (stages.c, context.c, generate.c) ---- */
 extern const ms_stage_ops_t ms_stage_persist;
 extern const ms_stage_ops_t ms_stage_context;
 extern const ms_stage_ops_t ms_stage_retrieve;
@@ -234,11 +272,26 @@ extern const ms_stage_ops_t ms_stage_workflow; /* stage_workflow.c */
  * workflow, finalise. */
 extern const ms_stage_ops_t *const ms__wf_chain[];
 extern const size_t ms__wf_nstages;
+/* The retrieval pool for a turn with a clinical context (context.c): the
+ * question's hits pool[0..npool) (owned: consumed) re-ordered so that
+ * passages a search for the patient's problems also finds
+ * (boost[0..nboost), borrowed) rise, by weighted CombSUM of scores
+ * normalised per search; the first k are moved into *out (the rest freed).
+ * Only the question's own passages are ever kept. */
+void ms__context_fuse(ms_kb_hit_t *pool, size_t npool, const ms_kb_hit_t *boost, size_t nboost,
+                      size_t k, ms_kb_hit_t **out, size_t *nout);
+/* The weight of the problems' ranking in that fusion (the question's is 1). */
+#define MS_CONTEXT_PROBLEM_WEIGHT 0.5
 /* The checkpoint sweep over generating turns, and final-write retries. */
 void ms__checkpoint_cb(uv_timer_t *timer);
 /* Shutdown: ends every generating turn as interrupted. */
 void ms__generate_shutdown(ms_chat_t *c);
 /* Shutdown: final writes waiting for a retry go out now, for the last time. */
 void ms__finalise_flush_retries(ms_chat_t *c);
+/* Pull flow control: pauses or resumes the turn's upstream after a
+ * subscriber's backlog changed (generate.c). */
+void ms__generate_flow(ms_turn_t *t);
+/* Frees what the generate stage keeps in the turn (turn.c's free). */
+void ms__generate_release(ms_turn_t *t);
 
 #endif

@@ -40,35 +40,51 @@ static int sub_unlink(ms_sub_t *sub) {
     return 1;
 }
 
-static void sub_detach(ms_sub_t *sub) {
-    if (sub_unlink(sub))
-        ms__sub_unref(sub);
+/* Lets go of every subscriber of s, head first. */
+static void detach_all(ms_stream_t *s) {
+    while (s->subs) {
+        ms_sub_t *sub = s->subs;
+        s->subs = sub->next;
+        sub->stream = NULL;
+        sub->next = NULL;
+        ms__sub_unref(sub); /* the stream's reference */
+    }
 }
 
 void ms_sub_close(ms_sub_t *sub) {
     if (!sub)
         return;
+    ms_stream_t *s = sub->stream;
     sub->emit = NULL;
     sub->ctx = NULL;
     sub->refs -= sub_unlink(sub);
     ms__sub_unref(sub);
+    /* A reader that went away no longer holds its answer's upstream back. */
+    if (s && s->turn)
+        ms__generate_flow(s->turn);
+}
+
+void ms_sub_backlog(ms_sub_t *sub, size_t bytes) {
+    if (!sub || sub->backlog == bytes)
+        return;
+    sub->backlog = bytes;
+    if (sub->stream && sub->stream->turn)
+        ms__generate_flow(sub->stream->turn);
 }
 
 int ms_sub_finished(const ms_sub_t *sub) {
     return sub->finished;
 }
 
+/* The caller holds a reference to sub (its stream's, its job's, or
+ * attach's own), so the callback may close it: nothing here touches sub
+ * after the call. */
 void ms__sub_emit(ms_sub_t *sub, const ms_event_t *ev) {
-    if (sub->finished)
+    if (sub->finished || !sub->emit)
         return;
     if (ev->kind == MS_EV_MESSAGE_COMPLETE || ev->kind == MS_EV_ERROR)
         sub->finished = 1;
-    if (sub->emit) {
-        /* The callback may close the subscriber; keep it alive until we return. */
-        ms__sub_ref(sub);
-        sub->emit(sub->ctx, ev);
-        ms__sub_unref(sub);
-    }
+    sub->emit(sub->ctx, ev);
 }
 
 /* Error events carry the one error mapping (core/ms.h ms_error_info). */
@@ -118,6 +134,13 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
                        .data = data};
     ms__sub_emit(sub, &done);
     json_decref(data);
+}
+
+void ms__stream_set_final_error(ms_stream_t *s, const char *code, const char *message,
+                                int retryable) {
+    json_decref(s->final_error);
+    s->final_error =
+        json_pack("{s:s, s:s, s:b}", "code", code, "message", message, "retryable", retryable);
 }
 
 ms_stream_t *ms__stream_new(ms_chat_t *c, const char *user_id, const char *client_message_id) {
@@ -186,8 +209,7 @@ void ms__stream_drop(ms_stream_t *s) {
         HASH_DELETE(hh_idem, c->by_idem, s);
     if (s->idem_key2)
         HASH_DELETE(hh_idem2, c->by_idem2, s);
-    while (s->subs)
-        sub_detach(s->subs);
+    detach_all(s);
     ms__stream_unref(s);
 }
 
@@ -258,7 +280,9 @@ static void emit_final(ms_stream_t *s, ms_sub_t *sub) {
  * detached from there first. */
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq) {
     ms__sub_ref(sub);
-    sub_detach(sub);
+    /* Our own reference keeps sub alive: the stream's goes without a free. */
+    if (sub_unlink(sub))
+        sub->refs--;
     int64_t nchunks = ms_replay_chunks(s->replay);
     if (s->state != ST_PENDING && last_seq > nchunks) {
         /* A client cannot have seen chunks that never existed. */
@@ -305,8 +329,7 @@ void ms__stream_mark_done(ms_stream_t *s) {
         next = sub->next;
         emit_final(s, sub);
     }
-    while (s->subs)
-        sub_detach(s->subs);
+    detach_all(s);
     ms__stream_account(s);
     s->done_at = ms_mono_ms();
     s->done_next = NULL;

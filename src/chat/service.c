@@ -102,10 +102,25 @@ json_t *ms_chat_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *c
 
 ms_chat_t *ms_chat_new(uv_loop_t *loop, const ms_config_t *cfg, ms_provider_t *provider,
                        const char *node_id) {
+    ms_breaker_config_t bc = {.failures = (int)cfg->breaker_failures,
+                              .window_ms = cfg->breaker_window_ms,
+                              .cooldown_ms = cfg->breaker_cooldown_ms};
+    ms_llm_t *llm = ms_llm_single(provider, &bc);
+    ms_chat_t *c = ms_chat_new_llm(loop, cfg, llm, node_id);
+    c->own_llm = llm;
+    return c;
+}
+
+ms_llm_t *ms_chat_llm(const ms_chat_t *c) {
+    return c->llm;
+}
+
+ms_chat_t *ms_chat_new_llm(uv_loop_t *loop, const ms_config_t *cfg, ms_llm_t *llm,
+                           const char *node_id) {
     ms_chat_t *c = ms_xcalloc(1, sizeof *c);
     c->loop = loop;
     c->cfg = cfg;
-    c->provider = provider;
+    c->llm = llm;
     c->chain = ms__turn_chain;
     c->nstages = ms__turn_nstages;
     snprintf(c->node_id, sizeof c->node_id, "%s", node_id ? node_id : "");
@@ -149,16 +164,28 @@ int ms_chat_closed(const ms_chat_t *c) {
 void ms_chat_free(ms_chat_t *c) {
     if (!c)
         return;
-    /* Every stream still registered is dropped (registry reference). */
-    while (c->by_idem)
-        ms__stream_drop(c->by_idem);
-    while (c->by_id)
-        ms__stream_drop(c->by_id);
-    ms_user_load_t *u, *tmp;
-    HASH_ITER(hh, c->users, u, tmp) {
+    /* Every stream still registered is dropped (registry reference): a drop
+     * takes the stream out of every table before it lets go of it. */
+    /* The analyzer loses track of uthash's deletion during iteration and
+     * reports uses after free in these loops; each step reads only the
+     * element it is about to drop and the next one saved before. */
+    // NOLINTBEGIN(clang-analyzer-unix.Malloc)
+    ms_stream_t *s, *tmp;
+    HASH_ITER(hh_idem, c->by_idem, s, tmp) {
+        ms__stream_drop(s);
+    }
+    /* Every stream has an idempotency key, so by_id is empty by now; this
+     * is a safety net. */
+    HASH_ITER(hh, c->by_id, s, tmp) {
+        ms__stream_drop(s);
+    }
+    ms_user_load_t *u, *utmp;
+    HASH_ITER(hh, c->users, u, utmp) {
         HASH_DEL(c->users, u);
         free(u);
     }
+    // NOLINTEND(clang-analyzer-unix.Malloc)
+    ms_llm_free(c->own_llm);
     free(c);
 }
 

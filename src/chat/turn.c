@@ -166,6 +166,10 @@ void ms__turn_account(ms_turn_t *t) {
             n += f[k] ? strlen(f[k]) + 1 : 0;
     }
     n += t->req.nhistory * 2 * sizeof(char *) + t->ncited * sizeof(size_t);
+    /* The model prompt copies the passages and turns it keeps. */
+    for (size_t i = 0; i < t->prompt.nmsgs; i++)
+        n += sizeof t->prompt.msgs[i] + strlen(t->prompt.msgs[i].content) + 1;
+    n += ms_json_bytes(t->phi_categories) + t->scratch.cap + t->cite.capcited * sizeof(size_t);
     t->bytes = n;
     ms__stream_account(t->s);
 }
@@ -186,6 +190,9 @@ void ms__turn_free(ms_turn_t *t) {
     free(t->conversation_alias);
     json_decref(t->history);
     json_decref(t->context);
+    ms__generate_release(t);
+    ms_llm_prompt_free(&t->prompt);
+    free(t->doc_keys);
     ms_kb_hits_free(t->hits, t->nhits);
     free(t->req_roles);
     free(t->req_texts);
@@ -240,6 +247,16 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
         ms__stream_attach(s, sub, 0);
         return;
     }
+    /* The model the client named is a route of this server, or nothing is
+     * stored (GET /api/models lists them). */
+    const ms_llm_route_t *route = ms_llm_route(c->llm, a->model);
+    if (!route) {
+        free(key);
+        ms_wf_free(wf);
+        ms__emit_error(sub, NULL, MS_EINVAL,
+                       "unknown model: GET /api/models lists the models of this server");
+        return;
+    }
     const char *why = NULL;
     int rc = admit(c, a->user_id, strlen(text), &why);
     if (rc) {
@@ -265,10 +282,14 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     c->nturns++;
     t->question = ms_xstrdup(text);
     t->wf = wf;
+    t->route = route;
+    t->grounding = -1;
     snprintf(t->conversation_id, MS_ID_LEN, "%s", a->conversation_id ? a->conversation_id : "");
     t->create_conversation = a->conversation_id && (a->flags & MS_ASK_CREATE_CONVERSATION);
     if (t->create_conversation && a->conversation_alias && ms_id_valid(a->conversation_alias))
         t->conversation_alias = ms_xstrdup(a->conversation_alias);
+    if (a->clinical_context_id && ms_id_valid(a->clinical_context_id))
+        snprintf(t->clinical_context_id, MS_ID_LEN, "%s", a->clinical_context_id);
     ms__turn_account(t);
     if (wf)
         ms__turn_start(t, ms__wf_chain, ms__wf_nstages);

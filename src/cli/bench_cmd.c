@@ -145,7 +145,7 @@ static int int_option(bench_args_t *a, const char *o, const char *v) {
 #undef F
     };
     for (size_t i = 0; i < MS_COUNTOF(opts); i++) {
-        if (strcmp(o, opts[i].name) && (!opts[i].alias || strcmp(o, opts[i].alias)))
+        if (strcmp(o, opts[i].name) != 0 && (!opts[i].alias || strcmp(o, opts[i].alias) != 0))
             continue;
         if (!strcmp(opts[i].name, "--source-addrs"))
             a->source_addrs_set = 1;
@@ -198,7 +198,7 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
             if (!strcmp(o, "--url") && parse_url(v, a) != 0)
                 return -1;
             if (!strcmp(o, "--dialect")) {
-                if (strcmp(v, "native") && strcmp(v, "voiceassist")) {
+                if (strcmp(v, "native") != 0 && strcmp(v, "voiceassist") != 0) {
                     fprintf(stderr, "medstream bench: --dialect is native or voiceassist\n");
                     return -1;
                 }

@@ -2,6 +2,7 @@
 
 #include "core/ms.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -30,7 +31,7 @@ typedef struct {
 static const cfg_directive_t directives[] = {
     {"listen", S(listen), 0, "HOST:PORT to listen on"},
     {"data-dir", S(data_dir), 0, "directory for the database and keys"},
-    {"provider", S(provider), 0, "answer provider: offline | synthetic"},
+    {"provider", S(provider), 0, "built-in default route: offline | synthetic"},
     {"jwt-secret", S(jwt_secret), 1, "HS256 secret (>= 32 bytes); default: <data-dir>/jwt.key"},
     {"allowed-origins", S(allowed_origins), 0, "comma-separated WebSocket Origins allowed"},
     {"disclaimer", S(disclaimer), 0, "medical disclaimer ending every answer"},
@@ -96,6 +97,60 @@ static const cfg_directive_t directives[] = {
      "candidate conditions a diagnosis streams"},
     {"workflow-max-medications", I(workflow_max_medications, 1, 100), 0,
      "medication candidates a prescription considers"},
+    /* Deeper trees than 400 levels nest past what common JSON decoders
+     * accept (Python's stops near 500 arrays-in-objects, jansson at 2048). */
+    {"folder-max-depth", I(folder_max_depth, 1, 400), 0, "deepest folder nesting level"},
+    {"max-folders-per-user", I(max_folders_per_user, 1, 100000), 0, "folders per user"},
+    {"share-ttl", I(share_ttl_s, 1, 31536000), 0, "share-link lifetime by default, seconds"},
+    {"share-max-ttl", I(share_max_ttl_s, 1, 31536000), 0, "longest share-link lifetime, seconds"},
+    {"share-max-views", I(share_max_views, 1, 1000000000), 0, "largest share-link view cap"},
+    {"share-max-links", I(share_max_links, 1, 10000), 0, "share links kept per conversation"},
+    {"share-log-max", I(share_log_max, 1, 1000000), 0, "access-log rows kept per share link"},
+    {"share-rate-per-min", I(share_rate_per_min, 1, 1000000), 0,
+     "shared-link requests/min per address and per link"},
+    {"default-route", S(default_route), 0,
+     "route of a message naming no model (default: provider)"},
+    {"system-prompt", S(system_prompt), 0, "model instructions (default: built in)"},
+    {"prompt-max-tokens", I(prompt_max_tokens, 256, 1000000), 0, "longest model prompt, tokens"},
+    {"history-max-tokens", I(history_max_tokens, 0, 1000000), 0, "recent turns in the prompt"},
+    {"llm-max-tokens", I(llm_max_tokens, 1, 1000000), 0, "longest model answer, tokens"},
+    {"llm-connect-timeout-ms", I(llm_connect_timeout_ms, 1, 600000), 0,
+     "model server connect timeout"},
+    {"llm-first-token-timeout-ms", I(llm_first_token_timeout_ms, 1, 3600000), 0,
+     "request to first token"},
+    {"llm-idle-timeout-ms", I(llm_idle_timeout_ms, 1, 3600000), 0, "longest pause between tokens"},
+    {"llm-max-line-bytes", I(llm_max_line_bytes, 1024, 64 << 20), 0,
+     "longest stream line from a model server"},
+    {"llm-max-attempts", I(llm_max_attempts, 1, 16), 0, "provider attempts per answer"},
+    {"llm-retry-base-ms", I(llm_retry_base_ms, 0, 60000), 0, "first failover backoff (doubles)"},
+    {"llm-retry-max-ms", I(llm_retry_max_ms, 0, 600000), 0, "longest backoff or Retry-After wait"},
+    {"breaker-failures", I(breaker_failures, 1, 64), 0, "failures that open a provider's circuit"},
+    {"breaker-window-ms", I(breaker_window_ms, 1, 86400000), 0, "window the failures count in"},
+    {"breaker-cooldown-ms", I(breaker_cooldown_ms, 1, 86400000), 0, "open time before a probe"},
+    {"upstream-pause-bytes", I(upstream_pause_bytes, 1024, 1 << 30), 0,
+     "reader backlog that pauses the model server"},
+    {"upstream-pause-max-ms", I(upstream_pause_max_ms, 0, 3600000), 0,
+     "longest upstream pause for a slow reader"},
+    {"grounding-min-overlap", D(grounding_min_overlap), 0,
+     "share of a sentence's words found in its sources"},
+    {"clinical-max-items", I(clinical_max_items, 1, 10000), 0,
+     "entries per clinical-context list (problems, medications, allergies)"},
+    {"clinical-max-chars", I(clinical_max_chars, 1, 100000), 0,
+     "characters per clinical-context entry or chief complaint"},
+    {"max-file-size-mb", I(max_file_size_mb, 1, 4096), 0, "largest attachment, MiB"},
+    {"pool-files-threads", I(pool_files_threads, 1, 256), 0, "threads extracting attachment text"},
+    {"extract-max-bytes", I(extract_max_bytes, 4096, INT64_C(1) << 40), 0,
+     "decompressed bytes one attachment may expand to"},
+    {"extract-max-pages", I(extract_max_pages, 1, 1000000), 0, "pages of a PDF attachment"},
+    {"extract-max-pixels", I(extract_max_pixels, 1024, INT64_C(1) << 40), 0,
+     "pixels (width x height) of an image to OCR"},
+    {"extract-timeout-s", I(extract_timeout_s, 1, 86400), 0, "seconds per attachment extraction"},
+    {"extract-max-text-bytes", I(extract_max_text_bytes, 1024, INT64_C(1) << 32), 0,
+     "extracted text kept per attachment"},
+    {"download-budget-bytes", I(download_budget_bytes, 1024, INT64_C(1) << 40), 0,
+     "attachment bytes being downloaded at once"},
+    {"upload-timeout-s", I(upload_timeout_s, 1, 86400), 0,
+     "attachment upload body deadline, seconds"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -116,15 +171,15 @@ void ms_config_defaults(ms_config_t *c) {
     c->log_level = ms_xstrdup("info");
     c->allow_registration = 1;
     c->access_ttl_s = 900;
-    c->refresh_ttl_s = 30 * 86400;
-    c->max_frame_bytes = 64 * 1024;
-    c->max_queue_bytes = 1024 * 1024;
-    c->max_body_bytes = 1024 * 1024;
+    c->refresh_ttl_s = INT64_C(30) * 86400;
+    c->max_frame_bytes = INT64_C(64) * 1024;
+    c->max_queue_bytes = INT64_C(1024) * 1024;
+    c->max_body_bytes = INT64_C(1024) * 1024;
     c->max_message_chars = 8000;
     c->max_connections = 19000;
     c->rx_buffer_bytes = 128;
     c->replay_ttl_ms = 30000;
-    c->replay_max_bytes = 64 * 1024 * 1024;
+    c->replay_max_bytes = INT64_C(64) * 1024 * 1024;
     c->checkpoint_ms = 1000;
     c->word_interval_ms = 25;
     c->kb_top_k = 5;
@@ -145,7 +200,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->body_timeout_s = 30;
     c->max_header_bytes = 8192;
     c->max_unauth_body_bytes = 16384;
-    c->body_budget_bytes = 64 * 1024 * 1024;
+    c->body_budget_bytes = INT64_C(64) * 1024 * 1024;
     c->rate_limit_keys = 65536;
     c->ticket_rate_per_min = 30;
     c->tickets_per_user = 8;
@@ -158,13 +213,50 @@ void ms_config_defaults(ms_config_t *c) {
     c->max_live_turns = 4096;
     c->max_turns_per_user = 8;
     c->user_turns_per_min = 120;
-    c->max_answer_bytes = 256 * 1024;
+    c->max_answer_bytes = INT64_C(256) * 1024;
     c->pool_store_threads = 4;
     c->pool_kb_threads = 2;
     c->pool_auth_threads = 2;
     c->pool_queue_max = 4096;
     c->node_name = ms_xstrdup("");
     c->lease_ms = 15000;
+    c->folder_max_depth = 64;
+    c->max_folders_per_user = 1000;
+    c->share_ttl_s = 86400;
+    c->share_max_ttl_s = 30 * 86400;
+    c->share_max_views = 1000000;
+    c->share_max_links = 50;
+    c->share_log_max = 1000;
+    c->share_rate_per_min = 30;
+    c->default_route = ms_xstrdup("");
+    c->system_prompt = ms_xstrdup("");
+    c->prompt_max_tokens = 6000;
+    c->history_max_tokens = 1500;
+    c->llm_max_tokens = 1024;
+    c->llm_connect_timeout_ms = 5000;
+    c->llm_first_token_timeout_ms = 60000;
+    c->llm_idle_timeout_ms = 30000;
+    c->llm_max_line_bytes = 1 << 20;
+    c->llm_max_attempts = 3;
+    c->llm_retry_base_ms = 200;
+    c->llm_retry_max_ms = 5000;
+    c->breaker_failures = 5;
+    c->breaker_window_ms = 60000;
+    c->breaker_cooldown_ms = 30000;
+    c->upstream_pause_bytes = 256 * 1024;
+    c->upstream_pause_max_ms = 60000;
+    c->grounding_min_overlap = 0.5;
+    c->clinical_max_items = 100;
+    c->clinical_max_chars = 500;
+    c->max_file_size_mb = 10;
+    c->pool_files_threads = 1;
+    c->extract_max_bytes = 64 * 1024 * 1024;
+    c->extract_max_pages = 500;
+    c->extract_max_pixels = 40 * 1000 * 1000;
+    c->extract_timeout_s = 120;
+    c->extract_max_text_bytes = 4 * 1024 * 1024;
+    c->download_budget_bytes = 256 * 1024 * 1024;
+    c->upload_timeout_s = 300;
 }
 
 void ms_config_free(ms_config_t *c) {
@@ -175,6 +267,8 @@ void ms_config_free(ms_config_t *c) {
             *p = NULL;
         }
     }
+    free(c->config_file);
+    c->config_file = NULL;
 }
 
 /* Writes one error line: printf-style, with control characters of what it
@@ -304,6 +398,10 @@ static int load_file(ms_config_t *c, const char *path, FILE *err) {
     json_t *val;
     int rc = 0;
     json_object_foreach(root, key, val) {
+        /* The language-model providers and routes are nested: src/llm reads
+         * them from the same file (llm/registry.h), after this. */
+        if (!strcmp(key, "providers") || !strcmp(key, "routes"))
+            continue;
         const cfg_directive_t *d = find_directive(key, strlen(key), 1);
         if (!d) {
             report(err, "config %s: unknown setting \"%s\"", path, key);
@@ -375,11 +473,19 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     }
     if (file && *file && load_file(c, file, err) != 0)
         return MS_EINVAL;
+    free(c->config_file);
+    c->config_file = file && *file ? ms_xstrdup(file) : NULL;
     for (size_t i = 0; i < MS_COUNTOF(directives); i++) {
         char env[64] = "MEDSTREAM_";
         size_t k = strlen(env);
-        for (const char *n = directives[i].name; *n && k < sizeof env - 1; n++)
-            env[k++] = *n == '-' ? '_' : (char)(*n >= 'a' && *n <= 'z' ? *n - 32 : *n);
+        for (const char *n = directives[i].name; *n && k < sizeof env - 1; n++) {
+            char ch = *n;
+            if (ch == '-')
+                ch = '_';
+            else if (ch >= 'a' && ch <= 'z')
+                ch = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[ch - 'a'];
+            env[k++] = ch;
+        }
         env[k] = '\0';
         const char *v = getenv(env);
         if (v && set_value(c, &directives[i], v, err) != 0)
@@ -431,6 +537,10 @@ int ms_config_load(ms_config_t *c, int argc, char **argv, FILE *out, FILE *err) 
     int port;
     if (ms_config_listen(c, host, sizeof host, &port) != 0) {
         report(err, "--listen must be HOST:PORT (got \"%s\")", c->listen);
+        return MS_EINVAL;
+    }
+    if (c->grounding_min_overlap < 0 || c->grounding_min_overlap > 1) {
+        fprintf(err, "medstream: --grounding-min-overlap must be from 0 to 1\n");
         return MS_EINVAL;
     }
     if (c->jwt_secret && *c->jwt_secret && strlen(c->jwt_secret) < 32) {

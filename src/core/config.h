@@ -12,7 +12,7 @@
 typedef struct {
     char *listen;               /**< "HOST:PORT", default 127.0.0.1:8080 */
     char *data_dir;             /**< default ./medstream-data */
-    char *provider;             /**< "offline" | "synthetic" */
+    char *provider;             /**< built-in default route: "offline" | "synthetic" */
     char *jwt_secret;           /**< >= 32 bytes; default: generated into <data_dir>/jwt.key */
     char *allowed_origins;      /**< comma-separated Origins; empty = own host only */
     char *disclaimer;           /**< appended to every assistant message */
@@ -85,6 +85,52 @@ typedef struct {
     int64_t ticket_rate_per_min;   /**< WebSocket tickets one user may get a minute */
     int64_t tickets_per_user;      /**< outstanding tickets of one user */
     int64_t max_tickets;           /**< outstanding tickets, all users (503 above) */
+    /* Folders (store.h "folders"). */
+    int64_t folder_max_depth;     /**< deepest folder level (top level is 1) */
+    int64_t max_folders_per_user; /**< folders one user may have */
+    /* Share links (store.h "share links", api/shares.c). */
+    int64_t share_ttl_s;        /**< a link's lifetime when the request names none */
+    int64_t share_max_ttl_s;    /**< the longest lifetime a request may ask for */
+    int64_t share_max_views;    /**< the largest view cap a request may set */
+    int64_t share_max_links;    /**< links kept per conversation (ended ones make room) */
+    int64_t share_log_max;      /**< access-log rows kept per link (newest) */
+    int64_t share_rate_per_min; /**< shared-link requests/min per address and per link */
+    /* Language models (llm/registry.h; providers and routes are the config
+     * file's "providers" and "routes", read by src/llm). */
+    char *config_file;             /**< the --config file applied, or NULL (not a directive) */
+    char *default_route;           /**< route of a message without "model"; "" = provider */
+    char *system_prompt;           /**< model instructions; "" = the built-in (llm/prompt.h) */
+    int64_t prompt_max_tokens;     /**< longest model prompt, approximate tokens */
+    int64_t history_max_tokens;    /**< recent turns' share of the prompt */
+    int64_t llm_max_tokens;        /**< longest answer a model may give, tokens */
+    int64_t llm_connect_timeout_ms;     /**< default connect timeout of a model server */
+    int64_t llm_first_token_timeout_ms; /**< default: request to first token */
+    int64_t llm_idle_timeout_ms;   /**< default: longest pause between tokens */
+    int64_t llm_max_line_bytes;    /**< longest SSE / NDJSON line from a model server */
+    int64_t llm_max_attempts;      /**< provider attempts per answer (failover) */
+    int64_t llm_retry_base_ms;     /**< backoff before the second attempt; doubles */
+    int64_t llm_retry_max_ms;      /**< longest backoff, and longest Retry-After waited */
+    int64_t breaker_failures;      /**< failures that open a provider's circuit */
+    int64_t breaker_window_ms;     /**< ... within this window */
+    int64_t breaker_cooldown_ms;   /**< open time before the half-open probe */
+    int64_t upstream_pause_bytes;  /**< a reader's queue above this pauses the model server */
+    int64_t upstream_pause_max_ms; /**< longest pause before the stream goes on regardless */
+    double grounding_min_overlap;  /**< share of a sentence's terms in its sources (grounding) */
+    /* Clinical contexts (src/clinical/clinical.h). */
+    int64_t clinical_max_items;    /**< entries per problems/medications/allergies list */
+    int64_t clinical_max_chars;    /**< code points per entry or chief complaint */
+
+    /* Attachments (src/files, src/api/attachments.c): uploads and text
+     * extraction. Every limit refuses with a clear error, never a crash. */
+    int64_t max_file_size_mb;       /**< largest attachment, MiB (413 above) */
+    int64_t pool_files_threads;     /**< threads extracting attachment text */
+    int64_t extract_max_bytes;      /**< decompressed bytes one file may expand to (DOCX) */
+    int64_t extract_max_pages;      /**< pages of a PDF */
+    int64_t extract_max_pixels;     /**< width x height of an image to OCR */
+    int64_t extract_timeout_s;      /**< seconds one file's extraction may take */
+    int64_t extract_max_text_bytes; /**< extracted text kept per file (the rest is cut) */
+    int64_t download_budget_bytes;  /**< attachment bytes being downloaded at once (503 above) */
+    int64_t upload_timeout_s;       /**< an upload's whole body must arrive within (408 after) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

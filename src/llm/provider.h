@@ -1,11 +1,13 @@
 /* Answer providers: what turns a question plus retrieved passages into a
  * streamed answer. Providers run on the event loop (libuv); anything that
- * blocks goes to the thread pool. Every callback is delivered on the loop
- * thread.
+ * blocks goes to the thread pool, and model servers are reached through
+ * libcurl's multi interface on the same loop (llm/transport.h). Every
+ * callback is delivered on the loop thread.
  *
- * Implementations: offline (grounded extractive answerer, the default),
- * synthetic (load tests; SYN_* as in ../shared/peers). Later: ollama,
- * openai-compatible. */
+ * Kinds (llm/registry.h, a table): offline (grounded extractive answerer,
+ * the default), synthetic (load tests; SYN_* as in ../shared/peers),
+ * ollama (POST /api/chat, NDJSON) and openai (POST /v1/chat/completions,
+ * Server-Sent Events; also Azure OpenAI, vLLM, llama-server, LM Studio). */
 #ifndef MS_LLM_PROVIDER_H
 #define MS_LLM_PROVIDER_H
 
@@ -14,6 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+/** One chat message of a model prompt (llm/prompt.h builds them). */
+typedef struct {
+    const char *role; /**< "system" | "user" | "assistant" (static strings) */
+    char *content;    /**< UTF-8, owned by the prompt */
+} ms_llm_msg_t;
 
 /** What the provider is asked. Everything is borrowed for the duration of
  * start() only: a provider copies what it keeps. */
@@ -26,17 +34,49 @@ typedef struct {
     /** Retrieved passages, best first (may be empty). */
     const ms_kb_hit_t *hits;
     size_t nhits;
+    /** The model prompt (providers with uses_prompt): system message (the
+     * instructions, the clinical context, the numbered passages), recent
+     * turns, the question. NULL for the others. */
+    const ms_llm_msg_t *messages;
+    size_t nmessages;
+    /** Most tokens the answer may have (0: the provider's own setting). */
+    int64_t max_tokens;
 } ms_gen_request_t;
+
+/** Why a generation failed, for failover (chat/generate.c): the first four
+ * move on to the route's next provider when no token was streamed yet. */
+typedef enum {
+    MS_GEN_OK = 0,
+    MS_GEN_CONNECT,      /**< could not connect, or the connection failed before any token */
+    MS_GEN_RATE_LIMITED, /**< HTTP 429 (retry_after_ms when the server said) */
+    MS_GEN_SERVER,       /**< HTTP 5xx */
+    MS_GEN_TIMEOUT,      /**< connect or first-token timeout */
+    MS_GEN_STREAM,   /**< the stream broke after it began: drop, stall, malformed or huge line */
+    MS_GEN_REFUSED,  /**< any other HTTP status (400, 401, 403, 404 ...): not retried */
+    MS_GEN_INTERNAL, /**< a local problem (the request could not be built) */
+} ms_gen_failure_t;
 
 /** Outcome of a generation. */
 typedef struct {
-    const char *finish_reason; /**< "stop", "cancelled", "error", "no_context" */
+    /** "stop", "length", "content_filter", "cancelled", "error", "no_context":
+     * a static string (the pipeline keeps the pointer after on_done). */
+    const char *finish_reason;
     /** Passages cited, in marker order: marker [k] refers to hits[cited[k-1]]. */
     const size_t *cited;
     size_t ncited;
     int64_t prompt_tokens; /**< approximate (whitespace tokens) for offline */
     int64_t completion_tokens;
-    const char *error; /**< message when finish_reason is "error" */
+    /** Whether the counts are the provider's own (OpenAI usage, Ollama
+     * prompt_eval_count / eval_count); 0: counted here, approximately. */
+    int usage_reported;
+    const char
+        *error; /**< short reason when finish_reason is "error" (no secret, no upstream text) */
+    ms_gen_failure_t failure;
+    int http_status;        /**< the upstream's HTTP status, 0 if none */
+    int64_t retry_after_ms; /**< from Retry-After on a 429 or 503; 0 when absent */
+    /** The server's own measure of the generation (Ollama total_duration,
+     * reported in nanoseconds), in ms; 0 when it gave none. */
+    int64_t upstream_duration_ms;
 } ms_gen_result_t;
 
 /** Where a generation delivers its output, always on the loop thread.
@@ -58,20 +98,45 @@ typedef struct {
      * pipeline skips the knowledge-base search (and its tool_call /
      * tool_result events) and passes no hits. */
     int uses_retrieval;
+    /** Whether the provider is a language model that reads the prompt
+     * (req.messages): its [n] markers are then parsed from the stream
+     * (llm/cite.h) and its citations are the ones it actually wrote. 0: the
+     * provider reports what it cites itself (result.cited). */
+    int uses_prompt;
     /** Starts a generation; 0 and *out on success. */
     int (*start)(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,
                  const ms_gen_sink_t *sink, void *ctx, ms_gen_t **out);
     /** Requests cancellation: on_done follows (finish_reason "cancelled"),
      * possibly synchronously from within this call. */
     void (*cancel)(ms_gen_t *g);
+    /** Pull flow control (optional): paused != 0 stops reading from the
+     * upstream (libcurl CURLPAUSE_RECV), so a slow reader holds the model
+     * server back instead of the gateway's memory; 0 resumes. Deltas may
+     * arrive from within the resuming call. */
+    void (*pause)(ms_gen_t *g, int paused);
     void (*free)(ms_provider_t *p);
 } ms_provider_ops_t;
 
-/** A configured provider instance. */
+/** A configured provider instance. name, model and local come from the
+ * configuration (llm/registry.h); NULL name means ops->name, NULL model
+ * the name. */
 struct ms_provider {
     const ms_provider_ops_t *ops;
     void *impl;
+    const char *name;  /**< the configured name ("ollama-local"), borrowed */
+    const char *model; /**< the model asked ("llama3.2"), borrowed */
+    int local;         /**< runs where PHI may go (local: true) */
 };
+
+/** The provider's configured name. */
+static inline const char *ms_provider_name(const ms_provider_t *p) {
+    return p->name ? p->name : p->ops->name;
+}
+
+/** The model it asks for (its name when none is configured). */
+static inline const char *ms_provider_model(const ms_provider_t *p) {
+    return p->model ? p->model : ms_provider_name(p);
+}
 
 /** Offline provider settings. */
 typedef struct {

@@ -17,7 +17,7 @@ static ms_session_t *pending; /* sessions with unflushed bytes, via flush_next *
 
 /* Bytes beyond which a session's batch is written without waiting for the
  * end of the iteration. */
-#define BATCH_MAX (256 * 1024)
+#define BATCH_MAX ((size_t)256 * 1024)
 
 int ms__batch_flush(ms_session_t *s) {
     if (s->out.len <= LWS_PRE)
@@ -34,7 +34,7 @@ int ms__batch_flush(ms_session_t *s) {
     /* A streaming session keeps a small buffer for its next batch (no
      * allocation per chunk); an idle one gives it back, since idle
      * connections are what there are many of. */
-    if (s->out.cap > 16 * 1024 || !ms__session_streaming(s))
+    if (s->out.cap > (size_t)16 * 1024 || !ms__session_streaming(s))
         ms_buf_free(&s->out);
     else
         ms_buf_reset(&s->out);

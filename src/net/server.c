@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 struct ms_net {
-    struct lws_context *lws;
+    struct lws_context *lws; /* NULLed by lws itself once destroyed (info.pcontext) */
     int port;
+    int stopping; /* the first lws_context_destroy was called */
 };
 
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -223,20 +224,22 @@ int ms_net_close_sessions(ms_net_t *n, int code, const char *reason) {
     return open;
 }
 
-/* On a foreign libuv loop lws 4.1 destroys a context in two calls: the
- * first closes its handles (the loop must then run until they are closed),
- * the second, after the loop, frees the context. lws clears n->lws itself
- * (info.pcontext) once the context is gone, so calling this again is safe
- * and needed: clearing n->lws here made the second call a no-op and leaked
- * the whole context at exit (LeakSanitizer). */
+/* With a foreign libuv loop lws tears its context down over two calls:
+ * the first closes its handles (they finish on the loop), the second,
+ * after the loop has run, frees the context (lws issues #1969, #2595;
+ * minimal-http-server-eventlib-foreign does the same). */
 void ms_net_stop(ms_net_t *n) {
-    if (n && n->lws)
+    if (n && n->lws && !n->stopping) {
+        n->stopping = 1;
         lws_context_destroy(n->lws);
+    }
 }
 
 void ms_net_free(ms_net_t *n) {
     if (!n)
         return;
     ms_net_stop(n);
+    if (n->lws)
+        lws_context_destroy(n->lws); /* the loop has run: completes the destroy */
     free(n);
 }

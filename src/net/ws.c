@@ -48,6 +48,15 @@ _Static_assert(MS_WSQ_PRE >= LWS_PRE, "queued frames need LWS_PRE bytes of headr
  * (loop thread only; reused). */
 static ms_buf_t drain_buf;
 
+/* Pull flow control (chat.h ms_sub_backlog): every answer the session
+ * follows is told how many bytes wait in its outbound queue, so a model
+ * transfer pauses behind a slow reader instead of filling the queue. */
+static void report_backlog(ms_session_t *s) {
+    for (struct sub_link *l = s->subs; l; l = l->next)
+        if (!ms_sub_finished(l->sub))
+            ms_sub_backlog(l->sub, s->q.bytes);
+}
+
 static void queue_free(ms_session_t *s) {
     ms__wsq_clear(&s->q);
 }
@@ -81,6 +90,7 @@ static int queue_frame(ms_session_t *s, const char *data, size_t len) {
         return -1;
     }
     lws_callback_on_writable(s->wsi);
+    report_backlog(s);
     return 0;
 }
 
@@ -96,6 +106,7 @@ static void session_send(ms_session_t *s, const ms_event_t *ev) {
                                (size_t)s->api->cfg->max_queue_bytes);
         if (rc == 0) {
             lws_callback_on_writable(s->wsi);
+            report_backlog(s);
             return;
         }
         if (rc == MS_EOVERLOAD) {
@@ -243,7 +254,9 @@ static void handle_message(ms_session_t *s) {
                         .conversation_alias = m.conversation_alias,
                         .client_message_id = m.client_message_id,
                         .text = m.text,
+                        .clinical_context_id = m.clinical_context_id,
                         .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0,
+                        .model = m.model,
                         .workflow = m.workflow};
         ms_chat_ask_req(chat, &ask, session_sub(s, 0));
         break;
@@ -381,6 +394,7 @@ static int on_writable(struct lws *wsi, ms_session_t *s) {
     }
     if (s->q.head)
         lws_callback_on_writable(wsi);
+    report_backlog(s);
     return 0;
 }
 

@@ -249,7 +249,7 @@ void phi_formats(phi_scan_t *sc) {
                 break;
             }
             const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-            size_t a = ov[2 * p->group], b = ov[2 * p->group + 1];
+            size_t a = ov[2 * (size_t)p->group], b = ov[2 * (size_t)p->group + 1];
             ms_phi_type_t type = p->type;
             double conf = p->conf;
             if (a != PCRE2_UNSET && p->validate)
@@ -411,10 +411,10 @@ static double v_day(const char *s, size_t len, const PCRE2_SIZE *ov, size_t *a, 
     (void)len, (void)a, (void)b, (void)t;
     int mg = (s[ov[2]] >= '0' && s[ov[2]] <= '9') ? 2 : 1; /* which group is the month */
     int dg = 3 - mg;
-    PCRE2_SIZE m0 = ov[2 * mg];
+    PCRE2_SIZE m0 = ov[2 * (size_t)mg];
     if (s[m0] >= 'a' && s[m0] <= 'z')
         return 0; /* month names are written with a capital in dates */
-    int d = num(s, ov[2 * dg], ov[2 * dg + 1]);
+    int d = num(s, ov[2 * (size_t)dg], ov[2 * (size_t)dg + 1]);
     if (d < 1 || d > 31)
         return 0;
     return mg == 1 ? 0.92 : 0.9;

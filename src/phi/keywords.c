@@ -407,7 +407,7 @@ static int vin_ok(const char *s, size_t a) {
     if (!letters || digits < 5)
         return 0;
     int check = sum % 11;
-    char want = check == 10 ? 'X' : (char)('0' + check);
+    char want = "0123456789X"[check];
     return toupper((unsigned char)s[a + 8]) == want;
 }
 

@@ -337,7 +337,7 @@ int phi_word(const char *w, size_t n) {
                 {"ed", "e"},  {"ing", ""}, {"ing", "e"}};
     for (size_t i = 0; i < MS_PHI_COUNTOF(infl); i++) {
         size_t sl = strlen(infl[i].suffix), rl = strlen(infl[i].repl);
-        if (k <= sl + 2 || memcmp(buf + k - sl, infl[i].suffix, sl))
+        if (k <= sl + 2 || memcmp(buf + k - sl, infl[i].suffix, sl) != 0)
             continue;
         char stem[64];
         memcpy(stem, buf, k - sl);

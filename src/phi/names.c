@@ -155,9 +155,8 @@ static size_t extend_place(const toks_t *tk, size_t b, int *state_seen) {
     size_t k = b;
     for (int rounds = 0; rounds < 3; rounds++) {
         size_t j = k;
-        if (punct_is(tk, j, ','))
-            j++;
-        else if (j < tk->n && word_is(tk, j, "in") && j + 1 < tk->n && runnable(&tk->t[j + 1]))
+        if (punct_is(tk, j, ',') ||
+            (j < tk->n && word_is(tk, j, "in") && j + 1 < tk->n && runnable(&tk->t[j + 1])))
             j++;
         if (j >= tk->n || !runnable(&tk->t[j]) || (tk->t[j].f & W_NL))
             break;

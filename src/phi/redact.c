@@ -145,7 +145,7 @@ void ms_phi_map_apply(const ms_phi_map_t *m, const char *text, size_t len, char 
         int left = i == 0 || !alnum((unsigned char)text[i - 1]);
         for (size_t k = 0; k < m->n && left; k++) {
             const entry_t *e = &m->e[order[k]];
-            if (e->olen == 0 || e->olen > len - i || memcmp(text + i, e->original, e->olen))
+            if (e->olen == 0 || e->olen > len - i || memcmp(text + i, e->original, e->olen) != 0)
                 continue;
             size_t j = i + e->olen;
             if (j == len || !alnum((unsigned char)text[j]) ||
@@ -208,7 +208,7 @@ static int classify(const ms_phi_map_t *m, const char *h, size_t n, const entry_
     int prefix = 0;
     for (size_t i = 0; m && i < m->n; i++) {
         const entry_t *x = &m->e[i];
-        if (n > x->plen || memcmp(x->placeholder, h, n))
+        if (n > x->plen || memcmp(x->placeholder, h, n) != 0)
             continue;
         if (n == x->plen) {
             *e = x;
@@ -244,10 +244,10 @@ static void feed_byte(ms_phi_restorer_t *r, char c, ms_buf_t *out) {
     if (k == 2) {
         ms_buf_append(out, e->original, e->olen);
         r->nhold = 0;
-    } else if (k == 0) {
+    } else if (k == 0 || r->nhold == sizeof r->hold) {
+        /* No placeholder starts here (a full hold cannot happen: every
+         * placeholder is shorter than the hold buffer). */
         release_first(r, out);
-    } else if (r->nhold == sizeof r->hold) {
-        release_first(r, out); /* cannot happen: placeholders are shorter */
     }
 }
 

@@ -252,3 +252,16 @@ int64_t ms__proto_data_int(const ms_event_t *ev, const char *key, int64_t dflt) 
         return (int64_t)llround(json_real_value(v));
     return dflt;
 }
+
+int ms__proto_telemetry_off(const ms_dialect_conn_t *conn) {
+    /* Room for the longest argument before it (lws stops looking at the
+     * first argument that does not fit: a ?token= is hundreds of bytes). */
+    char buf[2048];
+    const char *v =
+        conn && conn->query_arg ? conn->query_arg(conn, "telemetry", buf, sizeof buf) : NULL;
+    return v && (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no"));
+}
+
+int ms__proto_is_telemetry(ms_event_kind_t kind) {
+    return kind == MS_EV_LLM_CALL || kind == MS_EV_LLM_RESULT || kind == MS_EV_ROUTING;
+}

@@ -159,6 +159,7 @@ static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_CONNECTED:
     case MS_EV_LLM_CALL:
     case MS_EV_LLM_RESULT:
+    case MS_EV_ROUTING:
         break; /* not part of this dialect */
     }
 }
@@ -203,8 +204,28 @@ static int dx_decode_workflow(void *state, json_t *root, const ms_decode_limits_
         snprintf(errmsg, errlen, "\"data\" must be an object (the %s request)", type);
         return MS_EINVAL;
     }
+    /* Binding a clinical context: data.clinical_context_id (or at the top
+     * level), a UUID; the conversation stays bound for later requests. */
+    json_t *cc = json_object_get(data, "clinical_context_id");
+    if (!cc)
+        cc = json_object_get(root, "clinical_context_id");
+    if (cc && !json_is_null(cc)) {
+        char id[MS_ID_LEN];
+        const char *v = json_string_value(cc);
+        size_t n = v ? strlen(v) : 0;
+        for (size_t i = 0; v && i < n && i < sizeof id - 1; i++)
+            id[i] = (char)(v[i] >= 'A' && v[i] <= 'F' ? v[i] + 32 : v[i]);
+        id[n < sizeof id - 1 ? n : sizeof id - 1] = '\0';
+        if (!v || n != MS_ID_LEN - 1 || !ms_id_valid(id)) {
+            snprintf(errmsg, errlen, "clinical_context_id is not a valid id");
+            return MS_EINVAL;
+        }
+        out->clinical_context_id = ms_xstrdup(id);
+    }
     out->kind = MS_CMSG_MESSAGE;
-    out->workflow = json_pack("{s:s, s:O}", "workflow", type, "data", data);
+    json_t *copy = json_deep_copy(data);
+    json_object_del(copy, "clinical_context_id");
+    out->workflow = json_pack("{s:s, s:o}", "workflow", type, "data", copy);
     out->text = ms_xstrdup(type);
     if (st->conversation_id[0])
         out->conversation_id = ms_xstrdup(st->conversation_id);

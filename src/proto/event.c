@@ -18,6 +18,7 @@ static const char *const kind_names[] = {
     [MS_EV_LLM_RESULT] = "llm_result",
     [MS_EV_WORKFLOW_PROGRESS] = "workflow_progress",
     [MS_EV_WORKFLOW_ITEM] = "workflow_item",
+    [MS_EV_ROUTING] = "routing",
 };
 
 const char *ms_event_kind_name(ms_event_kind_t kind) {
@@ -31,5 +32,7 @@ void ms_client_msg_clear(ms_client_msg_t *m) {
     free(m->message_id);
     free(m->conversation_alias);
     json_decref(m->workflow);
+    free(m->model);
+    free(m->clinical_context_id);
     memset(m, 0, sizeof *m);
 }

@@ -24,6 +24,7 @@ typedef enum {
     MS_EV_PONG,
     MS_EV_LLM_CALL,
     MS_EV_LLM_RESULT,
+    MS_EV_ROUTING,
     MS_EV_WORKFLOW_PROGRESS,
     MS_EV_WORKFLOW_ITEM,
 } ms_event_kind_t;
@@ -40,17 +41,22 @@ typedef enum {
  *   workflow's result object, docs/workflows.md; absent for an answer)}
  * - ERROR: message_id (optional), data {code, message, retryable}
  * - PONG: data {ts}
- * - LLM_CALL: message_id, data {provider} (the provider is about to be asked)
- * - LLM_RESULT: message_id, data {provider, prompt_tokens, completion_tokens, total_tokens,
- *   duration_ms (integer, provider start to done), finish_reason}
+ * - LLM_CALL: message_id, data {provider, model, local, attempt, route} (a provider is
+ *   about to be asked; attempt counts from 1 across failover)
+ * - LLM_RESULT: message_id, data {provider, model, local, attempt, prompt_tokens,
+ *   completion_tokens, total_tokens, usage ("provider" | "counted"), ttft_ms (null: no
+ *   token), duration_ms (integer, provider start to done), finish_reason, grounding
+ *   (0..1 or null), error?, http_status?, upstream_duration_ms?}
+ * - ROUTING: message_id, data {route, phi_detected, phi_unsure, categories (ASQ-PHI type
+ *   names, never the PHI), decision ("all" | "local_only" | "refused"), providers}
  * - WORKFLOW_PROGRESS: message_id, data {workflow, stage, progress (percent), message}: a
  *   workflow stage starts (seed 004's stage names and percentages)
  * - WORKFLOW_ITEM: message_id, data {workflow, stage, content}: one object a stage produced
  *   (seed 004's stream_chunk content)
  * WORKFLOW_PROGRESS and WORKFLOW_ITEM are live only: a resumed workflow gets its result in
  * message_complete, not its progress again.
- * LLM_CALL and LLM_RESULT are telemetry: live only, never replayed, and not
- * part of the native protocol (its encoder writes nothing for them). */
+ * LLM_CALL, LLM_RESULT and ROUTING are telemetry: live only, never
+ * replayed; a client may opt out at connect (?telemetry=0). */
 typedef struct {
     ms_event_kind_t kind;
     const char *message_id;
@@ -100,6 +106,12 @@ typedef struct {
      * question). text is then a placeholder the pipeline replaces with the
      * request's summary. */
     json_t *workflow;
+    /** MESSAGE: the model (route alias) the client asked for, or NULL. */
+    char *model;
+    /** MESSAGE: the clinical context (a UUID, lower-cased) the client binds
+     * the conversation to before this turn (native `clinical_context_id`,
+     * VoiceAssist `clinical_context_id`); NULL keeps the binding. */
+    char *clinical_context_id;
 } ms_client_msg_t;
 
 void ms_client_msg_clear(ms_client_msg_t *m);

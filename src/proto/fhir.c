@@ -14,8 +14,11 @@
  * so one session's events never reach another. The answer streams as
  * assistant frames with streaming: true (content is the new text), then one
  * with streaming: false (content is the whole answer). Retrieval is the
- * kb_search tool (tool_call / tool_result); the provider call is reported
- * as openai_call / openai_response whatever the provider (model is its name). */
+ * kb_search tool (tool_call / tool_result); every provider call is reported
+ * as openai_call / openai_response (the seed's OpenAIEvent, field for
+ * field; model is the model the provider asked for), before the final
+ * assistant frame, unless the connection opted out (?telemetry=0). The
+ * routing decision has no frame in this dialect. */
 #include "proto/internal.h"
 
 #include <stdio.h>
@@ -25,6 +28,7 @@
 typedef struct {
     char session[MS_PROTO_SESSION_MAX + 1];
     char user_id[MS_ID_LEN];
+    int telemetry_off;
 } fhir_state_t;
 
 static int fhir_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
@@ -45,6 +49,7 @@ static int fhir_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char
     fhir_state_t *st = ms_xcalloc(1, sizeof *st);
     memcpy(st->session, sid, n + 1);
     snprintf(st->user_id, sizeof st->user_id, "%s", conn->user_id);
+    st->telemetry_off = ms__proto_telemetry_off(conn);
     /* Nothing to check at connect: the session's conversation is this
      * user's by construction (ms_dialect_session_conversation). */
     out->state = st;
@@ -82,11 +87,14 @@ static void fhir_tool(const fhir_state_t *st, const ms_event_t *ev, ms_buf_t *b)
     ms_buf_putc(b, '}');
 }
 
-/* OpenAIEvent: tokens and duration are known only in the response. */
+/* OpenAIEvent {type, session_id, model, prompt_tokens, completion_tokens,
+ * total_tokens, duration_ms, timestamp}: tokens and duration are known
+ * only in the response (null in the call, as the seed's Optional fields). */
 static void fhir_llm(const fhir_state_t *st, const ms_event_t *ev, ms_buf_t *b) {
     int done = ev->kind == MS_EV_LLM_RESULT;
     fhir_head(st, b, done ? "openai_response" : "openai_call");
-    ms__proto_put_str(b, "model", ms__proto_data_str(ev, "provider"));
+    const char *model = ms__proto_data_str(ev, "model");
+    ms__proto_put_str(b, "model", model ? model : ms__proto_data_str(ev, "provider"));
     static const char *const keys[] = {"prompt_tokens", "completion_tokens", "total_tokens",
                                        "duration_ms"};
     for (size_t i = 0; i < MS_COUNTOF(keys); i++) {
@@ -121,6 +129,8 @@ static void fhir_assistant(const fhir_state_t *st, const ms_event_t *ev, ms_buf_
 static void fhir_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     const fhir_state_t *st = state;
     ms_buf_t *b = &out->buf;
+    if (st->telemetry_off && ms__proto_is_telemetry(ev->kind))
+        return;
     switch (ev->kind) {
     case MS_EV_MESSAGE_CHUNK:
     case MS_EV_MESSAGE_COMPLETE:
@@ -153,6 +163,7 @@ static void fhir_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
         ms_buf_putc(b, '}');
         break;
     case MS_EV_MESSAGE_START:
+    case MS_EV_ROUTING:
         return; /* not part of this dialect */
     }
     ms_frames_end(out);

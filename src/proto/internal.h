@@ -64,6 +64,13 @@ const char *ms__proto_data_str(const ms_event_t *ev, const char *key);
 /** The integer member key of ev->data (a real is rounded), or dflt. */
 int64_t ms__proto_data_int(const ms_event_t *ev, const char *key, int64_t dflt);
 
+/** Whether the connection asked for no telemetry (llm_call, llm_result,
+ * routing, and the dialects' frames for them): the query argument
+ * telemetry=0, false, off or no at connect (docs/protocol.md "Telemetry"). */
+int ms__proto_telemetry_off(const ms_dialect_conn_t *conn);
+/** Whether kind is telemetry (live only, opt-out). */
+int ms__proto_is_telemetry(ms_event_kind_t kind);
+
 /** Per-connection strings most dialects keep: the session or conversation
  * the connection speaks for. */
 #define MS_PROTO_SESSION_MAX 128

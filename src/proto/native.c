@@ -1,4 +1,8 @@
-/* Native protocol v1 codec: docs/protocol.md, "Native WebSocket protocol v1". */
+/* Native protocol v1 codec: docs/protocol.md, "Native WebSocket protocol v1".
+ *
+ * Telemetry (llm_call, llm_result, routing) is sent in order with the
+ * answer unless the connection opted out (?telemetry=0); it carries the
+ * event's data as it is, with the message id. */
 #include "core/ms.h"
 #include "proto/internal.h"
 
@@ -28,13 +32,31 @@ static void put_members(ms_buf_t *b, json_t *obj) {
     }
 }
 
+typedef struct {
+    int telemetry_off;
+} native_state_t;
+
+static int native_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
+                       size_t errlen) {
+    (void)errmsg;
+    (void)errlen;
+    native_state_t *st = ms_xcalloc(1, sizeof *st);
+    st->telemetry_off = ms__proto_telemetry_off(conn);
+    out->state = st;
+    return 0;
+}
+
+static void native_close(void *state) {
+    free(state);
+}
+
 /* The hot path (message_chunk) is written by hand, without jansson, so a
  * chunk costs one buffer append and no allocation once the buffer is warm. */
 static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
-    (void)state;
+    const native_state_t *st = state;
     ms_buf_t *b = &out->buf;
-    if (ev->kind == MS_EV_LLM_CALL || ev->kind == MS_EV_LLM_RESULT)
-        return; /* telemetry the native protocol does not carry */
+    if (st && st->telemetry_off && ms__proto_is_telemetry(ev->kind))
+        return;
     ms_buf_puts(b, "{\"type\":\"");
     ms_buf_puts(b, ms_event_kind_name(ev->kind));
     ms_buf_putc(b, '"');
@@ -60,6 +82,9 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_TOOL_RESULT:
     case MS_EV_WORKFLOW_PROGRESS:
     case MS_EV_WORKFLOW_ITEM:
+    case MS_EV_LLM_CALL:
+    case MS_EV_LLM_RESULT:
+    case MS_EV_ROUTING:
         put_str_field(b, "message_id", ev->message_id);
         break;
     case MS_EV_ERROR:
@@ -68,8 +93,6 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
         break;
     case MS_EV_CONNECTED:
     case MS_EV_PONG:
-    case MS_EV_LLM_CALL:
-    case MS_EV_LLM_RESULT:
         break;
     }
     if (ev->data)
@@ -78,7 +101,24 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     ms_frames_end(out);
 }
 
-/* message {text, client_message_id, conversation_id?}. */
+/* clinical_context_id, when present: a UUID, kept lower-cased (ids are
+ * stored so). Shared with no other dialect's code on purpose: each
+ * decoder owns its field names. */
+static int native_context_id(json_t *root, ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    int rc = ms__proto_get_str(root, "clinical_context_id", 0, 64, &out->clinical_context_id,
+                               errmsg, errlen);
+    if (rc || !out->clinical_context_id)
+        return rc;
+    for (char *p = out->clinical_context_id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+    if (!ms_id_valid(out->clinical_context_id)) {
+        snprintf(errmsg, errlen, "clinical_context_id is not a valid id");
+        return MS_EINVAL;
+    }
+    return 0;
+}
+
+/* message {text, client_message_id, conversation_id?, model?, clinical_context_id?}. */
 static int native_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                                  ms_client_msg_t *out, char *errmsg, size_t errlen) {
     (void)state;
@@ -88,19 +128,21 @@ static int native_decode_message(void *state, json_t *root, const ms_decode_limi
         (rc = ms__proto_get_str(root, "client_message_id", 1, 128, &out->client_message_id, errmsg,
                                 errlen)) ||
         (rc = ms__proto_get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg,
-                                errlen)))
+                                errlen)) ||
+        (rc = ms__proto_get_str(root, "model", 0, 64, &out->model, errmsg, errlen)))
         return rc;
     if (out->conversation_id && !ms_id_valid(out->conversation_id)) {
         snprintf(errmsg, errlen, "conversation_id is not a valid id");
         return MS_EINVAL;
     }
-    return 0;
+    return native_context_id(root, out, errmsg, errlen);
 }
 
 /* workflow {workflow: "diagnosis" | "prescription", data: {...},
- * client_message_id, conversation_id?} (docs/protocol.md "workflow"): a
- * turn like message, whose answer is the workflow's staged result. The
- * data object is validated by the workflow with the configured bounds. */
+ * client_message_id, conversation_id?, clinical_context_id?}
+ * (docs/protocol.md "workflow"): a turn like message, whose answer is the
+ * workflow's staged result; a bound context fills what data leaves out.
+ * The data object is validated by the workflow with the configured bounds. */
 static int native_decode_workflow(void *state, json_t *root, const ms_decode_limits_t *lim,
                                   ms_client_msg_t *out, char *errmsg, size_t errlen) {
     (void)state;
@@ -128,7 +170,7 @@ static int native_decode_workflow(void *state, json_t *root, const ms_decode_lim
         out->text = ms_xstrdup(kind);
     }
     free(kind);
-    return rc;
+    return rc ? rc : native_context_id(root, out, errmsg, errlen);
 }
 
 /* The message_id of resume and cancel: a UUID. */
@@ -187,6 +229,8 @@ static int native_decode(void *state, const char *frame, size_t len, const ms_de
 
 const ms_dialect_ops_t ms_dialect_native = {
     .name = "native",
+    .open = native_open,
+    .close = native_close,
     .encode = native_encode,
     .decode = native_decode,
 };

@@ -206,9 +206,26 @@ fail:
     return rc;
 }
 
+int ms__sq_message_set_grounding(ms_store_t *base, const char *msg_id, double grounding) {
+    sq_store_t *st = SQ(base);
+    static const char sql[] = "UPDATE messages SET grounding = ?2 WHERE id = ?1";
+    if (!msg_id || !(grounding >= 0 && grounding <= 1))
+        return MS_EINVAL;
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s)
+        return MS_EIO;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, grounding);
+    int rc = sqlite3_step(s);
+    ms__store_done(s);
+    if (rc != SQLITE_DONE)
+        return ms__store_err(st, rc, "message grounding");
+    return sqlite3_changes(st->db) > 0 ? 0 : MS_ENOENT;
+}
+
 #define MSG_SELECT                                                                                 \
     "SELECT id, conversation_id, role, content, status, client_message_id, reply_to,"              \
-    " finish_reason, usage_json, created_at, updated_at FROM messages "
+    " finish_reason, usage_json, created_at, updated_at, grounding FROM messages "
 
 /* Builds the message JSON of the current row, citations included. */
 static int message_from_row(sq_store_t *st, sqlite3_stmt *s, json_t **out) {
@@ -225,6 +242,10 @@ static int message_from_row(sq_store_t *st, sqlite3_stmt *s, json_t **out) {
     if (sqlite3_column_type(s, 8) != SQLITE_NULL)
         usage = json_loads((const char *)sqlite3_column_text(s, 8), 0, NULL);
     json_object_set_new(m, "usage", usage ? usage : json_null());
+    json_object_set_new(m, "grounding",
+                        sqlite3_column_type(s, 11) == SQLITE_NULL
+                            ? json_null()
+                            : json_real(sqlite3_column_double(s, 11)));
     json_object_set_new(m, "created_at", ms__store_col_json_time(s, 9));
     json_object_set_new(m, "updated_at", ms__store_col_json_time(s, 10));
     json_t *cits = NULL;

@@ -109,6 +109,115 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* 4: folders (src/store/folders.c). Sibling names are unique per user
+     * and parent; SQL never finds two NULLs equal, so the top level (NULL
+     * parent) is indexed as '' through coalesce, which no folder id is.
+     * Names compare with ASCII case folded (NOCASE). A parent's deletion
+     * cascades only as the user's account goes: folders.c moves children
+     * to the grandparent before it deletes a folder. A conversation whose
+     * folder goes is unfiled (SET NULL), never deleted. */
+    "CREATE TABLE folders ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  parent_id TEXT REFERENCES folders(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  color TEXT,"
+    "  icon TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX folders_sibling_name ON folders(user_id, coalesce(parent_id, ''), name);"
+    "CREATE INDEX folders_parent ON folders(parent_id) WHERE parent_id IS NOT NULL;"
+    "ALTER TABLE conversations ADD COLUMN folder_id TEXT REFERENCES folders(id) ON DELETE SET NULL;"
+    "CREATE INDEX conversations_folder ON conversations(folder_id, updated_at DESC)"
+    "  WHERE folder_id IS NOT NULL;",
+    /* 5: share links and their access log (src/store/shares.c). Only the
+     * SHA-256 of a link's token is stored, and an argon2id hash of its
+     * password; the log holds when, from which address and with what
+     * outcome, never content. Revoked links keep their row, so they answer
+     * "revoked" rather than "not found", and their log stays readable. */
+    "CREATE TABLE conversation_shares ("
+    "  id TEXT PRIMARY KEY,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  password_hash TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  max_views INTEGER CHECK (max_views IS NULL OR max_views > 0),"
+    "  view_count INTEGER NOT NULL DEFAULT 0,"
+    "  denied_count INTEGER NOT NULL DEFAULT 0,"
+    "  last_access_at INTEGER,"
+    "  revoked_at INTEGER"
+    ");"
+    "CREATE INDEX conversation_shares_conversation ON conversation_shares(conversation_id);"
+    "CREATE TABLE share_accesses ("
+    "  id INTEGER PRIMARY KEY,"
+    "  share_id TEXT NOT NULL REFERENCES conversation_shares(id) ON DELETE CASCADE,"
+    "  at INTEGER NOT NULL,"
+    "  client_address TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('viewed', 'password_required',"
+    "    'wrong_password', 'expired', 'revoked', 'view_limit'))"
+    ");"
+    "CREATE INDEX share_accesses_share ON share_accesses(share_id, id);",
+    /* 6: the grounding signal of a model's answer (llm/cite.h): the share
+     * (0..1) of its sentences with lexical support in the passages they
+     * cite; NULL when not measured (the offline answerer quotes its
+     * passages verbatim, an answer with no sentence). */
+    "ALTER TABLE messages ADD COLUMN grounding REAL"
+    "  CHECK (grounding IS NULL OR (grounding >= 0 AND grounding <= 1));",
+    /* 7: clinical contexts (src/store/clinical.c; seed 002 "Clinical Context
+     * Persistence"): a patient's demographics, problems, medications,
+     * allergies and vitals, owned by one user. A conversation is bound to
+     * at most one context (conversations.clinical_context_id); a context
+     * may serve several conversations about the same patient. Deleting a
+     * context unbinds its conversations; deleting the user deletes both.
+     * Lists and vitals are JSON text, validated before they are stored
+     * (src/clinical/context.c). */
+    "CREATE TABLE clinical_contexts ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'fhir')),"
+    "  age INTEGER,"
+    "  gender TEXT,"
+    "  weight_kg REAL,"
+    "  height_cm REAL,"
+    "  chief_complaint TEXT,"
+    "  problems TEXT NOT NULL DEFAULT '[]',"
+    "  medications TEXT NOT NULL DEFAULT '[]',"
+    "  allergies TEXT NOT NULL DEFAULT '[]',"
+    "  vitals TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX clinical_contexts_user_updated ON clinical_contexts(user_id, updated_at DESC);"
+    "ALTER TABLE conversations ADD COLUMN clinical_context_id TEXT"
+    "  REFERENCES clinical_contexts(id) ON DELETE SET NULL;"
+    "CREATE INDEX conversations_clinical_context ON conversations(clinical_context_id)"
+    "  WHERE clinical_context_id IS NOT NULL;",
+    /* 8: files attached
+     * to a message (src/store/attachments.c). The bytes live behind the
+     * blob seam under the row's id; conversation_id and user_id are the
+     * message's, kept here so ownership checks and the cascade on a
+     * conversation or user delete need no join. */
+    "CREATE TABLE attachments ("
+    "  id TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  file_name TEXT NOT NULL,"
+    "  file_type TEXT NOT NULL,"
+    "  mime_type TEXT NOT NULL,"
+    "  file_size INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'extracting', 'ready', 'failed')),"
+    "  progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX attachments_message ON attachments(message_id, created_at);"
+    "CREATE INDEX attachments_conversation ON attachments(conversation_id);",
 };
 
 int ms__store_schema_version(void) {

@@ -138,6 +138,10 @@ int ms_store_message_update(ms_store_t *st, const char *msg_id, const char *cont
     return st->ops->message_update(st, msg_id, content, status, finish_reason, usage, citations);
 }
 
+int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double grounding) {
+    return st->ops->message_set_grounding(st, msg_id, grounding);
+}
+
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out) {
     return st->ops->message_get(st, msg_id, out);
 }
@@ -175,6 +179,59 @@ int ms_store_feedback_by_conversation(ms_store_t *st, const char *conversation_i
     return st->ops->feedback_by_conversation(st, conversation_id, out);
 }
 
+int ms_store_clinical_create(ms_store_t *st, const char *user_id, json_t *fields,
+                             const char *source, const char *conversation_id, json_t **out) {
+    return st->ops->clinical_create(st, user_id, fields, source, conversation_id, out);
+}
+
+int ms_store_clinical_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->clinical_get(st, user_id, id, out);
+}
+
+int ms_store_clinical_current(ms_store_t *st, const char *user_id, const char *conversation_id,
+                              json_t **out) {
+    return st->ops->clinical_current(st, user_id, conversation_id, out);
+}
+
+int ms_store_clinical_update(ms_store_t *st, const char *user_id, const char *id, json_t *patch,
+                             const char *source, json_t **out) {
+    return st->ops->clinical_update(st, user_id, id, patch, source, out);
+}
+
+int ms_store_clinical_delete(ms_store_t *st, const char *user_id, const char *id) {
+    return st->ops->clinical_delete(st, user_id, id);
+}
+
+int ms_store_clinical_bind(ms_store_t *st, const char *user_id, const char *conversation_id,
+                           const char *context_id) {
+    return st->ops->clinical_bind(st, user_id, conversation_id, context_id);
+}
+
+int ms_store_attachment_create(ms_store_t *st, const char *user_id, const char *message_id,
+                               const ms_attachment_new_t *a, json_t **out) {
+    return st->ops->attachment_create(st, user_id, message_id, a, out);
+}
+
+int ms_store_attachment_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_get(st, user_id, id, out);
+}
+
+int ms_store_attachment_list(ms_store_t *st, const char *user_id, const char *message_id,
+                             json_t **out) {
+    return st->ops->attachment_list(st, user_id, message_id, out);
+}
+
+int ms_store_attachment_delete(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_delete(st, user_id, id, out);
+}
+
+int ms_store_attachment_update(ms_store_t *st, const char *id, const char *status, int progress,
+                               const char *error_code, const char *error_message,
+                               json_t *metadata) {
+    return st->ops->attachment_update(st, id, status, progress, error_code, error_message,
+                                      metadata);
+}
+
 int ms_store_node_register(ms_store_t *st, const ms_node_t *node) {
     return st->ops->node_register(st, node);
 }
@@ -193,4 +250,73 @@ int ms_store_node_release(ms_store_t *st, const char *node_id) {
 
 int ms_store_recover(ms_store_t *st, int64_t now_ms, const char *suffix, int *count) {
     return st->ops->recover(st, now_ms, suffix, count);
+}
+
+int ms_store_folder_create(ms_store_t *st, const char *user_id, const ms_folder_fields_t *f,
+                           const ms_folder_limits_t *lim, json_t **out) {
+    return st->ops->folder_create(st, user_id, f, lim, out);
+}
+
+int ms_store_folder_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->folder_get(st, user_id, id, out);
+}
+
+int ms_store_folder_list(ms_store_t *st, const char *user_id, const char *parent_id, json_t **out) {
+    return st->ops->folder_list(st, user_id, parent_id, out);
+}
+
+int ms_store_folder_tree(ms_store_t *st, const char *user_id, json_t **out) {
+    return st->ops->folder_tree(st, user_id, out);
+}
+
+int ms_store_folder_update(ms_store_t *st, const char *user_id, const char *id,
+                           const ms_folder_fields_t *f, const ms_folder_limits_t *lim,
+                           json_t **out) {
+    return st->ops->folder_update(st, user_id, id, f, lim, out);
+}
+
+int ms_store_folder_delete(ms_store_t *st, const char *user_id, const char *id) {
+    return st->ops->folder_delete(st, user_id, id);
+}
+
+int ms_store_conversation_set_folder(ms_store_t *st, const char *user_id, const char *id,
+                                     const char *folder_id, json_t **out) {
+    return st->ops->conversation_set_folder(st, user_id, id, folder_id, out);
+}
+
+int ms_store_conversation_list_folder(ms_store_t *st, const char *user_id, const char *folder_id,
+                                      const char *query, int limit, int offset, json_t **out) {
+    return st->ops->conversation_list_folder(st, user_id, folder_id, query, limit, offset, out);
+}
+
+int ms_store_share_create(ms_store_t *st, const char *user_id, const char *conversation_id,
+                          const char *token_hash_hex, const char *password_hash,
+                          int64_t expires_at_ms, int64_t max_views, int max_links, json_t **out) {
+    return st->ops->share_create(st, user_id, conversation_id, token_hash_hex, password_hash,
+                                 expires_at_ms, max_views, max_links, out);
+}
+
+int ms_store_share_list(ms_store_t *st, const char *user_id, const char *conversation_id,
+                        int64_t now_ms, json_t **out) {
+    return st->ops->share_list(st, user_id, conversation_id, now_ms, out);
+}
+
+int ms_store_share_revoke(ms_store_t *st, const char *user_id, const char *conversation_id,
+                          const char *key, int64_t now_ms) {
+    return st->ops->share_revoke(st, user_id, conversation_id, key, now_ms);
+}
+
+int ms_store_share_lookup(ms_store_t *st, const char *token_hash_hex, ms_share_t *out) {
+    return st->ops->share_lookup(st, token_hash_hex, out);
+}
+
+int ms_store_share_record(ms_store_t *st, const char *share_id, int64_t now_ms,
+                          const char *client_address, const char *outcome, int log_max,
+                          const char **result) {
+    return st->ops->share_record(st, share_id, now_ms, client_address, outcome, log_max, result);
+}
+
+int ms_store_share_accesses(ms_store_t *st, const char *user_id, const char *conversation_id,
+                            const char *share_id, int limit, json_t **out) {
+    return st->ops->share_accesses(st, user_id, conversation_id, share_id, limit, out);
 }

@@ -115,6 +115,7 @@ int ms__sq_conversation_delete(ms_store_t *base, const char *user_id, const char
 int ms__sq_turn_begin(ms_store_t *base, const char *conversation_id, const char *user_msg_id,
                       const char *assistant_msg_id, const char *client_message_id,
                       const char *user_text, const char *node_id);
+int ms__sq_message_set_grounding(ms_store_t *base, const char *msg_id, double grounding);
 int ms__sq_message_update(ms_store_t *base, const char *msg_id, const char *content,
                           const char *status, const char *finish_reason, json_t *usage,
                           json_t *citations);
@@ -125,18 +126,65 @@ int ms__sq_message_by_client_id(ms_store_t *base, const char *conversation_id,
 int ms__sq_message_list(ms_store_t *base, const char *conversation_id, json_t **out);
 int ms__sq_recent_turns(ms_store_t *base, const char *conversation_id, int n, json_t **out);
 void ms__sq_close(ms_store_t *base);
-int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
-                               int limit, int offset, json_t **out);
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query, int limit,
+                               int offset, json_t **out);
 int ms__sq_feedback_put(ms_store_t *base, const char *user_id, const char *message_id, int rating,
                         const char *comment, json_t **out);
 int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *message_id,
                         json_t **out);
 int ms__sq_feedback_delete(ms_store_t *base, const char *user_id, const char *message_id);
 int ms__sq_feedback_by_conversation(ms_store_t *base, const char *conversation_id, json_t **out);
+int ms__sq_clinical_create(ms_store_t *base, const char *user_id, json_t *fields,
+                           const char *source, const char *conversation_id, json_t **out);
+int ms__sq_clinical_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_clinical_current(ms_store_t *base, const char *user_id, const char *conversation_id,
+                            json_t **out);
+int ms__sq_clinical_update(ms_store_t *base, const char *user_id, const char *id, json_t *patch,
+                           const char *source, json_t **out);
+int ms__sq_clinical_delete(ms_store_t *base, const char *user_id, const char *id);
+int ms__sq_clinical_bind(ms_store_t *base, const char *user_id, const char *conversation_id,
+                         const char *context_id);
 int ms__sq_node_register(ms_store_t *base, const ms_node_t *node);
 int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *n);
 int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
 int ms__sq_node_release(ms_store_t *base, const char *node_id);
 int ms__sq_recover(ms_store_t *base, int64_t now_ms, const char *suffix, int *count);
+int ms__sq_folder_create(ms_store_t *base, const char *user_id, const ms_folder_fields_t *f,
+                         const ms_folder_limits_t *lim, json_t **out);
+int ms__sq_folder_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_folder_list(ms_store_t *base, const char *user_id, const char *parent_id, json_t **out);
+int ms__sq_folder_tree(ms_store_t *base, const char *user_id, json_t **out);
+int ms__sq_folder_update(ms_store_t *base, const char *user_id, const char *id,
+                         const ms_folder_fields_t *f, const ms_folder_limits_t *lim, json_t **out);
+int ms__sq_folder_delete(ms_store_t *base, const char *user_id, const char *id);
+int ms__sq_conversation_set_folder(ms_store_t *base, const char *user_id, const char *id,
+                                   const char *folder_id, json_t **out);
+int ms__sq_conversation_list_folder(ms_store_t *base, const char *user_id, const char *folder_id,
+                                    const char *query, int limit, int offset, json_t **out);
+int ms__sq_share_create(ms_store_t *base, const char *user_id, const char *conversation_id,
+                        const char *token_hash_hex, const char *password_hash,
+                        int64_t expires_at_ms, int64_t max_views, int max_links, json_t **out);
+int ms__sq_share_list(ms_store_t *base, const char *user_id, const char *conversation_id,
+                      int64_t now_ms, json_t **out);
+int ms__sq_share_revoke(ms_store_t *base, const char *user_id, const char *conversation_id,
+                        const char *key, int64_t now_ms);
+int ms__sq_share_lookup(ms_store_t *base, const char *token_hash_hex, ms_share_t *out);
+int ms__sq_share_record(ms_store_t *base, const char *share_id, int64_t now_ms,
+                        const char *client_address, const char *outcome, int log_max,
+                        const char **result);
+int ms__sq_share_accesses(ms_store_t *base, const char *user_id, const char *conversation_id,
+                          const char *share_id, int limit, json_t **out);
+/* Whether folder_id is one of user_id's folders (folders.c): 0, MS_ENOENT. */
+int ms__store_folder_owned(sq_store_t *st, const char *user_id, const char *folder_id);
+
+/* Attachments (attachments.c). */
+int ms__sq_attachment_create(ms_store_t *base, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+int ms__sq_attachment_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_list(ms_store_t *base, const char *user_id, const char *message_id,
+                           json_t **out);
+int ms__sq_attachment_delete(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_update(ms_store_t *base, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
 
 #endif

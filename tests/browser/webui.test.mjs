@@ -349,7 +349,7 @@ describe("web client", { skip: reason ?? false, timeout: 900000 }, () => {
     assert.deepEqual(problems, []);
   });
 
-  test("telemetry shows the tool call and result the server sent, in order", async () => {
+  test("telemetry shows the tool call, result, routing and model call the server sent, in order", async () => {
     const { page, context } = await newPage(browser);
     await register(page, srv.base);
     await page.getByRole("button", { name: "Telemetry" }).click();
@@ -357,7 +357,13 @@ describe("web client", { skip: reason ?? false, timeout: 900000 }, () => {
     await waitDone(page);
     const panel = page.getByRole("complementary", { name: "Telemetry" });
     const rows = await panel.locator(".tel-title").allInnerTexts();
-    assert.deepEqual(rows, ["Tool call · kb_search", "Tool result · kb_search"]);
+    assert.deepEqual(rows, [
+      "Tool call · kb_search",
+      "Tool result · kb_search",
+      "Routing · all",
+      "LLM call · offline",
+      "LLM result · offline",
+    ]);
     assert.match(await panel.locator(".tel.tool_call").innerText(), /acromegaly/i);
     assert.match(await panel.locator(".tel.tool_result").innerText(), /\d+ passages/);
     const stats = await panel.locator(".stats").innerText();

@@ -59,7 +59,8 @@ def read_answer(ws, chunk_type, complete_type, seq_of, text_of, stop_after_merge
         elif ev["type"] == complete_type:
             return chunks, ev, frames
         else:
-            assert ev["type"] in ("message_start", "tool_call", "tool_result"), ev
+            assert ev["type"] in ("message_start", "tool_call", "tool_result", "routing",
+                                  "llm_call", "llm_result"), ev
 
 
 def slow_client(srv, token, path="/api/ws"):

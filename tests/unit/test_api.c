@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "api/api.h"
 #include "chat/work.h"
 #include "core/ms.h"
@@ -68,9 +70,7 @@ static int teardown(void **state) {
     ms_limits_free(f->api.limits);
     free(f->alice_token);
     ms_config_free(&f->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd) != 0)
+    if (ms_test_rm_rf(f->dir) != 0)
         fprintf(stderr, "could not remove %s\n", f->dir);
     free(f);
     return 0;

@@ -168,8 +168,10 @@ static void other_value(const directive_t *d, char *out, size_t n) {
         snprintf(out, n, "%s", !strcmp(d->def, "true") ? "false" : "true");
         break;
     case KIND_INT: {
+        /* The lowest value that is not the default: the highest can break a
+         * rule between two settings (a default TTL above its maximum). */
         long long def = strtoll(d->def, NULL, 10);
-        snprintf(out, n, "%lld", d->hi != def ? d->hi : d->lo);
+        snprintf(out, n, "%lld", d->lo != def ? d->lo : d->hi);
         break;
     }
     case KIND_DOUBLE:

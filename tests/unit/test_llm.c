@@ -164,8 +164,8 @@ static void test_stem_and_terms(void **state) {
                              {"therapies", "therapy"},  {"symptoms", "symptom"}};
     for (size_t i = 0; i < MS_COUNTOF(same); i++) {
         char a[32], b[32];
-        strcpy(a, same[i][0]);
-        strcpy(b, same[i][1]);
+        snprintf(a, sizeof a, "%s", same[i][0]);
+        snprintf(b, sizeof b, "%s", same[i][1]);
         ms_llm_stem(a, strlen(a));
         ms_llm_stem(b, strlen(b));
         assert_string_equal(a, b);

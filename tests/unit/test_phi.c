@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "chat/chat.h"
 #include "chat/internal.h"
 #include "chat/work.h"
@@ -39,9 +41,13 @@ static void expect_type(const char *text, const char *needle, ms_phi_type_t type
     ms_phi_result_t r;
     ms_phi_detect(text, strlen(text), &r);
     const ms_phi_span_t *s = span_over(&r, text, needle);
-    if (!s || s->type != type)
+    if (!s) {
+        fail_msg("\"%s\" in \"%s\": want %s, got nothing", needle, text, ms_phi_type_name(type));
+        return;
+    }
+    if (s->type != type)
         fail_msg("\"%s\" in \"%s\": want %s, got %s", needle, text, ms_phi_type_name(type),
-                 s ? ms_phi_type_name(s->type) : "nothing");
+                 ms_phi_type_name(s->type));
     assert_true(s->confidence >= MS_PHI_SURE);
     ms_phi_result_free(&r);
 }
@@ -310,7 +316,7 @@ static void check_pieces(const ms_phi_map_t *m, const size_t *cuts, size_t ncuts
     }
     ms_phi_restorer_flush(r, &out);
     assert_int_equal(ms_phi_restorer_pending(r), 0);
-    if (out.len != strlen(restore_out) || memcmp(out.data, restore_out, out.len))
+    if (out.len != strlen(restore_out) || memcmp(out.data, restore_out, out.len) != 0)
         fail_msg("cuts at %zu/%zu: got \"%.*s\"", ncuts ? cuts[0] : 0, ncuts > 1 ? cuts[1] : 0,
                  (int)out.len, out.data);
     ms_buf_free(&out);
@@ -331,7 +337,7 @@ static void test_restorer_every_split(void **state) {
         }
     }
     /* One byte at a time. */
-    size_t *every = malloc(len * sizeof *every);
+    size_t *every = malloc((len ? len : 1) * sizeof *every);
     for (size_t i = 0; i < len; i++)
         every[i] = i;
     check_pieces(m, every, len);
@@ -455,9 +461,7 @@ static int teardown(void **state) {
     ms_work_shutdown();
     assert_int_equal(uv_loop_close(&f->loop), 0);
     ms_config_free(&f->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }

@@ -104,6 +104,34 @@ static void test_decode_message(void **state) {
         MS_EINVAL);
 }
 
+/* message.clinical_context_id: a context id (UUID) to bind, lower-cased;
+ * anything else is an invalid message naming the field. */
+static void test_decode_clinical_context_id(void **state) {
+    (void)state;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":\"01A234AE-91E7-7000-94B9-BE91C6842D0D\"}",
+                            &m, err),
+                     0);
+    assert_string_equal(m.clinical_context_id, "01a234ae-91e7-7000-94b9-be91c6842d0d");
+    ms_client_msg_clear(&m);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\"}", &m, err), 0);
+    assert_null(m.clinical_context_id);
+    ms_client_msg_clear(&m);
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":\"patient-7\"}",
+                            &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":7}",
+                            &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
+}
+
 static void test_decode_errors(void **state) {
     (void)state;
     ms_client_msg_t m;
@@ -179,20 +207,35 @@ static const char *const CID = "0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3";
 /* A fake handshake: path parameter and query arguments. */
 typedef struct {
     const char *session_id;
+    const char *telemetry;
 } fake_query_t;
 
 static const char *fake_query_arg(const ms_dialect_conn_t *c, const char *name, char *buf,
                                   size_t len) {
     const fake_query_t *q = c->impl;
-    if (strcmp(name, "session_id") != 0 || !q || !q->session_id)
+    const char *v = !q                            ? NULL
+                    : !strcmp(name, "session_id") ? q->session_id
+                    : !strcmp(name, "telemetry")  ? q->telemetry
+                                                  : NULL;
+    if (!v)
         return NULL;
-    snprintf(buf, len, "%s", q->session_id);
+    snprintf(buf, len, "%s", v);
     return buf;
+}
+
+/* dopen with a telemetry= query argument. */
+static int dopen_q(const ms_dialect_ops_t *d, const char *session, const char *telemetry,
+                   ms_dialect_open_t *o) {
+    fake_query_t q = {session, telemetry};
+    ms_dialect_conn_t c = {.user_id = UID, .query_arg = fake_query_arg, .impl = &q};
+    char err[120] = "";
+    memset(o, 0, sizeof *o);
+    return d->open(&c, o, err, sizeof err);
 }
 
 static int dopen(const ms_dialect_ops_t *d, const char *param, const char *session,
                  ms_dialect_open_t *o) {
-    fake_query_t q = {session};
+    fake_query_t q = {session, NULL};
     ms_dialect_conn_t c = {
         .user_id = UID, .path_param = param, .query_arg = fake_query_arg, .impl = &q};
     char err[120] = "";
@@ -333,15 +376,60 @@ static void test_id_v7_ordered(void **state) {
     assert_int_equal(v4[14], '4');
 }
 
-static void test_native_skips_telemetry(void **state) {
+/* llm_call, llm_result and routing go out with their data and the message
+ * id; a connection that said ?telemetry=0 gets none of them, and still
+ * gets everything else. */
+static void test_native_telemetry_and_opt_out(void **state) {
     (void)state;
-    json_t *data = json_pack("{s:s}", "provider", "offline");
+    json_t *data = json_pack("{s:s, s:s, s:b, s:i}", "provider", "ollama-local", "model",
+                             "llama3.2", "local", 1, "attempt", 1);
     ms_event_t ev = {.kind = MS_EV_LLM_CALL, .message_id = MID, .data = data};
-    assert_no_frames(&ms_dialect_native, NULL, &ev);
-    ev.kind = MS_EV_LLM_RESULT;
-    assert_no_frames(&ms_dialect_native, NULL, &ev);
+    ms_dialect_open_t on, off;
+    assert_int_equal(dopen_q(&ms_dialect_native, NULL, NULL, &on), 0);
+    assert_int_equal(dopen_q(&ms_dialect_native, NULL, "0", &off), 0);
+    static const ms_event_kind_t kinds[] = {MS_EV_LLM_CALL, MS_EV_LLM_RESULT, MS_EV_ROUTING};
+    static const char *const names[] = {"llm_call", "llm_result", "routing"};
+    for (size_t i = 0; i < 3; i++) {
+        ev.kind = kinds[i];
+        json_t *o = enc1(&ms_dialect_native, on.state, &ev);
+        assert_string_equal(sget(o, "type"), names[i]);
+        assert_string_equal(sget(o, "message_id"), MID);
+        assert_string_equal(sget(o, "model"), "llama3.2");
+        assert_true(json_is_true(json_object_get(o, "local")));
+        json_decref(o);
+        assert_no_frames(&ms_dialect_native, off.state, &ev);
+        /* No state (a caller without a connection): telemetry on. */
+        json_decref(enc1(&ms_dialect_native, NULL, &ev));
+    }
+    ms_event_t ch = {
+        .kind = MS_EV_MESSAGE_CHUNK, .message_id = MID, .seq = 1, .text = "Hi", .text_len = 2};
+    json_decref(enc1(&ms_dialect_native, off.state, &ch));
     json_decref(data);
-    assert_chunk_does_not_allocate(&ms_dialect_native, NULL);
+    assert_chunk_does_not_allocate(&ms_dialect_native, on.state);
+    ms_dialect_native.close(on.state);
+    ms_dialect_native.close(off.state);
+}
+
+/* The native message's optional model (a route alias). */
+static void test_native_decode_model(void **state) {
+    (void)state;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"c\","
+                            "\"model\":\"clinical\"}",
+                            &m, err),
+                     0);
+    assert_string_equal(m.model, "clinical");
+    ms_client_msg_clear(&m);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"c\"}", &m, err), 0);
+    assert_null(m.model);
+    ms_client_msg_clear(&m);
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"c\","
+                            "\"model\":7}",
+                            &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "model"));
 }
 
 /* ---- VoiceAssist realtime (seed 000 + 002) ------------------------------------ */
@@ -452,12 +540,22 @@ static void test_voiceassist_decode(void **state) {
     ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
     json_decref(enc(&ms_dialect_voiceassist, o.state, &st));
     assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
-                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":\"c\"}",
+                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":"
+                          "\"8F1D5A52-0C3B-4E4B-9F0A-2B7C1D9E6A31\"}",
                           &m, err),
                      0);
     assert_string_equal(m.conversation_id, CID);
     assert_int_equal(m.create_conversation, 0);
+    /* clinical_context_id names a stored context: kept, lower-cased, for the
+     * pipeline to bind (src/chat/stages.c, persist). */
+    assert_string_equal(m.clinical_context_id, "8f1d5a52-0c3b-4e4b-9f0a-2b7c1d9e6a31");
     ms_client_msg_clear(&m);
+    /* One that cannot be a context id is refused, not silently dropped. */
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":\"c\"}",
+                          &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
     /* A session id: that session's conversation, created on first use. */
     char want[MS_ID_LEN];
     ms_dialect_session_conversation(UID, "ward-7", want);
@@ -631,8 +729,30 @@ static void test_fhir_encode(void **state) {
     assert_string_equal(sget(oc, "type"), "openai_call");
     assert_string_equal(sget(oc, "model"), "offline");
     assert_true(json_is_null(json_object_get(oc, "total_tokens")));
+    /* Exactly the seed's OpenAIEvent fields. */
+    static const char *const keys[] = {"type",          "session_id",        "model",
+                                       "prompt_tokens", "completion_tokens", "total_tokens",
+                                       "duration_ms",   "timestamp"};
+    assert_int_equal(json_object_size(oc), MS_COUNTOF(keys));
+    for (size_t i = 0; i < MS_COUNTOF(keys); i++)
+        assert_non_null(json_object_get(oc, keys[i]));
     json_decref(oc);
     json_decref(call);
+    /* The model a provider asks for wins over its name. */
+    call = json_pack("{s:s, s:s}", "provider", "azure-east", "model", "gpt-4o-mini");
+    lc.data = call;
+    oc = enc1(&ms_dialect_fhir, o.state, &lc);
+    assert_string_equal(sget(oc, "model"), "gpt-4o-mini");
+    json_decref(oc);
+    json_decref(call);
+    /* The routing decision has no frame here. */
+    ms_event_t rt = {.kind = MS_EV_ROUTING, .message_id = MID};
+    assert_no_frames(&ms_dialect_fhir, o.state, &rt);
+    ms_dialect_open_t quiet;
+    assert_int_equal(dopen_q(&ms_dialect_fhir, "s-1", "off", &quiet), 0);
+    lc.data = NULL;
+    assert_no_frames(&ms_dialect_fhir, quiet.state, &lc);
+    ms_dialect_fhir.close(quiet.state);
     json_t *res = json_pack("{s:s, s:i, s:i, s:i, s:i}", "provider", "offline", "prompt_tokens", 10,
                             "completion_tokens", 5, "total_tokens", 15, "duration_ms", 42);
     ms_event_t lr = {.kind = MS_EV_LLM_RESULT, .message_id = MID, .data = res};
@@ -740,10 +860,12 @@ int main(void) {
         cmocka_unit_test(test_start_nulls),
         cmocka_unit_test(test_decode_message),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_decode_clinical_context_id),
         cmocka_unit_test(test_decode_resume_cancel_ping),
         cmocka_unit_test(test_utf8_count),
         cmocka_unit_test(test_frames_and_session_ids),
-        cmocka_unit_test(test_native_skips_telemetry),
+        cmocka_unit_test(test_native_telemetry_and_opt_out),
+        cmocka_unit_test(test_native_decode_model),
         cmocka_unit_test(test_id_v7_ordered),
         cmocka_unit_test(test_voiceassist_encode),
         cmocka_unit_test(test_voiceassist_citations),

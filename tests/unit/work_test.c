@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "chat/work.h"
 #include "core/ms.h"
 #include "store/sqlite.h"
@@ -217,9 +219,7 @@ static int teardown(void **state) {
     ms_store_close(f->reader);
     sem_destroy(&f->blocker_started);
     sem_destroy(&f->blocker_release);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }
@@ -610,13 +610,14 @@ static void bench_one(int writer, int turns) {
     qsort(b.turn_lat_us, (size_t)turns, sizeof *b.turn_lat_us, cmp_i64);
     unsigned long commits =
         writer ? (unsigned long)(s1.commits - s0.commits) : atomic_load(&pool_commits);
+    size_t i50 = (size_t)turns / 2, i99 = (size_t)turns * 99 / 100, imax = (size_t)turns - 1;
+    double p50 = (double)b.turn_lat_us[i50] / 1000.0, p99 = (double)b.turn_lat_us[i99] / 1000.0;
+    double pmax = (double)b.turn_lat_us[imax] / 1000.0;
     printf("%-7s turns=%d wall_ms=%.1f commits=%lu batches=%lu max_batch=%lu "
            "turn_begin_done_ms p50=%.1f p99=%.1f max=%.1f\n",
            writer ? "writer" : "pool", turns, (double)(b.end_us - b.t0_us) / 1000.0, commits,
            writer ? (unsigned long)(s1.batches - s0.batches) : 0UL,
-           writer ? (unsigned long)s1.max_batch : 0UL, (double)b.turn_lat_us[turns / 2] / 1000.0,
-           (double)b.turn_lat_us[(size_t)turns * 99 / 100] / 1000.0,
-           (double)b.turn_lat_us[turns - 1] / 1000.0);
+           writer ? (unsigned long)s1.max_batch : 0UL, p50, p99, pmax);
     free(b.turn_lat_us);
     teardown(&state);
 }

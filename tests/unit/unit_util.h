@@ -1,0 +1,21 @@
+/* Helpers shared by the unit tests. */
+#ifndef MS_TESTS_UNIT_UTIL_H
+#define MS_TESTS_UNIT_UTIL_H
+
+#include <ftw.h>
+#include <stdio.h>
+
+static int ms_test__rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/** Removes dir and everything below it (a test's temporary directory),
+ * without a shell. 0 on success. */
+static inline int ms_test_rm_rf(const char *dir) {
+    return nftw(dir, ms_test__rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#endif
