@@ -27,6 +27,11 @@ typedef struct {
 /* json == BODY_STREAM: the body is not buffered; it streams to the route's
  * sink (api.h ms_http_sink_t; the attachment upload's, attachments.c). */
 #define BODY_STREAM 3
+/* json == BODY_RAW: the body is kept as it came, unparsed (the FHIR
+ * import parses its large body itself, on the pool). The clinical work
+ * called this "json 3" and the attachments work gave 3 to BODY_STREAM:
+ * both merged, so the import's body went to the upload sink (415). */
+#define BODY_RAW 4
 
 #define STORE MS_WORK_STORE
 #define AUTH MS_WORK_AUTH
@@ -74,11 +79,11 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
     /* Clinical contexts (api/clinical.c). "current" before "{id}", which it
      * would match too. The FHIR import parses its (large) body itself, on the
-     * pool, so the dispatcher only keeps it (json 3). */
+     * pool, so the dispatcher only keeps it (BODY_RAW). */
     {MS_HTTP_POST, "/api/clinical-contexts", 1, 1, 0, NULL, ms_api_clinical_create, STORE},
     {MS_HTTP_GET, "/api/clinical-contexts/current", 1, 0, 0, NULL, ms_api_clinical_current, STORE},
-    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, 3, 0, NULL, ms_api_clinical_import_fhir,
-     STORE},
+    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, BODY_RAW, 0, NULL,
+     ms_api_clinical_import_fhir, STORE},
     {MS_HTTP_GET, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_get, STORE},
     {MS_HTTP_PUT, "/api/clinical-contexts/{id}", 1, 1, 0, NULL, ms_api_clinical_put, STORE},
     {MS_HTTP_DELETE, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_delete, STORE},
@@ -239,7 +244,7 @@ int ms_api_begin(ms_http_req_t *r) {
     /* A body is kept only where the route reads one; requests without a
      * token get the small limit, so an anonymous client cannot make the
      * server hold much. */
-    r->body_keep = route->json == 1 || route->json == 2;
+    r->body_keep = route->json == 1 || route->json == 2 || route->json == BODY_RAW;
     r->body_limit = route->json && route->auth ? cfg->max_body_bytes : cfg->max_unauth_body_bytes;
     if (r->body_limit > cfg->max_body_bytes)
         r->body_limit = cfg->max_body_bytes;
