@@ -395,3 +395,49 @@ def test_synthea_patients(grounded):
         assert checked["91936005"]["status"] == "checked"
         # Food and environmental allergies have no drug class: said so.
         assert all(checked[a["code"]]["status"] == "not checked" for a in rec["allergies"])
+
+
+def test_synthea_bound_contexts(grounded):
+    """Each Synthea patient imported as a clinical context (POST
+    /api/clinical-contexts/import/fhir) and bound by clinical_context_id:
+    requests that carry almost nothing are filled from the record, and the
+    record's allergies are all accounted for."""
+    bundles = sorted(FHIR.glob("*.json"))
+    if not bundles:
+        pytest.skip(f"no Synthea patients in {FHIR}")
+    u = grounded.register()
+    tok = u["access_token"]
+    contexts = []
+    for p in bundles:
+        r = grounded.api("POST", "/api/clinical-contexts/import/fhir", tok, data=p.read_bytes(),
+                         headers={"Content-Type": "application/fhir+json"})
+        assert r.status_code == 201, (p.name, r.text[:300])
+        contexts.append(r.json())
+
+    async def go():
+        out = []
+        for ctx in contexts:
+            # One connection (one conversation) per patient: a binding holds
+            # for the conversation.
+            ws = await dopen(grounded, _path(u), tok)
+            dx = await _seed_run(ws, {"type": "diagnosis", "data": {
+                "clinical_context_id": ctx["id"],
+                "symptoms": [{"name": "cough", "severity": "moderate"}]}})
+            rx = await _seed_run(ws, {"type": "prescription", "data": {
+                "medications": ["amoxicillin", "azithromycin", "aspirin"]}})
+            await ws.close()
+            out.append((ctx, dx, rx))
+        return out
+    for ctx, dx, rx in run(go()):
+        r = _check_dx(dx)
+        assert "history.age" in r["from_context"], r["from_context"]
+        assert r["history"]["age"] == ctx["age"]
+        rr = _check_rx(rx)
+        assert "patient_info.age" in rr["from_context"], rr["from_context"]
+        assert _cited(rr["medications"]) and _cited(rr["excluded"]) and _cited(rr["interactions"])
+        recorded = ctx.get("allergies") or []
+        assert len(rr["allergy_check"]) == len(recorded), (recorded, rr["allergy_check"])
+        for a in rr["allergy_check"]:
+            assert a["status"] in ("checked", "not checked") and a["reason"], a
+        if ctx.get("medications"):
+            assert "current_medications" in rr["from_context"]
