@@ -472,6 +472,7 @@ typedef struct {
     json_t *usage;
     json_t *citations;
     double grounding; /* < 0: none */
+    json_t *workflow; /* the workflow's result (final write of a workflow turn) */
     int final;
     int rc;
 } update_job_t;
@@ -483,6 +484,8 @@ static void update_run(ms_store_t *st, void *arg) {
                : MS_EIO;
     if (j->rc == 0 && j->final && j->grounding >= 0)
         j->rc = ms_store_message_set_grounding(st, j->t->s->message_id, j->grounding);
+    if (j->rc == 0 && j->final && j->workflow)
+        j->rc = ms_store_message_set_workflow(st, j->t->s->message_id, j->workflow);
 }
 
 static void submit_final(ms_turn_t *t);
@@ -503,6 +506,7 @@ static void update_done(void *arg) {
     free(j->content);
     json_decref(j->usage);
     json_decref(j->citations);
+    json_decref(j->workflow);
     free(j);
 }
 
@@ -514,6 +518,9 @@ static void submit_update(ms_turn_t *t, int final) {
     j->content = ms_xstrndup(text, len);
     j->final = final;
     j->grounding = final ? t->grounding : -1;
+    /* A copy: the pool thread serialises it while the loop may still read
+     * the turn's (it is in the replay buffer's message_complete). */
+    j->workflow = final && t->wf_result ? json_deep_copy(t->wf_result) : NULL;
     if (final) {
         json_t *complete = ms_replay_event(t->s->replay, MS_REPLAY_COMPLETE);
         j->status = t->final_status;

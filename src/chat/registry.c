@@ -125,6 +125,10 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     json_t *usage = json_object_get(msg, "usage");
     json_object_set(data, "usage", json_is_object(usage) ? usage : json_null());
     json_object_set_new(data, "status", json_string(status ? status : ""));
+    /* A workflow's answer: its stored result, as message_complete gave it. */
+    json_t *wf = json_object_get(msg, "workflow");
+    if (json_is_object(wf))
+        json_object_set(data, "workflow_result", wf);
     ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE,
                        .message_id = mid,
                        .conversation_id = cid,

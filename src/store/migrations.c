@@ -218,6 +218,12 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX attachments_message ON attachments(message_id, created_at);"
     "CREATE INDEX attachments_conversation ON attachments(conversation_id);",
+    /* 9: the result of a diagnosis or prescription workflow
+     * (docs/workflows.md), stored with the assistant message that answers
+     * it, as the JSON object message_complete carried. NULL for an answer
+     * to a question. */
+    "ALTER TABLE messages ADD COLUMN workflow TEXT"
+    "  CHECK (workflow IS NULL OR json_type(workflow) = 'object');",
 };
 
 int ms__store_schema_version(void) {

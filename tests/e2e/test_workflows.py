@@ -151,6 +151,9 @@ def test_seed_examples_stream_staged_results(server, user):
         m = stored[res["message_id"]]
         assert m["role"] == "assistant" and m["status"] == "complete"
         assert m["content"].endswith(res["disclaimer"])
+        # The result itself is stored with the answer (migration 9).
+        assert m["workflow"]["workflow"] == res["workflow"]
+        assert m["workflow"]["citations"] == res["citations"]
     users = [m for m in msgs if m["role"] == "user"]
     assert users[0]["content"].startswith("Diagnosis request: fever")
 
@@ -226,6 +229,35 @@ def test_native_workflow_events(server, user):
     done = frames[-1]
     assert DX_RESULT <= set(done["workflow_result"])
     assert done["text"].endswith(done["disclaimer"])
+
+
+def test_resume_from_storage_gets_the_result(start_server):
+    """Once the replay buffer has let it go (replay_ttl_ms 0), a resumed
+    workflow answer is served from storage with its stored result."""
+    import json
+    srv = start_server(replay_ttl_ms=0)
+    tok = srv.register()["access_token"]
+
+    async def go():
+        ws, _ = await connect(srv, tok)
+        await ws.send(json.dumps({"type": "workflow", "workflow": "prescription",
+                                  "client_message_id": "wf-r", "data": PRESCRIPTION["data"]}))
+        first = []
+        while not first or first[-1]["type"] not in ("message_complete", "error"):
+            first.append(await recv(ws, timeout=120))
+        await ws.send(json.dumps({"type": "resume", "message_id": first[0]["message_id"],
+                                  "last_seq": 0}))
+        again = []
+        while not again or again[-1]["type"] not in ("message_complete", "error"):
+            again.append(await recv(ws, timeout=60))
+        await ws.close()
+        return first, again
+    first, again = run(go())
+    done, resumed = first[-1], again[-1]
+    assert resumed["type"] == "message_complete", again
+    assert resumed["workflow_result"]["workflow"] == "prescription"
+    assert resumed["workflow_result"]["medications"] == done["workflow_result"]["medications"]
+    assert resumed["text"] == done["text"]
 
 
 def test_rest_workflow(server, user):
