@@ -3,6 +3,7 @@
 #include "chat/internal.h"
 #include "chat/work.h"
 #include "core/log.h"
+#include "workflow/workflow.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -639,12 +640,14 @@ static void finalise_stage(ms_turn_t *t) {
         if (have)
             ms_buf_puts(&d, "\n\n");
         ms_buf_puts(&d, disclaimer);
-        /* A workflow's text is not streamed live (its result is): nor is
-         * its disclaimer, which the result carries as a field. */
-        if (t->wf)
-            ms__stream_append_quiet(s, d.data, d.len);
-        else
+        /* A workflow's text chunks are tagged (seed 004 shows objects). */
+        if (t->wf) {
+            json_t *tag = json_pack("{s:s}", "workflow", ms_wf_kind_name(ms_wf_kind(t->wf)));
+            ms__stream_append_chunk_data(s, d.data, d.len, tag);
+            json_decref(tag);
+        } else {
             ms__stream_append_chunk(s, d.data, d.len);
+        }
         ms_buf_free(&d);
     }
     t->final_status = status_of(t->finish_reason);

@@ -223,10 +223,11 @@ void ms__stream_drop(ms_stream_t *s);
 void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev);
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq);
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len);
-/* Appends to the answer's text (stored, replayed on resume) without a live
- * message_chunk: a workflow's text summary, which seed 004's clients must
- * not see as a stream_chunk. Returns the chunk's seq. */
-int64_t ms__stream_append_quiet(ms_stream_t *s, const char *text, size_t len);
+/* ms__stream_append_chunk whose live event carries data (borrowed): a
+ * workflow's text is tagged {"workflow": kind}, so a dialect that shows a
+ * workflow's objects only (seed 004's) can leave its text out. Replayed
+ * chunks carry no data. */
+void ms__stream_append_chunk_data(ms_stream_t *s, const char *text, size_t len, json_t *data);
 void ms__stream_mark_done(ms_stream_t *s);
 /* Re-counts s->bytes (replay + turn + keys) into chat->mem_bytes. */
 void ms__stream_account(ms_stream_t *s);

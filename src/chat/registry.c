@@ -227,16 +227,10 @@ void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev) {
 }
 
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
-    int64_t seq = ms__stream_append_quiet(s, text, len);
-    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
-                     .message_id = s->message_id,
-                     .seq = seq,
-                     .text = text,
-                     .text_len = len};
-    ms__stream_emit(s, &ev);
+    ms__stream_append_chunk_data(s, text, len, NULL);
 }
 
-int64_t ms__stream_append_quiet(ms_stream_t *s, const char *text, size_t len) {
+void ms__stream_append_chunk_data(ms_stream_t *s, const char *text, size_t len, json_t *data) {
     size_t before = ms_replay_bytes(s->replay);
     int64_t seq = ms_replay_append(s->replay, text, len);
     size_t after = ms_replay_bytes(s->replay);
@@ -247,7 +241,13 @@ int64_t ms__stream_append_quiet(ms_stream_t *s, const char *text, size_t len) {
         if (!s->dropped)
             s->chat->mem_bytes += (int64_t)(after - before);
     }
-    return seq;
+    ms_event_t ev = {.kind = MS_EV_MESSAGE_CHUNK,
+                     .message_id = s->message_id,
+                     .seq = seq,
+                     .text = text,
+                     .text_len = len,
+                     .data = data};
+    ms__stream_emit(s, &ev);
 }
 
 static void emit_start(ms_stream_t *s, ms_sub_t *sub) {

@@ -13,9 +13,10 @@
  * dozen values) — and emits each object it produced as a workflow_item.
  * A cancel is honoured between stages. When every stage has run, the
  * result is built and its readable summary becomes the assistant
- * message's text (appended without a live chunk: seed 004's clients see
- * objects only), so the stored conversation holds it and a resume from
- * memory gets message_complete with the whole result again. */
+ * message's text (message_chunk events tagged with the workflow, which
+ * seed 004's dialect leaves out: its clients see objects only), so the
+ * stored conversation holds it and a resume gets message_complete with
+ * the whole result again. */
 #include "chat/internal.h"
 #include "chat/work.h"
 #include "core/log.h"
@@ -108,7 +109,9 @@ static void wf_end(ms_turn_t *t, const char *finish_reason) {
     size_t len = strlen(text);
     while (len && text[len - 1] == '\n')
         len--;
-    ms__stream_append_quiet(t->s, text, len);
+    json_t *tag = json_pack("{s:s}", "workflow", ms_wf_kind_name(ms_wf_kind(t->wf)));
+    ms__stream_append_chunk_data(t->s, text, len, tag);
+    json_decref(tag);
     free(text);
     ms__turn_account(t);
     if (finish_reason)

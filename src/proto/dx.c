@@ -152,6 +152,11 @@ static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
         dx_complete(ev, out);
         break;
     case MS_EV_MESSAGE_CHUNK:
+        /* A workflow's text summary: the seed's clients get its objects
+         * (stream_chunk content objects) and its result, not its text. */
+        if (!ms__proto_data_str(ev, "workflow"))
+            dx_simple(ev, out);
+        break;
     case MS_EV_ERROR:
     case MS_EV_PONG:
         dx_simple(ev, out);

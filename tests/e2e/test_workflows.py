@@ -224,9 +224,18 @@ def test_native_workflow_events(server, user):
     progress = [(f["stage"], f["progress"]) for f in frames if f["type"] == "workflow_progress"]
     assert progress == DX_STAGES[:-1]
     for f in frames[1:-1]:
-        assert f["type"] in ("workflow_progress", "workflow_item"), f
+        assert f["type"] in ("workflow_progress", "workflow_item", "message_chunk"), f
         assert f["message_id"] == frames[0]["message_id"] and f["workflow"] == "diagnosis"
+    # Items come with their stage, before the text; the text (a summary of
+    # the result) streams as chunks like any answer's, ending with the
+    # disclaimer.
+    items = [f for f in frames if f["type"] == "workflow_item"]
+    assert {i["stage"] for i in items} <= {s for s, _ in DX_STAGES}
+    chunks = [f for f in frames if f["type"] == "message_chunk"]
+    assert kinds.index("message_chunk") > max(i for i, k in enumerate(kinds)
+                                               if k == "workflow_progress")
     done = frames[-1]
+    assert "".join(c["delta"] for c in chunks) == done["text"]
     assert DX_RESULT <= set(done["workflow_result"])
     assert done["text"].endswith(done["disclaimer"])
 
