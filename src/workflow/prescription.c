@@ -295,15 +295,17 @@ static int selection(ms_wf_t *wf, ms_kb_t *kb, json_t *items) {
         }
         char *why = NULL;
         const char *status = "candidate";
-        if (!d->id) {
-            status = "not checked";
-            why = ms_xstrdup(wf->drugs_on_file
-                                 ? "no ingredient of that name is on file: it could not be "
-                                   "checked against the allergies or for interactions"
-                                 : NO_DRUGS_NOTE);
-        } else if (ms__wf_allergy_hit(wf, d, &why)) {
+        /* The allergy check comes first: an INN stem ("-cillin") still
+         * excludes a name the drug tables do not resolve. */
+        if (ms__wf_allergy_hit(wf, d, &why)) {
             status = "excluded";
             d->excluded = 1;
+        } else if (!d->id) {
+            status = "not checked";
+            why = ms_xstrdup(wf->drugs_on_file
+                                 ? "no ingredient of that name is on file: only the allergies' "
+                                   "INN stems were checked, not its classes or interactions"
+                                 : NO_DRUGS_NOTE);
         }
         json_t *item = med_item(wf, d, status, why);
         json_array_append(d->excluded ? wf->excluded : wf->medications, item);

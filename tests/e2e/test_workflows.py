@@ -143,6 +143,7 @@ def test_seed_examples_stream_staged_results(server, user):
     assert r["news2"]["aggregate"] == 2
     assert r["news2"]["parameters_scored"] == 3
     rr = _check_rx(rx)
+    assert rr["allergy_check"][0]["status"] == "checked"
     # Both turns are stored in the connection's one conversation.
     assert r["conversation_id"] == rr["conversation_id"]
     msgs = server.messages(user["access_token"], r["conversation_id"])
@@ -238,6 +239,24 @@ def test_native_workflow_events(server, user):
     assert "".join(c["delta"] for c in chunks) == done["text"]
     assert DX_RESULT <= set(done["workflow_result"])
     assert done["text"].endswith(done["disclaimer"])
+
+
+def test_allergy_without_drug_tables(server, user):
+    """With no drug tables imported, a penicillin-allergic patient is still
+    never offered a penicillin (the INN stem -cillin), and a drug that
+    cannot be checked says so."""
+    async def go():
+        ws = await dopen(server, _path(user), user["access_token"])
+        fe = await _seed_run(ws, {"type": "prescription", "data": {
+            "diagnosis": "Otitis media", "allergies": ["penicillin"],
+            "medications": ["amoxicillin", "azithromycin"]}})
+        await ws.close()
+        return fe
+    r = _check_rx(run(go()))
+    assert [m["medication"] for m in r["excluded"]] == ["amoxicillin"]
+    assert [(m["medication"], m["status"]) for m in r["medications"]] == [
+        ("azithromycin", "not checked")]
+    assert r["drug_knowledge_on_file"] is False
 
 
 def test_resume_from_storage_gets_the_result(start_server):
