@@ -44,8 +44,10 @@ static void context_unavailable(ms_turn_t *t, int rc) {
                               "was written. Please ask again.";
     ms_log(MS_LOG_WARN, "context_unavailable", "\"code\":\"%s\"", ms_strerror(rc));
     if (t->wf) {
-        /* A workflow's clients are told in an error (seed 004: showError). */
-        ms__turn_fail(t, rc, "the patient's clinical context could not be read; try again");
+        /* A workflow ends with a result that ran no stage and says why. */
+        ms__wf_turn_end(t, "error",
+                        "the patient's clinical context could not be read, so the workflow did "
+                        "not run; send it again");
         return;
     }
     ms__stream_append_chunk(t->s, msg, sizeof msg - 1);

@@ -273,6 +273,10 @@ extern const ms_stage_ops_t ms_stage_workflow; /* stage_workflow.c */
  * workflow, finalise. */
 extern const ms_stage_ops_t *const ms__wf_chain[];
 extern const size_t ms__wf_nstages;
+/* Ends a workflow turn: its result (status finish_reason, NULL for
+ * "complete"; note, when given, added to its notes) and the result's text,
+ * then finalise (next, or finish with finish_reason). */
+void ms__wf_turn_end(ms_turn_t *t, const char *finish_reason, const char *note);
 /* The retrieval pool for a turn with a clinical context (context.c): the
  * question's hits pool[0..npool) (owned: consumed) re-ordered so that
  * passages a search for the patient's problems also finds

@@ -42,6 +42,9 @@ typedef struct {
 } wf_job_t;
 
 static void wf_step(ms_turn_t *t);
+static void wf_end(ms_turn_t *t, const char *finish_reason) {
+    ms__wf_turn_end(t, finish_reason, NULL);
+}
 
 static void emit_progress(ms_turn_t *t, const ms_wf_stage_t *st) {
     ms_stream_t *s = t->s;
@@ -99,11 +102,12 @@ static void job_done(void *arg) {
     free(j);
 }
 
-/* Every stage ran (or a cancel stopped it): the result, its text. */
-static void wf_end(ms_turn_t *t, const char *finish_reason) {
+void ms__wf_turn_end(ms_turn_t *t, const char *finish_reason, const char *note) {
     const ms_config_t *cfg = t->chat->cfg;
-    const char *status = finish_reason ? "cancelled" : "complete";
+    const char *status = finish_reason ? finish_reason : "complete";
     t->wf_result = ms_wf_result(t->wf, cfg->disclaimer, status);
+    if (note)
+        json_array_append_new(json_object_get(t->wf_result, "notes"), json_string(note));
     /* The disclaimer is appended by finalise, as to every answer. */
     char *text = ms_wf_result_text(ms_wf_kind(t->wf), t->wf_result, NULL);
     size_t len = strlen(text);
@@ -146,12 +150,14 @@ static void wf_step(ms_turn_t *t) {
     j->items = items;
     int rc = ms_work_submit_on(MS_WORK_KB, t->chat->loop, job_run, job_done, j);
     if (rc != 0) {
-        /* The pool is saturated: the workflow is not run half-grounded; the
-         * client is told and may retry, as for a question. */
+        /* The pool is saturated: the workflow is not run half-grounded. It
+         * ends as an error whose result says which stages ran, stored like
+         * any answer (message_start was sent: the row exists). */
         ms_log(MS_LOG_WARN, "workflow_refused", "\"code\":\"%s\"", ms_strerror(rc));
         json_decref(items);
         free(j);
-        ms__turn_fail(t, rc, "the knowledge base is busy; try the workflow again shortly");
+        ms__wf_turn_end(t, "error",
+                        "the knowledge base was busy: the workflow stopped; send it again");
     }
 }
 
