@@ -135,9 +135,6 @@ def test_seed_examples_stream_staged_results(server, user):
         await ws.close()
         return dx, rx
     dx, rx = run(go())
-    import json, os
-    if os.environ.get("WF_DUMP"):
-        open(os.environ["WF_DUMP"], "w").write(json.dumps({"dx": [dx.bar, dx.results, dx.final], "rx": [rx.bar, rx.results, rx.final]}, indent=1))
     r = _check_dx(dx)
     # The seed's vitals: 38.5 °C scores 1 and 95/min scores 1 (RCP 2017).
     assert r["news2"]["aggregate"] == 2
@@ -333,9 +330,6 @@ def test_grounded_diagnosis_and_prescription(grounded):
         return dx, rx
     dx, rx = run(go())
     r = _check_dx(dx)
-    import json, os
-    if os.environ.get("WF_DUMP"):
-        open(os.environ["WF_DUMP"], "w").write(json.dumps({"dx": [dx.bar, dx.results, dx.final], "rx": [rx.bar, rx.results, rx.final]}, indent=1))
     cands = [c for c in dx.results if "probability" in c and not c.get("primary")]
     assert cands, "MedQuAD's symptom passages should propose candidates"
     assert abs(sum(c["probability"] for c in cands) - 1.0) < 0.01
