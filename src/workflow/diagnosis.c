@@ -342,7 +342,10 @@ static int differential(ms_wf_t *wf, ms_kb_t *kb, json_t *items) {
         free(c);
         return rc;
     }
-    qsort(c, n, sizeof *c, cmp_cand);
+    /* qsort's pointer must not be NULL even for no elements (C11 7.22.5):
+     * no symptom matched any passage leaves c NULL. */
+    if (n > 1)
+        qsort(c, n, sizeof *c, cmp_cand);
     n = dedupe(c, n);
     /* Age and sex can only lower a score: re-reading the best few is
      * enough to fill the list. */
@@ -350,7 +353,8 @@ static int differential(ms_wf_t *wf, ms_kb_t *kb, json_t *items) {
     for (size_t i = 0; i < n && i < pool; i++)
         age_sex(wf, kb, &c[i]);
     size_t keep = n < pool ? n : pool;
-    qsort(c, keep, sizeof *c, cmp_cand);
+    if (keep > 1)
+        qsort(c, keep, sizeof *c, cmp_cand);
     size_t k = 0;
     while (k < keep && k < wf->lim.differential_k && c[k].score > 0)
         k++;

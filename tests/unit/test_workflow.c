@@ -531,6 +531,32 @@ static void test_no_label_says_so(void **state) {
     json_decref(r);
 }
 
+/* A knowledge base without MedQuAD (here: drug tables only): the
+ * differential is empty and the result says why; the primary diagnosis is
+ * none, urgency still comes from NEWS2. */
+static void test_differential_without_medquad(void **state) {
+    kb_fx_t *fx = *state;
+    NEED_DRUGS(fx);
+    ms_wf_t *wf = new_wf(MS_WF_DIAGNOSIS, "{\"symptoms\":[{\"name\":\"cough\"}],"
+                                          "\"vitals\":{\"heart_rate\":135}}");
+    size_t n;
+    ms_wf_stages(MS_WF_DIAGNOSIS, &n);
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ms_wf_run_stage(wf, i, fx->kb, items), 0);
+    json_t *r = ms_wf_result(wf, "D", "complete");
+    assert_int_equal(json_array_size(json_object_get(r, "differential")), 0);
+    assert_true(json_is_null(json_object_get(r, "primary_diagnosis")));
+    /* 135/min scores 3 on its own: a red score, urgency moderate. */
+    assert_string_equal(json_string_value(json_object_get(r, "urgency")), "moderate");
+    char *notes = json_dumps(json_object_get(r, "notes"), 0);
+    assert_non_null(strstr(notes, "MedQuAD"));
+    free(notes);
+    json_decref(r);
+    json_decref(items);
+    ms_wf_free(wf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_news2_chart),
@@ -548,6 +574,7 @@ int main(void) {
         cmocka_unit_test(test_unmapped_allergy_not_checked),
         cmocka_unit_test(test_warfarin_aspirin_significant),
         cmocka_unit_test(test_no_label_says_so),
+        cmocka_unit_test(test_differential_without_medquad),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rc |= cmocka_run_group_tests_name("drugs", drug_tests, drugs_setup, drugs_teardown);
