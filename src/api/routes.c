@@ -54,6 +54,7 @@ static const route_t routes[] = {
     {MS_HTTP_DELETE, "/api/conversations/{id}", 1, 0, 0, NULL, ms_api_conv_delete, STORE},
     {MS_HTTP_GET, "/api/conversations/{id}/messages", 1, 0, 0, NULL, ms_api_conv_messages, STORE},
     {MS_HTTP_POST, "/api/conversations/{id}/messages/chat", 1, 1, 0, ms_api_chat, NULL, STORE},
+    {MS_HTTP_POST, "/api/workflows/{id}", 1, 1, 0, ms_api_workflow, NULL, STORE},
     {MS_HTTP_GET, "/api/kb/search", 1, 0, 0, NULL, ms_api_kb_search, KB},
     {MS_HTTP_GET, "/api/models", 1, 0, 0, ms_api_models, NULL, STORE},
     {MS_HTTP_PUT, "/api/messages/{id}/feedback", 1, 1, 0, NULL, ms_api_feedback_put, STORE},

@@ -69,6 +69,8 @@ void ms_api_shared_view(ms_http_req_t *r);
 void ms_api_attachment_queue(ms_http_req_t *r);
 void ms_api_ws_ticket(ms_http_req_t *r);
 void ms_api_chat(ms_http_req_t *r);
+/* POST /api/workflows/{diagnosis|prescription} (workflow_route.c). */
+void ms_api_workflow(ms_http_req_t *r);
 void ms_api_health(ms_http_req_t *r);
 void ms_api_ready(ms_http_req_t *r);
 void ms_api_models(ms_http_req_t *r);

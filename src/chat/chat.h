@@ -109,6 +109,12 @@ typedef struct {
      * conversation's binding. */
     const char *clinical_context_id;
     unsigned flags; /**< MS_ASK_* */
+    /** A workflow request instead of a question (borrowed): {"workflow":
+     * "diagnosis" | "prescription", "data": {...}} as docs/workflows.md
+     * gives it. It is validated first (an invalid one is an
+     * invalid_message error event naming the field and the limit); text is
+     * then ignored: the stored user message is the request's summary. */
+    const json_t *workflow;
     /** The route (model alias, GET /api/models) the client asked for;
      * NULL: the default route. An unknown one is refused with
      * invalid_message before anything is stored. */

@@ -43,6 +43,13 @@ static void context_unavailable(ms_turn_t *t, int rc) {
     static const char msg[] = "The patient's clinical context could not be read, so no answer "
                               "was written. Please ask again.";
     ms_log(MS_LOG_WARN, "context_unavailable", "\"code\":\"%s\"", ms_strerror(rc));
+    if (t->wf) {
+        /* A workflow ends with a result that ran no stage and says why. */
+        ms__wf_turn_end(t, "error",
+                        "the patient's clinical context could not be read, so the workflow did "
+                        "not run; send it again");
+        return;
+    }
     ms__stream_append_chunk(t->s, msg, sizeof msg - 1);
     ms__turn_finish(t, "error");
 }
@@ -58,7 +65,9 @@ static void context_done(void *arg) {
         context_unavailable(t, j->rc);
     } else {
         t->context = j->context;
-        char *note = t->context ? ms_clinical_allergy_note(t->context, t->question) : NULL;
+        /* A workflow checks allergies itself, item by item, with citations. */
+        char *note =
+            t->context && !t->wf ? ms_clinical_allergy_note(t->context, t->question) : NULL;
         if (note)
             ms__stream_append_chunk(t->s, note, strlen(note));
         free(note);

@@ -3,6 +3,7 @@
 #include "chat/internal.h"
 #include "chat/work.h"
 #include "core/log.h"
+#include "workflow/workflow.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -473,6 +474,7 @@ typedef struct {
     json_t *citations;
     double grounding; /* < 0: none */
     json_t *tools;    /* the final write's tool calls (store.h), or NULL */
+    json_t *workflow; /* the workflow's result (final write of a workflow turn) */
     int final;
     int rc;
 } update_job_t;
@@ -484,6 +486,8 @@ static void update_run(ms_store_t *st, void *arg) {
                : MS_EIO;
     if (j->rc == 0 && j->final && j->grounding >= 0)
         j->rc = ms_store_message_set_grounding(st, j->t->s->message_id, j->grounding);
+    if (j->rc == 0 && j->final && j->workflow)
+        j->rc = ms_store_message_set_workflow(st, j->t->s->message_id, j->workflow);
     /* The retrieval is kept with the answer, for exports (issue 12). A
      * record the store refuses costs the export its tool section, never
      * the answer; a storage fault retries the final write like any other. */
@@ -535,6 +539,7 @@ static void update_done(void *arg) {
     json_decref(j->usage);
     json_decref(j->citations);
     json_decref(j->tools);
+    json_decref(j->workflow);
     free(j);
 }
 
@@ -546,6 +551,9 @@ static void submit_update(ms_turn_t *t, int final) {
     j->content = ms_xstrndup(text, len);
     j->final = final;
     j->grounding = final ? t->grounding : -1;
+    /* A copy: the pool thread serialises it while the loop may still read
+     * the turn's (it is in the replay buffer's message_complete). */
+    j->workflow = final && t->wf_result ? json_deep_copy(t->wf_result) : NULL;
     if (final) {
         json_t *complete = ms_replay_event(t->s->replay, MS_REPLAY_COMPLETE);
         j->status = t->final_status;
@@ -665,17 +673,31 @@ static void finalise_stage(ms_turn_t *t) {
         if (have)
             ms_buf_puts(&d, "\n\n");
         ms_buf_puts(&d, disclaimer);
-        ms__stream_append_chunk(s, d.data, d.len);
+        /* A workflow's text chunks are tagged (seed 004 shows objects). */
+        if (t->wf) {
+            json_t *tag = json_pack("{s:s}", "workflow", ms_wf_kind_name(ms_wf_kind(t->wf)));
+            ms__stream_append_chunk_data(s, d.data, d.len, tag);
+            json_decref(tag);
+        } else {
+            ms__stream_append_chunk(s, d.data, d.len);
+        }
         ms_buf_free(&d);
     }
     t->final_status = status_of(t->finish_reason);
-    json_t *citations = ms_chat_citations(t->hits, t->nhits, t->cited, t->ncited);
+    json_t *citations = t->wf_result ? json_incref(json_object_get(t->wf_result, "citations"))
+                                     : ms_chat_citations(t->hits, t->nhits, t->cited, t->ncited);
+    if (!citations)
+        citations = json_array();
     json_t *usage = json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)t->prompt_tokens,
                               "completion_tokens", (json_int_t)t->completion_tokens);
     json_t *complete = json_pack(
         "{s:o, s:s, s:s, s:o, s:s, s:o}", "citations", citations, "disclaimer",
         disclaimer ? disclaimer : "", "finish_reason", t->finish_reason, "usage", usage, "status",
         t->final_status, "grounding", t->grounding >= 0 ? json_real(t->grounding) : json_null());
+    if (t->wf_result) {
+        json_object_set_new(t->wf_result, "status", json_string(t->final_status));
+        json_object_set(complete, "workflow_result", t->wf_result);
+    }
     ms_replay_put_event(s->replay, MS_REPLAY_COMPLETE, complete);
     json_decref(complete);
     s->state = ST_FINALIZING;

@@ -28,6 +28,7 @@ typedef enum {
 } stream_state_t;
 
 typedef struct ms_turn ms_turn_t;
+struct ms_wf;
 
 /* A subscriber. Referenced by its owner until ms_sub_close, by the stream it
  * follows while attached, and by work in flight that will emit to it. */
@@ -180,6 +181,13 @@ struct ms_turn {
      * question, the history and the context, for redact mode (phi/phi.h);
      * NULL when nothing was found. Freed with the turn. */
     struct ms_phi_map *phi_map;
+    /* workflow (chat/stage_workflow.c): the run of a diagnosis or
+     * prescription request (NULL for a question), the stage it is at, and
+     * its result once every stage ran (given to finalise). */
+    struct ms_wf *wf;
+    size_t wf_stage;
+    int wf_kb_failed;
+    json_t *wf_result;
 };
 
 struct ms_chat {
@@ -215,6 +223,11 @@ void ms__stream_drop(ms_stream_t *s);
 void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev);
 void ms__stream_attach(ms_stream_t *s, ms_sub_t *sub, int64_t last_seq);
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len);
+/* ms__stream_append_chunk whose live event carries data (borrowed): a
+ * workflow's text is tagged {"workflow": kind}, so a dialect that shows a
+ * workflow's objects only (seed 004's) can leave its text out. Replayed
+ * chunks carry no data. */
+void ms__stream_append_chunk_data(ms_stream_t *s, const char *text, size_t len, json_t *data);
 void ms__stream_mark_done(ms_stream_t *s);
 /* Re-counts s->bytes (replay + turn + keys) into chat->mem_bytes. */
 void ms__stream_account(ms_stream_t *s);
@@ -255,6 +268,15 @@ extern const ms_stage_ops_t ms_stage_phi; /* stage_phi.c */
 extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;
+extern const ms_stage_ops_t ms_stage_workflow; /* stage_workflow.c */
+/* The chain of a workflow turn (stage_workflow.c): persist, context,
+ * workflow, finalise. */
+extern const ms_stage_ops_t *const ms__wf_chain[];
+extern const size_t ms__wf_nstages;
+/* Ends a workflow turn: its result (status finish_reason, NULL for
+ * "complete"; note, when given, added to its notes) and the result's text,
+ * then finalise (next, or finish with finish_reason). */
+void ms__wf_turn_end(ms_turn_t *t, const char *finish_reason, const char *note);
 /* The retrieval pool for a turn with a clinical context (context.c): the
  * question's hits pool[0..npool) (owned: consumed) re-ordered so that
  * passages a search for the patient's problems also finds

@@ -125,6 +125,10 @@ void ms__emit_stored(ms_chat_t *c, ms_sub_t *sub, json_t *msg) {
     json_t *usage = json_object_get(msg, "usage");
     json_object_set(data, "usage", json_is_object(usage) ? usage : json_null());
     json_object_set_new(data, "status", json_string(status ? status : ""));
+    /* A workflow's answer: its stored result, as message_complete gave it. */
+    json_t *wf = json_object_get(msg, "workflow");
+    if (json_is_object(wf))
+        json_object_set(data, "workflow_result", wf);
     ms_event_t done = {.kind = MS_EV_MESSAGE_COMPLETE,
                        .message_id = mid,
                        .conversation_id = cid,
@@ -223,6 +227,10 @@ void ms__stream_emit(ms_stream_t *s, const ms_event_t *ev) {
 }
 
 void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
+    ms__stream_append_chunk_data(s, text, len, NULL);
+}
+
+void ms__stream_append_chunk_data(ms_stream_t *s, const char *text, size_t len, json_t *data) {
     size_t before = ms_replay_bytes(s->replay);
     int64_t seq = ms_replay_append(s->replay, text, len);
     size_t after = ms_replay_bytes(s->replay);
@@ -237,7 +245,8 @@ void ms__stream_append_chunk(ms_stream_t *s, const char *text, size_t len) {
                      .message_id = s->message_id,
                      .seq = seq,
                      .text = text,
-                     .text_len = len};
+                     .text_len = len,
+                     .data = data};
     ms__stream_emit(s, &ev);
 }
 

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/utf8.h"
 #include "kb/followup.h"
+#include "workflow/workflow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -194,12 +195,18 @@ static void persist_done(void *arg) {
             HASH_ADD_KEYPTR(hh_idem2, c->by_idem2, s->idem_key2, strlen(s->idem_key2), s);
         }
         s->state = ST_STREAMING;
+        /* A workflow's start says which workflow (seed 004's clients see
+         * its stages, not the question's). */
+        json_t *wf =
+            t->wf ? json_pack("{s:s}", "workflow", ms_wf_kind_name(ms_wf_kind(t->wf))) : NULL;
         ms_event_t ev = {.kind = MS_EV_MESSAGE_START,
                          .message_id = s->message_id,
                          .conversation_id = s->conversation_id,
                          .user_message_id = s->user_message_id,
-                         .client_message_id = s->client_message_id};
+                         .client_message_id = s->client_message_id,
+                         .data = wf};
         ms__stream_emit(s, &ev);
+        json_decref(wf);
         c->turns_total++;
         ms__turn_account(t);
         ms__turn_next(t);

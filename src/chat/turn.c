@@ -7,6 +7,7 @@
 #include "chat/internal.h"
 #include "core/log.h"
 #include "phi/phi.h"
+#include "workflow/workflow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -198,11 +199,41 @@ void ms__turn_free(ms_turn_t *t) {
     free(t->cited);
     json_decref(t->phi_categories);
     ms_phi_map_free(t->phi_map);
+    ms_wf_free(t->wf);
+    json_decref(t->wf_result);
     free(t);
     ms__stream_unref(s); /* the turn's reference */
 }
 
+/* A workflow request validated into a run (workflow.h ms_wf_new), with the
+ * configured bounds; 0, or the error was sent to sub. */
+static int workflow_new(ms_chat_t *c, const json_t *req, ms_sub_t *sub, ms_wf_t **out) {
+    const ms_config_t *cfg = c->cfg;
+    ms_wf_limits_t lim = {.max_symptoms = (size_t)cfg->workflow_max_symptoms,
+                          .max_items = (size_t)cfg->workflow_max_items,
+                          .max_chars = (size_t)cfg->workflow_max_chars,
+                          .differential_k = (size_t)cfg->workflow_differential_k,
+                          .max_medications = (size_t)cfg->workflow_max_medications};
+    ms_wf_kind_t kind;
+    char err[256] = "";
+    int rc = ms_wf_parse_kind(json_string_value(json_object_get(req, "workflow")), &kind);
+    if (rc)
+        snprintf(err, sizeof err, "workflow must be \"diagnosis\" or \"prescription\"");
+    else
+        rc = ms_wf_new(kind, json_object_get(req, "data"), &lim, out, err, sizeof err);
+    if (rc) {
+        /* A bound or a shape: the client's request is invalid either way. */
+        ms__emit_error(sub, NULL, MS_EINVAL, err);
+        return rc;
+    }
+    return 0;
+}
+
 void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
+    ms_wf_t *wf = NULL;
+    if (a->workflow && workflow_new(c, a->workflow, sub, &wf) != 0)
+        return;
+    const char *text = wf ? ms_wf_summary(wf) : a->text;
     size_t n = strlen(a->user_id) + (a->conversation_id ? strlen(a->conversation_id) : 0) +
                strlen(a->client_message_id) + 3;
     char *key = ms_xmalloc(n);
@@ -212,6 +243,7 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     if (s) {
         /* An idempotent retry adds no work: it follows the existing answer. */
         free(key);
+        ms_wf_free(wf);
         ms__stream_attach(s, sub, 0);
         return;
     }
@@ -220,14 +252,16 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     const ms_llm_route_t *route = ms_llm_route(c->llm, a->model);
     if (!route) {
         free(key);
+        ms_wf_free(wf);
         ms__emit_error(sub, NULL, MS_EINVAL,
                        "unknown model: GET /api/models lists the models of this server");
         return;
     }
     const char *why = NULL;
-    int rc = admit(c, a->user_id, strlen(a->text), &why);
+    int rc = admit(c, a->user_id, strlen(text), &why);
     if (rc) {
         free(key);
+        ms_wf_free(wf);
         ms__emit_error(sub, NULL, rc, why);
         return;
     }
@@ -246,7 +280,8 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     ms__stream_ref(s); /* the turn's */
     s->turn = t;
     c->nturns++;
-    t->question = ms_xstrdup(a->text);
+    t->question = ms_xstrdup(text);
+    t->wf = wf;
     t->route = route;
     t->grounding = -1;
     snprintf(t->conversation_id, MS_ID_LEN, "%s", a->conversation_id ? a->conversation_id : "");
@@ -256,7 +291,10 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     if (a->clinical_context_id && ms_id_valid(a->clinical_context_id))
         snprintf(t->clinical_context_id, MS_ID_LEN, "%s", a->clinical_context_id);
     ms__turn_account(t);
-    ms__turn_start(t, c->chain, c->nstages);
+    if (wf)
+        ms__turn_start(t, ms__wf_chain, ms__wf_nstages);
+    else
+        ms__turn_start(t, c->chain, c->nstages);
 }
 
 void ms_chat_ask_ex(ms_chat_t *c, const char *user_id, const char *conversation_id,

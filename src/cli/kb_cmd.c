@@ -47,6 +47,10 @@ static const char kb_import_usage[] =
     "      jsonl      one object a line: id, text (required), title, url, pmid, doi,\n"
     "                 authors [..], journal, year, source, focus, qtype\n"
     "      text       .txt and .md files, split into passages at headings and paragraphs\n"
+    "      drugs      the drug knowledge of the prescription workflow: a directory with\n"
+    "                 drugcentral-pharm-class.tsv, drugcentral-identifiers.tsv,\n"
+    "                 ndfrt-interactions-2014.tsv, openfda-labels.jsonl (../shared/data/drugs);\n"
+    "                 replaces the drug tables as a whole\n"
     "  -q, --quiet      no progress bar\n"
     "  -h, --help       this help\n";
 
@@ -170,7 +174,7 @@ static int cmd_import(int argc, char **argv) {
     ms_kb_format_t fmt;
     if (!fmt_name || ms_kb_parse_format(fmt_name, &fmt) != 0) {
         fprintf(stderr, "medstream kb import: %s\n%s",
-                fmt_name ? "--format must be medquad, pubmedqa, pubmed, jsonl or text"
+                fmt_name ? "--format must be medquad, pubmedqa, pubmed, jsonl, text or drugs"
                          : "--format is required",
                 kb_import_usage);
         goto done;
@@ -186,10 +190,17 @@ static int cmd_import(int argc, char **argv) {
     int e = ms_kb_import_files(kb, fmt, paths, npaths, progress_cb, &pr, &st);
     if (pr.drawn)
         fputc('\n', stderr);
-    printf("imported %lld documents, %lld passages; skipped %lld; dropped %lld navigation "
-           "sentences; %.2f s\n",
-           (long long)st.documents, (long long)st.passages, (long long)st.skipped,
-           (long long)st.dropped, st.seconds);
+    if (fmt == MS_KB_DRUGS)
+        printf("imported %lld ingredients, %lld class rows, %lld interactions (%lld with a side "
+               "matching no ingredient), %lld labels (%lld matching no ingredient); %.2f s\n",
+               (long long)st.ingredients, (long long)st.classes, (long long)st.interactions,
+               (long long)st.interactions_unmatched, (long long)st.labels,
+               (long long)st.labels_unmatched, st.seconds);
+    else
+        printf("imported %lld documents, %lld passages; skipped %lld; dropped %lld navigation "
+               "sentences; %.2f s\n",
+               (long long)st.documents, (long long)st.passages, (long long)st.skipped,
+               (long long)st.dropped, st.seconds);
     if (e) {
         fprintf(stderr, "medstream kb import: %s\n",
                 *ms_kb_errmsg() ? ms_kb_errmsg() : ms_strerror(e));

@@ -87,6 +87,16 @@ static const cfg_directive_t directives[] = {
     {"pool-queue-max", I(pool_queue_max, 1, 1000000), 0, "jobs waiting per pool"},
     {"node-name", S(node_name), 0, "stable node name (default HOST:PORT)"},
     {"lease-ms", I(lease_ms, 1000, 3600000), 0, "node lease for crash recovery"},
+    {"workflow-max-symptoms", I(workflow_max_symptoms, 1, 10000), 0,
+     "symptoms one diagnosis request may list"},
+    {"workflow-max-items", I(workflow_max_items, 1, 10000), 0,
+     "entries of a workflow request's other lists"},
+    {"workflow-max-chars", I(workflow_max_chars, 8, 100000), 0,
+     "longest string in a workflow request"},
+    {"workflow-differential-k", I(workflow_differential_k, 1, 50), 0,
+     "candidate conditions a diagnosis streams"},
+    {"workflow-max-medications", I(workflow_max_medications, 1, 100), 0,
+     "medication candidates a prescription considers"},
     /* Deeper trees than 400 levels nest past what common JSON decoders
      * accept (Python's stops near 500 arrays-in-objects, jansson at 2048). */
     {"folder-max-depth", I(folder_max_depth, 1, 400), 0, "deepest folder nesting level"},
@@ -178,6 +188,11 @@ void ms_config_defaults(ms_config_t *c) {
     c->checkpoint_ms = 1000;
     c->word_interval_ms = 25;
     c->kb_top_k = 5;
+    c->workflow_max_symptoms = 30;
+    c->workflow_max_items = 50;
+    c->workflow_max_chars = 200;
+    c->workflow_differential_k = 5;
+    c->workflow_max_medications = 12;
     c->kb_min_score = 0.0;
     c->history_turns = 4;
     c->login_rate_per_min = 20;

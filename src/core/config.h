@@ -68,6 +68,12 @@ typedef struct {
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
     char *node_name;  /**< stable name of this node; default host:port */
     int64_t lease_ms; /**< node lease; renewed every lease_ms / 3 */
+    /* Workflow requests (docs/workflows.md "Limits"; workflow/workflow.h). */
+    int64_t workflow_max_symptoms;    /**< entries of data.symptoms */
+    int64_t workflow_max_items;       /**< entries of any other list (allergies ...) */
+    int64_t workflow_max_chars;       /**< code points of one string */
+    int64_t workflow_differential_k;  /**< candidate conditions streamed */
+    int64_t workflow_max_medications; /**< medication candidates considered */
 
     /* HTTP limits (src/net/http.c, src/api/routes.c) and the limits backend. */
     int64_t header_timeout_s;      /**< whole request head must arrive within (slowloris) */

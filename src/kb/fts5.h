@@ -53,4 +53,23 @@ int ms_kb_scoped_remove(sqlite3 *db, const char *doc_id);
  * Needs a connection on which ms_kb_init ran. 0, MS_EINVAL or MS_EIO. */
 int ms_kb_query_build(sqlite3 *db, const char *query, char **match);
 
+/* The drug tables and the evidence lookups of kb.h, on a connection
+ * (drugs.c, evidence.c): each has the contract of the ms_kb_* function of
+ * the same name without "_db" / with "drugs" for "drug". */
+int ms_kb_evidence_search_db(sqlite3 *db, const char *const *alts, size_t nalts, const char *qtype,
+                             int max, ms_kb_hit_t **hits, size_t *n);
+int ms_kb_evidence_passage_db(sqlite3 *db, const char *id, ms_kb_hit_t *out);
+int ms_kb_evidence_doc_db(sqlite3 *db, const char *doc_id, const char *qtype, ms_kb_hit_t **hits,
+                          size_t *n);
+int ms_kb_evidence_named_db(sqlite3 *db, const char *name, const char *qtype, char ***ids,
+                            size_t *n);
+int ms_kb_drugs_stats(sqlite3 *db, ms_kb_drug_stats_t *out);
+int ms_kb_drugs_find(sqlite3 *db, const char *name, ms_kb_drug_t *out);
+int ms_kb_drugs_mentions(sqlite3 *db, const char *text, size_t max, ms_kb_mention_t **out,
+                         size_t *n);
+int ms_kb_drugs_classes(sqlite3 *db, int64_t id, json_t **out);
+int ms_kb_drugs_interactions(sqlite3 *db, int64_t a, int64_t b, json_t **out);
+int ms_kb_drugs_label(sqlite3 *db, int64_t id, json_t **out);
+int ms_kb_drugs_class_find(sqlite3 *db, const char *name, json_t **out);
+
 #endif

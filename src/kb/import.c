@@ -65,6 +65,8 @@ static int wanted(ms_kb_format_t fmt, const char *name) {
         return ends_with(name, ".txt") || ends_with(name, ".md") || ends_with(name, ".markdown");
     case MS_KB_PUBMED:
         return ends_with(name, ".xml") || ends_with(name, ".xml.gz");
+    case MS_KB_DRUGS:
+        return 0; /* drugs_import.c finds its own files */
     }
     return 0;
 }
@@ -178,6 +180,8 @@ static int import_file(ms_kb__imp_t *imp, ms_kb_format_t fmt, const char *path) 
     case MS_KB_PUBMED:
         rc = ms_kb__import_pubmed(imp, path);
         break;
+    case MS_KB_DRUGS:
+        break;
     }
     if (rc == 0)
         rc = ms_kb__commit(imp->db);
@@ -199,6 +203,17 @@ int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, s
         stats = &local;
     memset(stats, 0, sizeof *stats);
     ms_kb__clear_error();
+    if (format == MS_KB_DRUGS) {
+        rc = ms_kb__import_drugs(db, paths, npaths, progress, ctx, stats);
+        stats->seconds = (double)(ms_mono_us() - t0) / 1e6;
+        ms_log(rc ? MS_LOG_WARN : MS_LOG_INFO, "kb_import_drugs",
+               "\"ingredients\":%lld,\"classes\":%lld,\"interactions\":%lld,\"labels\":%lld,"
+               "\"labels_unmatched\":%lld,\"seconds\":%.3f,\"code\":%d",
+               (long long)stats->ingredients, (long long)stats->classes,
+               (long long)stats->interactions, (long long)stats->labels,
+               (long long)stats->labels_unmatched, stats->seconds, rc);
+        return rc;
+    }
     if ((rc = collect(format, paths, npaths, &in)) != 0)
         goto fail;
     if ((rc = ms_kb__imp_open(&imp, db)) != 0)

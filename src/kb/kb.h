@@ -14,8 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { MS_KB_MEDQUAD, MS_KB_PUBMEDQA, MS_KB_JSONL, MS_KB_TEXT, MS_KB_PUBMED } ms_kb_format_t;
-/** Parses "medquad|pubmedqa|jsonl|text|pubmed"; 0 or MS_EINVAL. */
+typedef enum {
+    MS_KB_MEDQUAD,
+    MS_KB_PUBMEDQA,
+    MS_KB_JSONL,
+    MS_KB_TEXT,
+    MS_KB_PUBMED,
+    /** The drug knowledge of the prescription workflow: a directory (or the
+     * files) of ../shared/data/drugs (kb/drugs_import.c). */
+    MS_KB_DRUGS,
+} ms_kb_format_t;
+/** Parses "medquad|pubmedqa|jsonl|text|pubmed|drugs"; 0 or MS_EINVAL. */
 int ms_kb_parse_format(const char *s, ms_kb_format_t *out);
 
 /** Import totals. */
@@ -27,6 +36,13 @@ typedef struct {
      * instructions, "click here" and link lists, "see also" (hygiene.c). */
     int64_t dropped;
     double seconds;
+    /* --format drugs: what the drug tables received. */
+    int64_t ingredients;            /**< DrugCentral ingredients */
+    int64_t classes;                /**< ingredient -> class rows */
+    int64_t interactions;           /**< NDF-RT interactions */
+    int64_t interactions_unmatched; /**< of which a side matched no ingredient */
+    int64_t labels;                 /**< openFDA labels */
+    int64_t labels_unmatched;       /**< of which no ingredient was found */
 } ms_kb_import_stats_t;
 
 /** Progress callback: done and total in units of the format's choosing
@@ -110,6 +126,9 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
 json_t *ms_kb_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited, size_t ncited);
 
 typedef struct ms_kb ms_kb_t;
+struct ms_kb_drug_stats;
+struct ms_kb_drug;
+struct ms_kb_mention;
 
 /** Where a search may look besides the shared knowledge base: the scoped
  * documents (attachments) of one conversation of one user. Both set, or
@@ -147,6 +166,20 @@ typedef struct ms_kb_ops {
     int (*find)(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
     int (*import_files)(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
                         ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+    int (*evidence_search)(ms_kb_t *kb, const char *const *alts, size_t nalts, const char *qtype,
+                           int max, ms_kb_hit_t **hits, size_t *n);
+    int (*evidence_passage)(ms_kb_t *kb, const char *id, ms_kb_hit_t *out);
+    int (*evidence_doc)(ms_kb_t *kb, const char *doc_id, const char *qtype, ms_kb_hit_t **hits,
+                        size_t *n);
+    int (*evidence_named)(ms_kb_t *kb, const char *name, const char *qtype, char ***ids, size_t *n);
+    int (*drug_stats)(ms_kb_t *kb, struct ms_kb_drug_stats *out);
+    int (*drug_find)(ms_kb_t *kb, const char *name, struct ms_kb_drug *out);
+    int (*drug_mentions)(ms_kb_t *kb, const char *text, size_t max, struct ms_kb_mention **out,
+                         size_t *n);
+    int (*drug_classes)(ms_kb_t *kb, int64_t id, json_t **out);
+    int (*drug_interactions)(ms_kb_t *kb, int64_t a, int64_t b, json_t **out);
+    int (*drug_label)(ms_kb_t *kb, int64_t id, json_t **out);
+    int (*drug_class_find)(ms_kb_t *kb, const char *name, json_t **out);
     int (*find_in)(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
                    ms_kb_hit_t **hits, size_t *n);
     int (*scoped_put)(ms_kb_t *kb, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
@@ -189,6 +222,87 @@ int ms_kb_scoped_delete(ms_kb_t *kb, const char *doc_id);
 /** Imports files (ms_kb_import). */
 int ms_kb_import_files(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
                        ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+
+/* ---- evidence (kb/evidence.c) ---------------------------------------------------
+ * Exact lookups for the workflows: a passage is returned only when its text
+ * holds what was asked for. Hits carry the citation fields of a search hit;
+ * evidence_search's hits have no text (fetch it with
+ * ms_kb_evidence_passage), the others do. */
+
+/** The passages (of question type qtype, e.g. "symptoms"; NULL: any) whose
+ * text holds one of the alternatives alts[0, nalts): each alternative's
+ * words (stop-words left out) within 4 tokens of each other, as the index
+ * stems them (porter). score is the passage's Okapi BM25 for that
+ * expression over the text column (FTS5 bm25(), positive, higher is
+ * stronger; comparable within one call only). At most max, best first.
+ * *n 0 when nothing holds them (not an error). */
+int ms_kb_evidence_search(ms_kb_t *kb, const char *const *alts, size_t nalts, const char *qtype,
+                          int max, ms_kb_hit_t **hits, size_t *n);
+/** One passage by id, with its text. 0 or MS_ENOENT. */
+int ms_kb_evidence_passage(ms_kb_t *kb, const char *id, ms_kb_hit_t *out);
+/** The passages (with text) of document doc_id of question type qtype
+ * (NULL: all), in document order; at most 50. */
+int ms_kb_evidence_doc(ms_kb_t *kb, const char *doc_id, const char *qtype, ms_kb_hit_t **hits,
+                       size_t *n);
+/** The documents (ids, malloc'd array of malloc'd strings; at most 16)
+ * whose focus or synonym is name (words as ms_kb_words gives them), those
+ * with a passage of qtype first. */
+int ms_kb_evidence_named(ms_kb_t *kb, const char *name, const char *qtype, char ***ids, size_t *n);
+
+/* ---- drug knowledge (kb/drugs.c, kb/drugs_import.c) -------------------------------
+ * Imported with `medstream kb import --format drugs DIR` from
+ * ../shared/data/drugs: DrugCentral 2016 ingredients, classes and
+ * identifiers (CC BY 4.0, Ursu et al., Nucleic Acids Res 2017;45:D932),
+ * NDF-RT interactions (VA, 2014), openFDA labels (CC0). Never committed;
+ * absent until imported (every count 0). */
+
+/** What the drug tables hold; imported_at_ms 0 when never imported. */
+typedef struct ms_kb_drug_stats {
+    int64_t ingredients, names, classes, interactions, labels;
+    int64_t imported_at_ms;
+} ms_kb_drug_stats_t;
+int ms_kb_drug_stats(ms_kb_t *kb, ms_kb_drug_stats_t *out);
+
+/** An ingredient: DrugCentral's id and name (owned: ms_kb_drug_clear). */
+typedef struct ms_kb_drug {
+    int64_t id;
+    char *name;
+} ms_kb_drug_t;
+void ms_kb_drug_clear(ms_kb_drug_t *d);
+/** The ingredient a name stands for: DrugCentral's name, NDF-RT's, the US
+ * adopted name (acetaminophen), a label's generic name with or without its
+ * salt (warfarin sodium) or its brand (Coumadin); case and blanks are
+ * ignored. 0, MS_ENOENT or MS_EIO. */
+int ms_kb_drug_find(ms_kb_t *kb, const char *name, ms_kb_drug_t *out);
+
+/** One ingredient named in a text: byte offset and length of the words. */
+typedef struct ms_kb_mention {
+    size_t off, len;
+    int64_t id;
+} ms_kb_mention_t;
+/** The ingredients text names (names of 1 to 4 words, longest first, at
+ * least 4 letters; a few ordinary words such as "oxygen" and "water" are
+ * not counted), each once, in text order; at most max. *out is malloc'd
+ * (NULL when none). */
+int ms_kb_drug_mentions(ms_kb_t *kb, const char *text, size_t max, ms_kb_mention_t **out,
+                        size_t *n);
+/** The classes of an ingredient: [{type ("EPC", "MoA", "PE",
+ * "Chemical/Ingredient", "PA", "has role"...), class_id, name, source
+ * ("FDA", "MeSH", "CHEBI")}] as DrugCentral files them. */
+int ms_kb_drug_classes(ms_kb_t *kb, int64_t id, json_t **out);
+/** NDF-RT interactions between two ingredients: [{nui, label, severity
+ * ("Critical" | "Significant"), name1, name2}], Critical first; [] when
+ * none is on file. */
+int ms_kb_drug_interactions(ms_kb_t *kb, int64_t a, int64_t b, json_t **out);
+/** The openFDA label record of an ingredient (a single-ingredient label
+ * first, then the newest): set_id, effective_time, openfda, and the
+ * sections as arrays of strings. 0, MS_ENOENT (none on file) or MS_EIO. */
+int ms_kb_drug_label(ms_kb_t *kb, int64_t id, json_t **out);
+
+/** The classes named name (case folded; a plural "s" may be left off:
+ * "penicillin" finds "Penicillins"): [{type, class_id, name, source}],
+ * [] when none. */
+int ms_kb_drug_class_find(ms_kb_t *kb, const char *name, json_t **out);
 
 /** A human-readable detail of the last failed kb call on this thread (the
  * path and line of a malformed input, or the SQLite message), or "" when

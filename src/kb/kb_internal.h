@@ -116,6 +116,18 @@ char *ms_kb__strip_navigation(const char *text, int64_t *dropped);
  * line break become one newline (two if they held a blank line); trims. */
 char *ms_kb__clean_text(const char *s, size_t n);
 
+/* ---- drugs (drugs.c, drugs_import.c) ---- */
+
+/* Creates the drug tables if missing (called by ms_kb_init). */
+int ms_kb__drugs_init(sqlite3 *db);
+/* Imports --format drugs inputs (directories or the files themselves) in
+ * one transaction that replaces every drug table. */
+int ms_kb__import_drugs(sqlite3 *db, const char *const *paths, size_t npaths,
+                        ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+/* A drug name as the tables hold it: lower-cased, blanks collapsed,
+ * trimmed, surrounding quotes removed. malloc'd. */
+char *ms_kb__drug_norm(const char *s, size_t n);
+
 /* ---- names (names.c) ---- */
 
 #define MS_KB__PUT_NAME_SQL                                                                        \

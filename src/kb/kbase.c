@@ -39,6 +39,53 @@ static int fts5_import(ms_kb_t *kb, ms_kb_format_t format, const char *const *pa
     return ms_kb_import(FTS(kb)->db, format, paths, npaths, progress, ctx, stats);
 }
 
+static int fts5_ev_search(ms_kb_t *kb, const char *const *alts, size_t nalts, const char *qtype,
+                          int max, ms_kb_hit_t **hits, size_t *n) {
+    return ms_kb_evidence_search_db(FTS(kb)->db, alts, nalts, qtype, max, hits, n);
+}
+
+static int fts5_ev_passage(ms_kb_t *kb, const char *id, ms_kb_hit_t *out) {
+    return ms_kb_evidence_passage_db(FTS(kb)->db, id, out);
+}
+
+static int fts5_ev_doc(ms_kb_t *kb, const char *doc_id, const char *qtype, ms_kb_hit_t **hits,
+                       size_t *n) {
+    return ms_kb_evidence_doc_db(FTS(kb)->db, doc_id, qtype, hits, n);
+}
+
+static int fts5_ev_named(ms_kb_t *kb, const char *name, const char *qtype, char ***ids, size_t *n) {
+    return ms_kb_evidence_named_db(FTS(kb)->db, name, qtype, ids, n);
+}
+
+static int fts5_drug_stats(ms_kb_t *kb, ms_kb_drug_stats_t *out) {
+    return ms_kb_drugs_stats(FTS(kb)->db, out);
+}
+
+static int fts5_drug_find(ms_kb_t *kb, const char *name, ms_kb_drug_t *out) {
+    return ms_kb_drugs_find(FTS(kb)->db, name, out);
+}
+
+static int fts5_drug_mentions(ms_kb_t *kb, const char *text, size_t max, ms_kb_mention_t **out,
+                              size_t *n) {
+    return ms_kb_drugs_mentions(FTS(kb)->db, text, max, out, n);
+}
+
+static int fts5_drug_classes(ms_kb_t *kb, int64_t id, json_t **out) {
+    return ms_kb_drugs_classes(FTS(kb)->db, id, out);
+}
+
+static int fts5_drug_interactions(ms_kb_t *kb, int64_t a, int64_t b, json_t **out) {
+    return ms_kb_drugs_interactions(FTS(kb)->db, a, b, out);
+}
+
+static int fts5_drug_label(ms_kb_t *kb, int64_t id, json_t **out) {
+    return ms_kb_drugs_label(FTS(kb)->db, id, out);
+}
+
+static int fts5_drug_class_find(ms_kb_t *kb, const char *name, json_t **out) {
+    return ms_kb_drugs_class_find(FTS(kb)->db, name, out);
+}
+
 static int fts5_find_in(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
                         ms_kb_hit_t **hits, size_t *n) {
     return ms_kb_search_in(FTS(kb)->db, scope, query, k, hits, n);
@@ -60,6 +107,17 @@ static const ms_kb_ops_t fts5_ops = {
     .starter = fts5_starter,
     .find = fts5_find,
     .import_files = fts5_import,
+    .evidence_search = fts5_ev_search,
+    .evidence_passage = fts5_ev_passage,
+    .evidence_doc = fts5_ev_doc,
+    .evidence_named = fts5_ev_named,
+    .drug_stats = fts5_drug_stats,
+    .drug_find = fts5_drug_find,
+    .drug_mentions = fts5_drug_mentions,
+    .drug_classes = fts5_drug_classes,
+    .drug_interactions = fts5_drug_interactions,
+    .drug_label = fts5_drug_label,
+    .drug_class_find = fts5_drug_class_find,
     .find_in = fts5_find_in,
     .scoped_put = fts5_scoped_put,
     .scoped_delete = fts5_scoped_delete,
@@ -133,4 +191,51 @@ int ms_kb_scoped_delete(ms_kb_t *kb, const char *doc_id) {
 int ms_kb_import_files(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
                        ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats) {
     return kb->ops->import_files(kb, format, paths, npaths, progress, ctx, stats);
+}
+
+int ms_kb_evidence_search(ms_kb_t *kb, const char *const *alts, size_t nalts, const char *qtype,
+                          int max, ms_kb_hit_t **hits, size_t *n) {
+    return kb->ops->evidence_search(kb, alts, nalts, qtype, max, hits, n);
+}
+
+int ms_kb_evidence_passage(ms_kb_t *kb, const char *id, ms_kb_hit_t *out) {
+    return kb->ops->evidence_passage(kb, id, out);
+}
+
+int ms_kb_evidence_doc(ms_kb_t *kb, const char *doc_id, const char *qtype, ms_kb_hit_t **hits,
+                       size_t *n) {
+    return kb->ops->evidence_doc(kb, doc_id, qtype, hits, n);
+}
+
+int ms_kb_evidence_named(ms_kb_t *kb, const char *name, const char *qtype, char ***ids, size_t *n) {
+    return kb->ops->evidence_named(kb, name, qtype, ids, n);
+}
+
+int ms_kb_drug_stats(ms_kb_t *kb, ms_kb_drug_stats_t *out) {
+    return kb->ops->drug_stats(kb, out);
+}
+
+int ms_kb_drug_find(ms_kb_t *kb, const char *name, ms_kb_drug_t *out) {
+    return kb->ops->drug_find(kb, name, out);
+}
+
+int ms_kb_drug_mentions(ms_kb_t *kb, const char *text, size_t max, ms_kb_mention_t **out,
+                        size_t *n) {
+    return kb->ops->drug_mentions(kb, text, max, out, n);
+}
+
+int ms_kb_drug_classes(ms_kb_t *kb, int64_t id, json_t **out) {
+    return kb->ops->drug_classes(kb, id, out);
+}
+
+int ms_kb_drug_interactions(ms_kb_t *kb, int64_t a, int64_t b, json_t **out) {
+    return kb->ops->drug_interactions(kb, a, b, out);
+}
+
+int ms_kb_drug_label(ms_kb_t *kb, int64_t id, json_t **out) {
+    return kb->ops->drug_label(kb, id, out);
+}
+
+int ms_kb_drug_class_find(ms_kb_t *kb, const char *name, json_t **out) {
+    return kb->ops->drug_class_find(kb, name, out);
 }

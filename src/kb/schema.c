@@ -181,7 +181,7 @@ int ms_kb_init(sqlite3 *db) {
     if ((rc = kb_version(db, &version)) != 0)
         return rc;
     if (version >= atoi(KB_SCHEMA_VERSION))
-        return 0;
+        return ms_kb__drugs_init(db);
     if ((rc = ms_kb__begin(db)) != 0)
         return rc;
     /* Looked at again under the write lock: another connection may have
@@ -201,6 +201,8 @@ int ms_kb_init(sqlite3 *db) {
                               "ALTER TABLE kb_passages ADD COLUMN section TEXT;")) != 0)
         goto fail;
     if ((rc = ms_kb__names_backfill(db)) != 0)
+        goto fail;
+    if ((rc = ms_kb__drugs_init(db)) != 0)
         goto fail;
     if ((rc = ms_kb__commit(db)) != 0)
         goto fail;
@@ -233,7 +235,8 @@ int ms_kb_parse_format(const char *s, ms_kb_format_t *out) {
                  {"pubmedqa", MS_KB_PUBMEDQA},
                  {"jsonl", MS_KB_JSONL},
                  {"text", MS_KB_TEXT},
-                 {"pubmed", MS_KB_PUBMED}};
+                 {"pubmed", MS_KB_PUBMED},
+                 {"drugs", MS_KB_DRUGS}};
     if (!s || !out)
         return MS_EINVAL;
     for (size_t i = 0; i < MS_COUNTOF(names); i++) {

@@ -256,7 +256,8 @@ static void handle_message(ms_session_t *s) {
                         .text = m.text,
                         .clinical_context_id = m.clinical_context_id,
                         .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0,
-                        .model = m.model};
+                        .model = m.model,
+                        .workflow = m.workflow};
         ms_chat_ask_req(chat, &ask, session_sub(s, 0));
         break;
     }

@@ -4,8 +4,9 @@
  * Streaming Implementation": section 2 "Main Application Integration",
  * "Message Routing"; section "Message Formats": progress, stream_chunk,
  * complete, error, each with a timestamp). The `chat` type is served by the
- * grounded answer pipeline; `diagnosis` and `prescription` come in a later
- * issue and until then answer an error naming what is available.
+ * grounded answer pipeline; `diagnosis` and `prescription` run the
+ * workflows (docs/workflows.md): progress per seed stage, one stream_chunk
+ * per object a stage produced, complete with the workflow's result.
  *
  * Client messages carry their payload in "data" (as the seed's diagnosis
  * and prescription requests do): {"type":"chat","data":{"message":"..."}}.
@@ -48,10 +49,41 @@ static void dx_progress(ms_frames_t *out, const char *stage, int pct, const char
     ms_frames_end(out);
 }
 
+/* A workflow is done: complete {result}, the workflow's result object with
+ * the message and conversation it is stored as. */
+static void dx_complete_workflow(const ms_event_t *ev, json_t *result, ms_frames_t *out) {
+    ms_buf_t *b = &out->buf;
+    json_t *r = json_copy(result);
+    json_object_set_new(r, "message_id", json_string(ev->message_id));
+    if (ev->conversation_id)
+        json_object_set_new(r, "conversation_id", json_string(ev->conversation_id));
+    ms_buf_puts(b, "{\"type\":\"complete\"");
+    ms__proto_put_json(b, "result", r);
+    ms__proto_put_now(b, "timestamp");
+    ms_buf_putc(b, '}');
+    ms_frames_end(out);
+    json_decref(r);
+}
+
+/* One object a workflow stage produced: stream_chunk {content: {...}}. */
+static void dx_item(const ms_event_t *ev, ms_frames_t *out) {
+    ms_buf_t *b = &out->buf;
+    ms_buf_puts(b, "{\"type\":\"stream_chunk\"");
+    ms__proto_put_json(b, "content", json_object_get(ev->data, "content"));
+    ms__proto_put_now(b, "timestamp");
+    ms_buf_putc(b, '}');
+    ms_frames_end(out);
+}
+
 /* The answer is done: progress 100, then complete with the whole result. */
 static void dx_complete(const ms_event_t *ev, ms_frames_t *out) {
     ms_buf_t *b = &out->buf;
     dx_progress(out, "complete", 100, "Complete");
+    json_t *wres = json_object_get(ev->data, "workflow_result");
+    if (json_is_object(wres)) {
+        dx_complete_workflow(ev, wres, out);
+        return;
+    }
     ms_buf_puts(b, "{\"type\":\"complete\",\"result\":{\"message_id\":");
     ms_buf_json_str(b, ev->message_id, strlen(ev->message_id));
     ms__proto_put_str(b, "conversation_id", ev->conversation_id);
@@ -99,7 +131,16 @@ static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_MESSAGE_START:
         if (st && !st->conversation_id[0] && ev->conversation_id)
             snprintf(st->conversation_id, sizeof st->conversation_id, "%s", ev->conversation_id);
-        dx_progress(out, "received", 5, "Question received");
+        /* A workflow's first progress is its first stage (seed 004). */
+        if (!ms__proto_data_str(ev, "workflow"))
+            dx_progress(out, "received", 5, "Question received");
+        break;
+    case MS_EV_WORKFLOW_PROGRESS:
+        dx_progress(out, ms__proto_data_str(ev, "stage"),
+                    (int)ms__proto_data_int(ev, "progress", 0), ms__proto_data_str(ev, "message"));
+        break;
+    case MS_EV_WORKFLOW_ITEM:
+        dx_item(ev, out);
         break;
     case MS_EV_TOOL_CALL:
         dx_progress(out, "knowledge_search", 10, "Searching the knowledge base...");
@@ -111,6 +152,11 @@ static void dx_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
         dx_complete(ev, out);
         break;
     case MS_EV_MESSAGE_CHUNK:
+        /* A workflow's text summary: the seed's clients get its objects
+         * (stream_chunk content objects) and its result, not its text. */
+        if (!ms__proto_data_str(ev, "workflow"))
+            dx_simple(ev, out);
+        break;
     case MS_EV_ERROR:
     case MS_EV_PONG:
         dx_simple(ev, out);
@@ -149,17 +195,47 @@ static int dx_decode_chat(void *state, json_t *root, const ms_decode_limits_t *l
     return MS_EINVAL;
 }
 
-/* The seed's diagnosis and prescription workflows come in a later issue;
- * until then they get a clear error naming what is served. */
+/* The seed's diagnosis and prescription requests: {"type", "data": {...}}.
+ * The data object is checked by the workflow (chat validates it with the
+ * configured bounds and answers an error naming the field); here only its
+ * presence. Each request is a new turn in the connection's conversation. */
 static int dx_decode_workflow(void *state, json_t *root, const ms_decode_limits_t *lim,
                               ms_client_msg_t *out, char *errmsg, size_t errlen) {
-    (void)state;
+    dx_state_t *st = state;
     (void)lim;
-    (void)out;
-    snprintf(errmsg, errlen,
-             "The %s workflow is not available yet; this server answers \"chat\" messages",
-             json_string_value(json_object_get(root, "type")));
-    return MS_EINVAL;
+    const char *type = json_string_value(json_object_get(root, "type"));
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_object(data)) {
+        snprintf(errmsg, errlen, "\"data\" must be an object (the %s request)", type);
+        return MS_EINVAL;
+    }
+    /* Binding a clinical context: data.clinical_context_id (or at the top
+     * level), a UUID; the conversation stays bound for later requests. */
+    json_t *cc = json_object_get(data, "clinical_context_id");
+    if (!cc)
+        cc = json_object_get(root, "clinical_context_id");
+    if (cc && !json_is_null(cc)) {
+        char id[MS_ID_LEN];
+        const char *v = json_string_value(cc);
+        size_t n = v ? strlen(v) : 0;
+        for (size_t i = 0; v && i < n && i < sizeof id - 1; i++)
+            id[i] = (char)(v[i] >= 'A' && v[i] <= 'F' ? v[i] + 32 : v[i]);
+        id[n < sizeof id - 1 ? n : sizeof id - 1] = '\0';
+        if (!v || n != MS_ID_LEN - 1 || !ms_id_valid(id)) {
+            snprintf(errmsg, errlen, "clinical_context_id is not a valid id");
+            return MS_EINVAL;
+        }
+        out->clinical_context_id = ms_xstrdup(id);
+    }
+    out->kind = MS_CMSG_MESSAGE;
+    json_t *copy = json_deep_copy(data);
+    json_object_del(copy, "clinical_context_id");
+    out->workflow = json_pack("{s:s, s:o}", "workflow", type, "data", copy);
+    out->text = ms_xstrdup(type);
+    if (st->conversation_id[0])
+        out->conversation_id = ms_xstrdup(st->conversation_id);
+    ms__proto_new_cmid(out);
+    return 0;
 }
 
 static const ms__decode_route_t dx_routes[] = {

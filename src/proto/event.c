@@ -16,6 +16,8 @@ static const char *const kind_names[] = {
     [MS_EV_PONG] = "pong",
     [MS_EV_LLM_CALL] = "llm_call",
     [MS_EV_LLM_RESULT] = "llm_result",
+    [MS_EV_WORKFLOW_PROGRESS] = "workflow_progress",
+    [MS_EV_WORKFLOW_ITEM] = "workflow_item",
     [MS_EV_ROUTING] = "routing",
 };
 
@@ -29,6 +31,7 @@ void ms_client_msg_clear(ms_client_msg_t *m) {
     free(m->client_message_id);
     free(m->message_id);
     free(m->conversation_alias);
+    json_decref(m->workflow);
     free(m->model);
     free(m->clinical_context_id);
     memset(m, 0, sizeof *m);

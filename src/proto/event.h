@@ -25,16 +25,20 @@ typedef enum {
     MS_EV_LLM_CALL,
     MS_EV_LLM_RESULT,
     MS_EV_ROUTING,
+    MS_EV_WORKFLOW_PROGRESS,
+    MS_EV_WORKFLOW_ITEM,
 } ms_event_kind_t;
 
 /** One event. Every pointer is borrowed for the duration of an encode call.
  * Which fields are used, by kind (names as in docs/protocol.md):
  * - CONNECTED: data {client_id, user_id, protocol_version, capabilities}
- * - MESSAGE_START: message_id, conversation_id, user_message_id, client_message_id
+ * - MESSAGE_START: message_id, conversation_id, user_message_id, client_message_id; data
+ *   {workflow} (or NULL) when the turn is a workflow (docs/workflows.md)
  * - TOOL_CALL / TOOL_RESULT: message_id, data {tool_call_id, name, arguments | result, duration_ms}
  * - MESSAGE_CHUNK: message_id, seq, text/text_len (the delta)
  * - MESSAGE_COMPLETE: message_id, conversation_id, seq (last chunk), text/text_len (whole
- *   answer), data {citations, disclaimer, finish_reason, usage, status}
+ *   answer), data {citations, disclaimer, finish_reason, usage, status, workflow_result (a
+ *   workflow's result object, docs/workflows.md; absent for an answer)}
  * - ERROR: message_id (optional), data {code, message, retryable}
  * - PONG: data {ts}
  * - LLM_CALL: message_id, data {provider, model, local, attempt, route} (a provider is
@@ -45,6 +49,12 @@ typedef enum {
  *   (0..1 or null), error?, http_status?, upstream_duration_ms?}
  * - ROUTING: message_id, data {route, phi_detected, phi_unsure, categories (ASQ-PHI type
  *   names, never the PHI), decision ("all" | "local_only" | "refused"), providers}
+ * - WORKFLOW_PROGRESS: message_id, data {workflow, stage, progress (percent), message}: a
+ *   workflow stage starts (seed 004's stage names and percentages)
+ * - WORKFLOW_ITEM: message_id, data {workflow, stage, content}: one object a stage produced
+ *   (seed 004's stream_chunk content)
+ * WORKFLOW_PROGRESS and WORKFLOW_ITEM are live only: a resumed workflow gets its result in
+ * message_complete, not its progress again.
  * LLM_CALL, LLM_RESULT and ROUTING are telemetry: live only, never
  * replayed; a client may opt out at connect (?telemetry=0). */
 typedef struct {
@@ -91,6 +101,11 @@ typedef struct {
      * it names one of the user's own conversations (so a client may use a
      * conversation's id as its session). NULL otherwise. */
     char *conversation_alias;
+    /** MESSAGE: a workflow request instead of a question, {"workflow":
+     * "diagnosis" | "prescription", "data": {...}} (owned; NULL for a
+     * question). text is then a placeholder the pipeline replaces with the
+     * request's summary. */
+    json_t *workflow;
     /** MESSAGE: the model (route alias) the client asked for, or NULL. */
     char *model;
     /** MESSAGE: the clinical context (a UUID, lower-cased) the client binds

@@ -144,6 +144,9 @@ static void fhir_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_LLM_RESULT:
         fhir_llm(st, ev, b);
         break;
+    case MS_EV_WORKFLOW_PROGRESS:
+    case MS_EV_WORKFLOW_ITEM:
+        return; /* workflows are seed 004's (dx.c) and the native protocol's */
     case MS_EV_CONNECTED:
         fhir_head(st, b, "connection");
         ms_buf_puts(b, ",\"status\":\"connected\"}");

@@ -80,6 +80,8 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
         break;
     case MS_EV_TOOL_CALL:
     case MS_EV_TOOL_RESULT:
+    case MS_EV_WORKFLOW_PROGRESS:
+    case MS_EV_WORKFLOW_ITEM:
     case MS_EV_LLM_CALL:
     case MS_EV_LLM_RESULT:
     case MS_EV_ROUTING:
@@ -136,6 +138,41 @@ static int native_decode_message(void *state, json_t *root, const ms_decode_limi
     return native_context_id(root, out, errmsg, errlen);
 }
 
+/* workflow {workflow: "diagnosis" | "prescription", data: {...},
+ * client_message_id, conversation_id?, clinical_context_id?}
+ * (docs/protocol.md "workflow"): a turn like message, whose answer is the
+ * workflow's staged result; a bound context fills what data leaves out.
+ * The data object is validated by the workflow with the configured bounds. */
+static int native_decode_workflow(void *state, json_t *root, const ms_decode_limits_t *lim,
+                                  ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    (void)state;
+    (void)lim;
+    out->kind = MS_CMSG_MESSAGE;
+    int rc;
+    char *kind = NULL;
+    if ((rc = ms__proto_get_str(root, "workflow", 1, 32, &kind, errmsg, errlen)) ||
+        (rc = ms__proto_get_str(root, "client_message_id", 1, 128, &out->client_message_id, errmsg,
+                                errlen)) ||
+        (rc = ms__proto_get_str(root, "conversation_id", 0, 64, &out->conversation_id, errmsg,
+                                errlen))) {
+        free(kind);
+        return rc;
+    }
+    json_t *data = json_object_get(root, "data");
+    if (out->conversation_id && !ms_id_valid(out->conversation_id)) {
+        snprintf(errmsg, errlen, "conversation_id is not a valid id");
+        rc = MS_EINVAL;
+    } else if (!json_is_object(data)) {
+        snprintf(errmsg, errlen, "\"data\" must be an object");
+        rc = MS_EINVAL;
+    } else {
+        out->workflow = json_pack("{s:s, s:O}", "workflow", kind, "data", data);
+        out->text = ms_xstrdup(kind);
+    }
+    free(kind);
+    return rc ? rc : native_context_id(root, out, errmsg, errlen);
+}
+
 /* The message_id of resume and cancel: a UUID. */
 static int get_message_id(json_t *root, ms_client_msg_t *out, char *errmsg, size_t errlen) {
     int rc = ms__proto_get_str(root, "message_id", 1, 64, &out->message_id, errmsg, errlen);
@@ -178,6 +215,7 @@ static int native_decode_cancel(void *state, json_t *root, const ms_decode_limit
 
 static const ms__decode_route_t native_routes[] = {
     {"message", native_decode_message},
+    {"workflow", native_decode_workflow},
     {"resume", native_decode_resume},
     {"cancel", native_decode_cancel},
     {"ping", NULL},

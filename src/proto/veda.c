@@ -94,6 +94,8 @@ static void veda_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     case MS_EV_TOOL_CALL:
     case MS_EV_TOOL_RESULT:
     case MS_EV_LLM_CALL:
+    case MS_EV_WORKFLOW_PROGRESS:
+    case MS_EV_WORKFLOW_ITEM:
     case MS_EV_LLM_RESULT:
     case MS_EV_ROUTING:
         return; /* not part of this dialect: the first chunk names the message */

@@ -54,6 +54,7 @@ typedef struct ms_store_ops {
                           const char *status, const char *finish_reason, json_t *usage,
                           json_t *citations);
     int (*message_set_grounding)(ms_store_t *st, const char *msg_id, double grounding);
+    int (*message_set_workflow)(ms_store_t *st, const char *msg_id, json_t *result);
     int (*message_get)(ms_store_t *st, const char *msg_id, json_t **out);
     int (*message_by_client_id)(ms_store_t *st, const char *conversation_id,
                                 const char *client_message_id, json_t **user_msg,

@@ -223,9 +223,30 @@ int ms__sq_message_set_grounding(ms_store_t *base, const char *msg_id, double gr
     return sqlite3_changes(st->db) > 0 ? 0 : MS_ENOENT;
 }
 
+int ms__sq_message_set_workflow(ms_store_t *base, const char *msg_id, json_t *result) {
+    sq_store_t *st = SQ(base);
+    static const char sql[] = "UPDATE messages SET workflow = ?2 WHERE id = ?1";
+    if (!msg_id || !json_is_object(result))
+        return MS_EINVAL;
+    char *txt = json_dumps(result, JSON_COMPACT);
+    sqlite3_stmt *s = ms__store_stmt(st, sql);
+    if (!s) {
+        free(txt);
+        return MS_EIO;
+    }
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, txt, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    ms__store_done(s);
+    free(txt);
+    if (rc != SQLITE_DONE)
+        return ms__store_err(st, rc, "message workflow");
+    return sqlite3_changes(st->db) > 0 ? 0 : MS_ENOENT;
+}
+
 #define MSG_SELECT                                                                                 \
     "SELECT id, conversation_id, role, content, status, client_message_id, reply_to,"              \
-    " finish_reason, usage_json, created_at, updated_at, grounding FROM messages "
+    " finish_reason, usage_json, created_at, updated_at, grounding, workflow FROM messages "
 
 /* Builds the message JSON of the current row, citations included. */
 static int message_from_row(sq_store_t *st, sqlite3_stmt *s, json_t **out) {
@@ -246,6 +267,10 @@ static int message_from_row(sq_store_t *st, sqlite3_stmt *s, json_t **out) {
                         sqlite3_column_type(s, 11) == SQLITE_NULL
                             ? json_null()
                             : json_real(sqlite3_column_double(s, 11)));
+    json_t *wf = NULL;
+    if (sqlite3_column_type(s, 12) != SQLITE_NULL)
+        wf = json_loads((const char *)sqlite3_column_text(s, 12), 0, NULL);
+    json_object_set_new(m, "workflow", wf ? wf : json_null());
     json_object_set_new(m, "created_at", ms__store_col_json_time(s, 9));
     json_object_set_new(m, "updated_at", ms__store_col_json_time(s, 10));
     json_t *cits = NULL;

@@ -243,6 +243,12 @@ static const char *const migrations[] = {
     "  result TEXT,"    /* JSON object */
     "  PRIMARY KEY (message_id, idx)"
     ") WITHOUT ROWID;",
+    /* 10: the result of a diagnosis or prescription workflow
+     * (docs/workflows.md), stored with the assistant message that answers
+     * it, as the JSON object message_complete carried. NULL for an answer
+     * to a question. */
+    "ALTER TABLE messages ADD COLUMN workflow TEXT"
+    "  CHECK (workflow IS NULL OR json_type(workflow) = 'object');",
 };
 
 int ms__store_schema_version(void) {

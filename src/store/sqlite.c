@@ -427,6 +427,7 @@ static const ms_store_ops_t sqlite_ops = {
     .turn_begin = ms__sq_turn_begin,
     .message_update = ms__sq_message_update,
     .message_set_grounding = ms__sq_message_set_grounding,
+    .message_set_workflow = ms__sq_message_set_workflow,
     .message_get = ms__sq_message_get,
     .message_by_client_id = ms__sq_message_by_client_id,
     .message_list = ms__sq_message_list,

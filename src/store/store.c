@@ -142,6 +142,10 @@ int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double gr
     return st->ops->message_set_grounding(st, msg_id, grounding);
 }
 
+int ms_store_message_set_workflow(ms_store_t *st, const char *msg_id, json_t *result) {
+    return st->ops->message_set_workflow(st, msg_id, result);
+}
+
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out) {
     return st->ops->message_get(st, msg_id, out);
 }

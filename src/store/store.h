@@ -172,10 +172,17 @@ int ms_store_message_update(ms_store_t *st, const char *msg_id, const char *cont
  * ms_llm_grounding). MS_EINVAL outside 0..1, MS_ENOENT when no such row. */
 int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double grounding);
 
+/** Records the result of the workflow an assistant message answers
+ * (docs/workflows.md: a JSON object, copied; the message JSON's
+ * "workflow"). MS_EINVAL when result is not an object, MS_ENOENT when no
+ * such row. */
+int ms_store_message_set_workflow(ms_store_t *st, const char *msg_id, json_t *result);
+
 /** Message JSON: {"id","conversation_id","role","content","status",
  * "client_message_id"|null,"reply_to"|null,"finish_reason"|null,"usage"|null,
- * "grounding"|null,"citations":[...],"created_at","updated_at"}; citations as
- * docs/protocol.md "Citation" (store/citations.c). MS_ENOENT if absent. */
+ * "grounding"|null,"workflow"|null (a workflow's result object),"citations":[...],
+ * "created_at","updated_at"}; citations as docs/protocol.md "Citation"
+ * (store/citations.c). MS_ENOENT if absent. */
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out);
 /** The user message with this client_message_id in the conversation and its
  * assistant reply (either out may be NULL). MS_ENOENT if none. */

@@ -116,6 +116,7 @@ int ms__sq_turn_begin(ms_store_t *base, const char *conversation_id, const char 
                       const char *assistant_msg_id, const char *client_message_id,
                       const char *user_text, const char *node_id);
 int ms__sq_message_set_grounding(ms_store_t *base, const char *msg_id, double grounding);
+int ms__sq_message_set_workflow(ms_store_t *base, const char *msg_id, json_t *result);
 int ms__sq_message_update(ms_store_t *base, const char *msg_id, const char *content,
                           const char *status, const char *finish_reason, json_t *usage,
                           json_t *citations);

@@ -90,13 +90,16 @@ def test_chat_payload_forms(server, user):
     run(go())
 
 
-def test_diagnosis_and_prescription_answer_a_clear_error(server, user):
+def test_diagnosis_and_prescription_run_the_workflows(server, user):
+    """The seed's own requests are served (test_workflows.py checks them in
+    depth); an unknown type and an empty chat still get the seed's error."""
     async def go():
         ws = await dopen(server, _path(user), user["access_token"])
-        errors = []
+        finals = []
         for msg in (DIAGNOSIS, PRESCRIPTION):
             await send(ws, msg)
-            errors.append(await recv(ws))
+            finals.append((await recv_until(ws, _done))[-1])
+        errors = []
         # The seed's error example: an unknown type.
         await send(ws, {"type": "invalid_type"})
         errors.append(await recv(ws))
@@ -105,12 +108,12 @@ def test_diagnosis_and_prescription_answer_a_clear_error(server, user):
         # Still serving chat.
         _check_chat(await _chat(ws, "What is asthma?"))
         await ws.close()
-        return errors
-    diag, presc, unknown, empty = run(go())
-    for err, word in ((diag, "diagnosis"), (presc, "prescription")):
-        assert set(err) == {"type", "error", "timestamp"}, err
-        assert err["type"] == "error" and word in err["error"] and "not available" in err["error"]
-        assert is_timestamp(err["timestamp"])
+        return finals, errors
+    (diag, presc), (unknown, empty) = run(go())
+    for done, word in ((diag, "diagnosis"), (presc, "prescription")):
+        assert done["type"] == "complete", done
+        assert done["result"]["workflow"] == word and done["result"]["disclaimer"]
+        assert is_timestamp(done["timestamp"])
     assert unknown["type"] == "error" and unknown["error"] == "Unknown message type: invalid_type"
     assert empty["type"] == "error" and "message" in empty["error"]
 

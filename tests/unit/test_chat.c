@@ -848,9 +848,133 @@ static void test_citations_shape(void **state) {
     json_decref(c);
 }
 
+/* ---- workflows (chat/stage_workflow.c) ---- */
+
+typedef struct {
+    int starts, completes, errors, chunks;
+    char stages[512]; /* "name:pct," per workflow_progress, in order */
+    int items;
+    char start_workflow[32];
+    char message_id[MS_ID_LEN], conversation_id[MS_ID_LEN];
+    char error[256];
+    json_t *result;
+} wf_rec_t;
+
+static void wf_rec_cb(void *ctx, const ms_event_t *ev) {
+    wf_rec_t *r = ctx;
+    size_t n = strlen(r->stages);
+    switch (ev->kind) {
+    case MS_EV_MESSAGE_START:
+        r->starts++;
+        snprintf(r->message_id, sizeof r->message_id, "%s", ev->message_id);
+        snprintf(r->conversation_id, sizeof r->conversation_id, "%s", ev->conversation_id);
+        snprintf(r->start_workflow, sizeof r->start_workflow, "%s",
+                 json_string_value(json_object_get(ev->data, "workflow")) ?: "");
+        break;
+    case MS_EV_WORKFLOW_PROGRESS:
+        snprintf(r->stages + n, sizeof r->stages - n, "%s:%lld,",
+                 json_string_value(json_object_get(ev->data, "stage")),
+                 (long long)json_integer_value(json_object_get(ev->data, "progress")));
+        break;
+    case MS_EV_WORKFLOW_ITEM:
+        assert_true(json_is_object(json_object_get(ev->data, "content")));
+        r->items++;
+        break;
+    case MS_EV_MESSAGE_CHUNK:
+        /* A workflow's text is tagged, so seed 004's dialect can leave it out. */
+        assert_string_equal(json_string_value(json_object_get(ev->data, "workflow")),
+                            "prescription");
+        r->chunks++;
+        break;
+    case MS_EV_MESSAGE_COMPLETE:
+        r->completes++;
+        r->result = json_incref(json_object_get(ev->data, "workflow_result"));
+        break;
+    case MS_EV_ERROR:
+        r->errors++;
+        snprintf(r->error, sizeof r->error, "%s",
+                 json_string_value(json_object_get(ev->data, "message")));
+        break;
+    default:
+        break;
+    }
+}
+
+/* A prescription request runs as a turn: message_start names the
+ * workflow, the seed's stages come in order with their percentages, each
+ * produced object is an item, the result arrives in message_complete and is
+ * stored with the answer; the user message is the request's summary. */
+static void test_workflow_turn(void **state) {
+    fx_t *f = *state;
+    wf_rec_t r = {0};
+    ms_sub_t *sub = ms_sub_new(wf_rec_cb, &r);
+    json_t *req = json_loads("{\"workflow\":\"prescription\",\"data\":{\"diagnosis\":"
+                             "\"Otitis media\",\"allergies\":[\"penicillin\"],"
+                             "\"medications\":[\"amoxicillin\"]}}",
+                             0, NULL);
+    ms_ask_t a = {.user_id = f->user, .client_message_id = "wf1", .text = "x", .workflow = req};
+    ms_chat_ask_req(f->chat, &a, sub);
+    json_decref(req);
+    run_until(f, &r.completes, 1);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.starts, 1);
+    assert_string_equal(r.start_workflow, "prescription");
+    assert_string_equal(r.stages, "allergy_check:10,medication_selection:30,"
+                                  "interaction_check:60,monitoring_advice:80,finalization:95,");
+    assert_true(r.items >= 1); /* amoxicillin, excluded by its -cillin stem */
+    assert_true(r.chunks >= 1);
+    assert_non_null(r.result);
+    assert_string_equal(json_string_value(json_object_get(r.result, "status")), "complete");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(r.result, "excluded"), 0),
+                                          "medication")),
+        "amoxicillin");
+    json_t *msgs = stored_messages(f, r.conversation_id);
+    assert_int_equal(json_array_size(msgs), 2);
+    const char *q = json_string_value(json_object_get(json_array_get(msgs, 0), "content"));
+    assert_non_null(strstr(q, "Prescription request"));
+    json_t *stored = json_object_get(json_array_get(msgs, 1), "workflow");
+    assert_true(
+        json_equal(json_object_get(stored, "excluded"), json_object_get(r.result, "excluded")));
+    json_decref(msgs);
+    json_decref(r.result);
+    ms_sub_close(sub);
+}
+
+/* A request past a bound is refused before anything is stored. */
+static void test_workflow_refused(void **state) {
+    fx_t *f = *state;
+    wf_rec_t r = {0};
+    ms_sub_t *sub = ms_sub_new(wf_rec_cb, &r);
+    f->cfg.workflow_max_symptoms = 2;
+    json_t *req = json_loads("{\"workflow\":\"diagnosis\",\"data\":{\"symptoms\":"
+                             "[\"cough\",\"fever\",\"headache\"]}}",
+                             0, NULL);
+    ms_ask_t a = {.user_id = f->user, .client_message_id = "wf2", .text = "x", .workflow = req};
+    ms_chat_ask_req(f->chat, &a, sub);
+    json_decref(req);
+    assert_int_equal(r.errors, 1); /* refused at once, on the loop */
+    assert_int_equal(r.starts, 0);
+    assert_non_null(strstr(r.error, "workflow_max_symptoms"));
+    ms_sub_close(sub);
+    /* A subscriber gets nothing after its final event: a new one. */
+    sub = ms_sub_new(wf_rec_cb, &r);
+    req = json_loads("{\"workflow\":\"astrology\",\"data\":{}}", 0, NULL);
+    a.workflow = req;
+    a.client_message_id = "wf3";
+    ms_chat_ask_req(f->chat, &a, sub);
+    json_decref(req);
+    assert_int_equal(r.errors, 2); /* refused at once, on the loop */
+    assert_non_null(strstr(r.error, "diagnosis"));
+    assert_int_equal(r.starts, 0);
+    ms_sub_close(sub);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stream_is_gapless_and_persisted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retry_during_and_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_from_last_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_expiry_comes_from_storage, setup,

@@ -815,13 +815,27 @@ static void test_dx(void **state) {
         ddec(&ms_dialect_dx, o.state, "{\"type\":\"chat\",\"content\":\"yo\"}", &m, err), 0);
     assert_string_equal(m.text, "yo");
     ms_client_msg_clear(&m);
+    /* The seed's workflow requests become workflow turns (chat validates
+     * their data); a request without a data object is refused here. */
     assert_int_equal(ddec(&ms_dialect_dx, o.state,
-                          "{\"type\":\"diagnosis\",\"data\":{\"symptoms\":[]}}", &m, err),
-                     MS_EINVAL);
-    assert_non_null(strstr(err, "diagnosis"));
+                          "{\"type\":\"diagnosis\",\"data\":{\"symptoms\":[\"cough\"]}}", &m, err),
+                     0);
+    assert_int_equal(m.kind, MS_CMSG_MESSAGE);
+    assert_string_equal(json_string_value(json_object_get(m.workflow, "workflow")), "diagnosis");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(m.workflow, "data"), "symptoms"), 0)),
+                        "cough");
+    assert_non_null(m.client_message_id);
+    ms_client_msg_clear(&m);
     assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"prescription\"}", &m, err),
                      MS_EINVAL);
     assert_non_null(strstr(err, "prescription"));
+    assert_int_equal(ddec(&ms_dialect_dx, o.state,
+                          "{\"type\":\"prescription\",\"data\":{\"clinical_context_id\":"
+                          "\"nope\"}}",
+                          &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
     assert_int_equal(ddec(&ms_dialect_dx, o.state, "{\"type\":\"invalid_type\"}", &m, err),
                      MS_EINVAL);
     assert_string_equal(err, "Unknown message type: invalid_type");
@@ -857,6 +871,51 @@ static void test_dx(void **state) {
     assert_string_equal(sget(c, "content"), "A");
     assert_non_null(sget(c, "timestamp"));
     json_decref(c);
+
+    /* A workflow: no "received" progress at its start, its stages as
+     * progress, its items as object chunks, its result as complete. */
+    json_t *wfd = json_pack("{s:s}", "workflow", "diagnosis");
+    ms_event_t wst = {
+        .kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID, .data = wfd};
+    json_t *none = enc(&ms_dialect_dx, o.state, &wst);
+    assert_int_equal(json_array_size(none), 0);
+    json_decref(none);
+    json_decref(wfd);
+    json_t *pd = json_pack("{s:s, s:s, s:i, s:s}", "workflow", "diagnosis", "stage",
+                           "vitals_evaluation", "progress", 30, "message", "Evaluating...");
+    ms_event_t wp = {.kind = MS_EV_WORKFLOW_PROGRESS, .message_id = MID, .data = pd};
+    p = enc1(&ms_dialect_dx, o.state, &wp);
+    assert_string_equal(sget(p, "type"), "progress");
+    assert_string_equal(sget(p, "stage"), "vitals_evaluation");
+    assert_int_equal(json_integer_value(json_object_get(p, "progress")), 30);
+    json_decref(p);
+    json_decref(pd);
+    json_t *id =
+        json_pack("{s:s, s:s, s:{s:s, s:f}}", "workflow", "diagnosis", "stage",
+                  "differential_diagnosis", "content", "diagnosis", "Asthma", "probability", 0.5);
+    ms_event_t wi = {.kind = MS_EV_WORKFLOW_ITEM, .message_id = MID, .data = id};
+    c = enc1(&ms_dialect_dx, o.state, &wi);
+    assert_string_equal(sget(c, "type"), "stream_chunk");
+    assert_string_equal(sget(json_object_get(c, "content"), "diagnosis"), "Asthma");
+    json_decref(c);
+    json_decref(id);
+    json_t *wd = json_pack("{s:[], s:s, s:s, s:s, s:{s:s, s:s}}", "citations", "disclaimer", "D",
+                           "finish_reason", "stop", "status", "complete", "workflow_result",
+                           "primary_diagnosis", "Asthma", "disclaimer", "D");
+    ms_event_t wdone = {.kind = MS_EV_MESSAGE_COMPLETE,
+                        .message_id = MID,
+                        .conversation_id = CID,
+                        .text = "summary",
+                        .text_len = 7,
+                        .data = wd};
+    two = enc(&ms_dialect_dx, o.state, &wdone);
+    assert_int_equal(json_array_size(two), 2);
+    result = json_object_get(json_array_get(two, 1), "result");
+    assert_string_equal(sget(result, "primary_diagnosis"), "Asthma");
+    assert_string_equal(sget(result, "message_id"), MID);
+    assert_null(json_object_get(result, "content"));
+    json_decref(two);
+    json_decref(wd);
     ms_dialect_dx.close(o.state);
 }
 

@@ -406,6 +406,32 @@ static void test_message_tools(void **state) {
     json_decref(tools);
 }
 
+/* A workflow's result (migration 9) is stored with its answer and read
+ * back in the message JSON; an answer to a question has none. */
+static void test_message_workflow_result(void **state) {
+    fx_t *fx = *state;
+    char conv[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN], uid2[MS_ID_LEN], aid2[MS_ID_LEN];
+    new_conv(fx, &fx->alice, NULL, conv);
+    turn(fx, conv, "w1", "Diagnosis request: cough", uid, aid);
+    turn(fx, conv, "w2", "a question", uid2, aid2);
+    json_t *res = json_pack("{s:s, s:s, s:f, s:[{s:s}]}", "workflow", "diagnosis",
+                            "primary_diagnosis", "Acute bronchitis", "confidence", 0.5,
+                            "differential", "diagnosis", "Acute bronchitis");
+    assert_int_equal(ms_store_message_set_workflow(fx->st, aid, res), 0);
+    json_t *m = NULL;
+    assert_int_equal(ms_store_message_get(fx->st, aid, &m), 0);
+    assert_true(json_equal(json_object_get(m, "workflow"), res));
+    json_decref(m);
+    assert_int_equal(ms_store_message_get(fx->st, aid2, &m), 0);
+    assert_true(json_is_null(json_object_get(m, "workflow")));
+    json_decref(m);
+    json_t *arr = json_array();
+    assert_int_equal(ms_store_message_set_workflow(fx->st, aid, arr), MS_EINVAL);
+    assert_int_equal(ms_store_message_set_workflow(fx->st, "no-such-message", res), MS_ENOENT);
+    json_decref(arr);
+    json_decref(res);
+}
+
 static void test_message_update_citations_roundtrip(void **state) {
     fx_t *fx = *state;
     char conv[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN];
@@ -933,6 +959,7 @@ static void test_clinical_contexts(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_workflow_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema_and_bad_dir, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_user_create_and_lookup, setup, teardown),
