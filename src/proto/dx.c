@@ -11,13 +11,18 @@
  * Client messages carry their payload in "data" (as the seed's diagnosis
  * and prescription requests do): {"type":"chat","data":{"message":"..."}}.
  * "content" or "text" for the question, and the same keys at the top level,
- * are accepted too. The path's user_id must be the token's user (else 4003).
+ * are accepted too. The path's user_id is the token's user's id, or an alias
+ * of that user: any segment that is not a user id (a UUID), such as the
+ * seed's own "user_123", so that a seed client needs only its token. A UUID
+ * that is not the token's user names someone else: 4003. Whatever the path
+ * says, the connection acts as the token's user only.
  * A connection's chats form one conversation, created by its first chat. */
 #include "proto/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct {
     char conversation_id[MS_ID_LEN]; /* once the first message_start named it */
@@ -25,7 +30,8 @@ typedef struct {
 
 static int dx_open(const ms_dialect_conn_t *conn, ms_dialect_open_t *out, char *errmsg,
                    size_t errlen) {
-    if (!conn->path_param || strcmp(conn->path_param, conn->user_id) != 0) {
+    if (!conn->path_param ||
+        (ms_id_valid(conn->path_param) && strcasecmp(conn->path_param, conn->user_id) != 0)) {
         snprintf(errmsg, errlen, "the path's user is not the token's user");
         return MS_EPERM;
     }

@@ -120,9 +120,30 @@ def test_diagnosis_and_prescription_run_the_workflows(server, user):
 
 def test_path_user_must_be_the_token_user(server):
     a, b = server.register(), server.register()
-    closed_with(server, _path(a), 4003, b["access_token"])
-    closed_with(server, "/ws/user_123", 4003, a["access_token"])
+    closed_with(server, _path(a), 4003, b["access_token"])  # another user's id
+    closed_with(server, "/ws/00000000-0000-4000-8000-000000000000", 4003, a["access_token"])
     closed_with(server, _path(a), 4001)
+    closed_with(server, "/ws/user_123", 4001)  # an alias needs a token too
+
+
+def test_seed_path_alias_acts_as_the_token_user(server):
+    """The seed's client connects to /ws/user_123: not a user id, so an
+    alias of the token's user. Its answers are stored as that user's, and
+    another user's alias connection sees none of them."""
+    a, b = server.register(), server.register()
+
+    async def go(user):
+        ws = await dopen(server, "/ws/user_123", user["access_token"])
+        r = _check_chat(await _chat(ws, "What are the symptoms of asthma?"))
+        await ws.close()
+        return r
+    ra = run(go(a))
+    msgs = server.messages(a["access_token"], ra["conversation_id"])
+    assert [m["id"] for m in msgs if m["role"] == "assistant"] == [ra["message_id"]]
+    r = server.api("GET", f"/api/conversations/{ra['conversation_id']}", b["access_token"])
+    assert r.status_code == 404
+    rb = run(go(b))
+    assert rb["conversation_id"] != ra["conversation_id"]
 
 
 def test_handshake_policy_is_the_native_one(server, user):
