@@ -31,6 +31,8 @@ export interface UiMessage {
   /** Text the user asked (assistant messages: the question answered). */
   question?: string;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  /** The grounding share of a model's answer (0..1), null when unmeasured. */
+  grounding?: number | null;
 }
 
 export interface TelemetryEntry {
@@ -52,6 +54,8 @@ interface Pending {
   sentAt: number;
   firstChunkAt: number | null;
   retries: number;
+  /** The route asked for (a GET /api/models id), null for the server's default. */
+  model: string | null;
 }
 
 const PENDING_KEY = "medstream.pending";
@@ -97,10 +101,11 @@ function fromServer(m: Message): UiMessage {
     replyTo: m.reply_to,
     phase: null,
     usage: m.usage,
+    grounding: typeof m.grounding === "number" ? m.grounding : null,
   };
 }
 
-export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing", "grounding"]);
+export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing"]);
 
 export class ChatStore {
   state: ChatState = {
@@ -335,7 +340,8 @@ export class ChatStore {
         return;
       }
     }
-    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0 };
+    const model = this.state.models.some((m) => m.id === this.state.modelId) ? this.state.modelId : null;
+    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0, model };
     this.savePending();
     this.request();
   }
@@ -366,7 +372,9 @@ export class ChatStore {
     if (p.messageId) {
       this.socket.send({ type: "resume", message_id: p.messageId, last_seq: p.lastSeq });
     } else {
-      this.socket.send({ type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId });
+      const msg: Record<string, unknown> = { type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId };
+      if (p.model) msg.model = p.model;
+      this.socket.send(msg);
     }
   }
 
@@ -449,6 +457,7 @@ export class ChatStore {
       finishReason: (e.finish_reason as string) ?? null,
       phase: null,
       usage: (e.usage as UiMessage["usage"]) ?? null,
+      grounding: typeof e.grounding === "number" ? e.grounding : null,
     });
     this.clearPending();
     this.set({ pending: false, disclaimer: disc });
@@ -506,7 +515,7 @@ export class ChatStore {
     const p = this.p;
     if (!p) return;
     try {
-      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId }));
+      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model }));
     } catch {
       /* private mode: resume only within this page */
     }
@@ -518,7 +527,7 @@ export class ChatStore {
       if (!raw) return null;
       const o = JSON.parse(raw);
       if (typeof o?.cmid !== "string" || typeof o?.conversationId !== "string" || typeof o?.text !== "string") return null;
-      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0 };
+      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null };
     } catch {
       return null;
     }

@@ -12,6 +12,49 @@ export interface Conversation {
   created_at: string;
   updated_at: string;
   message_count: number;
+  /** The folder it is filed in, or null (docs/protocol.md "Folders"). */
+  folder_id?: string | null;
+}
+
+export interface Folder {
+  id: string;
+  name: string;
+  parent_folder_id: string | null;
+  color: string | null;
+  icon: string | null;
+  conversation_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FolderNode extends Folder {
+  children: FolderNode[];
+}
+
+/** A share link (docs/protocol.md "Share links"); the token is shown once. */
+export interface Share {
+  id: string;
+  conversation_id: string;
+  created_at: string;
+  expires_at: string;
+  password_protected: boolean;
+  max_views: number | null;
+  view_count: number;
+  views_remaining: number | null;
+  denied_count: number;
+  last_access_at: string | null;
+  revoked_at: string | null;
+  state: "active" | "revoked" | "expired" | "view_limit";
+  token?: string;
+  share_url?: string;
+}
+
+export interface SharedView {
+  conversation: { id: string; title: string; created_at: string; updated_at: string; message_count: number };
+  messages: Message[];
+  disclaimer: string;
+  read_only: true;
+  share: { expires_at: string; view_count: number; views_remaining: number | null; password_protected: boolean };
 }
 
 export interface Citation {
@@ -19,6 +62,8 @@ export interface Citation {
   source_id: string | null;
   source_type: string | null;
   title: string | null;
+  /** The question type the cited passage answers ("Symptoms", "Treatment"). */
+  subtitle?: string;
   url: string | null;
   source_name: string | null;
   relevance_score: number | null;
@@ -50,6 +95,7 @@ export interface Message {
   reply_to: string | null;
   finish_reason: string | null;
   usage: { prompt_tokens?: number; completion_tokens?: number } | null;
+  grounding?: number | null;
   citations: Citation[];
   created_at: string;
   updated_at: string;
@@ -64,6 +110,7 @@ export interface Model {
   provider?: string;
   local?: boolean;
   default?: boolean;
+  providers?: { name: string; kind: string; model: string; local: boolean }[];
 }
 
 /** Any server event of the native protocol (type plus fields). */

@@ -323,6 +323,7 @@ export function App({ socket }: { socket: ChatSocket }) {
       {tip && (
         <div class="cite-tip" role="tooltip" ref={(el) => { if (el) { el.style.left = tip.x + "px"; el.style.top = tip.y + "px"; } }}>
           <strong>{tip.s.title}</strong>
+          {tip.s.subtitles.length > 0 && <span>{tip.s.subtitles.join(" · ")}</span>}
           {tip.s.sourceName && <span>{tip.s.sourceName}</span>}
           <span class="muted">Click for the quoted passage</span>
         </div>
