@@ -6,7 +6,7 @@
 // for one use and two tabs racing with the same cookie would look like a
 // replay to the server, which then ends every session.
 
-import type { Conversation, Feedback, Message, Model, User } from "./types";
+import type { Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -176,4 +176,25 @@ export const rest = {
     api<Feedback>("PUT", `/api/messages/${messageId}/feedback`, { rating, comment }),
   clearFeedback: (messageId: string) => api<null>("DELETE", `/api/messages/${messageId}/feedback`),
   ticket: () => api<{ ticket: string }>("POST", "/api/ws-ticket"),
+  // Folders (docs/protocol.md "Folders").
+  folderTree: () => api<{ folders: FolderNode[] }>("GET", "/api/folders/tree"),
+  createFolder: (name: string, parentId: string | null) => api<Folder>("POST", "/api/folders", { name, parent_folder_id: parentId }),
+  renameFolder: (id: string, name: string) => api<Folder>("PUT", `/api/folders/${id}`, { name }),
+  deleteFolder: (id: string) => api<null>("DELETE", `/api/folders/${id}`),
+  moveFolder: (id: string, target: string | null) => api<Folder>("POST", `/api/folders/${id}/move/${target ?? "root"}`),
+  file: (conversationId: string, folderId: string | null) => api<Conversation>("PATCH", `/api/conversations/${conversationId}`, { folder_id: folderId }),
+  // Share links (docs/protocol.md "Share links").
+  shares: (conversationId: string) => api<{ shares: Share[] }>("GET", `/api/sessions/${conversationId}/shares`),
+  share: (conversationId: string, body: { expires_in: number; password?: string; max_views?: number }) => api<Share>("POST", `/api/sessions/${conversationId}/share`, body),
+  revokeShare: (conversationId: string, shareId: string) => api<null>("DELETE", `/api/sessions/${conversationId}/share/${shareId}`),
 };
+
+/** A shared conversation, read without an account; the password (if the
+ * link has one) goes in a POST body, never the URL. */
+export async function openShared(token: string, password?: string): Promise<SharedView> {
+  const path = "/api/shared/" + encodeURIComponent(token);
+  const r = await fetch(path, password === undefined ? { method: "GET" } : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ password }) });
+  const data = await parse(r);
+  if (!r.ok) throw toError(r.status, data);
+  return data as SharedView;
+}

@@ -275,6 +275,12 @@ export class ChatStore {
     }
   }
 
+  /** Puts the server's new copy of a conversation in the lists. */
+  replaceConversation(c: Conversation): void {
+    const swap = (l: Conversation[]) => l.map((x) => (x.id === c.id ? c : x));
+    this.set({ conversations: swap(this.state.conversations), searchResults: this.state.searchResults ? swap(this.state.searchResults) : null });
+  }
+
   /** Deletes after a grace period in which undo() brings it back. */
   remove(id: string, graceMs = 6000): void {
     const conv = this.state.conversations.find((c) => c.id === id);

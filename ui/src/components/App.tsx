@@ -3,12 +3,14 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { currentUser, signOut } from "../api";
 import { ChatStore } from "../chat";
+import { FolderStore } from "../folders";
 import type { Source } from "../citations";
 import { useCountdown, useStore } from "../hooks";
 import type { ChatSocket, ConnStatus } from "../socket";
 import { Icon } from "./icons";
 import { MessageView } from "./Message";
 import { CitationsPanel, TelemetryPanel } from "./Panels";
+import { ShareDialog } from "./Share";
 import { Sidebar } from "./Sidebar";
 
 const EXAMPLES = [
@@ -68,6 +70,8 @@ function useHashConversation(): string | null {
 
 export function App({ socket }: { socket: ChatSocket }) {
   const store = useMemo(() => new ChatStore(socket), [socket]);
+  const folders = useMemo(() => new FolderStore(store), [store]);
+  const [sharing, setSharing] = useState(false);
   const s = useStore(store, () => store.state);
   const [status, setStatus] = useState<ConnStatus>(socket.current);
   const [panel, setPanel] = useState<{ kind: "sources"; messageId: string; n: number | null } | { kind: "telemetry" } | null>(null);
@@ -144,6 +148,7 @@ export function App({ socket }: { socket: ChatSocket }) {
         store.newChat();
         composer.current?.focus();
       } else if (e.key === "Escape") {
+        if (e.defaultPrevented || document.querySelector("dialog[open]")) return;
         if (store.state.pending) {
           e.preventDefault();
           store.cancel();
@@ -189,7 +194,7 @@ export function App({ socket }: { socket: ChatSocket }) {
   return (
     <div class={"app" + (panel ? " with-panel" : "")}>
       <a class="skip" href="#composer-input">Skip to the question box</a>
-      <Sidebar store={store} searchRef={searchRef} open={navOpen} onNavigate={() => setNavOpen(false)}>
+      <Sidebar store={store} folders={folders} searchRef={searchRef} open={navOpen} onNavigate={() => setNavOpen(false)}>
         <div class="account">
         <span class="avatar-round" aria-hidden="true">{(user?.email ?? "?").slice(0, 1).toUpperCase()}</span>
         <span class="who">
@@ -220,6 +225,11 @@ export function App({ socket }: { socket: ChatSocket }) {
                   ))}
                 </select>
               </div>
+            )}
+            {s.currentId && !s.notFound && (
+              <button type="button" class="icon-btn" aria-label="Share" title="Share a read-only link" onClick={() => setSharing(true)}>
+                <Icon name="share" />
+              </button>
             )}
             <ConnectionStatus status={status} />
             <button type="button" class={"icon-btn" + (panel?.kind === "telemetry" ? " on" : "")} aria-pressed={panel?.kind === "telemetry"} aria-label="Telemetry" title="Telemetry" onClick={() => setPanel(panel?.kind === "telemetry" ? null : { kind: "telemetry" })}>
@@ -328,6 +338,7 @@ export function App({ socket }: { socket: ChatSocket }) {
           <span class="muted">Click for the quoted passage</span>
         </div>
       )}
+      {sharing && s.currentId && <ShareDialog conversationId={s.currentId} title={currentTitle ?? "Conversation"} onClose={() => setSharing(false)} />}
       {s.toast && (
         <div class="toast" role="status">
           <span>{s.toast.text}</span>
