@@ -1,8 +1,9 @@
-/* The `medstream` command: serve, user, kb, chat, bench, phi. A command table drives
+/* The `medstream` command: serve, user, kb, chat, bench, phi, fhir. A command table drives
  * dispatch (redis style). */
 #include "app/app.h"
 #include "cli/bench_cmd.h"
 #include "cli/chat_cmd.h"
+#include "cli/fhir_cmd.h"
 #include "cli/kb_cmd.h"
 #include "cli/phi_cmd.h"
 #include "cli/user_cmd.h"
@@ -42,6 +43,7 @@ static const struct {
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
     {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},
     {"phi", ms_cli_phi, "PHI detection and de-identification of JSON lines"},
+    {"fhir", ms_cli_fhir, "FHIR R4: import a patient's clinical context"},
 };
 
 static void usage(FILE *out) {

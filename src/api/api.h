@@ -51,6 +51,27 @@ typedef struct ms_http_header {
     char *value; /**< the field value */
 } ms_http_header_t;
 
+struct ms_http_req;
+
+/** A streaming route's body sink: the network layer hands it the request
+ * body as it arrives instead of buffering it in r->body (routes with
+ * BODY_STREAM in routes.c: attachment uploads). Pieces are the body's own
+ * bytes (chunked framing already removed), in order, on the loop thread;
+ * the route's body_limit and the body deadline still apply, and the
+ * process-wide body budget is charged a fixed MS_HTTP_SINK_RESERVE for the
+ * request instead of its length. The handler runs once the last byte is
+ * in, with whatever state the sink keeps in r->scratch. */
+typedef struct ms_http_sink {
+    /** One piece. 0 to go on; a negative MS_E* to refuse the request at
+     * once, after setting the answer (ms_http_respond_error; the network
+     * layer answers 400 when the sink set none) — the rest of the body is
+     * then read and dropped, as for any refusal. */
+    int (*data)(struct ms_http_req *r, const char *p, size_t n);
+} ms_http_sink_t;
+
+/** What a streaming request holds of the body budget (its sink's buffers). */
+#define MS_HTTP_SINK_RESERVE (96 * 1024)
+
 /** One HTTP request and its response. Owned by the network layer, which
  * drops its reference with ms_http_req_unref once the response is written or the
  * connection is gone and no handler holds it (refs). */
@@ -64,6 +85,8 @@ typedef struct ms_http_req {
     char *accept_encoding; /**< Accept-Encoding header, or NULL */
     char *forwarded_proto; /**< X-Forwarded-Proto header, or NULL */
     char peer[64];         /**< client address */
+    /** The request's Content-Type header, or NULL (multipart boundaries). */
+    char *req_content_type;
     /** Body length from the headers: Content-Length, 0 when the request has
      * no body, -1 when chunked (not known until it has arrived). */
     int64_t content_length;
@@ -76,6 +99,11 @@ typedef struct ms_http_req {
     int64_t body_limit;    /**< largest body the route accepts (bytes) */
     int64_t body_reserved; /**< bytes of api->body_inflight this request holds */
     const void *route;     /**< the matched route (routes.c) */
+    /** A streaming route's sink, else NULL (then body_keep is 0 too). */
+    const ms_http_sink_t *sink;
+    /** The whole body's deadline in seconds when the route sets its own
+     * (uploads: upload_timeout_s); 0: body_timeout_s. */
+    int64_t body_timeout_s;
 
     char param[MS_ID_LEN * 2]; /**< the {id} path segment of the route */
     ms_jwt_claims_t user;      /**< valid when the route needs auth */
@@ -97,6 +125,7 @@ typedef struct ms_http_req {
     /* Per-handler scratch. */
     json_t *json; /**< parsed body, when the route parses JSON */
     void *scratch;
+    void (*scratch_free)(void *scratch); /**< frees scratch with r, when set */
 } ms_http_req_t;
 
 /** First phase, on the headers alone (loop thread, before any body byte is

@@ -51,6 +51,9 @@ void ms_http_req_unref(ms_http_req_t *r) {
     free(r->cookie);
     free(r->accept_encoding);
     free(r->forwarded_proto);
+    free(r->req_content_type);
+    if (r->scratch_free)
+        r->scratch_free(r->scratch);
     ms_buf_free(&r->body);
     for (ms_http_header_t *h = r->resp_headers, *next; h; h = next) {
         next = h->next;

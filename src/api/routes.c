@@ -13,7 +13,8 @@ typedef struct {
     ms_http_method_t method;
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
     int auth;            /* needs a valid access token */
-    int json;            /* 1: body must be a JSON object; 2: optional JSON object */
+    int json;            /* 1: body must be a JSON object; 2: optional JSON object;
+                          * 3: body kept as bytes, the handler parses it */
     int rate_limited;    /* counts against the login rate limit */
     void (*loop_fn)(ms_http_req_t *r);
     void (*pool_fn)(ms_http_req_t *r, ms_store_t *st);
@@ -22,6 +23,10 @@ typedef struct {
      * (chat/work.h); knowledge-base searches run with retrieval. */
     ms_work_kind_t pool;
 } route_t;
+
+/* json == BODY_STREAM: the body is not buffered; it streams to the route's
+ * sink (api.h ms_http_sink_t; the attachment upload's, attachments.c). */
+#define BODY_STREAM 3
 
 #define STORE MS_WORK_STORE
 #define AUTH MS_WORK_AUTH
@@ -62,9 +67,29 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/sessions/{id}/share", 1, 2, 0, ms_api_share_create, NULL, STORE},
     {MS_HTTP_GET, "/api/sessions/{id}/shares", 1, 0, 0, NULL, ms_api_share_list, STORE},
     {MS_HTTP_DELETE, "/api/sessions/{id}/share/{id}", 1, 0, 0, NULL, ms_api_share_revoke, STORE},
-    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses,
+     STORE},
     {MS_HTTP_GET, "/api/shared/{id}", 0, 0, 0, ms_api_shared_view, NULL, STORE},
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
+    /* Clinical contexts (api/clinical.c). "current" before "{id}", which it
+     * would match too. The FHIR import parses its (large) body itself, on the
+     * pool, so the dispatcher only keeps it (json 3). */
+    {MS_HTTP_POST, "/api/clinical-contexts", 1, 1, 0, NULL, ms_api_clinical_create, STORE},
+    {MS_HTTP_GET, "/api/clinical-contexts/current", 1, 0, 0, NULL, ms_api_clinical_current, STORE},
+    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, 3, 0, NULL, ms_api_clinical_import_fhir,
+     STORE},
+    {MS_HTTP_GET, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_get, STORE},
+    {MS_HTTP_PUT, "/api/clinical-contexts/{id}", 1, 1, 0, NULL, ms_api_clinical_put, STORE},
+    {MS_HTTP_DELETE, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_delete, STORE},
+    /* Attachments (attachments.c): an upload streams to disk as it
+     * arrives; its handler stores the row on the pool, then queues the
+     * text extraction from the loop. */
+    {MS_HTTP_POST, "/api/messages/{id}/attachments", 1, BODY_STREAM, 0, ms_api_attachment_queue,
+     ms_api_attachment_upload, STORE},
+    {MS_HTTP_GET, "/api/messages/{id}/attachments", 1, 0, 0, NULL, ms_api_attachment_list, STORE},
+    {MS_HTTP_DELETE, "/api/attachments/{id}", 1, 0, 0, NULL, ms_api_attachment_delete, STORE},
+    {MS_HTTP_GET, "/api/attachments/{id}/download", 1, 0, 0, NULL, ms_api_attachment_download,
+     STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
@@ -123,7 +148,8 @@ static void pool_run(ms_store_t *st, void *arg) {
     if (!j->route->pool_fn)
         return;
     j->route->pool_fn(j->r, st);
-    if (!j->r->status)
+    /* A route with a loop handler too answers there (pool_done). */
+    if (!j->r->status && !j->route->loop_fn)
         ms_http_respond_error(j->r, 500, "internal_error", "no response");
 }
 
@@ -212,10 +238,15 @@ int ms_api_begin(ms_http_req_t *r) {
     /* A body is kept only where the route reads one; requests without a
      * token get the small limit, so an anonymous client cannot make the
      * server hold much. */
-    r->body_keep = route->json != 0;
+    r->body_keep = route->json == 1 || route->json == 2;
     r->body_limit = route->json && route->auth ? cfg->max_body_bytes : cfg->max_unauth_body_bytes;
     if (r->body_limit > cfg->max_body_bytes)
         r->body_limit = cfg->max_body_bytes;
+    if (route->json == BODY_STREAM && route->auth) {
+        r->sink = &ms_api_attachment_sink;
+        r->body_limit = ms_api_attachment_body_limit(cfg);
+        r->body_timeout_s = cfg->upload_timeout_s;
+    }
     if (r->body_too_large || r->content_length > r->body_limit) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         return r->status;
@@ -224,6 +255,8 @@ int ms_api_begin(ms_http_req_t *r) {
         ms_http_respond_error(r, 401, "unauthorized", "missing, invalid or expired access token");
         return r->status;
     }
+    if (r->sink && ms_api_attachment_begin(r) != 0)
+        return r->status;
     if (route->rate_limited && address_limited(r)) {
         respond_rate_limited(r);
         return r->status;
@@ -245,7 +278,7 @@ void ms_api_dispatch(ms_http_req_t *r) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         goto finish;
     }
-    if (route->json) {
+    if (route->json == 1 || route->json == 2) {
         json_error_t je;
         if (r->body.len == 0 && route->json == 2) {
             r->json = json_object();

@@ -19,6 +19,13 @@ void ms_api_logout(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_put(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_get(ms_http_req_t *r, ms_store_t *st);
 void ms_api_feedback_delete(ms_http_req_t *r, ms_store_t *st);
+/* Clinical contexts (clinical.c). */
+void ms_api_clinical_create(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_current(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_get(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_put(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_clinical_import_fhir(ms_http_req_t *r, ms_store_t *st);
 
 /* Folders (folders.c). */
 void ms_api_folder_create(ms_http_req_t *r, ms_store_t *st);
@@ -33,11 +40,26 @@ void ms_api_share_list(ms_http_req_t *r, ms_store_t *st);
 void ms_api_share_revoke(ms_http_req_t *r, ms_store_t *st);
 void ms_api_share_accesses(ms_http_req_t *r, ms_store_t *st);
 
+void ms_api_attachment_upload(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_list(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_delete(ms_http_req_t *r, ms_store_t *st);
+void ms_api_attachment_download(ms_http_req_t *r, ms_store_t *st);
+
+/* Attachment uploads stream to this sink (attachments.c): its body limit
+ * (max_file_size_mb plus the multipart framing), and the check on the
+ * headers (Content-Type multipart/form-data with a boundary: 415 or 400;
+ * the body budget's MS_HTTP_SINK_RESERVE: 503). 0 or r->status. */
+extern const ms_http_sink_t ms_api_attachment_sink;
+int64_t ms_api_attachment_body_limit(const ms_config_t *cfg);
+int ms_api_attachment_begin(ms_http_req_t *r);
+
 /* Loop-thread handlers. */
 /* Share links (shares.c): creating one hashes its password and viewing one
  * verifies it, so both queue their work on the auth pool themselves. */
 void ms_api_share_create(ms_http_req_t *r);
 void ms_api_shared_view(ms_http_req_t *r);
+/* After an upload's row is stored: queues its extraction, answers 201. */
+void ms_api_attachment_queue(ms_http_req_t *r);
 void ms_api_ws_ticket(ms_http_req_t *r);
 void ms_api_chat(ms_http_req_t *r);
 void ms_api_health(ms_http_req_t *r);

@@ -157,11 +157,11 @@ int ms_app_serve(const ms_config_t *cfg) {
     if (prepare(cfg, srv, &users) != 0)
         goto out;
 
-    ms_work_config_t wc = {.threads = {(unsigned)cfg->pool_store_threads,
-                                       (unsigned)cfg->pool_kb_threads,
-                                       (unsigned)cfg->pool_auth_threads},
-                           .queue_max = {(size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max,
-                                         (size_t)cfg->pool_queue_max}};
+    ms_work_config_t wc = {
+        .threads = {(unsigned)cfg->pool_store_threads, (unsigned)cfg->pool_kb_threads,
+                    (unsigned)cfg->pool_auth_threads, (unsigned)cfg->pool_files_threads},
+        .queue_max = {(size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max,
+                      (size_t)cfg->pool_queue_max, (size_t)cfg->pool_queue_max}};
     ms_work_init_ex(cfg->data_dir, &wc);
     uv_loop_init(&srv->loop);
     /* Providers and routes (llm/registry.h): a bad one is explained on

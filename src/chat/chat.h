@@ -102,6 +102,12 @@ typedef struct {
     const char *conversation_alias;
     const char *client_message_id;
     const char *text;
+    /** A clinical context of the user's (store.h, a UUID) to bind the
+     * conversation to before the turn: the persist stage stores the binding
+     * and the context stage then loads it. Another user's, or a missing one,
+     * fails the turn with not_found before message_start. NULL keeps the
+     * conversation's binding. */
+    const char *clinical_context_id;
     unsigned flags; /**< MS_ASK_* */
     /** The route (model alias, GET /api/models) the client asked for;
      * NULL: the default route. An unknown one is refused with

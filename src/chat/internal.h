@@ -109,10 +109,20 @@ struct ms_turn {
     char conversation_id[MS_ID_LEN]; /* given, or "" for a new conversation */
     char *conversation_alias;
     int create_conversation;
+    char clinical_context_id[MS_ID_LEN]; /* to bind before the turn, or "" */
 
     /* persist */
     json_t *history; /* recent turns [{role, content}], oldest first */
-    /* context: the conversation's clinical context (a later issue fills it) */
+    /* context (context.c): the clinical context the conversation is bound
+     * to, or NULL when it has none. A JSON object in the REST shape of
+     * store.h ("clinical contexts"; members and units in
+     * clinical/clinical.h): age, gender, weight_kg, height_cm,
+     * chief_complaint (null when unknown), problems, medications, allergies
+     * (arrays of strings), vitals {temperature (Celsius), heart_rate,
+     * blood_pressure "S/D" (mmHg), respiratory_rate, spo2 (%)}, plus id,
+     * source and times. It is PHI: non-NULL means the turn carries a
+     * patient's record (the PHI stage routes it so). Owned by the turn
+     * (freed with it); stages read it and must not change it. */
     json_t *context;
     /* phi (the PHI stage fills these before route; zero = no PHI): whether
      * the question holds protected health information, whether the
@@ -236,7 +246,7 @@ void ms__turn_account(ms_turn_t *t);
 void ms__live_add(ms_turn_t *t);
 void ms__live_remove(ms_turn_t *t);
 
-/* ---- the stages (stages.c, generate.c, finalise.c) ---- */
+/* ---- the stages (stages.c, context.c, generate.c) ---- */
 extern const ms_stage_ops_t ms_stage_persist;
 extern const ms_stage_ops_t ms_stage_context;
 extern const ms_stage_ops_t ms_stage_retrieve;
@@ -245,6 +255,16 @@ extern const ms_stage_ops_t ms_stage_phi; /* stage_phi.c */
 extern const ms_stage_ops_t ms_stage_route;
 extern const ms_stage_ops_t ms_stage_generate;
 extern const ms_stage_ops_t ms_stage_finalise;
+/* The retrieval pool for a turn with a clinical context (context.c): the
+ * question's hits pool[0..npool) (owned: consumed) re-ordered so that
+ * passages a search for the patient's problems also finds
+ * (boost[0..nboost), borrowed) rise, by weighted CombSUM of scores
+ * normalised per search; the first k are moved into *out (the rest freed).
+ * Only the question's own passages are ever kept. */
+void ms__context_fuse(ms_kb_hit_t *pool, size_t npool, const ms_kb_hit_t *boost, size_t nboost,
+                      size_t k, ms_kb_hit_t **out, size_t *nout);
+/* The weight of the problems' ranking in that fusion (the question's is 1). */
+#define MS_CONTEXT_PROBLEM_WEIGHT 0.5
 /* The checkpoint sweep over generating turns, and final-write retries. */
 void ms__checkpoint_cb(uv_timer_t *timer);
 /* Shutdown: ends every generating turn as interrupted. */

@@ -2,6 +2,7 @@
  * Each is one ms_stage_ops_t; the order is turn.c's. */
 #include "chat/internal.h"
 #include "chat/work.h"
+#include "clinical/clinical.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "kb/followup.h"
@@ -22,10 +23,12 @@ typedef struct {
     int create;
     char *question, *client_message_id;
     char user_message_id[MS_ID_LEN], message_id[MS_ID_LEN], user_id[MS_ID_LEN];
+    char clinical_context_id[MS_ID_LEN]; /* to bind, or "" */
     const char *node_id;
     int history_turns;
     int err;
-    json_t *existing; /* stored assistant message when the turn existed */
+    const char *errmsg; /* a static sentence for err, or NULL for the usual one */
+    json_t *existing;   /* stored assistant message when the turn existed */
     json_t *history;
 } persist_job_t;
 
@@ -68,13 +71,34 @@ static int persist_conversation(ms_store_t *st, persist_job_t *j) {
     return rc;
 }
 
+/* The clinical context the client names must be the user's before anything
+ * is written: a turn that would silently answer without the patient's
+ * allergies must not start. */
+static int persist_context_check(ms_store_t *st, persist_job_t *j) {
+    json_t *ctx = NULL;
+    int rc = ms_store_clinical_get(st, j->user_id, j->clinical_context_id, &ctx);
+    json_decref(ctx);
+    if (rc == MS_ENOENT)
+        j->errmsg = "no such clinical context";
+    return rc;
+}
+
 static void persist_run(ms_store_t *st, void *arg) {
     persist_job_t *j = arg;
+    j->errmsg = NULL;
     if (!st) {
         j->err = MS_EIO;
         return;
     }
+    if (j->clinical_context_id[0] && (j->err = persist_context_check(st, j)) != 0)
+        return;
     if ((j->err = persist_conversation(st, j)) != 0)
+        return;
+    /* The binding is stored before the turn, so the context stage (and any
+     * later turn of the conversation) reads it. */
+    if (j->clinical_context_id[0] &&
+        (j->err = ms_store_clinical_bind(st, j->user_id, j->conversation_id,
+                                         j->clinical_context_id)) != 0)
         return;
     int rc = ms_store_turn_begin(st, j->conversation_id, j->user_message_id, j->message_id,
                                  j->client_message_id, j->question, j->node_id);
@@ -149,7 +173,8 @@ static void persist_done(void *arg) {
         if (j->err != MS_EPERM && j->err != MS_ENOENT)
             ms_log(MS_LOG_ERROR, "turn_persist_failed", "\"code\":%d", j->err);
         ms__turn_fail(t, j->err,
-                      j->err == MS_EPERM    ? "this conversation belongs to another user"
+                      j->errmsg             ? j->errmsg
+                      : j->err == MS_EPERM  ? "this conversation belongs to another user"
                       : j->err == MS_ENOENT ? "no such conversation"
                                             : "could not store the message; try again");
     } else if (j->existing) {
@@ -196,6 +221,7 @@ static void persist_stage(ms_turn_t *t) {
     memcpy(j->user_id, s->user_id, MS_ID_LEN);
     memcpy(j->message_id, s->message_id, MS_ID_LEN);
     memcpy(j->user_message_id, s->user_message_id, MS_ID_LEN);
+    memcpy(j->clinical_context_id, t->clinical_context_id, MS_ID_LEN);
     snprintf(j->conversation_id, MS_ID_LEN, "%s", t->conversation_id);
     int rc = ms_work_submit_write(c->loop, persist_run, persist_done, j);
     if (rc != 0) {
@@ -206,17 +232,7 @@ static void persist_stage(ms_turn_t *t) {
 
 const ms_stage_ops_t ms_stage_persist = {.name = "persist", .run = persist_stage};
 
-/* ---- context ----------------------------------------------------------------
- * The conversation's clinical context (patient demographics, problems,
- * medications...). The clinical-record issue binds contexts to
- * conversations and fills t->context here; until then a turn has none. */
-
-static void context_stage(ms_turn_t *t) {
-    t->context = NULL;
-    ms__turn_next(t);
-}
-
-const ms_stage_ops_t ms_stage_context = {.name = "context", .run = context_stage};
+/* ---- context: context.c ------------------------------------------------------ */
 
 /* ---- retrieve ---------------------------------------------------------------
  * The knowledge-base search, on the retrieval pool (not the storage pool, so
@@ -226,12 +242,22 @@ const ms_stage_ops_t ms_stage_context = {.name = "context", .run = context_stage
 typedef struct {
     ms_turn_t *t;
     char *query;
+    char *problems; /* the clinical context's problems as search words, or NULL */
     int k;
+    char conversation_id[MS_ID_LEN], user_id[MS_ID_LEN]; /* the search's scope */
     ms_kb_hit_t *hits;
     size_t nhits;
     int rc;
     int64_t us;
 } retrieve_job_t;
+
+/* Passages searched for a turn with the patient's problems, before the
+ * fusion keeps kb_top_k of them (context.c): deep enough that a passage
+ * about the question and the patient can rise from well below the top. */
+#define RETRIEVE_POOL_MIN 20
+#define RETRIEVE_POOL_MAX 100
+/* Longest problem list added to the second search, in bytes. */
+#define RETRIEVE_PROBLEM_BYTES 300
 
 /* The search query: the question, plus for a follow-up ("How is it
  * treated?", "What are the complications?") the conversation's focus from
@@ -251,12 +277,45 @@ static char *build_query(const char *question, json_t *history) {
     return q;
 }
 
+/* With the patient's problems, the least invasive weighting there is: the
+ * knowledge base ranks as it always does, twice (the question; the problem
+ * list), and the two searches are fused with the problems' one weighted
+ * lower (context.c). The question's own search alone decides which passages
+ * may be used. */
+static int retrieve_with_problems(ms_kb_t *kb, const ms_kb_scope_t *scope, retrieve_job_t *j) {
+    int pool_k = j->k * 4 < RETRIEVE_POOL_MIN   ? RETRIEVE_POOL_MIN
+                 : j->k * 4 > RETRIEVE_POOL_MAX ? RETRIEVE_POOL_MAX
+                                                : j->k * 4;
+    ms_kb_hit_t *pool = NULL, *boost = NULL;
+    size_t npool = 0, nboost = 0;
+    int rc = ms_kb_find_in(kb, scope, j->query, pool_k, &pool, &npool);
+    if (rc)
+        return rc;
+    rc = ms_kb_find_in(kb, scope, j->problems, pool_k, &boost, &nboost);
+    if (rc) {
+        /* The second ranking only re-orders: without it, the question's. */
+        ms_kb_hits_free(boost, nboost);
+        boost = NULL;
+        nboost = 0;
+    }
+    ms__context_fuse(pool, npool, boost, nboost, (size_t)j->k, &j->hits, &j->nhits);
+    ms_kb_hits_free(boost, nboost);
+    return 0;
+}
+
 static void retrieve_run(ms_store_t *st, void *arg) {
     (void)st;
     retrieve_job_t *j = arg;
     int64_t t0 = ms_mono_us();
     ms_kb_t *kb = ms_work_thread_kb();
-    j->rc = kb ? ms_kb_find(kb, j->query, j->k, &j->hits, &j->nhits) : MS_EIO;
+    /* The conversation's attachments rank with the knowledge base. */
+    ms_kb_scope_t scope = {.conversation_id = j->conversation_id, .user_id = j->user_id};
+    if (!kb)
+        j->rc = MS_EIO;
+    else if (j->problems)
+        j->rc = retrieve_with_problems(kb, &scope, j);
+    else
+        j->rc = ms_kb_find_in(kb, &scope, j->query, j->k, &j->hits, &j->nhits);
     j->us = ms_mono_us() - t0;
 }
 
@@ -296,6 +355,7 @@ static void retrieve_done(void *arg) {
         ms__turn_next(t);
     }
     free(j->query);
+    free(j->problems);
     free(j);
 }
 
@@ -310,11 +370,18 @@ static void retrieve_stage(ms_turn_t *t) {
     retrieve_job_t *j = ms_xcalloc(1, sizeof *j);
     j->t = t;
     j->query = build_query(t->question, t->history);
+    j->problems = ms_clinical_problem_terms(t->context, RETRIEVE_PROBLEM_BYTES);
     j->k = (int)c->cfg->kb_top_k;
+    memcpy(j->conversation_id, s->conversation_id, MS_ID_LEN);
+    memcpy(j->user_id, s->user_id, MS_ID_LEN);
     char tcid[MS_ID_LEN];
     ms_id_new(tcid);
     json_t *call = json_pack("{s:s, s:s, s:{s:s, s:i}}", "tool_call_id", tcid, "name", "kb_search",
                              "arguments", "query", j->query, "k", (json_int_t)j->k);
+    if (j->problems)
+        json_object_set_new(
+            json_object_get(call, "arguments"), "patient_problems",
+            json_pack("{s:s, s:f}", "terms", j->problems, "weight", MS_CONTEXT_PROBLEM_WEIGHT));
     ms_replay_put_event(s->replay, MS_REPLAY_TOOL_CALL, call);
     ms_event_t ev = {.kind = MS_EV_TOOL_CALL, .message_id = s->message_id, .data = call};
     ms__stream_emit(s, &ev);
@@ -325,6 +392,7 @@ static void retrieve_stage(ms_turn_t *t) {
          * without its sources. The client is told and may retry. */
         ms_log(MS_LOG_WARN, "retrieval_refused", "\"code\":\"%s\"", ms_strerror(rc));
         free(j->query);
+        free(j->problems);
         free(j);
         retrieve_result(t, rc, 0);
         ms__turn_finish(t, "error");
@@ -341,14 +409,14 @@ const ms_stage_ops_t ms_stage_retrieve = {.name = "retrieve", .run = retrieve_st
  * prompt_max_tokens) and the answer's token limit (llm_max_tokens, or the
  * provider's max_tokens). */
 
-/* The clinical context as prompt text: a string as it is, anything else
- * as compact JSON (the clinical-record issue decides its shape). */
+/* The clinical context as prompt text: a string as it is, a context
+ * object as clinical.h renders it (members with their units, no ids). */
 static char *context_text(json_t *ctx) {
     if (!ctx || json_is_null(ctx))
         return NULL;
     if (json_is_string(ctx))
         return json_string_length(ctx) ? ms_xstrdup(json_string_value(ctx)) : NULL;
-    return json_dumps(ctx, JSON_COMPACT | JSON_SORT_KEYS);
+    return ms_clinical_prompt_text(ctx);
 }
 
 static int build_model_prompt(ms_turn_t *t) {

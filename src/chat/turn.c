@@ -253,6 +253,8 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     t->create_conversation = a->conversation_id && (a->flags & MS_ASK_CREATE_CONVERSATION);
     if (t->create_conversation && a->conversation_alias && ms_id_valid(a->conversation_alias))
         t->conversation_alias = ms_xstrdup(a->conversation_alias);
+    if (a->clinical_context_id && ms_id_valid(a->clinical_context_id))
+        snprintf(t->clinical_context_id, MS_ID_LEN, "%s", a->clinical_context_id);
     ms__turn_account(t);
     ms__turn_start(t, c->chain, c->nstages);
 }

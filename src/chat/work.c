@@ -10,8 +10,8 @@
 #include <string.h>
 
 static char *work_data_dir;
-static ms_work_config_t work_cfg = {.threads = {4, 2, 2}};
-static const char *const kind_names[MS_WORK_KINDS] = {"store", "kb", "auth"};
+static ms_work_config_t work_cfg = {.threads = {4, 2, 2, 1}};
+static const char *const kind_names[MS_WORK_KINDS] = {"store", "kb", "auth", "files"};
 static ms_pool_t *pools[MS_WORK_KINDS];
 static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
 

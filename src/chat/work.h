@@ -8,7 +8,9 @@
  * - MS_WORK_STORE: storage reads and small REST handlers;
  * - MS_WORK_KB: retrieval and answer composition;
  * - MS_WORK_AUTH: password hashing and verification (argon2id: slow and
- *   memory-hungry by design, so a login burst must queue apart).
+ *   memory-hungry by design, so a login burst must queue apart);
+ * - MS_WORK_FILES: attachment text extraction (PDF, DOCX, OCR: seconds to
+ *   minutes per file, so it must never hold a storage or retrieval thread).
  * A full queue refuses at once with MS_EOVERLOAD (callers answer
  * "overloaded"); nothing grows without bound. */
 #ifndef MS_CHAT_WORK_H
@@ -27,7 +29,13 @@ typedef void (*ms_work_run_fn)(ms_store_t *st, void *arg);
 /** Runs on the loop thread after run returned. */
 typedef void (*ms_work_done_fn)(void *arg);
 
-typedef enum { MS_WORK_STORE, MS_WORK_KB, MS_WORK_AUTH, MS_WORK_KINDS } ms_work_kind_t;
+typedef enum {
+    MS_WORK_STORE,
+    MS_WORK_KB,
+    MS_WORK_AUTH,
+    MS_WORK_FILES,
+    MS_WORK_KINDS
+} ms_work_kind_t;
 
 /** Pool sizes (threads 1..256; queue_max 0 = 64 per thread). */
 typedef struct {
@@ -36,7 +44,7 @@ typedef struct {
 } ms_work_config_t;
 
 /** Sets the storage location the threads open, with default pool sizes
- * (store 4, kb 2, auth 2 threads). Call once before use, from one thread. */
+ * (store 4, kb 2, auth 2, files 1 threads). Call once before use, from one thread. */
 void ms_work_init(const char *data_dir);
 /** ms_work_init with explicit pool sizes. */
 void ms_work_init_ex(const char *data_dir, const ms_work_config_t *cfg);

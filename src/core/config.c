@@ -123,6 +123,24 @@ static const cfg_directive_t directives[] = {
      "longest upstream pause for a slow reader"},
     {"grounding-min-overlap", D(grounding_min_overlap), 0,
      "share of a sentence's words found in its sources"},
+    {"clinical-max-items", I(clinical_max_items, 1, 10000), 0,
+     "entries per clinical-context list (problems, medications, allergies)"},
+    {"clinical-max-chars", I(clinical_max_chars, 1, 100000), 0,
+     "characters per clinical-context entry or chief complaint"},
+    {"max-file-size-mb", I(max_file_size_mb, 1, 4096), 0, "largest attachment, MiB"},
+    {"pool-files-threads", I(pool_files_threads, 1, 256), 0, "threads extracting attachment text"},
+    {"extract-max-bytes", I(extract_max_bytes, 4096, INT64_C(1) << 40), 0,
+     "decompressed bytes one attachment may expand to"},
+    {"extract-max-pages", I(extract_max_pages, 1, 1000000), 0, "pages of a PDF attachment"},
+    {"extract-max-pixels", I(extract_max_pixels, 1024, INT64_C(1) << 40), 0,
+     "pixels (width x height) of an image to OCR"},
+    {"extract-timeout-s", I(extract_timeout_s, 1, 86400), 0, "seconds per attachment extraction"},
+    {"extract-max-text-bytes", I(extract_max_text_bytes, 1024, INT64_C(1) << 32), 0,
+     "extracted text kept per attachment"},
+    {"download-budget-bytes", I(download_budget_bytes, 1024, INT64_C(1) << 40), 0,
+     "attachment bytes being downloaded at once"},
+    {"upload-timeout-s", I(upload_timeout_s, 1, 86400), 0,
+     "attachment upload body deadline, seconds"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -213,6 +231,17 @@ void ms_config_defaults(ms_config_t *c) {
     c->upstream_pause_bytes = 256 * 1024;
     c->upstream_pause_max_ms = 60000;
     c->grounding_min_overlap = 0.5;
+    c->clinical_max_items = 100;
+    c->clinical_max_chars = 500;
+    c->max_file_size_mb = 10;
+    c->pool_files_threads = 1;
+    c->extract_max_bytes = 64 * 1024 * 1024;
+    c->extract_max_pages = 500;
+    c->extract_max_pixels = 40 * 1000 * 1000;
+    c->extract_timeout_s = 120;
+    c->extract_max_text_bytes = 4 * 1024 * 1024;
+    c->download_budget_bytes = 256 * 1024 * 1024;
+    c->upload_timeout_s = 300;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -110,6 +110,21 @@ typedef struct {
     int64_t upstream_pause_bytes;  /**< a reader's queue above this pauses the model server */
     int64_t upstream_pause_max_ms; /**< longest pause before the stream goes on regardless */
     double grounding_min_overlap;  /**< share of a sentence's terms in its sources (grounding) */
+    /* Clinical contexts (src/clinical/clinical.h). */
+    int64_t clinical_max_items;    /**< entries per problems/medications/allergies list */
+    int64_t clinical_max_chars;    /**< code points per entry or chief complaint */
+
+    /* Attachments (src/files, src/api/attachments.c): uploads and text
+     * extraction. Every limit refuses with a clear error, never a crash. */
+    int64_t max_file_size_mb;       /**< largest attachment, MiB (413 above) */
+    int64_t pool_files_threads;     /**< threads extracting attachment text */
+    int64_t extract_max_bytes;      /**< decompressed bytes one file may expand to (DOCX) */
+    int64_t extract_max_pages;      /**< pages of a PDF */
+    int64_t extract_max_pixels;     /**< width x height of an image to OCR */
+    int64_t extract_timeout_s;      /**< seconds one file's extraction may take */
+    int64_t extract_max_text_bytes; /**< extracted text kept per file (the rest is cut) */
+    int64_t download_budget_bytes;  /**< attachment bytes being downloaded at once (503 above) */
+    int64_t upload_timeout_s;       /**< an upload's whole body must arrive within (408 after) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -5,6 +5,7 @@
 #include "core/ms.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,26 @@ static json_t *citation(const ms_kb_hit_t *h, size_t index) {
                           "relevance_score", h->score, "quoted_text", txt, n);
     free(title);
     char *sub = subtitle(h->qtype);
+    if (h->page > 0 || h->section) {
+        /* A scoped document (an attachment): where in it the passage is. */
+        char where[320];
+        if (h->page > 0 && h->section)
+            snprintf(where, sizeof where, "Page %d: %s", h->page, h->section);
+        else if (h->page > 0)
+            snprintf(where, sizeof where, "Page %d", h->page);
+        else
+            snprintf(where, sizeof where, "%s", h->section);
+        free(sub);
+        sub = ms_xstrdup(where);
+        if (h->page > 0) {
+            char pages[16];
+            snprintf(pages, sizeof pages, "%d", h->page);
+            json_object_set_new(o, "page", json_integer(h->page));
+            json_object_set_new(o, "pages", json_string(pages));
+        }
+        if (h->section)
+            json_object_set_new(o, "section", json_string(h->section));
+    }
     if (sub)
         json_object_set_new(o, "subtitle", json_string(sub));
     free(sub);

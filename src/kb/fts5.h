@@ -34,6 +34,15 @@ int ms_kb_import(sqlite3 *db, ms_kb_format_t format, const char *const *paths, s
  * *hits is an array the caller frees with ms_kb_hits_free. */
 int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
 
+/** ms_kb_search with a scope (kb.h ms_kb_find_in); scope may be NULL. */
+int ms_kb_search_in(sqlite3 *db, const ms_kb_scope_t *scope, const char *query, int k,
+                    ms_kb_hit_t **hits, size_t *n);
+
+/** The scoped documents (kb.h ms_kb_scoped_put, ms_kb_scoped_delete). */
+int ms_kb_scoped_store(sqlite3 *db, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
+                       const ms_kb_scoped_passage_t *ps, size_t n);
+int ms_kb_scoped_remove(sqlite3 *db, const char *doc_id);
+
 /** Builds the FTS5 MATCH expression ms_kb_search uses for a natural-language
  * query: the words as the index tokenizes them (porter + unicode61), minus
  * stop-words, one per stem, each quoted (a '"' inside is doubled, so no user

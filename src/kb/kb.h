@@ -78,6 +78,10 @@ typedef struct {
     char *gap_name;
     char *gap_source;
     char *gap_url;
+    /** A scoped passage's place in its document (an attachment): the
+     * 1-based page (0 when unknown) and the section heading (or NULL). */
+    int page;
+    char *section;
 } ms_kb_hit_t;
 
 /** Frees hits returned by a search. NULL-safe. */
@@ -95,6 +99,32 @@ json_t *ms_kb_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cit
 
 typedef struct ms_kb ms_kb_t;
 
+/** Where a search may look besides the shared knowledge base: the scoped
+ * documents (attachments) of one conversation of one user. Both set, or
+ * the whole scope NULL: then only the shared knowledge base is searched. */
+typedef struct {
+    const char *conversation_id;
+    const char *user_id;
+} ms_kb_scope_t;
+
+/** A document visible only within a scope (an attachment), with its
+ * citation fields. Borrowed strings. */
+typedef struct {
+    const char *id;          /**< document id, e.g. "att:<attachment id>" */
+    const char *title;       /**< the citation's title: the file name */
+    const char *url;         /**< e.g. "/api/attachments/<id>/download" */
+    const char *source;      /**< source name, e.g. "Attachment" */
+    const char *source_type; /**< "attachment" */
+    const char *author;      /**< the document's author, or NULL */
+} ms_kb_scoped_doc_t;
+
+/** One passage of a scoped document. Borrowed strings. */
+typedef struct {
+    int page;            /**< 1-based page, 0 when unknown */
+    const char *section; /**< the heading it falls under, or NULL */
+    const char *text;
+} ms_kb_scoped_passage_t;
+
 /** A knowledge-base backend's function table; each op has the contract of
  * the ms_kb_* function of the same name below. */
 typedef struct ms_kb_ops {
@@ -105,6 +135,11 @@ typedef struct ms_kb_ops {
     int (*find)(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
     int (*import_files)(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
                         ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);
+    int (*find_in)(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
+                   ms_kb_hit_t **hits, size_t *n);
+    int (*scoped_put)(ms_kb_t *kb, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
+                      const ms_kb_scoped_passage_t *ps, size_t n);
+    int (*scoped_delete)(ms_kb_t *kb, const char *doc_id);
 } ms_kb_ops_t;
 
 /** The base every backend handle starts with. */
@@ -124,6 +159,21 @@ int ms_kb_passages(ms_kb_t *kb, int64_t *out);
 int ms_kb_starter(ms_kb_t *kb, int *imported);
 /** Ranked search (ms_kb_search): the best k passages for query. */
 int ms_kb_find(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n);
+/** ms_kb_find that also ranks, among the shared passages, those of the
+ * documents scoped to scope (the conversation's attachments; NULL: none).
+ * Another conversation's or user's scoped passages are never returned.
+ * When the best hit is a scoped passage, the name evidence of the hits
+ * (q_medical) is -1: the abstention model was fitted on the shared
+ * knowledge base, and a clinician's own document is not one of its
+ * named documents. */
+int ms_kb_find_in(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
+                  ms_kb_hit_t **hits, size_t *n);
+/** Stores doc and its passages within scope, replacing any passages doc->id
+ * had; one transaction. MS_EINVAL (missing scope or id), MS_EIO. */
+int ms_kb_scoped_put(ms_kb_t *kb, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
+                     const ms_kb_scoped_passage_t *ps, size_t n);
+/** Removes a scoped document and its passages (0 also when absent). */
+int ms_kb_scoped_delete(ms_kb_t *kb, const char *doc_id);
 /** Imports files (ms_kb_import). */
 int ms_kb_import_files(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,
                        ms_kb_progress_cb progress, void *ctx, ms_kb_import_stats_t *stats);

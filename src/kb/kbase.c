@@ -39,6 +39,20 @@ static int fts5_import(ms_kb_t *kb, ms_kb_format_t format, const char *const *pa
     return ms_kb_import(FTS(kb)->db, format, paths, npaths, progress, ctx, stats);
 }
 
+static int fts5_find_in(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
+                        ms_kb_hit_t **hits, size_t *n) {
+    return ms_kb_search_in(FTS(kb)->db, scope, query, k, hits, n);
+}
+
+static int fts5_scoped_put(ms_kb_t *kb, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
+                           const ms_kb_scoped_passage_t *ps, size_t n) {
+    return ms_kb_scoped_store(FTS(kb)->db, scope, doc, ps, n);
+}
+
+static int fts5_scoped_delete(ms_kb_t *kb, const char *doc_id) {
+    return ms_kb_scoped_remove(FTS(kb)->db, doc_id);
+}
+
 static const ms_kb_ops_t fts5_ops = {
     .name = "fts5",
     .close = fts5_close,
@@ -46,6 +60,9 @@ static const ms_kb_ops_t fts5_ops = {
     .starter = fts5_starter,
     .find = fts5_find,
     .import_files = fts5_import,
+    .find_in = fts5_find_in,
+    .scoped_put = fts5_scoped_put,
+    .scoped_delete = fts5_scoped_delete,
 };
 
 int ms_kb_open(const char *location, ms_kb_t **out) {
@@ -97,6 +114,20 @@ int ms_kb_starter(ms_kb_t *kb, int *imported) {
 
 int ms_kb_find(ms_kb_t *kb, const char *query, int k, ms_kb_hit_t **hits, size_t *n) {
     return kb->ops->find(kb, query, k, hits, n);
+}
+
+int ms_kb_find_in(ms_kb_t *kb, const ms_kb_scope_t *scope, const char *query, int k,
+                  ms_kb_hit_t **hits, size_t *n) {
+    return kb->ops->find_in(kb, scope, query, k, hits, n);
+}
+
+int ms_kb_scoped_put(ms_kb_t *kb, const ms_kb_scope_t *scope, const ms_kb_scoped_doc_t *doc,
+                     const ms_kb_scoped_passage_t *ps, size_t n) {
+    return kb->ops->scoped_put(kb, scope, doc, ps, n);
+}
+
+int ms_kb_scoped_delete(ms_kb_t *kb, const char *doc_id) {
+    return kb->ops->scoped_delete(kb, doc_id);
 }
 
 int ms_kb_import_files(ms_kb_t *kb, ms_kb_format_t format, const char *const *paths, size_t npaths,

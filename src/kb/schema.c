@@ -18,7 +18,7 @@
 extern const unsigned char ms_kb_starter_jsonl[];
 extern const size_t ms_kb_starter_jsonl_len;
 
-#define KB_SCHEMA_VERSION "1"
+#define KB_SCHEMA_VERSION "2"
 
 /* The FTS5 index uses external content (kb_passages) so the text is stored
  * once; the triggers keep it in step, which is the pattern the FTS5
@@ -59,7 +59,27 @@ static const char kb_schema_sql[] =
     "CREATE INDEX IF NOT EXISTS kb_names_doc ON kb_names(doc_id);"
     "CREATE TABLE IF NOT EXISTS kb_gaps(doc_id TEXT PRIMARY KEY, source TEXT, name TEXT NOT NULL,"
     " url TEXT, qtypes TEXT);"
-    "INSERT OR IGNORE INTO kb_meta(key, value) VALUES ('schema_version', " KB_SCHEMA_VERSION ");";
+    /* 2: documents visible in one conversation only (attachments, scoped.c);
+     * their passages are in kb_passages with the rest, so they rank with
+     * the shared ones, and the search drops other scopes' passages. */
+    "CREATE TABLE IF NOT EXISTS kb_scopes(doc_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS kb_scopes_conversation ON kb_scopes(conversation_id, user_id);"
+    "INSERT OR REPLACE INTO kb_meta(key, value) VALUES ('schema_version', " KB_SCHEMA_VERSION ");";
+
+/* Whether kb_passages has the column (a version-1 table has no page and
+ * section: they are added in place). */
+static int has_column(sqlite3 *db, const char *table, const char *col) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'", table,
+             col);
+    sqlite3_stmt *st = NULL;
+    int have = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return have;
+}
 
 static _Thread_local char kb_errbuf[512];
 
@@ -135,7 +155,7 @@ int ms_kb_init(sqlite3 *db) {
     /* Cheap path: the schema is there once the last object created exists. */
     sqlite3_stmt *st = NULL;
     int have = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_gaps'", -1, &st,
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_scopes'", -1, &st,
                            NULL) != SQLITE_OK)
         return kb_sqlerr(db, "init");
     have = sqlite3_step(st) == SQLITE_ROW;
@@ -146,6 +166,10 @@ int ms_kb_init(sqlite3 *db) {
     if (rc)
         return rc;
     if ((rc = ms_kb__exec(db, kb_schema_sql)) != 0)
+        goto fail;
+    if (!has_column(db, "kb_passages", "page") &&
+        (rc = ms_kb__exec(db, "ALTER TABLE kb_passages ADD COLUMN page INTEGER;"
+                              "ALTER TABLE kb_passages ADD COLUMN section TEXT;")) != 0)
         goto fail;
     if ((rc = ms_kb__names_backfill(db)) != 0)
         goto fail;

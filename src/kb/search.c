@@ -43,6 +43,11 @@
 #define KB_W_FOCUS 0.5
 #define KB_W_QTYPE 0.15
 #define KB_VOCAB_DF 100.0 /* a word in this many passages is plainly the kb's vocabulary */
+/* A passage of a document the clinician attached to this conversation
+ * (kb_scopes): chosen for the conversation, so it outranks a shared
+ * passage that matches about as well. Not fitted (the retrieval sets have
+ * no attachments); small beside the focus and coverage features. */
+#define KB_W_SCOPED 0.25
 
 /* A small open-addressing map from query stems to term indexes. */
 #define KB_HASH 128
@@ -106,6 +111,7 @@ typedef struct {
     double bm25; /* positive, higher is better */
     double score;
     double focus_match; /* the focus-match feature, for the answerer */
+    int scoped;         /* a passage of a scoped document (an attachment) */
 } cand_t;
 
 static int cmp_cand(const void *a, const void *b) {
@@ -194,24 +200,34 @@ static double vocab_share(const ms_kb__query_t *q) {
     return n ? sum / (double)n : 0;
 }
 
-static int stage1(sqlite3 *db, const ms_kb__query_t *q, const int *use, cand_t **out,
-                  size_t *nout) {
+static int stage1(sqlite3 *db, const ms_kb_scope_t *scope, const ms_kb__query_t *q, const int *use,
+                  cand_t **out, size_t *nout) {
     ms_buf_t match;
     sqlite3_stmt *st = NULL;
     cand_t *c = NULL;
     size_t n = 0;
     ms_buf_init(&match);
     ms_kb__query_match(q, use, &match);
-    /* "rank MATCH" keeps FTS5 on its sorted-by-rank path with our weights. */
+    /* "rank MATCH" keeps FTS5 on its sorted-by-rank path with our weights.
+     * Passages of documents scoped to anything but this conversation of
+     * this user are dropped as the sorted rows come (a NULL scope drops
+     * every scoped passage: IS NOT compares NULLs as values). */
     if (sqlite3_prepare_v2(db,
                            "SELECT rowid, rank FROM kb_fts WHERE kb_fts MATCH ?1"
-                           " AND rank MATCH '" KB_BM25_ARGS "' ORDER BY rank LIMIT ?2",
+                           " AND rank MATCH '" KB_BM25_ARGS "' AND NOT EXISTS (SELECT 1 FROM"
+                           " kb_passages p JOIN kb_scopes s ON s.doc_id = p.doc_id WHERE"
+                           " p.pk = kb_fts.rowid AND (s.conversation_id IS NOT ?3 OR"
+                           " s.user_id IS NOT ?4)) ORDER BY rank LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK) {
         ms_buf_free(&match);
         return sqlfail(db, "search");
     }
     sqlite3_bind_text(st, 1, ms_buf_cstr(&match), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, KB_POOL);
+    if (scope && scope->conversation_id && scope->user_id) {
+        sqlite3_bind_text(st, 3, scope->conversation_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, scope->user_id, -1, SQLITE_STATIC);
+    }
     c = ms_xcalloc(KB_POOL, sizeof *c);
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW && n < KB_POOL) {
@@ -260,8 +276,10 @@ static int rerank(sqlite3 *db, ms_kb__tok_t *tok, const ms_kb__query_t *q, cand_
         idf_sum += q->terms[i].idf;
     for (size_t i = 0; i < n; i++)
         best = c[i].bm25 > best ? c[i].bm25 : best;
-    if (sqlite3_prepare_v2(db, "SELECT title, focus, qtype FROM kb_passages WHERE pk = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT title, focus, qtype, EXISTS (SELECT 1 FROM kb_scopes s WHERE"
+                           " s.doc_id = kb_passages.doc_id) FROM kb_passages WHERE pk = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
         return sqlfail(db, "rerank");
     for (size_t i = 0; i < n; i++) {
         c[i].score = best > 0 ? c[i].bm25 / best : 0;
@@ -283,7 +301,9 @@ static int rerank(sqlite3 *db, ms_kb__tok_t *tok, const ms_kb__query_t *q, cand_
         cov = idf_sum > 0 ? cov / idf_sum : 0;
         const char *qt = (const char *)sqlite3_column_text(st, 2);
         double qm = (q->qtypes & ms_kb_qtype_bits(qt)) ? 1.0 : 0.0;
-        c[i].score += KB_W_COVERAGE * cov + KB_W_FOCUS * fm + KB_W_QTYPE * qm;
+        c[i].scoped = sqlite3_column_int(st, 3);
+        c[i].score += KB_W_COVERAGE * cov + KB_W_FOCUS * fm + KB_W_QTYPE * qm +
+                      (c[i].scoped ? KB_W_SCOPED : 0);
         c[i].focus_match = fm;
         sqlite3_reset(st);
     }
@@ -301,7 +321,8 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
     if (sqlite3_prepare_v2(db,
                            "SELECT p.id, coalesce(p.title, d.title), d.url, d.source,"
                            " d.source_type, p.text, coalesce(d.focus, p.focus), p.qtype, d.pmid,"
-                           " d.doi, d.authors, d.journal, d.year, p.doc_id FROM kb_passages p"
+                           " d.doi, d.authors, d.journal, d.year, p.doc_id, p.page, p.section"
+                           " FROM kb_passages p"
                            " LEFT JOIN kb_documents d ON d.id = p.doc_id WHERE p.pk = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(db, "load hits");
@@ -323,6 +344,8 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
             h->journal = col_dup(st, 11);
             h->year = sqlite3_column_int(st, 12);
             h->doc_id = col_dup(st, 13);
+            h->page = sqlite3_column_int(st, 14);
+            h->section = col_dup(st, 15);
         }
         if (!h->id) /* deleted under us: keep the array well-formed */
             h->id = ms_xstrdup("");
@@ -335,6 +358,11 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
 }
 
 int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size_t *n) {
+    return ms_kb_search_in(db, NULL, query, k, hits, n);
+}
+
+int ms_kb_search_in(sqlite3 *db, const ms_kb_scope_t *scope, const char *query, int k,
+                    ms_kb_hit_t **hits, size_t *n) {
     ms_kb__tok_t *tok = NULL;
     ms_kb__query_t *q = NULL;
     cand_t *c = NULL;
@@ -357,7 +385,7 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
     if ((rc = term_stats(db, tok, q, use, &nuse)) != 0 || nuse == 0)
         goto done;
     double vocab = vocab_share(q);
-    if ((rc = stage1(db, q, use, &c, &nc)) != 0 || nc == 0)
+    if ((rc = stage1(db, scope, q, use, &c, &nc)) != 0 || nc == 0)
         goto done;
     if ((rc = rerank(db, tok, q, c, nc)) != 0)
         goto done;
@@ -375,7 +403,10 @@ int ms_kb_search(sqlite3 *db, const char *query, int k, ms_kb_hit_t **hits, size
         goto done;
     }
     for (size_t i = 0; i < out; i++) {
-        h[i].q_medical = qn.medical;
+        /* The name evidence is the shared knowledge base's: when the best
+         * passage is the conversation's own document it does not apply
+         * (kb.h ms_kb_find_in). */
+        h[i].q_medical = c[0].scoped ? -1 : qn.medical;
         h[i].q_named = qn.named;
         h[i].q_vocab = vocab;
         h[i].gap_name = qn.gap_name ? ms_xstrdup(qn.gap_name) : NULL;
@@ -413,6 +444,7 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n) {
         free(h->gap_name);
         free(h->gap_source);
         free(h->gap_url);
+        free(h->section);
     }
     free(hits);
 }

@@ -11,9 +11,11 @@
  *              the client reads the answer rather than a reset, and the
  *              connection is closed;
  *           -> no body: dispatched now;
- *           -> a body: buffered (JSON routes) or dropped as it arrives,
- *              dispatched when its last byte is in, or answered 408 at the
- *              deadline. The handler's answer is written when writable.
+ *           -> a body: buffered (JSON routes), handed piece by piece to
+ *              the route's sink (streaming routes: uploads, api.h
+ *              ms_http_sink_t), or dropped as it arrives; dispatched when
+ *              its last byte is in, or answered 408 at the deadline. The
+ *              handler's answer is written when writable.
  * lws_http_transaction_completed is called only from the writable callback
  * and only once the body is read (lws' own path for every answer): called
  * from a read callback, or with a completed body whose transaction stays
@@ -219,8 +221,11 @@ static void watch_in(ms_http_rx_t *rx, int64_t in_ms) {
         arm_timer();
 }
 
+/* The body deadline: the route's own (uploads) or body_timeout_s. */
 static void watch(ms_http_rx_t *rx) {
-    watch_in(rx, rx->api->cfg->body_timeout_s * 1000);
+    int64_t s =
+        rx->req && rx->req->body_timeout_s ? rx->req->body_timeout_s : rx->api->cfg->body_timeout_s;
+    watch_in(rx, s * 1000);
 }
 
 static void timer_closed_cb(uv_handle_t *h) {
@@ -516,6 +521,7 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     r->authorization = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (int)cfg->max_header_bytes);
     r->cookie = cookie_dup(wsi, (int)cfg->max_header_bytes);
     r->accept_encoding = header_dup(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, 512);
+    r->req_content_type = header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 1024);
     char proto[16];
     if (lws_hdr_custom_copy(wsi, proto, sizeof proto, "x-forwarded-proto:", 18) > 0)
         r->forwarded_proto = ms_xstrdup(proto);
@@ -578,6 +584,21 @@ static int keep_chunk(void *ctx, const char *data, size_t len) {
     return 0;
 }
 
+/* Chunked data of a streamed body: to the route's sink. */
+static int sink_chunk(void *ctx, const char *data, size_t len) {
+    ms_http_req_t *r = ctx;
+    int rc = r->sink->data(r, data, len);
+    return rc > 0 ? 0 : rc;
+}
+
+/* The sink refused the body: its answer (or a 400) goes out now. */
+static int sink_refused(struct lws *wsi, ms_pss_t *pss) {
+    ms_http_rx_t *rx = pss->rx;
+    if (!rx->req->status)
+        set_refusal(rx, 400, "invalid_request", "the request body was refused", 0);
+    return answer_now(wsi, pss);
+}
+
 static int on_body(struct lws *wsi, ms_pss_t *pss, const char *in, size_t len) {
     ms_http_rx_t *rx = pss->rx;
     if (rx && rx->phase == RX_DRAIN)
@@ -586,6 +607,8 @@ static int on_body(struct lws *wsi, ms_pss_t *pss, const char *in, size_t len) {
         return 0; /* after the body: bytes lws thinks are body, ignored */
     ms_http_req_t *r = rx->req;
     if (rx->framing.kind == MS_BODY_LENGTH) {
+        if (r->sink)
+            return r->sink->data(r, in, len) < 0 ? sink_refused(wsi, pss) : 0;
         if (!r->body_keep)
             return 0;
         if (reserve(r, (int64_t)len) != 0) {
@@ -596,7 +619,11 @@ static int on_body(struct lws *wsi, ms_pss_t *pss, const char *in, size_t len) {
         return 0;
     }
     size_t used = 0;
-    int rc = ms_chunked_feed(&rx->chunked, in, len, &used, r->body_keep ? keep_chunk : NULL, r);
+    int rc = ms_chunked_feed(&rx->chunked, in, len, &used,
+                             r->body_keep ? keep_chunk
+                             : r->sink    ? sink_chunk
+                                          : NULL,
+                             r);
     if (rc == 0 && (int64_t)rx->chunked.total > r->body_limit)
         rc = MS_ETOOBIG; /* a discarded body has the same limit */
     if (rc == 1) {
@@ -605,7 +632,9 @@ static int on_body(struct lws *wsi, ms_pss_t *pss, const char *in, size_t len) {
     }
     if (rc == 0)
         return 0;
-    if (rc == MS_ETOOBIG)
+    if (r->status)
+        ; /* the sink refused and set its answer */
+    else if (rc == MS_ETOOBIG)
         set_refusal(rx, 413, "too_large", "request body too large", 0);
     else if (rc == MS_EBUSY)
         set_refusal(rx, 503, "busy", "server busy; retry later", 0);

@@ -254,6 +254,7 @@ static void handle_message(ms_session_t *s) {
                         .conversation_alias = m.conversation_alias,
                         .client_message_id = m.client_message_id,
                         .text = m.text,
+                        .clinical_context_id = m.clinical_context_id,
                         .flags = m.create_conversation ? MS_ASK_CREATE_CONVERSATION : 0,
                         .model = m.model};
         ms_chat_ask_req(chat, &ask, session_sub(s, 0));

@@ -30,5 +30,6 @@ void ms_client_msg_clear(ms_client_msg_t *m) {
     free(m->message_id);
     free(m->conversation_alias);
     free(m->model);
+    free(m->clinical_context_id);
     memset(m, 0, sizeof *m);
 }

@@ -93,6 +93,10 @@ typedef struct {
     char *conversation_alias;
     /** MESSAGE: the model (route alias) the client asked for, or NULL. */
     char *model;
+    /** MESSAGE: the clinical context (a UUID, lower-cased) the client binds
+     * the conversation to before this turn (native `clinical_context_id`,
+     * VoiceAssist `clinical_context_id`); NULL keeps the binding. */
+    char *clinical_context_id;
 } ms_client_msg_t;
 
 void ms_client_msg_clear(ms_client_msg_t *m);

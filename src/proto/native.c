@@ -99,7 +99,24 @@ static void native_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
     ms_frames_end(out);
 }
 
-/* message {text, client_message_id, conversation_id?, model?}. */
+/* clinical_context_id, when present: a UUID, kept lower-cased (ids are
+ * stored so). Shared with no other dialect's code on purpose: each
+ * decoder owns its field names. */
+static int native_context_id(json_t *root, ms_client_msg_t *out, char *errmsg, size_t errlen) {
+    int rc = ms__proto_get_str(root, "clinical_context_id", 0, 64, &out->clinical_context_id,
+                               errmsg, errlen);
+    if (rc || !out->clinical_context_id)
+        return rc;
+    for (char *p = out->clinical_context_id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+    if (!ms_id_valid(out->clinical_context_id)) {
+        snprintf(errmsg, errlen, "clinical_context_id is not a valid id");
+        return MS_EINVAL;
+    }
+    return 0;
+}
+
+/* message {text, client_message_id, conversation_id?, model?, clinical_context_id?}. */
 static int native_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                                  ms_client_msg_t *out, char *errmsg, size_t errlen) {
     (void)state;
@@ -116,7 +133,7 @@ static int native_decode_message(void *state, json_t *root, const ms_decode_limi
         snprintf(errmsg, errlen, "conversation_id is not a valid id");
         return MS_EINVAL;
     }
-    return 0;
+    return native_context_id(root, out, errmsg, errlen);
 }
 
 /* The message_id of resume and cancel: a UUID. */

@@ -156,7 +156,9 @@ static void va_encode(void *state, const ms_event_t *ev, ms_frames_t *out) {
 }
 
 /* `message {content, session_id?, clinical_context_id?}`. clinical_context_id
- * is checked and accepted; medstream has no stored clinical contexts yet. */
+ * names one of the user's clinical contexts (/api/clinical-contexts, a
+ * UUID): the pipeline binds the session's conversation to it before the
+ * turn, and the answer then uses it (src/chat/context.c). */
 static int va_decode_message(void *state, json_t *root, const ms_decode_limits_t *lim,
                              ms_client_msg_t *out, char *errmsg, size_t errlen) {
     va_state_t *st = state;
@@ -169,6 +171,16 @@ static int va_decode_message(void *state, json_t *root, const ms_decode_limits_t
     if (!rc)
         rc = ms__proto_get_str(root, "clinical_context_id", 0, MS_PROTO_SESSION_MAX, &ctx, errmsg,
                                errlen);
+    for (char *p = ctx; !rc && p && *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+    if (!rc && ctx && !ms_id_valid(ctx)) {
+        snprintf(errmsg, errlen, "clinical_context_id is not a valid id");
+        rc = MS_EINVAL;
+    }
+    if (!rc && ctx) {
+        out->clinical_context_id = ctx;
+        ctx = NULL;
+    }
     if (!rc && session) {
         ms__proto_set_session(out, st->user_id, session);
     } else if (!rc && st->conversation_id[0]) {

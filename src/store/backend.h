@@ -67,6 +67,25 @@ typedef struct ms_store_ops {
     int (*feedback_delete)(ms_store_t *st, const char *user_id, const char *message_id);
     int (*feedback_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
 
+    int (*clinical_create)(ms_store_t *st, const char *user_id, json_t *fields,
+                           const char *source, const char *conversation_id, json_t **out);
+    int (*clinical_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*clinical_current)(ms_store_t *st, const char *user_id, const char *conversation_id,
+                            json_t **out);
+    int (*clinical_update)(ms_store_t *st, const char *user_id, const char *id, json_t *patch,
+                           const char *source, json_t **out);
+    int (*clinical_delete)(ms_store_t *st, const char *user_id, const char *id);
+    int (*clinical_bind)(ms_store_t *st, const char *user_id, const char *conversation_id,
+                         const char *context_id);
+    int (*attachment_create)(ms_store_t *st, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+    int (*attachment_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*attachment_list)(ms_store_t *st, const char *user_id, const char *message_id,
+                           json_t **out);
+    int (*attachment_delete)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+    int (*attachment_update)(ms_store_t *st, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
+
     int (*node_register)(ms_store_t *st, const ms_node_t *node);
     int (*node_list)(ms_store_t *st, int64_t now_ms, ms_node_t **out, size_t *n);
     int (*node_renew)(ms_store_t *st, const char *node_id, int64_t lease_expires);

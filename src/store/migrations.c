@@ -165,6 +165,59 @@ static const char *const migrations[] = {
      * passages verbatim, an answer with no sentence). */
     "ALTER TABLE messages ADD COLUMN grounding REAL"
     "  CHECK (grounding IS NULL OR (grounding >= 0 AND grounding <= 1));",
+    /* 7: clinical contexts (src/store/clinical.c; seed 002 "Clinical Context
+     * Persistence"): a patient's demographics, problems, medications,
+     * allergies and vitals, owned by one user. A conversation is bound to
+     * at most one context (conversations.clinical_context_id); a context
+     * may serve several conversations about the same patient. Deleting a
+     * context unbinds its conversations; deleting the user deletes both.
+     * Lists and vitals are JSON text, validated before they are stored
+     * (src/clinical/context.c). */
+    "CREATE TABLE clinical_contexts ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'fhir')),"
+    "  age INTEGER,"
+    "  gender TEXT,"
+    "  weight_kg REAL,"
+    "  height_cm REAL,"
+    "  chief_complaint TEXT,"
+    "  problems TEXT NOT NULL DEFAULT '[]',"
+    "  medications TEXT NOT NULL DEFAULT '[]',"
+    "  allergies TEXT NOT NULL DEFAULT '[]',"
+    "  vitals TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX clinical_contexts_user_updated ON clinical_contexts(user_id, updated_at DESC);"
+    "ALTER TABLE conversations ADD COLUMN clinical_context_id TEXT"
+    "  REFERENCES clinical_contexts(id) ON DELETE SET NULL;"
+    "CREATE INDEX conversations_clinical_context ON conversations(clinical_context_id)"
+    "  WHERE clinical_context_id IS NOT NULL;",
+    /* 8: files attached
+     * to a message (src/store/attachments.c). The bytes live behind the
+     * blob seam under the row's id; conversation_id and user_id are the
+     * message's, kept here so ownership checks and the cascade on a
+     * conversation or user delete need no join. */
+    "CREATE TABLE attachments ("
+    "  id TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  file_name TEXT NOT NULL,"
+    "  file_type TEXT NOT NULL,"
+    "  mime_type TEXT NOT NULL,"
+    "  file_size INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'extracting', 'ready', 'failed')),"
+    "  progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX attachments_message ON attachments(message_id, created_at);"
+    "CREATE INDEX attachments_conversation ON attachments(conversation_id);",
 };
 
 int ms__store_schema_version(void) {

@@ -225,17 +225,36 @@ static int pragma(sq_store_t *st, const char *sql, const char *expect) {
 
 /* Creates the database file with mode 0600 if it does not exist, and
  * tightens an existing one that group or others could read: it holds PHI.
- * SQLite gives the -wal and -shm files the main file's permissions. */
+ * SQLite gives the -wal and -shm files the main file's permissions.
+ *
+ * An existing file is never opened here: closing any descriptor of a file
+ * drops every POSIX advisory lock this process holds on it (fcntl(2)), so
+ * an open()/close() while other connections of this process have the
+ * database open would silently drop their locks. Another process (a second
+ * gateway, `medstream kb import`, `medstream fhir import`) could then take
+ * the exclusive lock, take itself for the last connection, checkpoint and
+ * delete the WAL, and every later write of this process would go to the
+ * unlinked WAL file and be lost ("How To Corrupt An SQLite Database File",
+ * https://sqlite.org/howtocorrupt.html section 2.2). */
 static int secure_file(const char *path) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return MS_EIO;
     struct stat sb;
-    int rc = fstat(fd, &sb) == 0 ? 0 : MS_EIO;
-    if (!rc && (sb.st_mode & 077) && fchmod(fd, sb.st_mode & 0700) != 0)
-        rc = MS_EIO;
-    close(fd);
-    return rc;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT)
+            return MS_EIO;
+        /* New: nobody can hold a lock on it yet. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (errno != EEXIST || stat(path, &sb) != 0)
+            return MS_EIO;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return MS_EIO;
+    if ((sb.st_mode & 077) && chmod(path, sb.st_mode & 0700) != 0)
+        return MS_EIO;
+    return 0;
 }
 
 static int commit_hook(void *p) {
@@ -416,10 +435,21 @@ static const ms_store_ops_t sqlite_ops = {
     .feedback_get = ms__sq_feedback_get,
     .feedback_delete = ms__sq_feedback_delete,
     .feedback_by_conversation = ms__sq_feedback_by_conversation,
+    .clinical_create = ms__sq_clinical_create,
+    .clinical_get = ms__sq_clinical_get,
+    .clinical_current = ms__sq_clinical_current,
+    .clinical_update = ms__sq_clinical_update,
+    .clinical_delete = ms__sq_clinical_delete,
+    .clinical_bind = ms__sq_clinical_bind,
     .node_register = ms__sq_node_register,
     .node_list = ms__sq_node_list,
     .node_renew = ms__sq_node_renew,
     .node_release = ms__sq_node_release,
+    .attachment_create = ms__sq_attachment_create,
+    .attachment_get = ms__sq_attachment_get,
+    .attachment_list = ms__sq_attachment_list,
+    .attachment_delete = ms__sq_attachment_delete,
+    .attachment_update = ms__sq_attachment_update,
     .recover = ms__sq_recover,
     .folder_create = ms__sq_folder_create,
     .folder_get = ms__sq_folder_get,

@@ -179,6 +179,59 @@ int ms_store_feedback_by_conversation(ms_store_t *st, const char *conversation_i
     return st->ops->feedback_by_conversation(st, conversation_id, out);
 }
 
+int ms_store_clinical_create(ms_store_t *st, const char *user_id, json_t *fields,
+                             const char *source, const char *conversation_id, json_t **out) {
+    return st->ops->clinical_create(st, user_id, fields, source, conversation_id, out);
+}
+
+int ms_store_clinical_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->clinical_get(st, user_id, id, out);
+}
+
+int ms_store_clinical_current(ms_store_t *st, const char *user_id, const char *conversation_id,
+                              json_t **out) {
+    return st->ops->clinical_current(st, user_id, conversation_id, out);
+}
+
+int ms_store_clinical_update(ms_store_t *st, const char *user_id, const char *id, json_t *patch,
+                             const char *source, json_t **out) {
+    return st->ops->clinical_update(st, user_id, id, patch, source, out);
+}
+
+int ms_store_clinical_delete(ms_store_t *st, const char *user_id, const char *id) {
+    return st->ops->clinical_delete(st, user_id, id);
+}
+
+int ms_store_clinical_bind(ms_store_t *st, const char *user_id, const char *conversation_id,
+                           const char *context_id) {
+    return st->ops->clinical_bind(st, user_id, conversation_id, context_id);
+}
+
+int ms_store_attachment_create(ms_store_t *st, const char *user_id, const char *message_id,
+                               const ms_attachment_new_t *a, json_t **out) {
+    return st->ops->attachment_create(st, user_id, message_id, a, out);
+}
+
+int ms_store_attachment_get(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_get(st, user_id, id, out);
+}
+
+int ms_store_attachment_list(ms_store_t *st, const char *user_id, const char *message_id,
+                             json_t **out) {
+    return st->ops->attachment_list(st, user_id, message_id, out);
+}
+
+int ms_store_attachment_delete(ms_store_t *st, const char *user_id, const char *id, json_t **out) {
+    return st->ops->attachment_delete(st, user_id, id, out);
+}
+
+int ms_store_attachment_update(ms_store_t *st, const char *id, const char *status, int progress,
+                               const char *error_code, const char *error_message,
+                               json_t *metadata) {
+    return st->ops->attachment_update(st, id, status, progress, error_code, error_message,
+                                      metadata);
+}
+
 int ms_store_node_register(ms_store_t *st, const ms_node_t *node) {
     return st->ops->node_register(st, node);
 }

@@ -1,5 +1,5 @@
 /* Persistence: users, refresh tokens, conversations, messages, citations,
- * and the gateway nodes that share one database.
+ * clinical contexts, and the gateway nodes that share one database.
  *
  * This is the storage seam (architecture.md, store/): every caller sees
  * only these functions; each one dispatches through the connection's
@@ -220,6 +220,95 @@ int ms_store_feedback_delete(ms_store_t *st, const char *user_id, const char *me
  * by message id. The caller has checked that the conversation is the
  * user's. */
 int ms_store_feedback_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out);
+
+/* ---- clinical contexts ------------------------------------------------------
+ * A patient's clinical context (src/clinical/clinical.h gives the members,
+ * their units and ranges; the caller validates with ms_clinical_check before
+ * any write: the store keeps what it is given). Owned by one user; another
+ * user's context answers MS_ENOENT exactly like a missing one. A
+ * conversation is bound to at most one context; one context may be bound to
+ * several of its owner's conversations. */
+
+/** Context JSON: {"id","user_id","source":"manual"|"fhir","conversation_ids":
+ * [ids bound, oldest conversation first],"age","gender","weight_kg",
+ * "height_cm","chief_complaint" (each null when unknown),"problems",
+ * "medications","allergies" (arrays of strings),"vitals" (object),
+ * "created_at","updated_at"} (RFC 3339 times). */
+
+/** Creates a context for user_id from fields (members absent are unknown;
+ * source "manual" or "fhir"). With conversation_id (else NULL) the
+ * conversation is bound to it in the same transaction: MS_ENOENT when that
+ * conversation is not user_id's, MS_EEXIST when it is already bound to a
+ * context. *out (may be NULL) gets the row. */
+int ms_store_clinical_create(ms_store_t *st, const char *user_id, json_t *fields,
+                             const char *source, const char *conversation_id, json_t **out);
+/** The context id of user_id's. MS_ENOENT if absent or another user's. */
+int ms_store_clinical_get(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+/** With conversation_id: the context that conversation is bound to
+ * (MS_ENOENT when it is not user_id's or has none). Without (NULL): user_id's
+ * most recently updated context (MS_ENOENT when there is none). */
+int ms_store_clinical_current(ms_store_t *st, const char *user_id, const char *conversation_id,
+                              json_t **out);
+/** Updates the members of patch (each present member replaces the stored
+ * one; null clears it; absent members are kept) and, when source is not
+ * NULL, the source. MS_ENOENT as get. *out (may be NULL) gets the row. */
+int ms_store_clinical_update(ms_store_t *st, const char *user_id, const char *id, json_t *patch,
+                             const char *source, json_t **out);
+/** Deletes the context; its conversations are unbound. MS_ENOENT as get. */
+int ms_store_clinical_delete(ms_store_t *st, const char *user_id, const char *id);
+/** Binds conversation_id to context_id (replacing any earlier binding),
+ * both user_id's: MS_ENOENT when either is absent or another user's.
+ * Writes nothing when the binding is already so. */
+int ms_store_clinical_bind(ms_store_t *st, const char *user_id, const char *conversation_id,
+                           const char *context_id);
+/* ---- attachments --------------------------------------------------------
+ * Files attached to a message (seed 002 "File Upload in Chat Messages"):
+ * the metadata lives here, the bytes behind the blob seam (files/blob.h),
+ * under the attachment's id. Ownership goes through the message's
+ * conversation: another user's attachment or message answers MS_ENOENT,
+ * like an absent one. Deleting a message, conversation or user deletes
+ * the rows (ON DELETE CASCADE); the caller removes blobs and passages. */
+
+/** Attachment status values (docs/protocol.md "Attachments"). */
+#define MS_ATT_PENDING "pending"       /**< stored, waiting for the extraction pool */
+#define MS_ATT_EXTRACTING "extracting" /**< text extraction running (progress moves) */
+#define MS_ATT_READY "ready"           /**< text extracted and searchable */
+#define MS_ATT_FAILED "failed"         /**< extraction refused or failed (error says why) */
+
+/** What an upload stores. */
+typedef struct {
+    char id[MS_ID_LEN];    /**< the attachment id, also its blob key (a UUID) */
+    const char *file_name; /**< the client's name, made safe (files.h ms_files_safe_name) */
+    const char *file_type; /**< "pdf", "txt", "md", "png", "jpeg", "gif", "docx" (sniffed) */
+    const char *mime_type; /**< the media type served on download */
+    int64_t file_size;     /**< bytes */
+} ms_attachment_new_t;
+
+/** Attachment JSON: {"id","message_id","conversation_id","file_name",
+ * "file_type","mime_type","file_size","file_url","status","progress"
+ * (0..100),"error":null|{"code","message"},"metadata":{...},"created_at",
+ * "updated_at"}. */
+
+/** Stores a new attachment (status pending) on message_id. MS_ENOENT when
+ * the message does not exist or is not user_id's; MS_EEXIST when the id is
+ * taken. *out (may be NULL) gets the row. */
+int ms_store_attachment_create(ms_store_t *st, const char *user_id, const char *message_id,
+                               const ms_attachment_new_t *a, json_t **out);
+/** The attachment; MS_ENOENT when absent or not user_id's. */
+int ms_store_attachment_get(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+/** The message's attachments, oldest first; MS_ENOENT when the message is
+ * absent or not user_id's. */
+int ms_store_attachment_list(ms_store_t *st, const char *user_id, const char *message_id,
+                             json_t **out);
+/** Deletes the attachment; *out (may be NULL) gets the row it was.
+ * MS_ENOENT when absent or not user_id's. */
+int ms_store_attachment_delete(ms_store_t *st, const char *user_id, const char *id, json_t **out);
+/** The extraction's progress or outcome (no ownership check: the
+ * extraction pool's own write). status is one of MS_ATT_*; error_code and
+ * error_message NULL unless failed; metadata a JSON object or NULL to keep
+ * the stored one. MS_ENOENT when the row is gone (deleted meanwhile). */
+int ms_store_attachment_update(ms_store_t *st, const char *id, const char *status, int progress,
+                               const char *error_code, const char *error_message, json_t *metadata);
 
 /* ---- nodes, leases and crash recovery ------------------------------------
  * Every gateway process is a node: an id (a new UUID each start, so a

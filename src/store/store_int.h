@@ -134,6 +134,16 @@ int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *messa
                         json_t **out);
 int ms__sq_feedback_delete(ms_store_t *base, const char *user_id, const char *message_id);
 int ms__sq_feedback_by_conversation(ms_store_t *base, const char *conversation_id, json_t **out);
+int ms__sq_clinical_create(ms_store_t *base, const char *user_id, json_t *fields,
+                           const char *source, const char *conversation_id, json_t **out);
+int ms__sq_clinical_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_clinical_current(ms_store_t *base, const char *user_id, const char *conversation_id,
+                            json_t **out);
+int ms__sq_clinical_update(ms_store_t *base, const char *user_id, const char *id, json_t *patch,
+                           const char *source, json_t **out);
+int ms__sq_clinical_delete(ms_store_t *base, const char *user_id, const char *id);
+int ms__sq_clinical_bind(ms_store_t *base, const char *user_id, const char *conversation_id,
+                         const char *context_id);
 int ms__sq_node_register(ms_store_t *base, const ms_node_t *node);
 int ms__sq_node_list(ms_store_t *base, int64_t now_ms, ms_node_t **out, size_t *n);
 int ms__sq_node_renew(ms_store_t *base, const char *node_id, int64_t lease_expires);
@@ -166,5 +176,15 @@ int ms__sq_share_accesses(ms_store_t *base, const char *user_id, const char *con
                           const char *share_id, int limit, json_t **out);
 /* Whether folder_id is one of user_id's folders (folders.c): 0, MS_ENOENT. */
 int ms__store_folder_owned(sq_store_t *st, const char *user_id, const char *folder_id);
+
+/* Attachments (attachments.c). */
+int ms__sq_attachment_create(ms_store_t *base, const char *user_id, const char *message_id,
+                             const ms_attachment_new_t *a, json_t **out);
+int ms__sq_attachment_get(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_list(ms_store_t *base, const char *user_id, const char *message_id,
+                           json_t **out);
+int ms__sq_attachment_delete(ms_store_t *base, const char *user_id, const char *id, json_t **out);
+int ms__sq_attachment_update(ms_store_t *base, const char *id, const char *status, int progress,
+                             const char *error_code, const char *error_message, json_t *metadata);
 
 #endif

@@ -186,11 +186,17 @@ def test_session_squatting_is_impossible(server):
 
 
 def test_messages_without_session_share_the_connections_conversation(server, user):
+    # clinical_context_id names one of the user's clinical contexts
+    # (docs/protocol.md, "Clinical context"): it binds, and does not change
+    # which conversation the message goes to.
+    ctx = server.api("POST", "/api/clinical-contexts", user["access_token"],
+                     json={"problems": ["Asthma"]}).json()
+
     async def go():
         ws, _ = await _connect(server, user["access_token"])
         s1, _c, _d = _check_answer(await _ask(ws, "What is asthma?"))
         s2, _c, _d = _check_answer(await _ask(ws, "What are its symptoms?",
-                                              clinical_context_id="ctx-1"))
+                                              clinical_context_id=ctx["id"]))
         await ws.close()
         ws, _ = await _connect(server, user["access_token"])
         s3, _c, _d = _check_answer(await _ask(ws, "What is asthma?"))

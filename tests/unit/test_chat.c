@@ -680,6 +680,138 @@ static void test_persist_stage_alone(void **state) {
     rec_free(&r2);
 }
 
+/* ---- the clinical context ---- */
+
+static json_t *fake_context;
+static size_t fake_chunks;
+
+static void context_probe(ms_turn_t *t) {
+    fake_ran++;
+    json_decref(fake_context);
+    fake_context = json_incref(t->context);
+    size_t len;
+    ms_replay_text(t->s->replay, &len);
+    fake_chunks = len;
+    ms__turn_fail(t, MS_ECANCELED, "stopped by the test");
+}
+
+static const ms_stage_ops_t context_probe_ops = {.name = "probe", .run = context_probe};
+
+/* A message's clinical_context_id binds the conversation (persist) and the
+ * context stage loads it into t->context; a later turn without the id still
+ * has it (the binding is stored); another user's context fails the turn
+ * before message_start. A drug the question names whose class the patient
+ * is allergic to starts the answer with a note. */
+static void test_context_binding_and_stage(void **state) {
+    fx_t *f = *state;
+    ms_store_t *st;
+    assert_int_equal(ms_store_open(f->dir, &st), 0);
+    json_t *fields = json_pack("{s:[s], s:[s]}", "allergies", "Allergy to penicillin", "problems",
+                               "Asthma"),
+           *mine = NULL, *theirs = NULL;
+    assert_int_equal(ms_store_clinical_create(st, f->user, fields, "manual", NULL, &mine), 0);
+    assert_int_equal(ms_store_clinical_create(st, f->other, fields, "manual", NULL, &theirs), 0);
+    ms_store_close(st);
+    static const ms_stage_ops_t *const chain[] = {&ms_stage_persist, &ms_stage_context,
+                                                  &context_probe_ops};
+    f->chat->chain = chain;
+    f->chat->nstages = 3;
+    fake_ran = 0;
+    rec_t r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0};
+    ms_ask_t a = {.user_id = f->user,
+                  .client_message_id = "c1",
+                  .text = "Is amoxicillin safe here?",
+                  .clinical_context_id = json_string_value(json_object_get(mine, "id"))};
+    ms_sub_t *s1 = ms_sub_new(rec_cb, &r1);
+    ms_chat_ask_req(f->chat, &a, s1);
+    run_until(f, &r1.errors, 1);
+    assert_int_equal(fake_ran, 1);
+    assert_int_equal(r1.starts, 1);
+    assert_non_null(fake_context);
+    assert_string_equal(json_string_value(json_object_get(fake_context, "id")),
+                        json_string_value(json_object_get(mine, "id")));
+    assert_non_null(strstr(ms_buf_cstr(&r1.text), "Allergy check: the patient's record lists an "
+                                                  "allergy (\"Allergy to penicillin\""));
+    assert_true(fake_chunks > 0);
+    /* The same conversation without the id: still bound. No drug named: no note. */
+    ms_sub_t *s2 = ms_sub_new(rec_cb, &r2);
+    ms_chat_ask(f->chat, f->user, r1.conversation_id, "c2", "What about asthma?", s2);
+    run_until(f, &r2.errors, 1);
+    assert_int_equal(fake_ran, 2);
+    assert_non_null(fake_context);
+    assert_int_equal(r2.chunks, 0);
+    /* A new conversation without one: t->context is NULL. */
+    ms_sub_t *s3 = ms_sub_new(rec_cb, &r3);
+    ms_chat_ask(f->chat, f->user, NULL, "c3", "Is amoxicillin safe here?", s3);
+    run_until(f, &r3.errors, 1);
+    assert_int_equal(fake_ran, 3);
+    assert_null(fake_context);
+    assert_int_equal(r3.chunks, 0);
+    /* Someone else's context: not found, nothing started or stored. */
+    a.client_message_id = "c4";
+    a.clinical_context_id = json_string_value(json_object_get(theirs, "id"));
+    ms_sub_t *s4 = ms_sub_new(rec_cb, &r4);
+    ms_chat_ask_req(f->chat, &a, s4);
+    run_until(f, &r4.errors, 1);
+    assert_int_equal(fake_ran, 3);
+    assert_int_equal(r4.starts, 0);
+    assert_string_equal(r4.error_code, "not_found");
+    f->chat->chain = ms__turn_chain;
+    f->chat->nstages = ms__turn_nstages;
+    json_decref(fake_context);
+    fake_context = NULL;
+    json_decref(fields);
+    json_decref(mine);
+    json_decref(theirs);
+    ms_sub_close(s1);
+    ms_sub_close(s2);
+    ms_sub_close(s3);
+    ms_sub_close(s4);
+    rec_free(&r1);
+    rec_free(&r2);
+    rec_free(&r3);
+    rec_free(&r4);
+}
+
+/* The problems' search only re-orders the question's passages: where the
+ * question's scores are close, a passage the problems also find rises; a
+ * clear lead stays; one only the problems find never enters. */
+static void test_context_fuse(void **state) {
+    (void)state;
+    const char *ids[] = {"q1", "q2", "q3", "q4", "q5", "q6"};
+    const double scores[] = {2.0, 1.9, 1.8, 1.0, 0.5, 0.4};
+    ms_kb_hit_t *pool = calloc(6, sizeof *pool);
+    for (int i = 0; i < 6; i++) {
+        pool[i].id = strdup(ids[i]);
+        pool[i].score = scores[i];
+    }
+    ms_kb_hit_t boost[3] = {
+        {.id = "p1", .score = 4.0}, {.id = "q3", .score = 3.0}, {.id = "q4", .score = 2.0}};
+    ms_kb_hit_t *out = NULL;
+    size_t n = 0;
+    ms__context_fuse(pool, 6, boost, 3, 3, &out, &n);
+    assert_int_equal(n, 3);
+    /* q3: 0.90 + 0.5 * 0.75 = 1.275; q1: 1.0; q2: 0.95; q4: 0.5 + 0.25 = 0.75. */
+    assert_string_equal(out[0].id, "q3");
+    assert_string_equal(out[1].id, "q1");
+    assert_string_equal(out[2].id, "q2");
+    assert_true(out[0].score == 1.8); /* the hit keeps its own search's score */
+    ms_kb_hits_free(out, n);
+    /* No second search: the question's order, cut to k. */
+    pool = calloc(2, sizeof *pool);
+    pool[0].id = strdup("a");
+    pool[0].score = 1;
+    pool[1].id = strdup("b");
+    pool[1].score = 0.5;
+    ms__context_fuse(pool, 2, NULL, 0, 5, &out, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].id, "a");
+    ms_kb_hits_free(out, n);
+    ms__context_fuse(calloc(1, sizeof *pool), 0, boost, 3, 5, &out, &n);
+    assert_int_equal(n, 0);
+    assert_null(out);
+}
+
 static void test_citations_shape(void **state) {
     (void)state;
     ms_kb_hit_t hits[2] = {
@@ -733,6 +865,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_shutdown_interrupts_with_disclaimer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound_counts_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_stage_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_binding_and_stage, setup, teardown),
+        cmocka_unit_test(test_context_fuse),
         cmocka_unit_test(test_citations_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -796,6 +796,93 @@ static void test_import_drops_navigation_and_keeps_gaps(void **state) {
     free(c);
 }
 
+/* Scoped documents (attachments): searched only within their conversation
+ * and user, ranked with the shared passages, cited with page and section;
+ * a version-1 database gains the columns in place. */
+static void test_scoped_documents(void **state) {
+    fx_t *fx = *state;
+    int n0 = 0;
+    assert_int_equal(ms_kb_load_starter(fx->db, &n0), 0);
+    ms_kb_scope_t mine = {.conversation_id = "conv-a", .user_id = "user-1"};
+    ms_kb_scoped_doc_t doc = {.id = "att:1",
+                              .title = "letter.pdf",
+                              .url = "/dl/1",
+                              .source = "Attachment",
+                              .source_type = "attachment",
+                              .author = "Dr \"Q\""};
+    ms_kb_scoped_passage_t ps[] = {
+        {.page = 1, .section = NULL, .text = "Clinic letter for the zorbulin trial."},
+        {.page = 2, .section = "Dosing", .text = "Zorbulin was started at 40 mg daily."},
+    };
+    assert_int_equal(ms_kb_scoped_store(fx->db, &mine, &doc, ps, 2), 0);
+    ms_kb_hit_t *h = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_kb_search_in(fx->db, &mine, "zorbulin dose daily", 5, &h, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(h[0].id, "att:1:2");
+    assert_string_equal(h[0].source_type, "attachment");
+    assert_string_equal(h[0].title, "letter.pdf");
+    assert_int_equal(h[0].page, 2);
+    assert_string_equal(h[0].section, "Dosing");
+    assert_true(h[0].q_medical < 0); /* the name evidence does not apply */
+    size_t cited[] = {0};
+    json_t *c = ms_kb_citations(h, n, cited, 1);
+    json_t *c0 = json_array_get(c, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "subtitle")), "Page 2: Dosing");
+    assert_string_equal(json_string_value(json_object_get(c0, "pages")), "2");
+    assert_int_equal(json_integer_value(json_object_get(c0, "page")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c0, "authors"), 0)),
+                        "Dr \"Q\"");
+    json_decref(c);
+    ms_kb_hits_free(h, n);
+    /* Another conversation, another user, no scope: never seen. */
+    ms_kb_scope_t others[] = {{.conversation_id = "conv-b", .user_id = "user-1"},
+                              {.conversation_id = "conv-a", .user_id = "user-2"}};
+    for (size_t i = 0; i <= MS_COUNTOF(others); i++) {
+        const ms_kb_scope_t *sc = i < MS_COUNTOF(others) ? &others[i] : NULL;
+        assert_int_equal(ms_kb_search_in(fx->db, sc, "zorbulin dose daily", 5, &h, &n), 0);
+        for (size_t k = 0; k < n; k++)
+            assert_true(strncmp(h[k].id, "att:", 4) != 0);
+        ms_kb_hits_free(h, n);
+    }
+    assert_int_equal(ms_kb_search(fx->db, "zorbulin", 5, &h, &n), 0);
+    assert_int_equal(n, 0);
+    ms_kb_hits_free(h, n);
+    /* Storing again replaces; removing removes. */
+    assert_int_equal(ms_kb_scoped_store(fx->db, &mine, &doc, ps, 1), 0);
+    assert_int_equal(ms_kb_search_in(fx->db, &mine, "zorbulin", 5, &h, &n), 0);
+    assert_int_equal(n, 1);
+    ms_kb_hits_free(h, n);
+    assert_int_equal(ms_kb_scoped_remove(fx->db, "att:1"), 0);
+    assert_int_equal(ms_kb_search_in(fx->db, &mine, "zorbulin", 5, &h, &n), 0);
+    assert_int_equal(n, 0);
+    ms_kb_hits_free(h, n);
+    assert_int_equal(ms_kb_scoped_store(fx->db, NULL, &doc, ps, 1), MS_EINVAL);
+}
+
+static void test_schema_upgrade_from_v1(void **state) {
+    (void)state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    /* The version-1 passages table, as databases written before scopes have it. */
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE kb_passages(pk INTEGER PRIMARY KEY, id TEXT NOT NULL"
+                     " UNIQUE, doc_id TEXT NOT NULL, title TEXT, focus TEXT, qtype"
+                     " TEXT, text TEXT NOT NULL);"
+                     "INSERT INTO kb_passages(id, doc_id, text) VALUES ('p', 'd', 'x');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(ms_kb_init(db), 0);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT page, section FROM kb_passages", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_finalize(st);
+    assert_int_equal(ms_kb_init(db), 0);
+    sqlite3_close(db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_build_or_and_stopwords, setup, teardown),
@@ -817,6 +904,8 @@ int main(void) {
         cmocka_unit_test(test_citations_one_per_document),
         cmocka_unit_test_setup_teardown(test_import_drops_navigation_and_keeps_gaps, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_scoped_documents, setup, teardown),
+        cmocka_unit_test(test_schema_upgrade_from_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,34 @@ static void test_decode_message(void **state) {
         MS_EINVAL);
 }
 
+/* message.clinical_context_id: a context id (UUID) to bind, lower-cased;
+ * anything else is an invalid message naming the field. */
+static void test_decode_clinical_context_id(void **state) {
+    (void)state;
+    ms_client_msg_t m;
+    char err[160];
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":\"01A234AE-91E7-7000-94B9-BE91C6842D0D\"}",
+                            &m, err),
+                     0);
+    assert_string_equal(m.clinical_context_id, "01a234ae-91e7-7000-94b9-be91c6842d0d");
+    ms_client_msg_clear(&m);
+    assert_int_equal(
+        decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\"}", &m, err), 0);
+    assert_null(m.clinical_context_id);
+    ms_client_msg_clear(&m);
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":\"patient-7\"}",
+                            &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
+    assert_int_equal(decode("{\"type\":\"message\",\"text\":\"hi\",\"client_message_id\":\"x\","
+                            "\"clinical_context_id\":7}",
+                            &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
+}
+
 static void test_decode_errors(void **state) {
     (void)state;
     ms_client_msg_t m;
@@ -512,12 +540,22 @@ static void test_voiceassist_decode(void **state) {
     ms_event_t st = {.kind = MS_EV_MESSAGE_START, .message_id = MID, .conversation_id = CID};
     json_decref(enc(&ms_dialect_voiceassist, o.state, &st));
     assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
-                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":\"c\"}",
+                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":"
+                          "\"8F1D5A52-0C3B-4E4B-9F0A-2B7C1D9E6A31\"}",
                           &m, err),
                      0);
     assert_string_equal(m.conversation_id, CID);
     assert_int_equal(m.create_conversation, 0);
+    /* clinical_context_id names a stored context: kept, lower-cased, for the
+     * pipeline to bind (src/chat/stages.c, persist). */
+    assert_string_equal(m.clinical_context_id, "8f1d5a52-0c3b-4e4b-9f0a-2b7c1d9e6a31");
     ms_client_msg_clear(&m);
+    /* One that cannot be a context id is refused, not silently dropped. */
+    assert_int_equal(ddec(&ms_dialect_voiceassist, o.state,
+                          "{\"type\":\"message\",\"content\":\"hi\",\"clinical_context_id\":\"c\"}",
+                          &m, err),
+                     MS_EINVAL);
+    assert_non_null(strstr(err, "clinical_context_id"));
     /* A session id: that session's conversation, created on first use. */
     char want[MS_ID_LEN];
     ms_dialect_session_conversation(UID, "ward-7", want);
@@ -822,6 +860,7 @@ int main(void) {
         cmocka_unit_test(test_start_nulls),
         cmocka_unit_test(test_decode_message),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_decode_clinical_context_id),
         cmocka_unit_test(test_decode_resume_cancel_ping),
         cmocka_unit_test(test_utf8_count),
         cmocka_unit_test(test_frames_and_session_ids),

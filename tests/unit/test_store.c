@@ -773,6 +773,97 @@ static void test_two_threads_write_concurrently(void **state) {
     assert_int_equal(query_int(fx->st, "SELECT count(*) FROM citations"), 2 * WRITER_TURNS);
 }
 
+/* Clinical contexts: create, bind, current, update (patch), delete, and
+ * every call scoped to the owner; deleting a context unbinds its
+ * conversations. */
+static void test_clinical_contexts(void **state) {
+    fx_t *fx = *state;
+    const char *a = fx->alice.id, *b = fx->bob.id;
+    json_t *conv = NULL, *conv2 = NULL, *bobconv = NULL, *ctx = NULL, *got = NULL;
+    assert_int_equal(ms_store_conversation_create(fx->st, a, "one", &conv), 0);
+    assert_int_equal(ms_store_conversation_create(fx->st, a, "two", &conv2), 0);
+    assert_int_equal(ms_store_conversation_create(fx->st, b, "bob's", &bobconv), 0);
+    const char *c1 = json_string_value(json_object_get(conv, "id"));
+    const char *c2 = json_string_value(json_object_get(conv2, "id"));
+    const char *cb = json_string_value(json_object_get(bobconv, "id"));
+    json_t *fields =
+        json_pack("{s:i, s:s, s:[s], s:{s:s}}", "age", 70, "gender", "female", "allergies",
+                  "Allergy to penicillin", "vitals", "blood_pressure", "150/95");
+    /* Nothing yet. */
+    assert_int_equal(ms_store_clinical_current(fx->st, a, NULL, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_current(fx->st, a, c1, &got), MS_ENOENT);
+    /* Bound to someone else's conversation: as if it did not exist. */
+    assert_int_equal(ms_store_clinical_create(fx->st, a, fields, "manual", cb, &ctx), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_create(fx->st, a, fields, "nonsense", NULL, &ctx),
+                     MS_EINVAL);
+    assert_int_equal(ms_store_clinical_create(fx->st, a, fields, "manual", c1, &ctx), 0);
+    const char *id = json_string_value(json_object_get(ctx, "id"));
+    assert_true(ms_id_valid(id));
+    assert_int_equal(json_integer_value(json_object_get(ctx, "age")), 70);
+    assert_true(json_is_null(json_object_get(ctx, "weight_kg")));
+    assert_string_equal(json_string_value(json_object_get(ctx, "source")), "manual");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ctx, "allergies"), 0)),
+                        "Allergy to penicillin");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ctx, "vitals"), "blood_pressure")),
+        "150/95");
+    assert_int_equal(json_array_size(json_object_get(ctx, "problems")), 0);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(ctx, "conversation_ids"), 0)), c1);
+    /* One context per conversation. */
+    assert_int_equal(ms_store_clinical_create(fx->st, a, fields, "manual", c1, &got), MS_EEXIST);
+    /* Bob sees none of it. */
+    assert_int_equal(ms_store_clinical_get(fx->st, b, id, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_current(fx->st, b, NULL, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_current(fx->st, b, c1, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_update(fx->st, b, id, fields, NULL, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_bind(fx->st, b, cb, id), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_bind(fx->st, a, cb, id), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_delete(fx->st, b, id), MS_ENOENT);
+    /* current: by conversation, and the latest. */
+    assert_int_equal(ms_store_clinical_current(fx->st, a, c1, &got), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "id")), id);
+    json_decref(got);
+    assert_int_equal(ms_store_clinical_current(fx->st, a, NULL, &got), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "id")), id);
+    json_decref(got);
+    /* A second conversation about the same patient. */
+    assert_int_equal(ms_store_clinical_bind(fx->st, a, c2, id), 0);
+    assert_int_equal(ms_store_clinical_bind(fx->st, a, c2, id), 0); /* idempotent */
+    assert_int_equal(ms_store_clinical_get(fx->st, a, id, &got), 0);
+    assert_int_equal(json_array_size(json_object_get(got, "conversation_ids")), 2);
+    json_decref(got);
+    /* A patch replaces what it names and keeps the rest. */
+    json_t *patch = json_pack("{s:f, s:n, s:[s, s]}", "weight_kg", 61.5, "gender", "problems",
+                              "Asthma", "Gout");
+    assert_int_equal(ms_store_clinical_update(fx->st, a, id, patch, "fhir", &got), 0);
+    assert_true(json_real_value(json_object_get(got, "weight_kg")) == 61.5);
+    assert_true(json_is_null(json_object_get(got, "gender")));
+    assert_int_equal(json_integer_value(json_object_get(got, "age")), 70);
+    assert_int_equal(json_array_size(json_object_get(got, "problems")), 2);
+    assert_int_equal(json_array_size(json_object_get(got, "allergies")), 1);
+    assert_string_equal(json_string_value(json_object_get(got, "source")), "fhir");
+    json_decref(got);
+    json_decref(patch);
+    /* Deleting it unbinds both conversations, which stay. */
+    assert_int_equal(ms_store_clinical_delete(fx->st, a, id), 0);
+    assert_int_equal(ms_store_clinical_get(fx->st, a, id, &got), MS_ENOENT);
+    assert_int_equal(ms_store_clinical_current(fx->st, a, c1, &got), MS_ENOENT);
+    assert_int_equal(ms_store_conversation_get(fx->st, a, c2, &got), 0);
+    json_decref(got);
+    assert_int_equal(query_int(fx->st, "SELECT count(*) FROM conversations WHERE "
+                                       "clinical_context_id IS NOT NULL"),
+                     0);
+    /* Now c1 may have a new one. */
+    assert_int_equal(ms_store_clinical_create(fx->st, a, fields, "manual", c1, &got), 0);
+    json_decref(got);
+    json_decref(fields);
+    json_decref(ctx);
+    json_decref(conv);
+    json_decref(conv2);
+    json_decref(bobconv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
@@ -791,6 +882,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_two_threads_write_concurrently, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conversation_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feedback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clinical_contexts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
