@@ -6,7 +6,7 @@
 // for one use and two tabs racing with the same cookie would look like a
 // replay to the server, which then ends every session.
 
-import type { Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
+import type { Attachment, ClinicalContext, ClinicalContextFields, Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -187,7 +187,61 @@ export const rest = {
   shares: (conversationId: string) => api<{ shares: Share[] }>("GET", `/api/sessions/${conversationId}/shares`),
   share: (conversationId: string, body: { expires_in: number; password?: string; max_views?: number }) => api<Share>("POST", `/api/sessions/${conversationId}/share`, body),
   revokeShare: (conversationId: string, shareId: string) => api<null>("DELETE", `/api/sessions/${conversationId}/share/${shareId}`),
+  // Clinical contexts (docs/protocol.md "Clinical context").
+  currentContext: (conversationId: string) => api<ClinicalContext>("GET", `/api/clinical-contexts/current?conversation_id=${conversationId}`),
+  createContext: (fields: ClinicalContextFields, conversationId: string | null) =>
+    api<ClinicalContext>("POST", "/api/clinical-contexts", conversationId ? { ...fields, conversation_id: conversationId } : fields),
+  updateContext: (id: string, fields: ClinicalContextFields) => api<ClinicalContext>("PUT", `/api/clinical-contexts/${id}`, fields),
+  deleteContext: (id: string) => api<null>("DELETE", `/api/clinical-contexts/${id}`),
+  importFhir: (bundle: unknown, conversationId: string | null) =>
+    api<ClinicalContext>("POST", "/api/clinical-contexts/import/fhir" + (conversationId ? `?conversation_id=${conversationId}&replace=true` : ""), bundle),
+  // Attachments (docs/protocol.md "Attachments").
+  attachments: (messageId: string) => api<Attachment[]>("GET", `/api/messages/${messageId}/attachments`),
+  deleteAttachment: (id: string) => api<null>("DELETE", `/api/attachments/${id}`),
 };
+
+/** A GET with the access token that hands back the raw Response (file
+ * downloads); one refresh and retry on 401. */
+export async function authFetch(path: string): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "Signed out");
+    const r = await fetch(path, { headers: { Authorization: "Bearer " + session.access } });
+    if (r.status === 401 && attempt === 0 && (await refresh())) continue;
+    return r;
+  }
+}
+
+/** Uploads one file to a message as multipart/form-data, reporting the
+ * bytes sent (XMLHttpRequest: fetch has no upload progress). One refresh
+ * and retry on 401, like api(). */
+export async function uploadAttachment(messageId: string, file: File, onProgress: (sent: number, total: number) => void): Promise<Attachment> {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "Signed out");
+    const token = session.access;
+    const r = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("POST", `/api/messages/${messageId}/attachments`);
+      x.setRequestHeader("Authorization", "Bearer " + token);
+      x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      x.onload = () => {
+        let body: unknown = null;
+        try {
+          body = x.responseText ? JSON.parse(x.responseText) : null;
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: x.status, body });
+      };
+      x.onerror = () => reject(new ApiError(0, "network", "The upload was interrupted."));
+      const fd = new FormData();
+      fd.append("file", file, file.name);
+      x.send(fd);
+    });
+    if (r.status === 401 && attempt === 0 && (await refresh())) continue;
+    if (r.status !== 201 && r.status !== 200) throw toError(r.status, r.body);
+    return r.body as Attachment;
+  }
+}
 
 /** A shared conversation, read without an account; the password (if the
  * link has one) goes in a POST body, never the URL. */

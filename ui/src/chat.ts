@@ -13,7 +13,7 @@
 
 import { ApiError, rest } from "./api";
 import { ChatSocket } from "./socket";
-import type { Citation, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
+import type { Citation, ClinicalContext, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
 
 export type Phase = "sending" | "searching" | "writing" | null;
 
@@ -56,6 +56,8 @@ interface Pending {
   retries: number;
   /** The route asked for (a GET /api/models id), null for the server's default. */
   model: string | null;
+  /** A clinical context the question binds its new conversation to. */
+  contextId?: string | null;
 }
 
 const PENDING_KEY = "medstream.pending";
@@ -79,6 +81,10 @@ export interface ChatState {
   announcement: string;
   toast: { text: string; undo?: () => void } | null;
   error: string | null;
+  /** A patient context made in a new chat, bound by its first question. */
+  draftContext: ClinicalContext | null;
+  /** Bumped when the open conversation's context binding changed. */
+  contextVersion: number;
 }
 
 export function uuid(): string {
@@ -126,6 +132,8 @@ export class ChatStore {
     announcement: "",
     toast: null,
     error: null,
+    draftContext: null,
+    contextVersion: 0,
   };
   private cbs = new Set<() => void>();
   private p: Pending | null = null;
@@ -223,7 +231,11 @@ export class ChatStore {
   newChat(): void {
     if (this.p) this.cancel();
     this.clearPending();
-    this.set({ currentId: null, messages: [], notFound: false, error: null, pending: false });
+    this.set({ currentId: null, messages: [], notFound: false, error: null, pending: false, draftContext: null });
+  }
+
+  setDraftContext(c: ClinicalContext | null): void {
+    this.set({ draftContext: c });
   }
 
   async open(id: string, resume: Pending | null = null): Promise<void> {
@@ -333,6 +345,7 @@ export class ChatStore {
     this.set({ error: null, pending: true });
     this.addLocalTurn(t, cmid);
     let convId = this.state.currentId;
+    const contextId = convId ? null : (this.state.draftContext?.id ?? null);
     if (!convId) {
       // Created over REST first, so that re-sending the question after a
       // drop names the same conversation and stays idempotent.
@@ -347,7 +360,7 @@ export class ChatStore {
       }
     }
     const model = this.state.models.some((m) => m.id === this.state.modelId) ? this.state.modelId : null;
-    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0, model };
+    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0, model, contextId };
     this.savePending();
     this.request();
   }
@@ -380,6 +393,7 @@ export class ChatStore {
     } else {
       const msg: Record<string, unknown> = { type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId };
       if (p.model) msg.model = p.model;
+      if (p.contextId) msg.clinical_context_id = p.contextId;
       this.socket.send(msg);
     }
   }
@@ -432,6 +446,11 @@ export class ChatStore {
       ),
     });
     if (p.cancelRequested) this.socket.send({ type: "cancel", message_id: mid });
+    if (p.contextId) {
+      // The question bound the conversation to the draft context.
+      p.contextId = null;
+      this.set({ draftContext: null, contextVersion: this.state.contextVersion + 1 });
+    }
   }
 
   private onChunk(p: Pending, e: ServerEvent): void {
@@ -521,7 +540,7 @@ export class ChatStore {
     const p = this.p;
     if (!p) return;
     try {
-      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model }));
+      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model, contextId: p.contextId ?? null }));
     } catch {
       /* private mode: resume only within this page */
     }
@@ -533,7 +552,7 @@ export class ChatStore {
       if (!raw) return null;
       const o = JSON.parse(raw);
       if (typeof o?.cmid !== "string" || typeof o?.conversationId !== "string" || typeof o?.text !== "string") return null;
-      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null };
+      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null, contextId: typeof o.contextId === "string" ? o.contextId : null };
     } catch {
       return null;
     }

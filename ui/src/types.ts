@@ -118,3 +118,52 @@ export interface ServerEvent {
   type: string;
   [k: string]: unknown;
 }
+
+/** docs/protocol.md "Clinical context": every member may be null (unknown). */
+export interface Vitals {
+  temperature?: number | null;
+  heart_rate?: number | null;
+  blood_pressure?: string | null;
+  respiratory_rate?: number | null;
+  spo2?: number | null;
+}
+
+export interface ClinicalContextFields {
+  age?: number | null;
+  gender?: string | null;
+  weight_kg?: number | null;
+  height_cm?: number | null;
+  chief_complaint?: string | null;
+  problems?: string[] | null;
+  medications?: string[] | null;
+  allergies?: string[] | null;
+  vitals?: Vitals | null;
+}
+
+export interface ClinicalContext extends ClinicalContextFields {
+  id: string;
+  user_id: string;
+  source: "manual" | "fhir";
+  conversation_ids: string[];
+  created_at: string;
+  updated_at: string;
+  import?: { warnings: string[]; counts: Record<string, number> };
+}
+
+/** docs/protocol.md "Attachments". */
+export interface Attachment {
+  id: string;
+  message_id: string;
+  conversation_id: string;
+  file_name: string;
+  file_type: string;
+  mime_type: string;
+  file_size: number;
+  file_url: string;
+  status: "pending" | "extracting" | "ready" | "failed";
+  progress: number;
+  error: { code: string; message: string } | null;
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+}

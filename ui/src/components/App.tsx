@@ -10,6 +10,7 @@ import type { ChatSocket, ConnStatus } from "../socket";
 import { Icon } from "./icons";
 import { MessageView } from "./Message";
 import { CitationsPanel, TelemetryPanel } from "./Panels";
+import { PatientBanner } from "./Clinical";
 import { ShareDialog } from "./Share";
 import { Sidebar } from "./Sidebar";
 
@@ -246,6 +247,7 @@ export function App({ socket }: { socket: ChatSocket }) {
             </button>
           </div>
         </header>
+        {!s.notFound && <PatientBanner store={store} />}
         <main id="main" class="chat" ref={scroller} onScroll={(e) => {
           const el = e.currentTarget as HTMLElement;
           atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;

@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ChatStore, UiMessage } from "../chat";
 import { mergeSources, sourceOf, type Source } from "../citations";
 import { renderMarkdown, splitDisclaimer } from "../markdown";
+import { Attachments } from "./Attachments";
 import { Icon } from "./icons";
 
 export interface CiteHandlers {
@@ -71,8 +72,9 @@ function UserMessage({ m, store, busy }: Props) {
     );
   }
   return (
-    <article class="msg user" aria-label="Question">
+    <article class="msg user" aria-label="Question" data-message-id={m.id}>
       <div class="bubble">{m.content}</div>
+      {!m.id.startsWith("local-") && <Attachments messageId={m.id} canAttach />}
       <div class="actions">
         <CopyButton text={m.content} label="Copy question" />
         <button type="button" class="icon-btn" title="Edit and resend" aria-label="Edit and resend" disabled={busy} onClick={() => { setText(m.content); setEditing(true); }}>
