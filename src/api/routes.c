@@ -14,7 +14,8 @@ typedef struct {
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
     int auth;            /* needs a valid access token */
     int json;            /* 1: body must be a JSON object; 2: optional JSON object;
-                          * 3: body kept as bytes, the handler parses it */
+                          * BODY_RAW: body kept as bytes, the handler parses it;
+                          * BODY_STREAM (below) */
     int rate_limited;    /* counts against the login rate limit */
     void (*loop_fn)(ms_http_req_t *r);
     void (*pool_fn)(ms_http_req_t *r, ms_store_t *st);
@@ -24,9 +25,12 @@ typedef struct {
     ms_work_kind_t pool;
 } route_t;
 
+/* json == BODY_RAW: the body is buffered like a JSON one but not parsed
+ * (the FHIR import parses its large body itself, on the pool). */
+#define BODY_RAW 3
 /* json == BODY_STREAM: the body is not buffered; it streams to the route's
  * sink (api.h ms_http_sink_t; the attachment upload's, attachments.c). */
-#define BODY_STREAM 3
+#define BODY_STREAM 4
 
 #define STORE MS_WORK_STORE
 #define AUTH MS_WORK_AUTH
@@ -73,11 +77,11 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
     /* Clinical contexts (api/clinical.c). "current" before "{id}", which it
      * would match too. The FHIR import parses its (large) body itself, on the
-     * pool, so the dispatcher only keeps it (json 3). */
+     * pool, so the dispatcher only keeps it (BODY_RAW). */
     {MS_HTTP_POST, "/api/clinical-contexts", 1, 1, 0, NULL, ms_api_clinical_create, STORE},
     {MS_HTTP_GET, "/api/clinical-contexts/current", 1, 0, 0, NULL, ms_api_clinical_current, STORE},
-    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, 3, 0, NULL, ms_api_clinical_import_fhir,
-     STORE},
+    {MS_HTTP_POST, "/api/clinical-contexts/import/fhir", 1, BODY_RAW, 0, NULL,
+     ms_api_clinical_import_fhir, STORE},
     {MS_HTTP_GET, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_get, STORE},
     {MS_HTTP_PUT, "/api/clinical-contexts/{id}", 1, 1, 0, NULL, ms_api_clinical_put, STORE},
     {MS_HTTP_DELETE, "/api/clinical-contexts/{id}", 1, 0, 0, NULL, ms_api_clinical_delete, STORE},
@@ -90,6 +94,11 @@ static const route_t routes[] = {
     {MS_HTTP_DELETE, "/api/attachments/{id}", 1, 0, 0, NULL, ms_api_attachment_delete, STORE},
     {MS_HTTP_GET, "/api/attachments/{id}/download", 1, 0, 0, NULL, ms_api_attachment_download,
      STORE},
+    {MS_HTTP_GET, "/api/messages/{id}/citations", 1, 0, 0, NULL, ms_api_message_citations, STORE},
+    {MS_HTTP_GET, "/api/conversations/{id}/export", 1, 0, 0, NULL, ms_api_conv_export, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/export/markdown", 1, 0, 0, NULL,
+     ms_api_session_export_markdown, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/export/pdf", 1, 0, 0, NULL, ms_api_session_export_pdf, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
@@ -238,7 +247,7 @@ int ms_api_begin(ms_http_req_t *r) {
     /* A body is kept only where the route reads one; requests without a
      * token get the small limit, so an anonymous client cannot make the
      * server hold much. */
-    r->body_keep = route->json == 1 || route->json == 2;
+    r->body_keep = route->json == 1 || route->json == 2 || route->json == BODY_RAW;
     r->body_limit = route->json && route->auth ? cfg->max_body_bytes : cfg->max_unauth_body_bytes;
     if (r->body_limit > cfg->max_body_bytes)
         r->body_limit = cfg->max_body_bytes;

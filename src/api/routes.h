@@ -3,6 +3,7 @@
 #define MS_API_ROUTES_H
 
 #include "api/api.h"
+#include "cite/cite.h"
 
 /* Pool-thread handlers (storage). */
 void ms_api_register(ms_http_req_t *r, ms_store_t *st);
@@ -53,6 +54,12 @@ extern const ms_http_sink_t ms_api_attachment_sink;
 int64_t ms_api_attachment_body_limit(const ms_config_t *cfg);
 int ms_api_attachment_begin(ms_http_req_t *r);
 
+/* Citations and exports (citations.c, export.c). */
+void ms_api_message_citations(ms_http_req_t *r, ms_store_t *st);
+void ms_api_conv_export(ms_http_req_t *r, ms_store_t *st);
+void ms_api_session_export_markdown(ms_http_req_t *r, ms_store_t *st);
+void ms_api_session_export_pdf(ms_http_req_t *r, ms_store_t *st);
+
 /* Loop-thread handlers. */
 /* Share links (shares.c): creating one hashes its password and viewing one
  * verifies it, so both queue their work on the auth pool themselves. */
@@ -82,5 +89,16 @@ int ms__api_opt_str(json_t *body, const char *key, int *present, const char **va
 
 /* Maps a store error to the REST error (404 for both absent and not-owned). */
 void ms_api_store_error(ms_http_req_t *r, int err);
+
+/* Sets a response of body (malloc'd, stolen; len bytes) with content_type
+ * (a static string). Any thread, like ms_http_respond_json. */
+void ms_api_respond_bytes(ms_http_req_t *r, int status, const char *content_type, char *body,
+                          size_t len);
+/* The ?style= argument (default apa); on a bad one the 400 is set and
+ * MS_EINVAL returned. */
+int ms_api_style_arg(ms_http_req_t *r, ms_cite_style_t *out);
+/* The message {id} if its conversation is the caller's: 0, MS_ENOENT or
+ * MS_EPERM (both answered 404), or a storage error. */
+int ms_api_owned_message(ms_http_req_t *r, ms_store_t *st, json_t **msg);
 
 #endif

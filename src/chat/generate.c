@@ -472,6 +472,7 @@ typedef struct {
     json_t *usage;
     json_t *citations;
     double grounding; /* < 0: none */
+    json_t *tools;    /* the final write's tool calls (store.h), or NULL */
     int final;
     int rc;
 } update_job_t;
@@ -483,6 +484,36 @@ static void update_run(ms_store_t *st, void *arg) {
                : MS_EIO;
     if (j->rc == 0 && j->final && j->grounding >= 0)
         j->rc = ms_store_message_set_grounding(st, j->t->s->message_id, j->grounding);
+    /* The retrieval is kept with the answer, for exports (issue 12). A
+     * record the store refuses costs the export its tool section, never
+     * the answer; a storage fault retries the final write like any other. */
+    if (j->rc == 0 && j->tools) {
+        int rc = ms_store_message_tools_put(st, j->t->s->message_id, j->tools);
+        if (rc == MS_EINVAL)
+            ms_log(MS_LOG_WARN, "message_tools_refused", "\"code\":%d", rc);
+        else
+            j->rc = rc;
+    }
+}
+
+/* The turn's tool call and its result, as the tool_call and tool_result
+ * events carried them, for ms_store_message_tools_put; NULL when the turn
+ * made none (a provider that retrieves nothing). */
+static json_t *turn_tools(ms_turn_t *t) {
+    json_t *call = ms_replay_event(t->s->replay, MS_REPLAY_TOOL_CALL);
+    if (!json_is_string(json_object_get(call, "name")))
+        return NULL;
+    json_t *res = ms_replay_event(t->s->replay, MS_REPLAY_TOOL_RESULT);
+    json_t *result = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(res, k, v) {
+        if (strcmp(k, "tool_call_id") && strcmp(k, "name"))
+            json_object_set(result, k, v);
+    }
+    return json_pack("[{s:O?, s:O?, s:O?, s:o}]", "tool_call_id",
+                     json_object_get(call, "tool_call_id"), "name", json_object_get(call, "name"),
+                     "arguments", json_object_get(call, "arguments"), "result", result);
 }
 
 static void submit_final(ms_turn_t *t);
@@ -503,6 +534,7 @@ static void update_done(void *arg) {
     free(j->content);
     json_decref(j->usage);
     json_decref(j->citations);
+    json_decref(j->tools);
     free(j);
 }
 
@@ -520,6 +552,7 @@ static void submit_update(ms_turn_t *t, int final) {
         j->finish_reason = t->finish_reason;
         j->usage = json_incref(json_object_get(complete, "usage"));
         j->citations = json_incref(json_object_get(complete, "citations"));
+        j->tools = turn_tools(t);
     } else {
         j->status = MS_MSG_STREAMING;
         t->checkpoint_inflight = 1;

@@ -41,6 +41,9 @@ static const char kb_import_usage[] =
     "  --format FORMAT  one of:\n"
     "      medquad    MedQuAD XML files, directories of them, or medquad-xml.tar.gz\n"
     "      pubmedqa   PubMedQA JSON lines (pmid, contexts); questions are not indexed\n"
+    "      pubmed     PubMed/MEDLINE XML (PubmedArticleSet; .xml or .xml.gz): abstracts\n"
+    "                 with title, authors, journal, volume, issue, pages, date, DOI,\n"
+    "                 PMID and MeSH\n"
     "      jsonl      one object a line: id, text (required), title, url, pmid, doi,\n"
     "                 authors [..], journal, year, source, focus, qtype\n"
     "      text       .txt and .md files, split into passages at headings and paragraphs\n"
@@ -167,7 +170,7 @@ static int cmd_import(int argc, char **argv) {
     ms_kb_format_t fmt;
     if (!fmt_name || ms_kb_parse_format(fmt_name, &fmt) != 0) {
         fprintf(stderr, "medstream kb import: %s\n%s",
-                fmt_name ? "--format must be medquad, pubmedqa, jsonl or text"
+                fmt_name ? "--format must be medquad, pubmedqa, pubmed, jsonl or text"
                          : "--format is required",
                 kb_import_usage);
         goto done;

@@ -141,6 +141,11 @@ static const cfg_directive_t directives[] = {
      "attachment bytes being downloaded at once"},
     {"upload-timeout-s", I(upload_timeout_s, 1, 86400), 0,
      "attachment upload body deadline, seconds"},
+    {"export-max-messages", I(export_max_messages, 1, 1000000), 0,
+     "messages a conversation export may hold (413 above)"},
+    {"export-max-bytes", I(export_max_bytes, 1024, INT64_C(1) << 32), 0,
+     "message text a conversation export may hold (413 above)"},
+    {"export-max-pages", I(export_max_pages, 1, 100000), 0, "pages a PDF export may have"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -242,6 +247,9 @@ void ms_config_defaults(ms_config_t *c) {
     c->extract_max_text_bytes = 4 * 1024 * 1024;
     c->download_budget_bytes = 256 * 1024 * 1024;
     c->upload_timeout_s = 300;
+    c->export_max_messages = 2000;
+    c->export_max_bytes = 4 * 1024 * 1024;
+    c->export_max_pages = 500;
 }
 
 void ms_config_free(ms_config_t *c) {

@@ -56,18 +56,18 @@ typedef struct {
     int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
     int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */
     /* Turn admission (overloaded / rate_limited when exceeded). */
-    int64_t max_live_turns;        /**< turns in progress in this process */
-    int64_t max_turns_per_user;    /**< turns in progress per user, across connections */
-    int64_t user_turns_per_min;    /**< questions per user per minute */
-    int64_t max_answer_bytes;      /**< longest answer; generation stops ("length") there */
+    int64_t max_live_turns;     /**< turns in progress in this process */
+    int64_t max_turns_per_user; /**< turns in progress per user, across connections */
+    int64_t user_turns_per_min; /**< questions per user per minute */
+    int64_t max_answer_bytes;   /**< longest answer; generation stops ("length") there */
     /* Thread pools by kind of work (chat/work.h). */
-    int64_t pool_store_threads;    /**< storage reads and REST handlers */
-    int64_t pool_kb_threads;       /**< retrieval and answer composition */
-    int64_t pool_auth_threads;     /**< password hashing (argon2id) */
-    int64_t pool_queue_max;        /**< jobs waiting per pool (overloaded above) */
+    int64_t pool_store_threads; /**< storage reads and REST handlers */
+    int64_t pool_kb_threads;    /**< retrieval and answer composition */
+    int64_t pool_auth_threads;  /**< password hashing (argon2id) */
+    int64_t pool_queue_max;     /**< jobs waiting per pool (overloaded above) */
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
-    char *node_name;               /**< stable name of this node; default host:port */
-    int64_t lease_ms;              /**< node lease; renewed every lease_ms / 3 */
+    char *node_name;  /**< stable name of this node; default host:port */
+    int64_t lease_ms; /**< node lease; renewed every lease_ms / 3 */
 
     /* HTTP limits (src/net/http.c, src/api/routes.c) and the limits backend. */
     int64_t header_timeout_s;      /**< whole request head must arrive within (slowloris) */
@@ -125,6 +125,11 @@ typedef struct {
     int64_t extract_max_text_bytes; /**< extracted text kept per file (the rest is cut) */
     int64_t download_budget_bytes;  /**< attachment bytes being downloaded at once (503 above) */
     int64_t upload_timeout_s;       /**< an upload's whole body must arrive within (408 after) */
+
+    /* Conversation exports (src/api/export.c, src/export). */
+    int64_t export_max_messages; /**< messages one export may hold (413 above) */
+    int64_t export_max_bytes;    /**< message text one export may hold, bytes (413 above) */
+    int64_t export_max_pages;    /**< pages one PDF export may have (413 above) */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -1,13 +1,23 @@
 /* Citation objects (docs/protocol.md "Citation") for the passages an answer
- * cites: readable titles, one object per document. */
+ * cites: seed 002's structured citation (source_id, source_type, title,
+ * url; authors, publication_date, journal, volume, issue, pages, doi,
+ * pmid; relevance_score 0-100, quoted_text, context), readable titles, one
+ * object per document. */
 #include "kb/kb.h"
 
+#include "cite/cite.h"
 #include "core/ms.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The knowledge base's re-ranked score lies in 0..2.15 (src/kb/search.c:
+ * BM25 over the pool's best, plus coverage 0.5, focus 0.5, question type
+ * 0.15); a citation's relevance_score is 0-100 (seed 002). */
+#define KB_SCORE_MAX 2.15
 
 /* The document's name: the first name of the focus ("Gout" of "Gout;
  * Gouty arthritis"), else the passage title, else the source id. */
@@ -39,6 +49,50 @@ static const char *doc_key(const ms_kb_hit_t *h) {
     return h->doc_id && *h->doc_id ? h->doc_id : h->id ? h->id : "";
 }
 
+static json_t *str_or_null(const char *s) {
+    return s && *s ? json_string(s) : json_null();
+}
+
+/* relevance_score: the re-ranked score as a share of its maximum, 0-100. */
+static json_int_t relevance(double score) {
+    double r = score / KB_SCORE_MAX;
+    return (json_int_t)lround(100.0 * (r < 0 ? 0 : r > 1 ? 1 : r));
+}
+
+/* The members the document's biblio JSON carries (PubMed import) at the
+ * top level, and its extras under context. */
+static void add_biblio(json_t *o, json_t *ctx, const ms_kb_hit_t *h) {
+    json_t *b = h->biblio_json ? json_loads(h->biblio_json, 0, NULL) : NULL;
+    static const char *const top[] = {"volume", "issue", "pages"};
+    for (size_t i = 0; i < MS_COUNTOF(top); i++) {
+        json_t *v = json_object_get(b, top[i]);
+        if (json_is_string(v))
+            json_object_set(o, top[i], v);
+        else if (!json_object_get(o, top[i])) /* an attachment's page stays */
+            json_object_set_new(o, top[i], json_null());
+    }
+    json_t *date = json_object_get(b, "publication_date");
+    if (json_is_string(date)) {
+        json_object_set(o, "publication_date", date);
+    } else if (h->year > 0) {
+        char y[16];
+        snprintf(y, sizeof y, "%04d", h->year);
+        json_object_set_new(o, "publication_date", json_string(y));
+    } else {
+        json_object_set_new(o, "publication_date", json_null());
+    }
+    static const char *const extra[] = {"journal_abbrev", "season", "language", "pmcid"};
+    for (size_t i = 0; i < MS_COUNTOF(extra); i++) {
+        json_t *v = json_object_get(b, extra[i]);
+        if (json_is_string(v))
+            json_object_set(ctx, extra[i], v);
+    }
+    json_t *mesh = json_object_get(b, "mesh");
+    if (json_is_array(mesh))
+        json_object_set(ctx, "mesh", mesh);
+    json_decref(b);
+}
+
 static json_t *citation(const ms_kb_hit_t *h, size_t index) {
     /* quoted_text: the passage's opening, cut at a word boundary near 300
      * bytes and never inside a UTF-8 sequence. */
@@ -52,12 +106,13 @@ static json_t *citation(const ms_kb_hit_t *h, size_t index) {
             n--;
     }
     char *title = doc_name(h);
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s%}", "index", (json_int_t)index,
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s%}", "index", (json_int_t)index,
                           "source_id", h->id ? h->id : "", "source_type",
                           h->source_type ? h->source_type : "", "title", title, "url",
                           h->url ? h->url : "", "source_name", h->source ? h->source : "",
-                          "relevance_score", h->score, "quoted_text", txt, n);
+                          "relevance_score", relevance(h->score), "quoted_text", txt, n);
     free(title);
+    json_t *ctx = json_object();
     char *sub = subtitle(h->qtype);
     if (h->page > 0 || h->section) {
         /* A scoped document (an attachment): where in it the passage is. */
@@ -79,24 +134,34 @@ static json_t *citation(const ms_kb_hit_t *h, size_t index) {
         if (h->section)
             json_object_set_new(o, "section", json_string(h->section));
     }
-    if (sub)
+    if (sub) {
         json_object_set_new(o, "subtitle", json_string(sub));
-    free(sub);
-    if (h->pmid)
-        json_object_set_new(o, "pmid", json_string(h->pmid));
-    if (h->doi)
-        json_object_set_new(o, "doi", json_string(h->doi));
-    if (h->authors_json) {
-        json_t *a = json_loads(h->authors_json, 0, NULL);
-        if (json_is_array(a))
-            json_object_set_new(o, "authors", a);
-        else
-            json_decref(a);
+        json_object_set_new(ctx, "section", json_string(sub));
     }
-    if (h->journal)
-        json_object_set_new(o, "journal", json_string(h->journal));
+    free(sub);
+    json_t *authors = h->authors_json ? json_loads(h->authors_json, 0, NULL) : NULL;
+    if (!json_is_array(authors)) {
+        json_decref(authors);
+        authors = json_array();
+    }
+    json_object_set_new(o, "authors", authors);
+    json_object_set_new(o, "journal", str_or_null(h->journal));
+    json_object_set_new(o, "doi", str_or_null(h->doi));
+    json_object_set_new(o, "pmid", str_or_null(h->pmid));
     if (h->year)
         json_object_set_new(o, "year", json_integer(h->year));
+    add_biblio(o, ctx, h);
+    /* Who runs the site a web page is on (MedQuAD's source codes), for the
+     * styles that name it. */
+    const ms_cite_source_t *src = ms_cite_source(h->source);
+    if (src && !h->journal) {
+        json_object_set_new(ctx, "site", json_string(src->site));
+        json_object_set_new(ctx, "publisher", json_string(src->publisher));
+        json_object_set_new(ctx, "place", json_string(src->place));
+        if (src->country)
+            json_object_set_new(ctx, "country", json_string(src->country));
+    }
+    json_object_set_new(o, "context", ctx);
     return o;
 }
 

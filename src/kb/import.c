@@ -63,6 +63,8 @@ static int wanted(ms_kb_format_t fmt, const char *name) {
         return ends_with(name, ".jsonl") || ends_with(name, ".json");
     case MS_KB_TEXT:
         return ends_with(name, ".txt") || ends_with(name, ".md") || ends_with(name, ".markdown");
+    case MS_KB_PUBMED:
+        return ends_with(name, ".xml") || ends_with(name, ".xml.gz");
     }
     return 0;
 }
@@ -172,6 +174,9 @@ static int import_file(ms_kb__imp_t *imp, ms_kb_format_t fmt, const char *path) 
         break;
     case MS_KB_TEXT:
         rc = ms_kb__import_text(imp, path);
+        break;
+    case MS_KB_PUBMED:
+        rc = ms_kb__import_pubmed(imp, path);
         break;
     }
     if (rc == 0)

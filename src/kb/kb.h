@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { MS_KB_MEDQUAD, MS_KB_PUBMEDQA, MS_KB_JSONL, MS_KB_TEXT } ms_kb_format_t;
-/** Parses "medquad|pubmedqa|jsonl|text"; 0 or MS_EINVAL. */
+typedef enum { MS_KB_MEDQUAD, MS_KB_PUBMEDQA, MS_KB_JSONL, MS_KB_TEXT, MS_KB_PUBMED } ms_kb_format_t;
+/** Parses "medquad|pubmedqa|jsonl|text|pubmed"; 0 or MS_EINVAL. */
 int ms_kb_parse_format(const char *s, ms_kb_format_t *out);
 
 /** Import totals. */
@@ -51,6 +51,11 @@ typedef struct {
     char *journal;
     int year;
     char *doc_id; /**< the document the passage belongs to: one citation per document */
+    /** The document's other bibliographic data as a JSON object, or NULL:
+     * {"publication_date":"YYYY[-MM[-DD]]","season","volume","issue",
+     * "pages","journal_abbrev","mesh":[...],"language","pmcid",
+     * "authors_total"} (each member optional; PubMed import). */
+    char *biblio_json;
     /** Share (0..1) of the words of the passage's focus (or of its
      * best-matching synonym) that the question holds: 1 when the question
      * names the condition the passage is about. */
@@ -88,13 +93,20 @@ typedef struct {
 void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n);
 
 /** The citation objects of an answer (docs/protocol.md "Citation"): one for
- * each marker [k], k = 1..ncited, from hits[cited[k-1]]. The title is the
- * document's name (a MedQuAD focus such as "Gout"; else the passage or
- * document title) and "subtitle" the question type the passage answers
- * ("Symptoms"), when known. A document appears once: a marker naming a
- * passage of a document already cited gets no second object (the offline
- * answerer never writes one). Entries of cited outside 0..nhits-1 are
- * skipped. Returns a new JSON array (never NULL). */
+ * each marker [k], k = 1..ncited, from hits[cited[k-1]], with every member
+ * of seed 002's structured citation (unknown ones null, authors [] when
+ * none): source_id, source_type, title, url, source_name, authors,
+ * publication_date, journal, volume, issue, pages, doi, pmid,
+ * relevance_score (the re-ranked score as an integer 0-100), quoted_text
+ * and context (section, and for web pages the site, publisher and place of
+ * a known source; journal_abbrev, season, mesh, language, pmcid from a
+ * PubMed record). The title is the document's name (a MedQuAD focus such
+ * as "Gout"; else the passage or document title, the article title for
+ * PubMed) and "subtitle" the question type the passage answers
+ * ("Symptoms"), when known; "year" when known. A document appears once: a
+ * marker naming a passage of a document already cited gets no second
+ * object (the offline answerer never writes one). Entries of cited outside
+ * 0..nhits-1 are skipped. Returns a new JSON array (never NULL). */
 json_t *ms_kb_citations(const ms_kb_hit_t *hits, size_t nhits, const size_t *cited, size_t ncited);
 
 typedef struct ms_kb ms_kb_t;

@@ -28,6 +28,7 @@ typedef struct {
     const char *authors_json;
     const char *journal;
     int year;
+    const char *biblio_json; /* kb.h ms_kb_hit_t.biblio_json */
 } ms_kb__doc_t;
 
 /* One passage of a document. Borrowed strings; text is required. */
@@ -100,6 +101,12 @@ int ms_kb__medquad_parse(ms_kb__imp_t *imp, const char *data, size_t len, const 
 int ms_kb__import_jsonl(ms_kb__imp_t *imp, FILE *f, const char *path, const char *source_type);
 int ms_kb__import_pubmedqa(ms_kb__imp_t *imp, FILE *f, const char *path);
 int ms_kb__import_text(ms_kb__imp_t *imp, const char *path);
+/* PubMed/MEDLINE XML (import_pubmed.c): a PubmedArticleSet file (.xml or
+ * .xml.gz), which commits and reopens the caller's transaction every
+ * quarter second as the MedQuAD archive importer does; or the same held in
+ * memory (name for messages), inside the caller's one transaction. */
+int ms_kb__import_pubmed(ms_kb__imp_t *imp, const char *path);
+int ms_kb__pubmed_parse(ms_kb__imp_t *imp, const char *data, size_t len, const char *name);
 
 /* The text without its page navigation (hygiene.c); adds the sentences
  * removed to *dropped. malloc'd. */

@@ -18,7 +18,12 @@
 extern const unsigned char ms_kb_starter_jsonl[];
 extern const size_t ms_kb_starter_jsonl_len;
 
-#define KB_SCHEMA_VERSION "2"
+/* 1: documents, passages, FTS5, names, gaps. 2 and 3: kb_documents.biblio
+ * (the PubMed import's volume, issue, pages, full date, MeSH...), and
+ * conversation-scoped documents (kb_scopes) with their passages' page and
+ * section (attachments). Two branches each called their step 2; a
+ * database at 1 or 2 gains whichever of them it lacks. */
+#define KB_SCHEMA_VERSION "3"
 
 /* The FTS5 index uses external content (kb_passages) so the text is stored
  * once; the triggers keep it in step, which is the pattern the FTS5
@@ -31,7 +36,7 @@ static const char kb_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS kb_documents("
     " id TEXT PRIMARY KEY, source_type TEXT NOT NULL, source TEXT, title TEXT, url TEXT,"
     " focus TEXT, cuis TEXT, pmid TEXT, doi TEXT, authors TEXT, journal TEXT, year INTEGER,"
-    " imported_at INTEGER NOT NULL);"
+    " imported_at INTEGER NOT NULL, biblio TEXT);"
     "CREATE TABLE IF NOT EXISTS kb_passages("
     " pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,"
     " title TEXT, focus TEXT, qtype TEXT, text TEXT NOT NULL);"
@@ -148,24 +153,48 @@ void ms_kb__rollback(sqlite3 *db) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The stored schema version: 0 when the kb tables are not there yet. */
+static int kb_version(sqlite3 *db, int *out) {
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_gaps'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return kb_sqlerr(db, "init");
+    int have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!have)
+        return 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM kb_meta WHERE key = 'schema_version'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return kb_sqlerr(db, "init");
+    *out = sqlite3_step(st) == SQLITE_ROW ? atoi((const char *)sqlite3_column_text(st, 0)) : 1;
+    sqlite3_finalize(st);
+    return 0;
+}
+
 int ms_kb_init(sqlite3 *db) {
     if (!db)
         return MS_EINVAL;
     ms_kb__clear_error();
-    /* Cheap path: the schema is there once the last object created exists. */
-    sqlite3_stmt *st = NULL;
-    int have = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'kb_scopes'", -1, &st,
-                           NULL) != SQLITE_OK)
-        return kb_sqlerr(db, "init");
-    have = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (have)
-        return 0;
-    int rc = ms_kb__begin(db);
-    if (rc)
+    /* Cheap path: the schema is there at the current version. */
+    int version, rc;
+    if ((rc = kb_version(db, &version)) != 0)
         return rc;
+    if (version >= atoi(KB_SCHEMA_VERSION))
+        return 0;
+    if ((rc = ms_kb__begin(db)) != 0)
+        return rc;
+    /* Looked at again under the write lock: another connection may have
+     * done it meanwhile. */
+    if ((rc = kb_version(db, &version)) != 0)
+        goto fail;
+    /* Every statement of the schema is IF NOT EXISTS / OR REPLACE: on an
+     * older database it adds what is missing (kb_scopes) and sets the
+     * version; the columns added since version 1 come by ALTER. */
     if ((rc = ms_kb__exec(db, kb_schema_sql)) != 0)
+        goto fail;
+    if (version > 0 && !has_column(db, "kb_documents", "biblio") &&
+        (rc = ms_kb__exec(db, "ALTER TABLE kb_documents ADD COLUMN biblio TEXT;")) != 0)
         goto fail;
     if (!has_column(db, "kb_passages", "page") &&
         (rc = ms_kb__exec(db, "ALTER TABLE kb_passages ADD COLUMN page INTEGER;"
@@ -203,7 +232,8 @@ int ms_kb_parse_format(const char *s, ms_kb_format_t *out) {
     } names[] = {{"medquad", MS_KB_MEDQUAD},
                  {"pubmedqa", MS_KB_PUBMEDQA},
                  {"jsonl", MS_KB_JSONL},
-                 {"text", MS_KB_TEXT}};
+                 {"text", MS_KB_TEXT},
+                 {"pubmed", MS_KB_PUBMED}};
     if (!s || !out)
         return MS_EINVAL;
     for (size_t i = 0; i < MS_COUNTOF(names); i++) {
@@ -220,8 +250,8 @@ int ms_kb__imp_open(ms_kb__imp_t *imp, sqlite3 *db) {
         "DELETE FROM kb_passages WHERE doc_id = ?1",
         "DELETE FROM kb_passages WHERE id = ?1",
         ("INSERT OR REPLACE INTO kb_documents(id, source_type, source, title, url, focus, cuis,"
-         " pmid, doi, authors, journal, year, imported_at)"
-         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+         " pmid, doi, authors, journal, year, imported_at, biblio)"
+         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         ("INSERT INTO kb_passages(id, doc_id, title, focus, qtype, text)"
          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         "DELETE FROM kb_names WHERE doc_id = ?1",
@@ -306,6 +336,7 @@ int ms_kb__put(ms_kb__imp_t *imp, const ms_kb__doc_t *doc, const ms_kb__passage_
     else
         sqlite3_bind_null(d, 12);
     sqlite3_bind_int64(d, 13, ms_now_ms());
+    bind_opt(d, 14, doc->biblio_json);
     if ((rc = step_done(imp, d, "put document")) != 0)
         return rc;
     int64_t stored = 0, dropped = 0;

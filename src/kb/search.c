@@ -321,8 +321,8 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
     if (sqlite3_prepare_v2(db,
                            "SELECT p.id, coalesce(p.title, d.title), d.url, d.source,"
                            " d.source_type, p.text, coalesce(d.focus, p.focus), p.qtype, d.pmid,"
-                           " d.doi, d.authors, d.journal, d.year, p.doc_id, p.page, p.section"
-                           " FROM kb_passages p"
+                           " d.doi, d.authors, d.journal, d.year, p.doc_id, p.page, p.section,"
+                           " d.biblio FROM kb_passages p"
                            " LEFT JOIN kb_documents d ON d.id = p.doc_id WHERE p.pk = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(db, "load hits");
@@ -346,6 +346,7 @@ static int load_hits(sqlite3 *db, const cand_t *c, size_t n, ms_kb_hit_t *hits) 
             h->doc_id = col_dup(st, 13);
             h->page = sqlite3_column_int(st, 14);
             h->section = col_dup(st, 15);
+            h->biblio_json = col_dup(st, 16);
         }
         if (!h->id) /* deleted under us: keep the array well-formed */
             h->id = ms_xstrdup("");
@@ -441,6 +442,7 @@ void ms_kb_hits_free(ms_kb_hit_t *hits, size_t n) {
         free(h->authors_json);
         free(h->journal);
         free(h->doc_id);
+        free(h->biblio_json);
         free(h->gap_name);
         free(h->gap_source);
         free(h->gap_url);

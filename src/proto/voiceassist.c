@@ -23,11 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The knowledge base's re-ranked score lies in 0..2.15 (src/kb/search.c:
- * BM25 over the pool's best, plus coverage 0.5, focus 0.5, question type
- * 0.15); VoiceAssist's relevance_score is 0-100. */
-#define VA_SCORE_MAX 2.15
-
 typedef struct {
     char user_id[MS_ID_LEN];
     char conversation_id[MS_ID_LEN]; /* the connection's, once a message_start named it */
@@ -45,35 +40,46 @@ static void va_close(void *state) {
     free(state);
 }
 
-/* One native citation in the seed-002 shape. Unknown fields are null, so a
- * client sees every field of the structured format. */
+/* One native citation in the seed-002 shape. The native citation carries
+ * seed 002's members itself (docs/protocol.md "Citation"); this adds
+ * VoiceAssist's "id", makes every member present (null when unknown,
+ * authors [] when none), gives publication_date from the year when a
+ * producer sent only that, and puts the marker's index and the source name
+ * into context beside the native context's members. */
 static json_t *va_citation(json_t *c) {
-    json_t *year = json_object_get(c, "year");
-    json_t *authors = json_object_get(c, "authors");
-    double score = json_number_value(json_object_get(c, "relevance_score"));
-    long rel = lround(fmin(fmax(score / VA_SCORE_MAX, 0.0), 1.0) * 100.0);
-    char date[16] = "";
-    if (json_is_integer(year))
-        snprintf(date, sizeof date, "%lld", (long long)json_integer_value(year));
     json_t *o = json_object();
     json_object_set(o, "id", json_object_get(c, "source_id"));
     json_object_set(o, "index", json_object_get(c, "index"));
-    json_object_set(o, "source_id", json_object_get(c, "source_id"));
-    json_object_set(o, "source_type", json_object_get(c, "source_type"));
-    json_object_set(o, "title", json_object_get(c, "title"));
-    json_object_set(o, "url", json_object_get(c, "url"));
-    json_object_set_new(o, "authors", json_is_array(authors) ? json_incref(authors) : json_array());
-    json_object_set_new(o, "publication_date", date[0] ? json_string(date) : json_null());
-    static const char *const keys[] = {"journal", "volume", "issue", "pages", "doi", "pmid"};
+    static const char *const keys[] = {"source_id", "source_type", "title",      "url",
+                                       "journal",   "volume",      "issue",      "pages",
+                                       "doi",       "pmid",        "quoted_text"};
     for (size_t i = 0; i < MS_COUNTOF(keys); i++) {
         json_t *v = json_object_get(c, keys[i]);
         json_object_set_new(o, keys[i], v ? json_incref(v) : json_null());
     }
-    json_object_set_new(o, "relevance_score", json_integer(rel));
-    json_object_set(o, "quoted_text", json_object_get(c, "quoted_text"));
-    json_object_set_new(o, "context",
-                        json_pack("{s:O?, s:O?}", "index", json_object_get(c, "index"),
-                                  "source_name", json_object_get(c, "source_name")));
+    json_t *authors = json_object_get(c, "authors");
+    json_object_set_new(o, "authors", json_is_array(authors) ? json_incref(authors) : json_array());
+    json_t *date = json_object_get(c, "publication_date");
+    json_t *year = json_object_get(c, "year");
+    char y[16] = "";
+    if (!json_is_string(date) && json_is_integer(year))
+        snprintf(y, sizeof y, "%lld", (long long)json_integer_value(year));
+    json_object_set_new(o, "publication_date",
+                        json_is_string(date) ? json_incref(date)
+                        : y[0]               ? json_string(y)
+                                             : json_null());
+    /* Native relevance_score is already 0-100; VoiceAssist's is an integer. */
+    json_t *score = json_object_get(c, "relevance_score");
+    double s = json_number_value(score);
+    json_object_set_new(o, "relevance_score",
+                        json_is_number(score) ? json_integer(lround(fmin(fmax(s, 0.0), 100.0)))
+                                              : json_null());
+    json_t *ctx = json_object_get(c, "context");
+    json_t *vc = json_is_object(ctx) ? json_deep_copy(ctx) : json_object();
+    json_object_set(vc, "index", json_object_get(c, "index"));
+    json_t *sn = json_object_get(c, "source_name");
+    json_object_set_new(vc, "source_name", sn ? json_incref(sn) : json_null());
+    json_object_set_new(o, "context", vc);
     return o;
 }
 

@@ -124,6 +124,8 @@ typedef struct ms_store_ops {
                         const char **result);
     int (*share_accesses)(ms_store_t *st, const char *user_id, const char *conversation_id,
                           const char *share_id, int limit, json_t **out);
+    int (*message_tools_put)(ms_store_t *st, const char *msg_id, json_t *tools);
+    int (*tools_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
 } ms_store_ops_t;
 
 /** The base every backend connection starts with. */

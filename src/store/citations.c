@@ -1,17 +1,24 @@
 /* Citations of an assistant message: JSON objects in, rows of the
  * citations table, the same JSON objects out.
  *
- * Object shape: {index, source_id, source_type, title, url, source_name,
- * relevance_score, quoted_text} (each null when unknown) plus pmid, doi,
- * authors (array of strings), journal and year, which are omitted when
- * unknown. */
+ * Object shape (docs/protocol.md "Citation", seed 002's structured
+ * citation): {index, source_id, source_type, title, url, source_name,
+ * authors, publication_date, journal, volume, issue, pages, doi, pmid,
+ * relevance_score, quoted_text, context} are always present on the way
+ * out (null when unknown, authors [] when none); subtitle and year only
+ * when known. relevance_score is a number 0..100 (an integer comes back
+ * as an integer); context a JSON object; authors an array of strings. */
 #include "store/store_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* The text members, in column order after (message_id, idx). */
-static const char *const text_keys[] = {"source_id", "source_type", "title", "url", "source_name"};
+/* Text members and their columns (insert and select in this order). */
+static const char *const text_keys[] = {
+    "source_id", "source_type",      "title",  "url",   "source_name", "quoted_text", "doi",
+    "journal",   "publication_date", "volume", "issue", "pages",       "subtitle"};
 
 /* Binds member key of c as text: string, or NULL when absent or null.
  * MS_EINVAL for any other JSON type. */
@@ -25,10 +32,44 @@ static int bind_str(sqlite3_stmt *s, int col, json_t *c, const char *key) {
     return 0;
 }
 
+/* Binds a member that must be a JSON value of the type check accepts,
+ * stored as its compact text. */
+static int bind_json(sqlite3_stmt *s, int col, json_t *c, const char *key,
+                     int (*check)(const json_t *)) {
+    json_t *v = json_object_get(c, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!check(v))
+        return MS_EINVAL;
+    char *txt = json_dumps(v, JSON_COMPACT);
+    sqlite3_bind_text(s, col, txt, -1, SQLITE_TRANSIENT);
+    free(txt);
+    return 0;
+}
+
+static int strings_array(const json_t *a) {
+    size_t i;
+    json_t *v;
+    if (!json_is_array(a))
+        return 0;
+    json_array_foreach((json_t *)a, i, v) {
+        if (!json_is_string(v))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_object(const json_t *o) {
+    return json_is_object(o);
+}
+
 /* Binds one citation object to the insert statement; MS_EINVAL when a
- * member has the wrong type. position is its place in the array (0-based). */
+ * member has the wrong type or range. position is its place in the array
+ * (0-based). Columns: 1 message_id, 2 idx, 3.. text_keys, then pmid,
+ * relevance_score, authors, year, context. */
 static int bind_citation(sqlite3_stmt *s, const char *msg_id, json_t *c, size_t position) {
     int rc;
+    const int base = 3, nt = (int)MS_COUNTOF(text_keys);
     if (!json_is_object(c))
         return MS_EINVAL;
     sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
@@ -42,60 +83,49 @@ static int bind_citation(sqlite3_stmt *s, const char *msg_id, json_t *c, size_t 
     } else {
         sqlite3_bind_int64(s, 2, (sqlite3_int64)position + 1);
     }
-    for (size_t i = 0; i < MS_COUNTOF(text_keys); i++) {
-        if ((rc = bind_str(s, 3 + (int)i, c, text_keys[i])) != 0)
+    for (int i = 0; i < nt; i++) {
+        if ((rc = bind_str(s, base + i, c, text_keys[i])) != 0)
             return rc;
     }
-    json_t *score = json_object_get(c, "relevance_score");
-    if (score && !json_is_null(score)) {
-        if (!json_is_number(score))
-            return MS_EINVAL;
-        sqlite3_bind_double(s, 8, json_number_value(score));
-    }
-    if ((rc = bind_str(s, 9, c, "quoted_text")) != 0)
-        return rc;
     /* PMIDs are decimal numbers; producers send them as strings or ints. */
     json_t *pmid = json_object_get(c, "pmid");
     if (pmid && json_is_integer(pmid)) {
         char num[32];
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(pmid));
-        sqlite3_bind_text(s, 10, num, -1, SQLITE_TRANSIENT);
-    } else if ((rc = bind_str(s, 10, c, "pmid")) != 0) {
+        sqlite3_bind_text(s, base + nt, num, -1, SQLITE_TRANSIENT);
+    } else if ((rc = bind_str(s, base + nt, c, "pmid")) != 0) {
         return rc;
     }
-    if ((rc = bind_str(s, 11, c, "doi")) != 0)
-        return rc;
-    json_t *authors = json_object_get(c, "authors");
-    if (authors && !json_is_null(authors)) {
-        size_t i;
-        json_t *a;
-        if (!json_is_array(authors))
+    /* relevance_score is 0-100 (seed 002). */
+    json_t *score = json_object_get(c, "relevance_score");
+    if (score && !json_is_null(score)) {
+        double v = json_number_value(score);
+        if (!json_is_number(score) || !(v >= 0 && v <= 100))
             return MS_EINVAL;
-        json_array_foreach(authors, i, a) {
-            if (!json_is_string(a))
-                return MS_EINVAL;
-        }
-        char *txt = json_dumps(authors, JSON_COMPACT);
-        sqlite3_bind_text(s, 12, txt, -1, SQLITE_TRANSIENT);
-        free(txt);
+        sqlite3_bind_double(s, base + nt + 1, v);
     }
-    if ((rc = bind_str(s, 13, c, "journal")) != 0)
+    if ((rc = bind_json(s, base + nt + 2, c, "authors", strings_array)) != 0)
         return rc;
     json_t *year = json_object_get(c, "year");
     if (year && !json_is_null(year)) {
         if (!json_is_integer(year))
             return MS_EINVAL;
-        sqlite3_bind_int64(s, 14, json_integer_value(year));
+        sqlite3_bind_int64(s, base + nt + 3, json_integer_value(year));
     }
-    return 0;
+    return bind_json(s, base + nt + 4, c, "context", is_object);
 }
+
+#define CITE_COLS                                                                                  \
+    "source_id, source_type, title, url, source_name, quoted_text, doi, journal,"                  \
+    " publication_date, volume, issue, pages, subtitle, pmid, relevance_score, authors, year,"     \
+    " context"
 
 int ms__store_citations_put(sq_store_t *st, const char *msg_id, json_t *citations) {
     static const char del[] = "DELETE FROM citations WHERE message_id = ?1";
     static const char ins[] =
-        "INSERT INTO citations (message_id, idx, source_id, source_type, title, url, source_name,"
-        " relevance_score, quoted_text, pmid, doi, authors, journal, year)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+        "INSERT INTO citations (message_id, idx, " CITE_COLS ")"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20)";
     if (!json_is_array(citations))
         return MS_EINVAL;
     sqlite3_stmt *s = ms__store_stmt(st, del);
@@ -126,42 +156,43 @@ int ms__store_citations_put(sq_store_t *st, const char *msg_id, json_t *citation
     return 0;
 }
 
-/* Sets key to the column's value unless it is SQL NULL (optional members). */
-static void set_optional(json_t *c, const char *key, json_t *v) {
-    if (json_is_null(v))
-        json_decref(v);
-    else
-        json_object_set_new(c, key, v);
+static json_t *col_json(sqlite3_stmt *s, int i) {
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    return json_loads((const char *)sqlite3_column_text(s, i), JSON_DECODE_ANY, NULL);
 }
 
 static json_t *citation_from_row(sqlite3_stmt *s) {
+    const int nt = (int)MS_COUNTOF(text_keys);
     json_t *c = json_object();
     json_object_set_new(c, "index", json_integer(sqlite3_column_int64(s, 0)));
-    for (size_t i = 0; i < MS_COUNTOF(text_keys); i++)
-        json_object_set_new(c, text_keys[i], ms__store_col_json_str(s, 1 + (int)i));
-    json_object_set_new(c, "relevance_score",
-                        sqlite3_column_type(s, 6) == SQLITE_NULL
-                            ? json_null()
-                            : json_real(sqlite3_column_double(s, 6)));
-    json_object_set_new(c, "quoted_text", ms__store_col_json_str(s, 7));
-    set_optional(c, "pmid", ms__store_col_json_str(s, 8));
-    set_optional(c, "doi", ms__store_col_json_str(s, 9));
-    if (sqlite3_column_type(s, 10) != SQLITE_NULL) {
-        json_t *a = json_loads((const char *)sqlite3_column_text(s, 10), JSON_DECODE_ANY, NULL);
-        if (a)
-            json_object_set_new(c, "authors", a);
+    for (int i = 0; i < nt; i++) {
+        json_t *v = ms__store_col_json_str(s, 1 + i);
+        if (json_is_null(v) && !strcmp(text_keys[i], "subtitle"))
+            json_decref(v); /* optional: left out when unknown */
+        else
+            json_object_set_new(c, text_keys[i], v);
     }
-    set_optional(c, "journal", ms__store_col_json_str(s, 11));
-    if (sqlite3_column_type(s, 12) != SQLITE_NULL)
-        json_object_set_new(c, "year", json_integer(sqlite3_column_int64(s, 12)));
+    json_object_set_new(c, "pmid", ms__store_col_json_str(s, 1 + nt));
+    if (sqlite3_column_type(s, 2 + nt) == SQLITE_NULL) {
+        json_object_set_new(c, "relevance_score", json_null());
+    } else {
+        double v = sqlite3_column_double(s, 2 + nt);
+        json_object_set_new(c, "relevance_score",
+                            v == floor(v) ? json_integer((json_int_t)v) : json_real(v));
+    }
+    json_t *a = col_json(s, 3 + nt);
+    json_object_set_new(c, "authors", json_is_array(a) ? a : (json_decref(a), json_array()));
+    if (sqlite3_column_type(s, 4 + nt) != SQLITE_NULL)
+        json_object_set_new(c, "year", json_integer(sqlite3_column_int64(s, 4 + nt)));
+    json_t *ctx = col_json(s, 5 + nt);
+    json_object_set_new(c, "context", json_is_object(ctx) ? ctx : (json_decref(ctx), json_null()));
     return c;
 }
 
 int ms__store_citations_get(sq_store_t *st, const char *msg_id, json_t **out) {
     static const char sql[] =
-        "SELECT idx, source_id, source_type, title, url, source_name, relevance_score,"
-        " quoted_text, pmid, doi, authors, journal, year"
-        " FROM citations WHERE message_id = ?1 ORDER BY idx";
+        "SELECT idx, " CITE_COLS " FROM citations WHERE message_id = ?1 ORDER BY idx";
     *out = NULL;
     sqlite3_stmt *s = ms__store_stmt(st, sql);
     if (!s)

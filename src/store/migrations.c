@@ -218,6 +218,31 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX attachments_message ON attachments(message_id, created_at);"
     "CREATE INDEX attachments_conversation ON attachments(conversation_id);",
+    /* 9 (issue 12, structured citations and export): seed 002's citation
+     * in full (publication date, volume, issue, pages, context) and the
+     * section a passage answers (subtitle); relevance_score becomes 0-100
+     * (rows written before held the re-ranked score, 0..2.15, the scale
+     * the VoiceAssist dialect mapped from). message_tools keeps the tool
+     * calls of an answer (the knowledge-base search: its query, and a
+     * summary of what it found) so an export can show them. */
+    "ALTER TABLE citations ADD COLUMN publication_date TEXT;"
+    "ALTER TABLE citations ADD COLUMN volume TEXT;"
+    "ALTER TABLE citations ADD COLUMN issue TEXT;"
+    "ALTER TABLE citations ADD COLUMN pages TEXT;"
+    "ALTER TABLE citations ADD COLUMN context TEXT;" /* JSON object */
+    "ALTER TABLE citations ADD COLUMN subtitle TEXT;"
+    "UPDATE citations SET relevance_score ="
+    "  round(100.0 * min(1.0, max(0.0, relevance_score / 2.15)))"
+    "  WHERE relevance_score IS NOT NULL;"
+    "CREATE TABLE message_tools ("
+    "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  tool_call_id TEXT,"
+    "  name TEXT NOT NULL,"
+    "  arguments TEXT," /* JSON object */
+    "  result TEXT,"    /* JSON object */
+    "  PRIMARY KEY (message_id, idx)"
+    ") WITHOUT ROWID;",
 };
 
 int ms__store_schema_version(void) {

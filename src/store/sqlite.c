@@ -465,6 +465,8 @@ static const ms_store_ops_t sqlite_ops = {
     .share_lookup = ms__sq_share_lookup,
     .share_record = ms__sq_share_record,
     .share_accesses = ms__sq_share_accesses,
+    .message_tools_put = ms__sq_message_tools_put,
+    .tools_by_conversation = ms__sq_tools_by_conversation,
 };
 
 const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};

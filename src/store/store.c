@@ -320,3 +320,11 @@ int ms_store_share_accesses(ms_store_t *st, const char *user_id, const char *con
                             const char *share_id, int limit, json_t **out) {
     return st->ops->share_accesses(st, user_id, conversation_id, share_id, limit, out);
 }
+
+int ms_store_message_tools_put(ms_store_t *st, const char *msg_id, json_t *tools) {
+    return st->ops->message_tools_put(st, msg_id, tools);
+}
+
+int ms_store_tools_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out) {
+    return st->ops->tools_by_conversation(st, conversation_id, out);
+}

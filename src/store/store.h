@@ -174,8 +174,8 @@ int ms_store_message_set_grounding(ms_store_t *st, const char *msg_id, double gr
 
 /** Message JSON: {"id","conversation_id","role","content","status",
  * "client_message_id"|null,"reply_to"|null,"finish_reason"|null,"usage"|null,
- * "grounding"|null,"citations":[...],"created_at","updated_at"}. MS_ENOENT
- * if absent. */
+ * "grounding"|null,"citations":[...],"created_at","updated_at"}; citations as
+ * docs/protocol.md "Citation" (store/citations.c). MS_ENOENT if absent. */
 int ms_store_message_get(ms_store_t *st, const char *msg_id, json_t **out);
 /** The user message with this client_message_id in the conversation and its
  * assistant reply (either out may be NULL). MS_ENOENT if none. */
@@ -190,6 +190,23 @@ int ms_store_message_list(ms_store_t *st, const char *conversation_id, json_t **
  * it right after ms_store_turn_begin yields history ending with the new
  * user message. n is clamped to 0..200. */
 int ms_store_recent_turns(ms_store_t *st, const char *conversation_id, int n, json_t **out);
+
+/* ---- tool calls of answers ------------------------------------------------
+ * What an answer's turn asked its tools (the knowledge-base search) and a
+ * summary of what came back, kept with the message so a conversation's
+ * export can show them (issue 12). */
+
+/** Replaces the tool calls of message msg_id with tools, a JSON array of
+ * {"tool_call_id"|null, "name" (1..64 bytes), "arguments": object|null,
+ * "result": object|null}, in call order; each object at most 64 KiB of
+ * compact JSON. MS_EINVAL for another shape, MS_ENOENT when the message
+ * does not exist. */
+int ms_store_message_tools_put(ms_store_t *st, const char *msg_id, json_t *tools);
+/** Every tool call of a conversation's messages: a JSON object keyed by
+ * message id, each an array of {"tool_call_id","name","arguments",
+ * "result"} in call order. The caller has checked that the conversation
+ * is the user's. */
+int ms_store_tools_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out);
 
 /* ---- feedback on answers ----------------------------------------------------
  * A thumbs up or down with an optional comment, one per assistant message,

@@ -186,5 +186,7 @@ int ms__sq_attachment_list(ms_store_t *base, const char *user_id, const char *me
 int ms__sq_attachment_delete(ms_store_t *base, const char *user_id, const char *id, json_t **out);
 int ms__sq_attachment_update(ms_store_t *base, const char *id, const char *status, int progress,
                              const char *error_code, const char *error_message, json_t *metadata);
+int ms__sq_message_tools_put(ms_store_t *base, const char *msg_id, json_t *tools);
+int ms__sq_tools_by_conversation(ms_store_t *base, const char *conversation_id, json_t **out);
 
 #endif

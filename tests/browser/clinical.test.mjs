@@ -47,21 +47,12 @@ function ageOn(birth, now = new Date()) {
 }
 
 describe("web client: patient context and attachments", { skip: reason ?? false, timeout: 600000 }, () => {
-  let srv, browser, dir, fhirRouteBroken;
+  let srv, browser, dir;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "ms-browser-clin-"));
     srv = await startServer({ dataDir: dir });
     browser = await launch();
-    // Known server defect (main after the attachments merge): the FHIR
-    // import route's "keep the raw body" mode (3) is the attachment
-    // upload's BODY_STREAM (3) in src/api/routes.c, so a JSON Bundle is
-    // answered 415 "upload the file as multipart/form-data". Probed, so the
-    // import test counts again as soon as the route is fixed.
-    const reg = await (await fetch(srv.base + "/api/auth/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "probe-" + process.pid + "@example.test", password: PASSWORD }) })).json();
-    const r = await fetch(srv.base + "/api/clinical-contexts/import/fhir", { method: "POST", headers: { Authorization: "Bearer " + reg.access_token, "Content-Type": "application/fhir+json" }, body: JSON.stringify(bundle()) });
-    fhirRouteBroken = r.status === 415;
-    if (fhirRouteBroken) console.log("# POST /api/clinical-contexts/import/fhir answers 415 to a JSON Bundle (server defect): the FHIR import test is a TODO until it is fixed");
   });
 
   after(async () => {
@@ -142,8 +133,7 @@ describe("web client: patient context and attachments", { skip: reason ?? false,
     await context.close();
   });
 
-  test("patient banner: a FHIR R4 Bundle file is imported into the open conversation", async (t) => {
-    if (fhirRouteBroken) t.todo("the server answers 415 on POST /api/clinical-contexts/import/fhir (routes.c json 3 is BODY_STREAM)");
+  test("patient banner: a FHIR R4 Bundle file is imported into the open conversation", async () => {
     const { page, context } = await newPage(browser);
     const address = await register(page, srv.base);
     const api = await restAs(address);

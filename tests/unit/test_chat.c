@@ -844,7 +844,7 @@ static void test_citations_shape(void **state) {
     assert_int_equal(json_integer_value(json_object_get(c1, "year")), 2019);
     json_t *c2 = json_array_get(c, 1);
     assert_string_equal(json_string_value(json_object_get(c2, "url")), "https://x.nih.gov/");
-    assert_null(json_object_get(c2, "pmid"));
+    assert_true(json_is_null(json_object_get(c2, "pmid")));
     json_decref(c);
 }
 

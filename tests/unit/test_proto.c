@@ -490,10 +490,15 @@ static void test_voiceassist_citations(void **state) {
         "{s:[{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:[s,s], s:s, s:i}, "
         "{s:i, s:s, s:s, s:s, s:s, s:s, s:f, s:s}]}",
         "citations", "index", 1, "source_id", "p1", "source_type", "pubmed", "title", "T", "url",
-        "https://x.test/1", "source_name", "PubMed", "relevance_score", 1.075, "quoted_text", "Q",
+        "https://x.test/1", "source_name", "PubMed", "relevance_score", 50.4, "quoted_text", "Q",
         "pmid", "123", "doi", "10.1/x", "authors", "A", "B", "journal", "J", "year", 2021, "index",
         2, "source_id", "s2", "source_type", "starter", "title", "U", "url", "https://x.test/2",
-        "source_name", "S", "relevance_score", 9.0, "quoted_text", "R");
+        "source_name", "S", "relevance_score", 250.0, "quoted_text", "R");
+    /* The native citation's own seed-002 members pass through. */
+    json_t *c1in = json_array_get(json_object_get(data, "citations"), 0);
+    json_object_set_new(c1in, "volume", json_string("12"));
+    json_object_set_new(c1in, "publication_date", json_string("2021-03-04"));
+    json_object_set_new(c1in, "context", json_pack("{s:s}", "section", "Treatment"));
     ms_event_t ev = {.kind = MS_EV_MESSAGE_COMPLETE,
                      .message_id = MID,
                      .conversation_id = CID,
@@ -507,10 +512,12 @@ static void test_voiceassist_citations(void **state) {
     json_t *c2 = json_array_get(json_object_get(o, "citations"), 1);
     assert_string_equal(sget(c1, "pmid"), "123");
     assert_string_equal(sget(c1, "doi"), "10.1/x");
-    assert_string_equal(sget(c1, "publication_date"), "2021");
+    assert_string_equal(sget(c1, "publication_date"), "2021-03-04");
+    assert_string_equal(sget(c1, "volume"), "12");
+    assert_string_equal(sget(json_object_get(c1, "context"), "section"), "Treatment");
     assert_int_equal(json_array_size(json_object_get(c1, "authors")), 2);
     assert_int_equal(json_integer_value(json_object_get(c1, "relevance_score")), 50);
-    assert_true(json_is_null(json_object_get(c1, "volume")));
+    assert_true(json_is_null(json_object_get(c1, "issue")));
     assert_string_equal(sget(json_object_get(c1, "context"), "source_name"), "PubMed");
     /* Unknown academic fields are null, authors an empty list, score clamped. */
     assert_true(json_is_null(json_object_get(c2, "pmid")));

@@ -366,18 +366,62 @@ static void test_turn_begin_and_client_id(void **state) {
     assert_null(um);
 }
 
+/* An answer's tool calls are kept with it (for exports), replaced as a
+ * whole, listed by conversation in order, and deleted with it. */
+static void test_message_tools(void **state) {
+    fx_t *fx = *state;
+    char conv[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN], aid2[MS_ID_LEN];
+    new_conv(fx, &fx->alice, NULL, conv);
+    turn(fx, conv, "t1", "What is gout?", uid, aid);
+    turn(fx, conv, "t2", "How is it treated?", uid, aid2);
+    json_t *tools = json_pack(
+        "[{s:s,s:s,s:{s:s,s:i},s:{s:i,s:[{s:s,s:s,s:f}]}}]", "tool_call_id", "tc-1", "name",
+        "kb_search", "arguments", "query", "What is gout?", "k", 5, "result", "count", 1, "top",
+        "id", "GHR_1_Sec1", "title", "Gout", "score", 1.5);
+    assert_int_equal(ms_store_message_tools_put(fx->st, aid, tools), 0);
+    assert_int_equal(ms_store_message_tools_put(fx->st, aid2, tools), 0);
+    assert_int_equal(ms_store_message_tools_put(fx->st, aid2, tools), 0); /* replaces */
+    json_t *by = NULL;
+    assert_int_equal(ms_store_tools_by_conversation(fx->st, conv, &by), 0);
+    assert_int_equal(json_object_size(by), 2);
+    json_t *list = json_object_get(by, aid2);
+    assert_int_equal(json_array_size(list), 1);
+    assert_true(json_equal(json_array_get(list, 0), json_array_get(tools, 0)));
+    json_decref(by);
+    json_t *bad = json_pack("[{s:i}]", "name", 3);
+    assert_int_equal(ms_store_message_tools_put(fx->st, aid, bad), MS_EINVAL);
+    json_decref(bad);
+    bad = json_pack("[{s:s,s:s}]", "name", "kb_search", "arguments", "not an object");
+    assert_int_equal(ms_store_message_tools_put(fx->st, aid, bad), MS_EINVAL);
+    json_decref(bad);
+    assert_int_equal(ms_store_message_tools_put(fx->st, "no-such-message", tools), MS_ENOENT);
+    /* The refused writes changed nothing. */
+    assert_int_equal(ms_store_tools_by_conversation(fx->st, conv, &by), 0);
+    assert_int_equal(json_array_size(json_object_get(by, aid)), 1);
+    json_decref(by);
+    assert_int_equal(ms_store_conversation_delete(fx->st, fx->alice.id, conv), 0);
+    assert_int_equal(ms_store_tools_by_conversation(fx->st, conv, &by), 0);
+    assert_int_equal(json_object_size(by), 0);
+    json_decref(by);
+    json_decref(tools);
+}
+
 static void test_message_update_citations_roundtrip(void **state) {
     fx_t *fx = *state;
     char conv[MS_ID_LEN], uid[MS_ID_LEN], aid[MS_ID_LEN];
     new_conv(fx, &fx->alice, NULL, conv);
     turn(fx, conv, "c1", "q", uid, aid);
 
+    /* Every member of seed 002's structured citation, and the extras. */
     json_t *full = json_pack(
-        "{s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:s,s:s,s:s,s:[s,s],s:s,s:i}", "index", 1, "source_id",
-        "kb:42", "source_type", "pubmed", "title", "Metformin and lactic acidosis", "url",
-        "https://pubmed.example/1", "source_name", "PubMed", "relevance_score", 0.875,
-        "quoted_text", "Rare \"quoted\" text \xe2\x80\x94 with UTF-8", "pmid", "12345678", "doi",
-        "10.1000/xyz", "authors", "Smith J", "Doe A", "journal", "BMJ", "year", 2021);
+        "{s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:s,s:s,s:s,s:[s,s],s:s,s:i,s:s,s:s,s:s,s:s,s:s,"
+        "s:{s:s,s:[s]}}",
+        "index", 1, "source_id", "kb:42", "source_type", "pubmed", "title",
+        "Metformin and lactic acidosis", "url", "https://pubmed.example/1", "source_name", "PubMed",
+        "relevance_score", 87.5, "quoted_text", "Rare \"quoted\" text \xe2\x80\x94 with UTF-8",
+        "pmid", "12345678", "doi", "10.1000/xyz", "authors", "Smith J", "Doe A", "journal", "BMJ",
+        "year", 2021, "publication_date", "2021-03-04", "volume", "372", "issue", "8", "pages",
+        "n123", "subtitle", "Treatment", "context", "journal_abbrev", "BMJ", "mesh", "Metformin");
     json_t *bare = json_pack("{s:i,s:s,s:s}", "index", 2, "source_id", "kb:7", "title", "Leaflet");
     json_t *cits = json_pack("[O,O]", full, bare);
     json_t *usage = json_pack("{s:i,s:i}", "prompt_tokens", 120, "completion_tokens", 48);
@@ -396,14 +440,18 @@ static void test_message_update_citations_roundtrip(void **state) {
     assert_true(json_equal(json_array_get(got, 0), full)); /* every field, same types */
     json_t *g2 = json_array_get(got, 1);
     assert_string_equal(jstr(g2, "title"), "Leaflet");
-    /* Base members are present as null; optional ones are left out. */
+    /* Seed 002's members are present, null when unknown (authors []);
+     * subtitle and year only when known. */
     assert_true(json_is_null(json_object_get(g2, "url")));
     assert_true(json_is_null(json_object_get(g2, "relevance_score")));
     assert_true(json_is_null(json_object_get(g2, "source_type")));
-    assert_null(json_object_get(g2, "pmid"));
-    assert_null(json_object_get(g2, "authors"));
+    assert_true(json_is_null(json_object_get(g2, "pmid")));
+    assert_true(json_is_null(json_object_get(g2, "volume")));
+    assert_true(json_is_null(json_object_get(g2, "context")));
+    assert_int_equal(json_array_size(json_object_get(g2, "authors")), 0);
     assert_null(json_object_get(g2, "year"));
-    assert_int_equal(json_object_size(g2), 8);
+    assert_null(json_object_get(g2, "subtitle"));
+    assert_int_equal(json_object_size(g2), 17);
     json_decref(m);
 
     /* A checkpoint without citations keeps them; an invalid update changes
@@ -416,6 +464,15 @@ static void test_message_update_citations_roundtrip(void **state) {
     json_decref(dup);
     json_t *wrong = json_pack("[{s:i}]", "year", 0);
     json_object_set_new(json_array_get(wrong, 0), "authors", json_string("not an array"));
+    assert_int_equal(ms_store_message_update(fx->st, aid, "lost", NULL, NULL, NULL, wrong),
+                     MS_EINVAL);
+    json_decref(wrong);
+    /* relevance_score is 0-100 (seed 002); context an object. */
+    wrong = json_pack("[{s:f}]", "relevance_score", 100.5);
+    assert_int_equal(ms_store_message_update(fx->st, aid, "lost", NULL, NULL, NULL, wrong),
+                     MS_EINVAL);
+    json_decref(wrong);
+    wrong = json_pack("[{s:s}]", "context", "not an object");
     assert_int_equal(ms_store_message_update(fx->st, aid, "lost", NULL, NULL, NULL, wrong),
                      MS_EINVAL);
     json_decref(wrong);
@@ -445,6 +502,15 @@ static void test_message_update_citations_roundtrip(void **state) {
     assert_string_equal(jstr(m, "content"), "q");
     assert_int_equal(json_array_size(json_object_get(m, "citations")), 0);
     json_decref(m);
+    /* An integral score comes back as an integer. */
+    json_t *whole = json_pack("[{s:i,s:i}]", "index", 1, "relevance_score", 50);
+    assert_int_equal(ms_store_message_update(fx->st, aid, NULL, NULL, NULL, NULL, whole), 0);
+    json_t *am2 = NULL;
+    assert_int_equal(ms_store_message_get(fx->st, aid, &am2), 0);
+    assert_true(json_is_integer(
+        json_object_get(json_array_get(json_object_get(am2, "citations"), 0), "relevance_score")));
+    json_decref(am2);
+    json_decref(whole);
     json_decref(full);
     json_decref(bare);
     json_decref(cits);
@@ -874,6 +940,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_conversation_crud_and_ownership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turn_begin_and_client_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_update_citations_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_tools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_order_and_recent_turns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_respects_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_takeover_and_release, setup, teardown),

@@ -63,12 +63,12 @@ export function sourceOf(sources: Source[], n: number): Source | undefined {
   return sources.find((s) => s.indexes.includes(n));
 }
 
-/** Relevance as a 0..100 share. The server's re-ranked score lies in 0 to
- * 2.15 (docs/protocol.md, VoiceAssist citations), so it is scaled the same
- * way the VoiceAssist dialect does. */
+/** Relevance as a 0..100 share: the server's relevance_score already is
+ * one (docs/protocol.md "Citation", seed 002), so it is only rounded and
+ * kept within 0..100. */
 export function relevancePercent(score: number | null): number | null {
   if (score == null || !Number.isFinite(score)) return null;
-  return Math.round(100 * Math.min(1, Math.max(0, score) / 2.15));
+  return Math.round(Math.min(100, Math.max(0, score)));
 }
 
 /** A safe external link: http(s) only. */

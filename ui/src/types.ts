@@ -57,22 +57,29 @@ export interface SharedView {
   share: { expires_at: string; view_count: number; views_remaining: number | null; password_protected: boolean };
 }
 
+/** docs/protocol.md "Citation" (seed 002's structured citation). */
 export interface Citation {
   index: number;
   source_id: string | null;
   source_type: string | null;
   title: string | null;
-  /** The question type the cited passage answers ("Symptoms", "Treatment"). */
+  /** The question type the cited passage answers ("Symptoms", "Treatment", "Page 2"). */
   subtitle?: string;
   url: string | null;
   source_name: string | null;
+  /** 0..100 */
   relevance_score: number | null;
   quoted_text: string | null;
-  pmid?: string;
-  doi?: string;
   authors?: string[];
-  journal?: string;
+  publication_date?: string | null;
+  journal?: string | null;
+  volume?: string | null;
+  issue?: string | null;
+  pages?: string | null;
+  doi?: string | null;
+  pmid?: string | null;
   year?: number;
+  context?: Record<string, unknown> | null;
 }
 
 export interface Feedback {

@@ -140,9 +140,10 @@ describe("citations", () => {
   });
 
   it("scales relevance and only links http(s)", () => {
-    expect(relevancePercent(2.15)).toBe(100);
-    expect(relevancePercent(1.075)).toBe(50);
-    expect(relevancePercent(9)).toBe(100);
+    expect(relevancePercent(100)).toBe(100);
+    expect(relevancePercent(49.6)).toBe(50);
+    expect(relevancePercent(250)).toBe(100);
+    expect(relevancePercent(-3)).toBe(0);
     expect(relevancePercent(null)).toBeNull();
     expect(safeUrl("javascript:alert(1)")).toBeNull();
     expect(safeUrl("data:text/html,x")).toBeNull();
