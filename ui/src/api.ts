@@ -6,7 +6,7 @@
 // for one use and two tabs racing with the same cookie would look like a
 // replay to the server, which then ends every session.
 
-import type { Attachment, ClinicalContext, ClinicalContextFields, Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
+import type { Attachment, CitationStyle, ClinicalContext, FormattedCitations, ClinicalContextFields, Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -195,6 +195,8 @@ export const rest = {
   deleteContext: (id: string) => api<null>("DELETE", `/api/clinical-contexts/${id}`),
   importFhir: (bundle: unknown, conversationId: string | null) =>
     api<ClinicalContext>("POST", "/api/clinical-contexts/import/fhir" + (conversationId ? `?conversation_id=${conversationId}&replace=true` : ""), bundle),
+  // Citations in a style (docs/protocol.md "Citations").
+  citations: (messageId: string, style: CitationStyle) => api<FormattedCitations>("GET", `/api/messages/${messageId}/citations?style=${style}`),
   // Attachments (docs/protocol.md "Attachments").
   attachments: (messageId: string) => api<Attachment[]>("GET", `/api/messages/${messageId}/attachments`),
   deleteAttachment: (id: string) => api<null>("DELETE", `/api/attachments/${id}`),

@@ -321,6 +321,10 @@ export class ChatStore {
     this.announce(`Deleted “${title}”. Undo is available for a few seconds.`);
   }
 
+  showError(text: string): void {
+    this.set({ error: text });
+  }
+
   dismissToast(): void {
     this.set({ toast: null });
   }

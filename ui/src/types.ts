@@ -174,3 +174,30 @@ export interface Attachment {
   created_at: string;
   updated_at: string;
 }
+
+/** docs/protocol.md "Citations": GET /api/messages/{id}/citations. */
+export type CitationStyle = "apa" | "mla" | "chicago" | "vancouver" | "ama";
+
+export interface FormattedCitation extends Citation {
+  in_text: string;
+  formatted: { text: string; markdown: string; html: string };
+}
+
+export interface Bibliography {
+  style: string;
+  label: string;
+  title: string;
+  numbered: boolean;
+  entries: { index: number; number: number | null; in_text: string; text: string; markdown: string; html: string }[];
+  text: string;
+  markdown: string;
+  html: string;
+}
+
+export interface FormattedCitations {
+  message_id: string;
+  style: string;
+  label: string;
+  citations: FormattedCitation[];
+  bibliography: Bibliography;
+}

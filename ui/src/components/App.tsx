@@ -11,6 +11,7 @@ import { Icon } from "./icons";
 import { MessageView } from "./Message";
 import { CitationsPanel, TelemetryPanel } from "./Panels";
 import { PatientBanner } from "./Clinical";
+import { downloadFile, savedStyle, saveStyle } from "./Cite";
 import { ShareDialog } from "./Share";
 import { Sidebar } from "./Sidebar";
 
@@ -73,6 +74,25 @@ export function App({ socket }: { socket: ChatSocket }) {
   const store = useMemo(() => new ChatStore(socket), [socket]);
   const folders = useMemo(() => new FolderStore(store), [store]);
   const [sharing, setSharing] = useState(false);
+  const [style, setStyleState] = useState(savedStyle);
+  const setStyle = (v: typeof style) => {
+    saveStyle(v);
+    setStyleState(v);
+  };
+  const [exportOpen, setExportOpen] = useState(false);
+  const [exporting, setExporting] = useState<string | null>(null);
+  const exportAs = async (format: "markdown" | "pdf") => {
+    if (!s.currentId) return;
+    setExportOpen(false);
+    setExporting(format);
+    try {
+      await downloadFile(`/api/conversations/${s.currentId}/export?format=${format}&style=${style}`, `conversation-${s.currentId}.${format === "pdf" ? "pdf" : "md"}`);
+    } catch (e) {
+      store.showError("The export failed: " + (e instanceof Error ? e.message : String(e)));
+    } finally {
+      setExporting(null);
+    }
+  };
   const s = useStore(store, () => store.state);
   const [status, setStatus] = useState<ConnStatus>(socket.current);
   const [panel, setPanel] = useState<{ kind: "sources"; messageId: string; n: number | null } | { kind: "telemetry" } | null>(null);
@@ -153,13 +173,14 @@ export function App({ socket }: { socket: ChatSocket }) {
         if (store.state.pending) {
           e.preventDefault();
           store.cancel();
-        } else if (tip) setTip(null);
+        } else if (exportOpen) setExportOpen(false);
+        else if (tip) setTip(null);
         else if (panel) setPanel(null);
       }
     };
     addEventListener("keydown", on);
     return () => removeEventListener("keydown", on);
-  }, [store, panel, tip]);
+  }, [store, panel, tip, exportOpen]);
 
   // Follow the answer as it grows, unless the reader scrolled up.
   const atBottom = useRef(true);
@@ -225,6 +246,20 @@ export function App({ socket }: { socket: ChatSocket }) {
                     <option key={m.id} value={m.id}>{m.name}{m.local ? " · local" : ""}</option>
                   ))}
                 </select>
+              </div>
+            )}
+            {s.currentId && !s.notFound && (
+              <div class="export-menu">
+                <button type="button" class="icon-btn" aria-label="Export" title="Export the conversation" aria-expanded={exportOpen} aria-controls="export-list" disabled={!!exporting} onClick={() => setExportOpen(!exportOpen)}>
+                  <Icon name="download" />
+                </button>
+                {exportOpen && (
+                  <ul id="export-list" class="menu" aria-label="Export as">
+                    <li><button type="button" class="menu-item" onClick={() => void exportAs("markdown")}>Markdown (.md)</button></li>
+                    <li><button type="button" class="menu-item" onClick={() => void exportAs("pdf")}>PDF</button></li>
+                    <li class="menu-note">References in {style.toUpperCase()}</li>
+                  </ul>
+                )}
               </div>
             )}
             {s.currentId && !s.notFound && (
@@ -330,7 +365,7 @@ export function App({ socket }: { socket: ChatSocket }) {
           <p id="composer-hint" class="hint">Enter to send · Shift+Enter for a new line · Esc to stop. Answers are for clinicians and do not replace clinical judgement.</p>
         </form>
       </div>
-      {panel?.kind === "sources" && <CitationsPanel message={panelMsg} focus={panel.n} onClose={() => setPanel(null)} />}
+      {panel?.kind === "sources" && <CitationsPanel message={panelMsg} focus={panel.n} onClose={() => setPanel(null)} style={style} onStyle={setStyle} />}
       {panel?.kind === "telemetry" && <TelemetryPanel entries={s.telemetry} message={lastAssistant} ttft={lastAssistant ? s.ttft[lastAssistant.id] : undefined} onClose={() => setPanel(null)} />}
       {tip && (
         <div class="cite-tip" role="tooltip" ref={(el) => { if (el) { el.style.left = tip.x + "px"; el.style.top = tip.y + "px"; } }}>

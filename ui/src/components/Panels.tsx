@@ -3,9 +3,11 @@
 import { useEffect, useRef } from "preact/hooks";
 import type { TelemetryEntry, UiMessage } from "../chat";
 import { mergeSources, relevancePercent, safeUrl } from "../citations";
+import type { CitationStyle } from "../types";
+import { References } from "./Cite";
 import { Icon } from "./icons";
 
-export function CitationsPanel({ message, focus, onClose }: { message: UiMessage | undefined; focus: number | null; onClose: () => void }) {
+export function CitationsPanel({ message, focus, onClose, style, onStyle }: { message: UiMessage | undefined; focus: number | null; onClose: () => void; style: CitationStyle; onStyle: (s: CitationStyle) => void }) {
   const sources = message ? mergeSources(message.citations) : [];
   const root = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -54,6 +56,7 @@ export function CitationsPanel({ message, focus, onClose }: { message: UiMessage
           );
         })}
       </ol>
+      {message && sources.length > 0 && message.status !== "streaming" && !message.id.startsWith("local-") && <References messageId={message.id} style={style} onStyle={onStyle} />}
     </aside>
   );
 }
