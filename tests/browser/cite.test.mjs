@@ -82,8 +82,12 @@ describe("web client: citation styles and exports", { skip: reason ?? false, tim
     assert.equal(bib, (await get(`/api/messages/${mid}/citations?style=vancouver&format=bibtex`)).text);
     assert.match(bib, /^@(misc|article)\{/m);
     await refs.getByRole("button", { name: "Copy as RIS" }).click();
-    await page.waitForFunction(async () => (await navigator.clipboard.readText()).startsWith("TY  -"));
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), (await get(`/api/messages/${mid}/citations?style=vancouver&format=ris`)).text);
+    let ris = "";
+    for (let i = 0; i < 100 && !ris.startsWith("TY  -"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ris = await page.evaluate(() => navigator.clipboard.readText());
+    }
+    assert.equal(ris, (await get(`/api/messages/${mid}/citations?style=vancouver&format=ris`)).text);
     await context.close();
   });
 
