@@ -30,10 +30,17 @@ try {
   const email = "dr.okafor@stmarys.example";
   const reg = await json("POST", "/api/auth/register", null, { email, password: PASSWORD });
   const tok = reg.access_token;
+  const made = {};
   for (const q of ["What causes chronic kidney disease?", "How is gout treated?", "What are the warning signs of a stroke?"]) {
     const c = await json("POST", "/api/conversations", tok, { title: q });
     await json("POST", `/api/conversations/${c.id}/messages/chat`, tok, { text: q });
+    made[q] = c.id;
   }
+  // Folders, one conversation filed in a subfolder.
+  const rheum = await json("POST", "/api/folders", tok, { name: "Rheumatology" });
+  await json("POST", "/api/folders", tok, { name: "Ward 7B", parent_folder_id: rheum.id });
+  await json("POST", "/api/folders", tok, { name: "Nephrology" });
+  await json("PATCH", `/api/conversations/${made["How is gout treated?"]}`, tok, { folder_id: rheum.id });
   for (const theme of ["light", "dark"]) {
     const shot = (page, name) => page.screenshot({ path: join(out, `${name}-${theme}.png`) });
     const { page, context } = await newPage(browser, { theme });
@@ -43,6 +50,7 @@ try {
     await shot(page, "sign-in");
     await signIn(page, srv.base, email);
     await page.getByRole("heading", { name: "What would you like to look up?" }).waitFor();
+    await page.getByRole("button", { name: /^Rheumatology/ }).click();
     await page.getByRole("link", { name: "How is gout treated?" }).waitFor();
     await shot(page, "new-chat");
     const box = page.getByLabel("Your question", { exact: true });
@@ -62,6 +70,48 @@ try {
     await page.getByRole("complementary", { name: "Telemetry" }).waitFor();
     await page.waitForTimeout(200);
     await shot(page, "telemetry");
+    await page.getByRole("button", { name: "Close telemetry" }).click();
+
+    // The patient banner (a context bound over REST) and an attachment on the question.
+    const conv = /#\/c\/(.+)$/.exec(page.url())[1];
+    await json("POST", "/api/clinical-contexts", tok, {
+        conversation_id: conv, age: 47, gender: "female", weight_kg: 88, height_cm: 171, chief_complaint: "Headaches and enlarging hands",
+        problems: ["Acromegaly (suspected)", "Type 2 diabetes mellitus", "Hypertension"], medications: ["Metformin 1 g twice daily", "Amlodipine 5 mg"],
+        allergies: ["Penicillin (rash)"], vitals: { temperature: 36.8, heart_rate: 78, blood_pressure: "148/92", respiratory_rate: 14, spo2: 98 },
+      });
+    await page.reload();
+    await page.getByRole("region", { name: "Patient" }).getByText("Acromegaly (suspected)").waitFor();
+    const q = page.locator("article.msg.user").first();
+    const chooser = page.waitForEvent("filechooser");
+    await q.hover();
+    await q.getByRole("button", { name: "Attach a file" }).click();
+    await (await chooser).setFiles({ name: "endocrine-referral.txt", mimeType: "text/plain", buffer: Buffer.from("Referral: IGF-1 raised at 2.8 times the upper limit of normal; oral glucose tolerance test with GH to follow.\n") });
+    await q.locator(".att .pill", { hasText: "Ready" }).waitFor({ timeout: 60000 });
+    await page.locator("main").evaluate((m) => (m.scrollTop = 0));
+    await page.waitForTimeout(200);
+    await shot(page, "patient");
+
+    // References in a style, in the sources panel.
+    await page.locator("article.msg.assistant .source-chip").first().click();
+    const panel = page.getByRole("complementary", { name: "Sources" });
+    await panel.locator(".refs-body li").first().waitFor();
+    await panel.getByLabel("Citation style").selectOption("vancouver");
+    await page.waitForFunction(() => document.querySelector(".refs-body")?.getAttribute("data-style") === "vancouver");
+    await panel.locator(".references").scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+    await shot(page, "references");
+    await panel.getByRole("button", { name: "Close sources" }).click();
+
+    // The share dialog with a link made.
+    await page.getByRole("button", { name: "Share", exact: true }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Expires after").selectOption({ label: "7 days" });
+    await dialog.getByLabel("Password (optional)").fill("handover-7b");
+    await dialog.getByLabel("View limit (optional)").fill("5");
+    await dialog.getByRole("button", { name: "Create link" }).click();
+    await dialog.getByLabel("New link (shown only now)").waitFor();
+    await page.waitForTimeout(200);
+    await shot(page, "share");
     await context.close();
   }
   console.log(`screenshots (${kb} knowledge base) in ${out}`);

@@ -351,24 +351,107 @@ describe("web client", { skip: reason ?? false, timeout: 900000 }, () => {
 
   test("telemetry shows the tool call, result, routing and model call the server sent, in order", async () => {
     const { page, context } = await newPage(browser);
+    // What the server sent on the socket, to compare the panel with.
+    const received = [];
+    page.on("websocket", (ws) => ws.on("framereceived", (f) => {
+      try {
+        received.push(JSON.parse(f.payload));
+      } catch {
+        /* not JSON */
+      }
+    }));
     await register(page, srv.base);
     await page.getByRole("button", { name: "Telemetry" }).click();
     await ask(page);
     await waitDone(page);
     const panel = page.getByRole("complementary", { name: "Telemetry" });
     const rows = await panel.locator(".tel-title").allInnerTexts();
+    const sent = received.filter((e) => ["tool_call", "tool_result", "routing", "llm_call", "llm_result"].includes(e.type));
+    const call = sent.find((e) => e.type === "llm_call");
+    const result = sent.find((e) => e.type === "llm_result");
+    const routing = sent.find((e) => e.type === "routing");
+    assert.ok(call && result && routing, "the server sent routing, llm_call and llm_result");
     assert.deepEqual(rows, [
       "Tool call · kb_search",
       "Tool result · kb_search",
-      "Routing · all",
-      "LLM call · offline",
-      "LLM result · offline",
+      `Routing · ${routing.decision}`,
+      `LLM call · ${call.provider} · ${call.model}`,
+      `LLM result · ${result.provider} · ${result.model}`,
     ]);
+    assert.equal(routing.phi_detected, false);
+    assert.match(await panel.locator(".tel.routing").innerText(), /PHI none/);
+    assert.match(await panel.locator(".tel.llm_call").innerText(), new RegExp(`${call.local ? "local" : "remote"}[\\s\\S]*attempt ${call.attempt}`));
+    const res = await panel.locator(".tel.llm_result").innerText();
+    assert.match(res, new RegExp(`completion ${result.completion_tokens.toLocaleString("en-US")} tok`));
+    assert.match(res, new RegExp(`finish ${result.finish_reason}`));
+    assert.match(res, /TTFT (—|[\d.]+ m?s)/);
     assert.match(await panel.locator(".tel.tool_call").innerText(), /acromegaly/i);
     assert.match(await panel.locator(".tel.tool_result").innerText(), /\d+ passages/);
     const stats = await panel.locator(".stats").innerText();
     assert.match(stats, /Retrieval\s+[\d.]+ m?s/i);
     assert.match(stats, /Tokens\s+[\d,]+ → [\d,]+/i);
+    // The offline answerer measures no grounding: the panel says so instead of inventing one.
+    const g = result.grounding;
+    assert.match(stats, g == null ? /Grounding\s+—/i : new RegExp(`Grounding\\s+${Math.round(g * 100)}%`, "i"));
+    await context.close();
+  });
+
+  test("the model picker lists the server's routes and the message names the chosen one", async () => {
+    const { page, context } = await newPage(browser);
+    const sentFrames = [];
+    page.on("websocket", (ws) => ws.on("framesent", (f) => {
+      try {
+        sentFrames.push(JSON.parse(f.payload));
+      } catch {
+        /* not JSON */
+      }
+    }));
+    const address = await register(page, srv.base);
+    const api = await restAs(address);
+    const models = (await api("GET", "/api/models")).body;
+    const picker = page.getByLabel("Model");
+    await picker.waitFor();
+    const options = await picker.locator("option").evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, models.models.map((m) => m.id));
+    assert.equal(await picker.inputValue(), models.default);
+    await picker.selectOption(models.models.at(-1).id);
+    await ask(page);
+    await waitDone(page);
+    const msg = sentFrames.find((f) => f.type === "message");
+    assert.equal(msg.model, models.models.at(-1).id);
+    // The pick is kept across a reload.
+    await page.reload();
+    await page.getByLabel("Model").waitFor();
+    assert.equal(await page.getByLabel("Model").inputValue(), models.models.at(-1).id);
+    await context.close();
+  });
+
+  test("keyboard: Ctrl+K searches conversations, Ctrl+Shift+O starts a new chat (and Meta on macOS)", async () => {
+    const { page, context } = await newPage(browser);
+    await register(page, srv.base);
+    await ask(page, "What is gout?");
+    await waitDone(page);
+    const convUrl = page.url();
+    assert.match(convUrl, /#\/c\//);
+    await page.getByLabel("Your question", { exact: true }).focus();
+    await page.keyboard.press("Control+k");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "conv-search");
+    await page.keyboard.type("zzzz-no-such-thing");
+    await page.getByText("No conversation matches.").waitFor();
+    await page.getByLabel("Search conversations").fill("");
+    await page.locator("body").click({ position: { x: 700, y: 400 } });
+    await page.keyboard.press("Meta+k");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "conv-search");
+    await page.keyboard.press("Control+Shift+O");
+    await page.getByRole("heading", { name: "What would you like to look up?" }).waitFor();
+    assert.equal(await page.locator("article.msg").count(), 0);
+    assert.doesNotMatch(page.url(), /#\/c\//);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "composer-input");
+    // Back to the conversation, then Meta+Shift+O.
+    await page.goto(convUrl);
+    await waitDone(page);
+    await page.keyboard.press("Meta+Shift+O");
+    await page.getByRole("heading", { name: "What would you like to look up?" }).waitFor();
     await context.close();
   });
 

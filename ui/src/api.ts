@@ -6,7 +6,7 @@
 // for one use and two tabs racing with the same cookie would look like a
 // replay to the server, which then ends every session.
 
-import type { Conversation, Feedback, Message, Model, User } from "./types";
+import type { Attachment, CitationStyle, ClinicalContext, FormattedCitations, ClinicalContextFields, Conversation, Feedback, Folder, FolderNode, Message, Model, Share, SharedView, User } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -176,4 +176,81 @@ export const rest = {
     api<Feedback>("PUT", `/api/messages/${messageId}/feedback`, { rating, comment }),
   clearFeedback: (messageId: string) => api<null>("DELETE", `/api/messages/${messageId}/feedback`),
   ticket: () => api<{ ticket: string }>("POST", "/api/ws-ticket"),
+  // Folders (docs/protocol.md "Folders").
+  folderTree: () => api<{ folders: FolderNode[] }>("GET", "/api/folders/tree"),
+  createFolder: (name: string, parentId: string | null) => api<Folder>("POST", "/api/folders", { name, parent_folder_id: parentId }),
+  renameFolder: (id: string, name: string) => api<Folder>("PUT", `/api/folders/${id}`, { name }),
+  deleteFolder: (id: string) => api<null>("DELETE", `/api/folders/${id}`),
+  moveFolder: (id: string, target: string | null) => api<Folder>("POST", `/api/folders/${id}/move/${target ?? "root"}`),
+  file: (conversationId: string, folderId: string | null) => api<Conversation>("PATCH", `/api/conversations/${conversationId}`, { folder_id: folderId }),
+  // Share links (docs/protocol.md "Share links").
+  shares: (conversationId: string) => api<{ shares: Share[] }>("GET", `/api/sessions/${conversationId}/shares`),
+  share: (conversationId: string, body: { expires_in: number; password?: string; max_views?: number }) => api<Share>("POST", `/api/sessions/${conversationId}/share`, body),
+  revokeShare: (conversationId: string, shareId: string) => api<null>("DELETE", `/api/sessions/${conversationId}/share/${shareId}`),
+  // Clinical contexts (docs/protocol.md "Clinical context").
+  currentContext: (conversationId: string) => api<ClinicalContext>("GET", `/api/clinical-contexts/current?conversation_id=${conversationId}`),
+  createContext: (fields: ClinicalContextFields, conversationId: string | null) =>
+    api<ClinicalContext>("POST", "/api/clinical-contexts", conversationId ? { ...fields, conversation_id: conversationId } : fields),
+  updateContext: (id: string, fields: ClinicalContextFields) => api<ClinicalContext>("PUT", `/api/clinical-contexts/${id}`, fields),
+  deleteContext: (id: string) => api<null>("DELETE", `/api/clinical-contexts/${id}`),
+  importFhir: (bundle: unknown, conversationId: string | null) =>
+    api<ClinicalContext>("POST", "/api/clinical-contexts/import/fhir" + (conversationId ? `?conversation_id=${conversationId}&replace=true` : ""), bundle),
+  // Citations in a style (docs/protocol.md "Citations").
+  citations: (messageId: string, style: CitationStyle) => api<FormattedCitations>("GET", `/api/messages/${messageId}/citations?style=${style}`),
+  // Attachments (docs/protocol.md "Attachments").
+  attachments: (messageId: string) => api<Attachment[]>("GET", `/api/messages/${messageId}/attachments`),
+  deleteAttachment: (id: string) => api<null>("DELETE", `/api/attachments/${id}`),
 };
+
+/** A GET with the access token that hands back the raw Response (file
+ * downloads); one refresh and retry on 401. */
+export async function authFetch(path: string): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "Signed out");
+    const r = await fetch(path, { headers: { Authorization: "Bearer " + session.access } });
+    if (r.status === 401 && attempt === 0 && (await refresh())) continue;
+    return r;
+  }
+}
+
+/** Uploads one file to a message as multipart/form-data, reporting the
+ * bytes sent (XMLHttpRequest: fetch has no upload progress). One refresh
+ * and retry on 401, like api(). */
+export async function uploadAttachment(messageId: string, file: File, onProgress: (sent: number, total: number) => void): Promise<Attachment> {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "Signed out");
+    const token = session.access;
+    const r = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("POST", `/api/messages/${messageId}/attachments`);
+      x.setRequestHeader("Authorization", "Bearer " + token);
+      x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      x.onload = () => {
+        let body: unknown = null;
+        try {
+          body = x.responseText ? JSON.parse(x.responseText) : null;
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: x.status, body });
+      };
+      x.onerror = () => reject(new ApiError(0, "network", "The upload was interrupted."));
+      const fd = new FormData();
+      fd.append("file", file, file.name);
+      x.send(fd);
+    });
+    if (r.status === 401 && attempt === 0 && (await refresh())) continue;
+    if (r.status !== 201 && r.status !== 200) throw toError(r.status, r.body);
+    return r.body as Attachment;
+  }
+}
+
+/** A shared conversation, read without an account; the password (if the
+ * link has one) goes in a POST body, never the URL. */
+export async function openShared(token: string, password?: string): Promise<SharedView> {
+  const path = "/api/shared/" + encodeURIComponent(token);
+  const r = await fetch(path, password === undefined ? { method: "GET" } : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ password }) });
+  const data = await parse(r);
+  if (!r.ok) throw toError(r.status, data);
+  return data as SharedView;
+}

@@ -13,7 +13,7 @@
 
 import { ApiError, rest } from "./api";
 import { ChatSocket } from "./socket";
-import type { Citation, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
+import type { Citation, ClinicalContext, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
 
 export type Phase = "sending" | "searching" | "writing" | null;
 
@@ -31,6 +31,8 @@ export interface UiMessage {
   /** Text the user asked (assistant messages: the question answered). */
   question?: string;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  /** The grounding share of a model's answer (0..1), null when unmeasured. */
+  grounding?: number | null;
 }
 
 export interface TelemetryEntry {
@@ -52,6 +54,10 @@ interface Pending {
   sentAt: number;
   firstChunkAt: number | null;
   retries: number;
+  /** The route asked for (a GET /api/models id), null for the server's default. */
+  model: string | null;
+  /** A clinical context the question binds its new conversation to. */
+  contextId?: string | null;
 }
 
 const PENDING_KEY = "medstream.pending";
@@ -75,6 +81,10 @@ export interface ChatState {
   announcement: string;
   toast: { text: string; undo?: () => void } | null;
   error: string | null;
+  /** A patient context made in a new chat, bound by its first question. */
+  draftContext: ClinicalContext | null;
+  /** Bumped when the open conversation's context binding changed. */
+  contextVersion: number;
 }
 
 export function uuid(): string {
@@ -97,10 +107,11 @@ function fromServer(m: Message): UiMessage {
     replyTo: m.reply_to,
     phase: null,
     usage: m.usage,
+    grounding: typeof m.grounding === "number" ? m.grounding : null,
   };
 }
 
-export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing", "grounding"]);
+export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing"]);
 
 export class ChatStore {
   state: ChatState = {
@@ -121,6 +132,8 @@ export class ChatStore {
     announcement: "",
     toast: null,
     error: null,
+    draftContext: null,
+    contextVersion: 0,
   };
   private cbs = new Set<() => void>();
   private p: Pending | null = null;
@@ -218,7 +231,11 @@ export class ChatStore {
   newChat(): void {
     if (this.p) this.cancel();
     this.clearPending();
-    this.set({ currentId: null, messages: [], notFound: false, error: null, pending: false });
+    this.set({ currentId: null, messages: [], notFound: false, error: null, pending: false, draftContext: null });
+  }
+
+  setDraftContext(c: ClinicalContext | null): void {
+    this.set({ draftContext: c });
   }
 
   async open(id: string, resume: Pending | null = null): Promise<void> {
@@ -270,6 +287,12 @@ export class ChatStore {
     }
   }
 
+  /** Puts the server's new copy of a conversation in the lists. */
+  replaceConversation(c: Conversation): void {
+    const swap = (l: Conversation[]) => l.map((x) => (x.id === c.id ? c : x));
+    this.set({ conversations: swap(this.state.conversations), searchResults: this.state.searchResults ? swap(this.state.searchResults) : null });
+  }
+
   /** Deletes after a grace period in which undo() brings it back. */
   remove(id: string, graceMs = 6000): void {
     const conv = this.state.conversations.find((c) => c.id === id);
@@ -298,6 +321,10 @@ export class ChatStore {
     this.announce(`Deleted “${title}”. Undo is available for a few seconds.`);
   }
 
+  showError(text: string): void {
+    this.set({ error: text });
+  }
+
   dismissToast(): void {
     this.set({ toast: null });
   }
@@ -322,6 +349,7 @@ export class ChatStore {
     this.set({ error: null, pending: true });
     this.addLocalTurn(t, cmid);
     let convId = this.state.currentId;
+    const contextId = convId ? null : (this.state.draftContext?.id ?? null);
     if (!convId) {
       // Created over REST first, so that re-sending the question after a
       // drop names the same conversation and stays idempotent.
@@ -335,7 +363,8 @@ export class ChatStore {
         return;
       }
     }
-    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0 };
+    const model = this.state.models.some((m) => m.id === this.state.modelId) ? this.state.modelId : null;
+    this.p = { cmid, text: t, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0, model, contextId };
     this.savePending();
     this.request();
   }
@@ -366,7 +395,10 @@ export class ChatStore {
     if (p.messageId) {
       this.socket.send({ type: "resume", message_id: p.messageId, last_seq: p.lastSeq });
     } else {
-      this.socket.send({ type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId });
+      const msg: Record<string, unknown> = { type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId };
+      if (p.model) msg.model = p.model;
+      if (p.contextId) msg.clinical_context_id = p.contextId;
+      this.socket.send(msg);
     }
   }
 
@@ -418,6 +450,11 @@ export class ChatStore {
       ),
     });
     if (p.cancelRequested) this.socket.send({ type: "cancel", message_id: mid });
+    if (p.contextId) {
+      // The question bound the conversation to the draft context.
+      p.contextId = null;
+      this.set({ draftContext: null, contextVersion: this.state.contextVersion + 1 });
+    }
   }
 
   private onChunk(p: Pending, e: ServerEvent): void {
@@ -449,6 +486,7 @@ export class ChatStore {
       finishReason: (e.finish_reason as string) ?? null,
       phase: null,
       usage: (e.usage as UiMessage["usage"]) ?? null,
+      grounding: typeof e.grounding === "number" ? e.grounding : null,
     });
     this.clearPending();
     this.set({ pending: false, disclaimer: disc });
@@ -506,7 +544,7 @@ export class ChatStore {
     const p = this.p;
     if (!p) return;
     try {
-      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId }));
+      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model, contextId: p.contextId ?? null }));
     } catch {
       /* private mode: resume only within this page */
     }
@@ -518,7 +556,7 @@ export class ChatStore {
       if (!raw) return null;
       const o = JSON.parse(raw);
       if (typeof o?.cmid !== "string" || typeof o?.conversationId !== "string" || typeof o?.text !== "string") return null;
-      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0 };
+      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null, contextId: typeof o.contextId === "string" ? o.contextId : null };
     } catch {
       return null;
     }

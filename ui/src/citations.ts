@@ -1,42 +1,15 @@
 // Citations as a reader wants them: one entry per source document, named
-// by the document (MedQuAD stores the question a passage answers as its
-// title: "What is (are) Gout ?"), with every marker that points at it.
+// by the server's citation fields (docs/protocol.md "Citation": `title` is
+// the document's name, such as MedQuAD's focus "Gout", and `subtitle` the
+// question type the passage answers, "Symptoms"), with every marker that
+// points at it.
 
 import type { Citation } from "./types";
 
-// MedQuAD's question templates (Ben Abacha & Demner-Fushman 2019, table 2:
-// question types per source), longest first so the most specific wins.
-const QUESTION_PATTERNS: RegExp[] = [
-  /^what (?:is|are) the (?:genetic changes|symptoms|signs|treatments?|causes?|complications|stages|risk factors|outlook|prognosis|side effects|dosage forms?) (?:related to|of|for|from) (.+?)\s*\??$/i,
-  /^what (?:is|are) \(are\) (.+?)\s*\??$/i,
-  /^what (?:is|are) (.+?)\s*\??$/i,
-  /^how many people are affected by (.+?)\s*\??$/i,
-  /^(?:how|where) (?:to|can i|do i|should i) (?:diagnose|prevent|treat|find support for|learn more about|find information about) (.+?)\s*\??$/i,
-  /^how (?:is|are) (.+?) (?:diagnosed|treated|inherited|prevented|spread|transmitted)\s*\??$/i,
-  /^(?:is|are) (.+?) inherited\s*\??$/i,
-  /^who (?:is|are) at risk for (.+?)\s*\??$/i,
-  /^what to do for (.+?)\s*\??$/i,
-  /^what causes (.+?)\s*\??$/i,
-  /^what research \(or clinical trials\) is being done for (.+?)\s*\??$/i,
-  /^do you have information about (.+?)\s*\??$/i,
-  /^what (?:should i know|special precautions should i follow|side effects can this medication cause|other information should i know) (?:about|before taking|when taking)? ?(.+?)\s*\??$/i,
-];
-
-/** The document's name from a citation title: a MedQuAD question becomes
- * its focus ("What is (are) Gout ?" → "Gout"); other titles are kept. */
+/** The document's name as the server gives it; never empty. */
 export function docTitle(title: string | null | undefined): string {
   const t = (title ?? "").trim().replace(/\s+/g, " ");
-  if (!t) return "Untitled source";
-  if (!t.endsWith("?")) return t;
-  for (const re of QUESTION_PATTERNS) {
-    const m = re.exec(t);
-    if (m && m[1] && m[1].length >= 2) {
-      let name = m[1].replace(/\?+$/, "").trim();
-      name = name.replace(/^(?:the|a|an) /i, "");
-      return name.charAt(0).toUpperCase() + name.slice(1);
-    }
-  }
-  return t;
+  return t || "Untitled source";
 }
 
 export interface Source {
@@ -45,6 +18,8 @@ export interface Source {
   title: string;
   url: string | null;
   sourceName: string | null;
+  /** The distinct subtitles (what each cited passage is about), in order. */
+  subtitles: string[];
   /** The citation indexes ([n] markers) that point here, ascending. */
   indexes: number[];
   /** The best relevance among them. */
@@ -69,10 +44,12 @@ export function mergeSources(citations: Citation[]): Source[] {
     const k = sourceKey(c);
     let s = byKey.get(k);
     if (!s) {
-      s = { key: k, title: docTitle(c.title), url: c.url || null, sourceName: c.source_name || null, indexes: [], relevance: null, quotes: [], citations: [] };
+      s = { key: k, title: docTitle(c.title), url: c.url || null, sourceName: c.source_name || null, subtitles: [], indexes: [], relevance: null, quotes: [], citations: [] };
       byKey.set(k, s);
     }
     s.indexes.push(c.index);
+    const sub = (c.subtitle ?? "").trim();
+    if (sub && !s.subtitles.includes(sub)) s.subtitles.push(sub);
     s.citations.push(c);
     if (c.relevance_score != null && (s.relevance == null || c.relevance_score > s.relevance)) s.relevance = c.relevance_score;
     const q = (c.quoted_text ?? "").trim();

@@ -6,6 +6,7 @@ import { AuthLost, ChatSocket } from "./socket";
 import { ApiError, currentUser, forget, onSessionChange, refresh, rest } from "./api";
 import { App, applyTheme } from "./components/App";
 import { Auth } from "./components/Auth";
+import { SharedPage } from "./components/Share";
 import { Logo } from "./components/icons";
 import "./styles.css";
 
@@ -79,4 +80,6 @@ function Root() {
   return <App socket={socket} key={currentUser()!.id} />;
 }
 
-render(<Root />, document.getElementById("app")!);
+// A share link (#/s/<token>) opens the read-only view, with no session.
+const shared = /^#\/s\/([A-Za-z0-9_-]{16,128})$/.exec(location.hash)?.[1];
+render(shared ? <SharedPage token={shared} /> : <Root />, document.getElementById("app")!);

@@ -39,7 +39,8 @@ async function signedIn() {
     vi.fn(async (url: string, init?: RequestInit) => {
       const u = String(url);
       if (u.startsWith("/api/auth/login")) return json({ access_token: "a", expires_in: 900, user: { id: "u", email: "e@x", role: "clinician" } });
-      if (u.startsWith("/api/models")) return json({ models: [{ id: "offline", name: "Offline", local: true }], default: "offline", disclaimer: DISC });
+      if (u.startsWith("/api/models"))
+        return json({ models: [{ id: "offline", name: "Offline", local: true }, { id: "clinical", name: "Clinical (local first)", local: false }], default: "offline", disclaimer: DISC });
       if (u.startsWith("/api/conversations?")) return json({ conversations: [] });
       if (u === "/api/conversations" && init?.method === "POST") return json({ id: CONV, title: "t", created_at: "", updated_at: "", message_count: 0 }, 201);
       if (u.startsWith(`/api/conversations/${CONV}/messages`)) return json({ messages: stored });
@@ -195,5 +196,66 @@ describe("ChatStore", () => {
     expect(a.status).toBe("error");
     expect(a.error).toBe("The provider failed");
     expect(a.question).toBe("q");
+  });
+
+  it("sends the picked route as the message's model, also when the question is sent again after a drop", async () => {
+    const store = new ChatStore(new ChatSocket(fakeDeps({ random: () => 0 })), memoryStorage());
+    await store.init(null);
+    await flush();
+    sock().accept();
+    // Nothing picked: the picker shows the server's default, and that is what is asked for.
+    await store.ask("first");
+    expect(sock().sent.at(-1)).toMatchObject({ type: "message", text: "first", model: "offline" });
+    sock().emit({ type: "error", code: "provider_error", message: "x", retryable: false });
+    store.selectModel("clinical");
+    expect(localStorage.getItem("medstream.model")).toBe("clinical");
+    await store.ask("second");
+    expect(sock().sent.at(-1)).toMatchObject({ type: "message", text: "second", model: "clinical" });
+    sock().drop();
+    await vi.advanceTimersByTimeAsync(1);
+    sock().accept();
+    expect(sock().sent.at(-1)).toMatchObject({ type: "message", text: "second", model: "clinical" });
+  });
+
+  it("a stored pick that the server no longer lists falls back to the server's default", async () => {
+    localStorage.setItem("medstream.model", "gone");
+    const store = new ChatStore(new ChatSocket(fakeDeps()), memoryStorage());
+    await store.init(null);
+    await flush();
+    expect(store.state.modelId).toBe("offline");
+    sock().accept();
+    await store.ask("q");
+    expect(sock().sent.at(-1)).toMatchObject({ type: "message", model: "offline" });
+  });
+
+  it("keeps the server's telemetry events in arrival order and the answer's grounding", async () => {
+    const store = new ChatStore(new ChatSocket(fakeDeps()), memoryStorage());
+    await store.init(null);
+    await flush();
+    sock().accept();
+    await store.ask("q");
+    const cmid = (sock().sent.at(-1) as { client_message_id: string }).client_message_id;
+    const s = sock();
+    s.emit({ type: "message_start", conversation_id: CONV, message_id: MID, user_message_id: UID, client_message_id: cmid });
+    s.emit({ type: "tool_call", message_id: MID, tool_call_id: "t", name: "kb_search", arguments: { query: "q", k: 5 } });
+    s.emit({ type: "tool_result", message_id: MID, tool_call_id: "t", name: "kb_search", result: { count: 1, top: [] }, duration_ms: 1 });
+    s.emit({ type: "routing", message_id: MID, route: "clinical", phi_detected: false, phi_unsure: false, categories: [], decision: "all", providers: ["a", "b"] });
+    s.emit({ type: "llm_call", message_id: MID, provider: "a", model: "m1", local: false, attempt: 1, route: "clinical" });
+    s.emit({ type: "llm_result", message_id: MID, provider: "a", model: "m1", local: false, attempt: 1, finish_reason: "error", error: "could not connect" });
+    s.emit({ type: "llm_call", message_id: MID, provider: "b", model: "m2", local: true, attempt: 2, route: "clinical" });
+    s.emit(chunk(1, "A."));
+    s.emit({ type: "llm_result", message_id: MID, provider: "b", model: "m2", local: true, attempt: 2, prompt_tokens: 10, completion_tokens: 2, ttft_ms: 12, duration_ms: 40, finish_reason: "stop", grounding: 0.75 });
+    s.emit({ type: "message_complete", message_id: MID, conversation_id: CONV, seq: 1, text: "A.", citations: [], disclaimer: DISC, finish_reason: "stop", usage: {}, status: "complete", grounding: 0.75 });
+    expect(store.state.telemetry.map((t) => [t.event.type, t.event.provider ?? null])).toEqual([
+      ["tool_call", null],
+      ["tool_result", null],
+      ["routing", null],
+      ["llm_call", "a"],
+      ["llm_result", "a"],
+      ["llm_call", "b"],
+      ["llm_result", "b"],
+    ]);
+    expect(store.state.telemetry.every((t) => t.messageId === MID)).toBe(true);
+    expect(store.state.messages.at(-1)!.grounding).toBe(0.75);
   });
 });

@@ -112,25 +112,24 @@ function cit(index: number, title: string, url: string | null, score = 1, quoted
 }
 
 describe("citations", () => {
-  it("names a MedQuAD document by its focus, not the question", () => {
-    expect(docTitle("What is (are) Gout ?")).toBe("Gout");
-    expect(docTitle("What are the symptoms of Acromegaly ?")).toBe("Acromegaly");
-    expect(docTitle("How to diagnose Hereditary hemochromatosis ?")).toBe("Hereditary hemochromatosis");
-    expect(docTitle("What are the treatments for High Blood Pressure ?")).toBe("High Blood Pressure");
-    expect(docTitle("Who is at risk for Parasites - Scabies? ?")).toBe("Parasites - Scabies");
-    expect(docTitle("What causes Kidney Stones ?")).toBe("Kidney Stones");
-    expect(docTitle("Is Marfan syndrome inherited ?")).toBe("Marfan syndrome");
-    expect(docTitle("How many people are affected by Gout ?")).toBe("Gout");
+  it("names a source by the server's title, with its subtitle, never an empty name", () => {
+    const s = mergeSources([{ ...cit(1, "Gout", "https://medlineplus.gov/gout.html"), subtitle: "Symptoms" }, { ...cit(2, "  Gout ", "https://medlineplus.gov/gout.html"), subtitle: "Treatment" }, { ...cit(3, "Gout", "https://medlineplus.gov/gout.html"), subtitle: "Symptoms" }]);
+    expect(s).toHaveLength(1);
+    expect(s[0].title).toBe("Gout");
+    expect(s[0].subtitles).toEqual(["Symptoms", "Treatment"]);
     expect(docTitle("High blood pressure (hypertension)")).toBe("High blood pressure (hypertension)");
+    expect(docTitle("  Kidney   Stones ")).toBe("Kidney Stones");
     expect(docTitle("")).toBe("Untitled source");
+    expect(docTitle(null)).toBe("Untitled source");
+    expect(mergeSources([cit(1, "Acromegaly", null)])[0].subtitles).toEqual([]);
   });
 
   it("merges citations of one document and keeps every marker", () => {
     const s = mergeSources([
-      cit(1, "What is (are) Gout ?", "https://rarediseases.info.nih.gov/gard/6520/gout", 1.9, "Gout is"),
-      cit(2, "What are the symptoms of Gout ?", "https://rarediseases.info.nih.gov/gard/6520/gout/", 2.1, "Symptoms"),
-      cit(3, "What is (are) Gout ?", "https://www.niddk.nih.gov/gout", 1.5),
-      cit(4, "How many people are affected by Gout ?", "https://rarediseases.info.nih.gov/gard/6520/gout#x", 1.0, "Gout is"),
+      cit(1, "Gout", "https://rarediseases.info.nih.gov/gard/6520/gout", 1.9, "Gout is"),
+      cit(2, "Gout", "https://rarediseases.info.nih.gov/gard/6520/gout/", 2.1, "Symptoms"),
+      cit(3, "Gout", "https://www.niddk.nih.gov/gout", 1.5),
+      cit(4, "Gout", "https://rarediseases.info.nih.gov/gard/6520/gout#x", 1.0, "Gout is"),
     ]);
     expect(s).toHaveLength(2);
     expect(s[0].title).toBe("Gout");

@@ -3,12 +3,16 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { currentUser, signOut } from "../api";
 import { ChatStore } from "../chat";
+import { FolderStore } from "../folders";
 import type { Source } from "../citations";
 import { useCountdown, useStore } from "../hooks";
 import type { ChatSocket, ConnStatus } from "../socket";
 import { Icon } from "./icons";
 import { MessageView } from "./Message";
 import { CitationsPanel, TelemetryPanel } from "./Panels";
+import { PatientBanner } from "./Clinical";
+import { downloadFile, savedStyle, saveStyle } from "./Cite";
+import { ShareDialog } from "./Share";
 import { Sidebar } from "./Sidebar";
 
 const EXAMPLES = [
@@ -68,6 +72,27 @@ function useHashConversation(): string | null {
 
 export function App({ socket }: { socket: ChatSocket }) {
   const store = useMemo(() => new ChatStore(socket), [socket]);
+  const folders = useMemo(() => new FolderStore(store), [store]);
+  const [sharing, setSharing] = useState(false);
+  const [style, setStyleState] = useState(savedStyle);
+  const setStyle = (v: typeof style) => {
+    saveStyle(v);
+    setStyleState(v);
+  };
+  const [exportOpen, setExportOpen] = useState(false);
+  const [exporting, setExporting] = useState<string | null>(null);
+  const exportAs = async (format: "markdown" | "pdf") => {
+    if (!s.currentId) return;
+    setExportOpen(false);
+    setExporting(format);
+    try {
+      await downloadFile(`/api/conversations/${s.currentId}/export?format=${format}&style=${style}`, `conversation-${s.currentId}.${format === "pdf" ? "pdf" : "md"}`);
+    } catch (e) {
+      store.showError("The export failed: " + (e instanceof Error ? e.message : String(e)));
+    } finally {
+      setExporting(null);
+    }
+  };
   const s = useStore(store, () => store.state);
   const [status, setStatus] = useState<ConnStatus>(socket.current);
   const [panel, setPanel] = useState<{ kind: "sources"; messageId: string; n: number | null } | { kind: "telemetry" } | null>(null);
@@ -144,16 +169,18 @@ export function App({ socket }: { socket: ChatSocket }) {
         store.newChat();
         composer.current?.focus();
       } else if (e.key === "Escape") {
+        if (e.defaultPrevented || document.querySelector("dialog[open]")) return;
         if (store.state.pending) {
           e.preventDefault();
           store.cancel();
-        } else if (tip) setTip(null);
+        } else if (exportOpen) setExportOpen(false);
+        else if (tip) setTip(null);
         else if (panel) setPanel(null);
       }
     };
     addEventListener("keydown", on);
     return () => removeEventListener("keydown", on);
-  }, [store, panel, tip]);
+  }, [store, panel, tip, exportOpen]);
 
   // Follow the answer as it grows, unless the reader scrolled up.
   const atBottom = useRef(true);
@@ -189,7 +216,7 @@ export function App({ socket }: { socket: ChatSocket }) {
   return (
     <div class={"app" + (panel ? " with-panel" : "")}>
       <a class="skip" href="#composer-input">Skip to the question box</a>
-      <Sidebar store={store} searchRef={searchRef} open={navOpen} onNavigate={() => setNavOpen(false)}>
+      <Sidebar store={store} folders={folders} searchRef={searchRef} open={navOpen} onNavigate={() => setNavOpen(false)}>
         <div class="account">
         <span class="avatar-round" aria-hidden="true">{(user?.email ?? "?").slice(0, 1).toUpperCase()}</span>
         <span class="who">
@@ -221,6 +248,25 @@ export function App({ socket }: { socket: ChatSocket }) {
                 </select>
               </div>
             )}
+            {s.currentId && !s.notFound && (
+              <div class="export-menu">
+                <button type="button" class="icon-btn" aria-label="Export" title="Export the conversation" aria-expanded={exportOpen} aria-controls="export-list" disabled={!!exporting} onClick={() => setExportOpen(!exportOpen)}>
+                  <Icon name="download" />
+                </button>
+                {exportOpen && (
+                  <ul id="export-list" class="menu" aria-label="Export as">
+                    <li><button type="button" class="menu-item" onClick={() => void exportAs("markdown")}>Markdown (.md)</button></li>
+                    <li><button type="button" class="menu-item" onClick={() => void exportAs("pdf")}>PDF</button></li>
+                    <li class="menu-note">References in {style.toUpperCase()}</li>
+                  </ul>
+                )}
+              </div>
+            )}
+            {s.currentId && !s.notFound && (
+              <button type="button" class="icon-btn" aria-label="Share" title="Share a read-only link" onClick={() => setSharing(true)}>
+                <Icon name="share" />
+              </button>
+            )}
             <ConnectionStatus status={status} />
             <button type="button" class={"icon-btn" + (panel?.kind === "telemetry" ? " on" : "")} aria-pressed={panel?.kind === "telemetry"} aria-label="Telemetry" title="Telemetry" onClick={() => setPanel(panel?.kind === "telemetry" ? null : { kind: "telemetry" })}>
               <Icon name="pulse" />
@@ -236,6 +282,7 @@ export function App({ socket }: { socket: ChatSocket }) {
             </button>
           </div>
         </header>
+        {!s.notFound && <PatientBanner store={store} />}
         <main id="main" class="chat" ref={scroller} onScroll={(e) => {
           const el = e.currentTarget as HTMLElement;
           atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
@@ -318,15 +365,17 @@ export function App({ socket }: { socket: ChatSocket }) {
           <p id="composer-hint" class="hint">Enter to send · Shift+Enter for a new line · Esc to stop. Answers are for clinicians and do not replace clinical judgement.</p>
         </form>
       </div>
-      {panel?.kind === "sources" && <CitationsPanel message={panelMsg} focus={panel.n} onClose={() => setPanel(null)} />}
+      {panel?.kind === "sources" && <CitationsPanel message={panelMsg} focus={panel.n} onClose={() => setPanel(null)} style={style} onStyle={setStyle} />}
       {panel?.kind === "telemetry" && <TelemetryPanel entries={s.telemetry} message={lastAssistant} ttft={lastAssistant ? s.ttft[lastAssistant.id] : undefined} onClose={() => setPanel(null)} />}
       {tip && (
         <div class="cite-tip" role="tooltip" ref={(el) => { if (el) { el.style.left = tip.x + "px"; el.style.top = tip.y + "px"; } }}>
           <strong>{tip.s.title}</strong>
+          {tip.s.subtitles.length > 0 && <span>{tip.s.subtitles.join(" · ")}</span>}
           {tip.s.sourceName && <span>{tip.s.sourceName}</span>}
           <span class="muted">Click for the quoted passage</span>
         </div>
       )}
+      {sharing && s.currentId && <ShareDialog conversationId={s.currentId} title={currentTitle ?? "Conversation"} onClose={() => setSharing(false)} />}
       {s.toast && (
         <div class="toast" role="status">
           <span>{s.toast.text}</span>

@@ -5,8 +5,9 @@
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ChatStore, UiMessage } from "../chat";
-import { docTitle, mergeSources, sourceOf, type Source } from "../citations";
+import { mergeSources, sourceOf, type Source } from "../citations";
 import { renderMarkdown, splitDisclaimer } from "../markdown";
+import { Attachments } from "./Attachments";
 import { Icon } from "./icons";
 
 export interface CiteHandlers {
@@ -71,8 +72,9 @@ function UserMessage({ m, store, busy }: Props) {
     );
   }
   return (
-    <article class="msg user" aria-label="Question">
+    <article class="msg user" aria-label="Question" data-message-id={m.id}>
       <div class="bubble">{m.content}</div>
+      {!m.id.startsWith("local-") && <Attachments messageId={m.id} canAttach />}
       <div class="actions">
         <CopyButton text={m.content} label="Copy question" />
         <button type="button" class="icon-btn" title="Edit and resend" aria-label="Edit and resend" disabled={busy} onClick={() => { setText(m.content); setEditing(true); }}>
@@ -188,9 +190,10 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
             <ol>
               {sources.map((s) => (
                 <li key={s.key}>
-                  <button type="button" class="source-chip" onClick={() => cite.open(m.id, s.indexes[0])} aria-label={`Source ${s.indexes.join(", ")}: ${s.title}${s.sourceName ? ", " + s.sourceName : ""}. Show details`}>
+                  <button type="button" class="source-chip" onClick={() => cite.open(m.id, s.indexes[0])} aria-label={`Source ${s.indexes.join(", ")}: ${s.title}${s.subtitles.length ? " (" + s.subtitles.join(", ") + ")" : ""}${s.sourceName ? ", " + s.sourceName : ""}. Show details`}>
                     <span class="num">{s.indexes.join(", ")}</span>
                     <span class="t">{s.title}</span>
+                    {s.subtitles.length > 0 && <span class="sub">{s.subtitles.join(" · ")}</span>}
                     {s.sourceName && <span class="src">{s.sourceName}</span>}
                   </button>
                 </li>
@@ -255,4 +258,3 @@ function FeedbackButtons({ m, store }: { m: UiMessage; store: ChatStore }) {
   );
 }
 
-export { docTitle };

@@ -2,10 +2,12 @@
 
 import { useEffect, useRef } from "preact/hooks";
 import type { TelemetryEntry, UiMessage } from "../chat";
-import { docTitle, mergeSources, relevancePercent, safeUrl } from "../citations";
+import { mergeSources, relevancePercent, safeUrl } from "../citations";
+import type { CitationStyle } from "../types";
+import { References } from "./Cite";
 import { Icon } from "./icons";
 
-export function CitationsPanel({ message, focus, onClose }: { message: UiMessage | undefined; focus: number | null; onClose: () => void }) {
+export function CitationsPanel({ message, focus, onClose, style, onStyle }: { message: UiMessage | undefined; focus: number | null; onClose: () => void; style: CitationStyle; onStyle: (s: CitationStyle) => void }) {
   const sources = message ? mergeSources(message.citations) : [];
   const root = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -32,6 +34,7 @@ export function CitationsPanel({ message, focus, onClose }: { message: UiMessage
                 <span class="num" aria-label={`Marker${s.indexes.length > 1 ? "s" : ""} ${s.indexes.join(", ")}`}>{s.indexes.join(", ")}</span>
                 <h3 tabIndex={-1}>{s.title}</h3>
               </div>
+              {s.subtitles.length > 0 && <p class="subtitle">{s.subtitles.join(" · ")}</p>}
               <p class="meta">
                 {s.sourceName && <span>{s.sourceName}</span>}
                 {pct != null && (
@@ -53,6 +56,7 @@ export function CitationsPanel({ message, focus, onClose }: { message: UiMessage
           );
         })}
       </ol>
+      {message && sources.length > 0 && message.status !== "streaming" && !message.id.startsWith("local-") && <References messageId={message.id} style={style} onStyle={onStyle} />}
     </aside>
   );
 }
@@ -63,13 +67,22 @@ function ms(v: unknown): string {
   return n < 10 ? n.toFixed(2) + " ms" : n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(2) + " s";
 }
 
+function str(v: unknown, fallback: string): string {
+  return typeof v === "string" && v ? v : fallback;
+}
+
+/** A 0..1 share as a whole percentage; "—" when not measured (null). */
+export function pct(v: unknown): string {
+  return typeof v === "number" && Number.isFinite(v) ? Math.round(v * 100) + "%" : "—";
+}
+
 function num(v: unknown): string {
   return typeof v === "number" && Number.isFinite(v) ? v.toLocaleString() : "—";
 }
 
 /** One event as a line of the panel. Known types get their own rendering;
  * anything else the server sends is shown as it came. */
-function TelemetryRow({ t, start }: { t: TelemetryEntry; start: number }) {
+export function TelemetryRow({ t, start }: { t: TelemetryEntry; start: number }) {
   const e = t.event;
   const rel = "+" + ((t.at - start) / 1000).toFixed(2) + " s";
   let title: string;
@@ -97,7 +110,7 @@ function TelemetryRow({ t, start }: { t: TelemetryEntry; start: number }) {
             <ul class="top">
               {r.top.slice(0, 5).map((x, i) => (
                 <li key={i}>
-                  <span>{docTitle(x.title)}</span> <span class="score">{typeof x.score === "number" ? x.score.toFixed(2) : ""}</span>
+                  <span>{x.title || "Untitled passage"}</span> <span class="score">{typeof x.score === "number" ? x.score.toFixed(2) : ""}</span>
                 </li>
               ))}
             </ul>
@@ -107,23 +120,39 @@ function TelemetryRow({ t, start }: { t: TelemetryEntry; start: number }) {
       break;
     }
     case "llm_call":
-      title = `LLM call · ${String(e.model ?? e.provider ?? "model")}`;
+      title = `LLM call · ${str(e.provider, "provider")} · ${str(e.model, "model")}`;
+      detail = (
+        <>
+          <span>{e.local === true ? "local" : e.local === false ? "remote" : "—"}</span>
+          <span>attempt {num(e.attempt)}</span>
+        </>
+      );
       break;
     case "llm_result":
-      title = `LLM result · ${String(e.model ?? e.provider ?? "model")}`;
+      title = `LLM result · ${str(e.provider, "provider")} · ${str(e.model, "model")}`;
       detail = (
         <>
           <span>prompt {num(e.prompt_tokens)} tok</span>
           <span>completion {num(e.completion_tokens)} tok</span>
-          {e.ttft_ms != null && <span>TTFT {ms(e.ttft_ms)}</span>}
-          <span>{ms(e.duration_ms)}</span>
+          <span>TTFT {e.ttft_ms == null ? "—" : ms(e.ttft_ms)}</span>
+          <span>total {ms(e.duration_ms)}</span>
+          <span>finish {str(e.finish_reason, "—")}</span>
+          <span>grounding {pct(e.grounding)}</span>
+          {typeof e.error === "string" && e.error && <span class="tel-error">{e.error}</span>}
         </>
       );
       break;
-    case "routing":
-      title = `Routing · ${String(e.decision ?? e.route ?? "decision")}`;
-      detail = e.reason ? <span>{String(e.reason)}</span> : null;
+    case "routing": {
+      const cats = Array.isArray(e.categories) ? (e.categories as unknown[]).filter((c) => typeof c === "string") : [];
+      title = `Routing · ${str(e.decision, "decision")}`;
+      detail = (
+        <>
+          <span>PHI {e.phi_detected === true ? "detected" : e.phi_detected === false ? "none" : "—"}</span>
+          {cats.length > 0 && <span>{cats.join(", ")}</span>}
+        </>
+      );
       break;
+    }
     default:
       title = e.type;
       detail = <code>{JSON.stringify(e).slice(0, 300)}</code>;
@@ -144,7 +173,10 @@ export function TelemetryPanel({ entries, message, ttft, onClose }: { entries: T
   const start = mine[0]?.at ?? 0;
   const tool = mine.find((t) => t.event.type === "tool_result")?.event;
   const llm = mine.filter((t) => t.event.type === "llm_result").map((t) => t.event);
-  const grounding = [...mine].reverse().find((t) => typeof t.event.grounding_share === "number")?.event.grounding_share as number | undefined;
+  // The grounding share: the answer's (message_complete / the stored
+  // message), else the latest model call's; null from the offline answerer.
+  const lastLlm = llm[llm.length - 1];
+  const grounding = typeof message?.grounding === "number" ? message.grounding : lastLlm && typeof lastLlm.grounding === "number" ? lastLlm.grounding : null;
   const usage = message?.usage;
   return (
     <aside class="panel telemetry" aria-labelledby="tp-title">
@@ -159,7 +191,7 @@ export function TelemetryPanel({ entries, message, ttft, onClose }: { entries: T
         <div><dt>First token</dt><dd title="Measured in this browser, from sending to the first chunk">{ttft != null ? ms(ttft) : "—"}</dd></div>
         <div><dt>Tokens</dt><dd>{usage ? `${num(usage.prompt_tokens)} → ${num(usage.completion_tokens)}` : "—"}</dd></div>
         <div><dt>LLM calls</dt><dd>{llm.length || "—"}</dd></div>
-        <div><dt>Grounding</dt><dd>{grounding != null ? Math.round(grounding * 100) + "%" : "—"}</dd></div>
+        <div><dt>Grounding</dt><dd title="The share of the answer's sentences supported by the cited passages (not measured for the offline answerer)">{pct(grounding)}</dd></div>
       </dl>
       <ol class="tel-list" aria-label="Events">
         {mine.map((t, i) => (

@@ -1,31 +1,38 @@
 // Conversations grouped by date, with search (title and content), rename,
-// delete with undo, and a new chat. Folders (the clinical-record issue)
-// will be further groups above "Recent".
+// delete with undo, and a new chat; above them the user's folders
+// (FolderTree), into which conversations and folders are dragged (or moved
+// with the Move button, for the keyboard).
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ChatStore } from "../chat";
+import type { FolderStore } from "../folders";
 import { useStore } from "../hooks";
 import { groupByDate } from "../time";
 import type { Conversation } from "../types";
+import { CONV_TYPE, FolderTree, MoveMenu, dragData } from "./Folders";
 import { Icon, Logo } from "./icons";
 
 interface Props {
   store: ChatStore;
+  folders: FolderStore;
   searchRef: { current: HTMLInputElement | null };
   open: boolean;
   onNavigate: () => void;
   children?: preact.ComponentChildren;
 }
 
-export function Sidebar({ store, searchRef, open, onNavigate, children }: Props) {
+export function Sidebar({ store, folders, searchRef, open, onNavigate, children }: Props) {
   const s = useStore(store, () => store.state);
+  const [dropRoot, setDropRoot] = useState(false);
   const [query, setQuery] = useState(s.search);
   useEffect(() => {
     const t = setTimeout(() => void store.setSearch(query), 200);
     return () => clearTimeout(t);
   }, [query]);
 
-  const list = s.searchResults ?? s.conversations;
+  // While searching, every match; otherwise only the unfiled conversations
+  // (filed ones are inside their folders).
+  const list = s.searchResults ?? s.conversations.filter((c) => !c.folder_id);
   const groups = groupByDate(list);
 
   function go(id: string | null) {
@@ -72,25 +79,46 @@ export function Sidebar({ store, searchRef, open, onNavigate, children }: Props)
             {s.searchResults.length ? `${s.searchResults.length} matching conversation${s.searchResults.length === 1 ? "" : "s"}` : "No conversation matches."}
           </p>
         )}
+        {!s.searchResults && <FolderTree folders={folders} store={store} onOpen={(id) => go(id)} renderConv={(c) => <ConvItem key={c.id} c={c} current={c.id === s.currentId} store={store} folders={folders} onOpen={() => go(c.id)} />} />}
         {!s.searchResults && s.conversationsLoaded && !s.conversations.length && <p class="list-note">Your conversations will appear here.</p>}
-        {groups.map((g) => (
-          <section class="conv-group" key={g.label} aria-label={g.label}>
-            <h2>{g.label}</h2>
-            <ul>
-              {g.items.map((c) => (
-                <ConvItem key={c.id} c={c} current={c.id === s.currentId} store={store} onOpen={() => go(c.id)} />
-              ))}
-            </ul>
-          </section>
-        ))}
+        <div
+          class={"unfiled" + (dropRoot ? " drop" : "")}
+          onDragOver={(e) => {
+            if (!s.searchResults && dragData(e, CONV_TYPE) !== undefined) {
+              e.preventDefault();
+              setDropRoot(true);
+            }
+          }}
+          onDragLeave={() => setDropRoot(false)}
+          onDrop={(e) => {
+            setDropRoot(false);
+            const id = e.dataTransfer?.getData(CONV_TYPE);
+            if (id) {
+              e.preventDefault();
+              void folders.file(id, null);
+            }
+          }}
+        >
+          {groups.map((g) => (
+            <section class="conv-group" key={g.label} aria-label={g.label}>
+              <h2>{g.label}</h2>
+              <ul>
+                {g.items.map((c) => (
+                  <ConvItem key={c.id} c={c} current={c.id === s.currentId} store={store} folders={folders} onOpen={() => go(c.id)} />
+                ))}
+              </ul>
+            </section>
+          ))}
+        </div>
       </div>
       {children}
     </nav>
   );
 }
 
-function ConvItem({ c, current, store, onOpen }: { c: Conversation; current: boolean; store: ChatStore; onOpen: () => void }) {
+function ConvItem({ c, current, store, folders, onOpen }: { c: Conversation; current: boolean; store: ChatStore; folders: FolderStore; onOpen: () => void }) {
   const [editing, setEditing] = useState(false);
+  const [moving, setMoving] = useState(false);
   const [title, setTitle] = useState(c.title);
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -121,12 +149,37 @@ function ConvItem({ c, current, store, onOpen }: { c: Conversation; current: boo
       </li>
     );
   }
+  if (moving)
+    return (
+      <li class="conv editing">
+        <MoveMenu
+          label={`Move “${c.title}” to`}
+          folders={folders}
+          current={c.folder_id ?? null}
+          onDone={(target) => {
+            setMoving(false);
+            if (target !== undefined) void folders.file(c.id, target);
+          }}
+        />
+      </li>
+    );
   return (
-    <li class={"conv" + (current ? " current" : "")}>
-      <a href={"#/c/" + c.id} aria-current={current ? "page" : undefined} onClick={(e) => { e.preventDefault(); onOpen(); }}>
+    <li
+      class={"conv" + (current ? " current" : "")}
+      draggable
+      data-conversation-id={c.id}
+      onDragStart={(e) => {
+        e.dataTransfer?.setData(CONV_TYPE, c.id);
+        if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+      }}
+    >
+      <a href={"#/c/" + c.id} aria-current={current ? "page" : undefined} draggable={false} onClick={(e) => { e.preventDefault(); onOpen(); }}>
         {c.title}
       </a>
       <span class="conv-actions">
+        <button type="button" class="icon-btn" aria-label={`Move “${c.title}” to a folder`} title="Move to a folder" onClick={() => setMoving(true)}>
+          <Icon name="folder" size={16} />
+        </button>
         <button type="button" class="icon-btn" aria-label={`Rename “${c.title}”`} title="Rename" onClick={() => { setTitle(c.title); setEditing(true); }}>
           <Icon name="pencil" size={16} />
         </button>
