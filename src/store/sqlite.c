@@ -435,6 +435,10 @@ static const ms_store_ops_t sqlite_ops = {
     .share_lookup = ms__sq_share_lookup,
     .share_record = ms__sq_share_record,
     .share_accesses = ms__sq_share_accesses,
+    .apikey_create = ms__sq_apikey_create,
+    .apikey_list = ms__sq_apikey_list,
+    .apikey_revoke = ms__sq_apikey_revoke,
+    .apikey_lookup = ms__sq_apikey_lookup,
 };
 
 const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};
