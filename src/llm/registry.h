@@ -45,6 +45,10 @@ typedef struct {
     size_t *providers;
     size_t nproviders;
     int listed; /**< declared in the file (or the default): GET /api/models lists it */
+    /** "retrieval": false in the file: no knowledge-base search for this
+     * route (the model answers from the question and history alone, e.g.
+     * the overhead benchmark's gateway-only route). Default 0: searched. */
+    int no_retrieval;
 } ms_llm_route_t;
 
 /** What start-up gives the registry. */
