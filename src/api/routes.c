@@ -12,7 +12,7 @@
 typedef struct {
     ms_http_method_t method;
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
-    int auth;            /* needs a valid access token */
+    int auth;            /* 1: needs a valid access token; 2: an API key (APIKEY) */
     int json;            /* 1: body must be a JSON object; 2: optional JSON object */
     int rate_limited;    /* counts against the login rate limit */
     void (*loop_fn)(ms_http_req_t *r);
@@ -26,6 +26,8 @@ typedef struct {
 #define STORE MS_WORK_STORE
 #define AUTH MS_WORK_AUTH
 #define KB MS_WORK_KB
+/* Authenticated by a medstream API key ("Bearer msk-...", openai_api.c). */
+#define APIKEY 2
 
 static const route_t routes[] = {
     {MS_HTTP_GET, "/", 0, 0, 0, ms_api_asset, NULL, STORE},
@@ -62,9 +64,13 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/sessions/{id}/share", 1, 2, 0, ms_api_share_create, NULL, STORE},
     {MS_HTTP_GET, "/api/sessions/{id}/shares", 1, 0, 0, NULL, ms_api_share_list, STORE},
     {MS_HTTP_DELETE, "/api/sessions/{id}/share/{id}", 1, 0, 0, NULL, ms_api_share_revoke, STORE},
-    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses,
+     STORE},
     {MS_HTTP_GET, "/api/shared/{id}", 0, 0, 0, ms_api_shared_view, NULL, STORE},
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
+    /* The OpenAI-compatible API (openai_api.c). */
+    {MS_HTTP_POST, "/v1/chat/completions", APIKEY, 1, 0, ms_api_openai_chat, NULL, STORE},
+    {MS_HTTP_GET, "/v1/models", APIKEY, 0, 0, ms_api_openai_models, NULL, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
@@ -108,7 +114,10 @@ static void pool_run(ms_store_t *st, void *arg) {
         ms_http_respond_error(j->r, 500, "internal_error", "database unavailable");
         return;
     }
-    if (j->route->auth) {
+    if (j->route->auth == APIKEY) {
+        if (ms__api_apikey_check(j->r, st) != 0)
+            return;
+    } else if (j->route->auth) {
         int rc = ms_store_user_by_id(st, j->r->user.sub, NULL);
         if (rc == MS_ENOENT) {
             j->user_gone = 1;
@@ -220,7 +229,14 @@ int ms_api_begin(ms_http_req_t *r) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         return r->status;
     }
-    if (route->auth && authenticate(r) != 0) {
+    if (route->auth == APIKEY) {
+        if (!ms__api_apikey_present(r)) {
+            ms_http_respond_error(
+                r, 401, "invalid_api_key",
+                "missing or malformed API key: send Authorization: Bearer msk-...");
+            return r->status;
+        }
+    } else if (route->auth && authenticate(r) != 0) {
         ms_http_respond_error(r, 401, "unauthorized", "missing, invalid or expired access token");
         return r->status;
     }
