@@ -359,3 +359,40 @@ def test_phi_to_a_cloud_route_is_refused(oai):
     status, _, raw = post_raw(srv, key, {"model": "clinical", "messages": [
         {"role": "user", "content": MRN_QUESTION}]})
     assert status == 200, raw[:300]
+
+
+def test_client_gone_mid_stream_cancels_the_answer(oai):
+    """A client that goes away mid-stream stops the answer: the upstream
+    sees its connection closed, and what was written is stored."""
+    import socket
+    import time
+    srv, up, u, key = oai
+    up.set_default(tokens=[f" word{i}" for i in range(200)], token_delay=0.05)
+    body = json.dumps({"model": "fast", "stream": True, "messages": [
+        {"role": "user", "content": "What is gout?"}]}).encode()
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: " +
+              str(len(body)).encode() + b"\r\n\r\n" + body)
+    got = b""
+    while b"word3" not in got:
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in got.lower()
+    cid = re.search(rb'"conversation_id":"([0-9a-f-]{36})"', got)
+    assert cid is None  # the extension comes only with the final chunk
+    s.close()
+    t_close = time.time()
+    ev = up.wait_event("closed_early", timeout=10)
+    assert ev["closed_at"] - t_close < 5
+    convs = srv.api("GET", "/api/conversations", u["access_token"]).json()["conversations"]
+    conv = convs[0]["id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        msgs = srv.messages(u["access_token"], conv)
+        if msgs[-1]["status"] != "streaming":
+            break
+        time.sleep(0.1)
+    assert msgs[-1]["role"] == "assistant" and msgs[-1]["status"] == "cancelled"
+    assert "word3" in msgs[-1]["content"] and "word199" not in msgs[-1]["content"]
