@@ -58,6 +58,7 @@ typedef struct ms_http_rx {
     int phase;
     int woken;       /* RX_ANSWERED: the writable callback was asked for */
     int close_after; /* the connection ends with this response */
+    int http10;      /* an HTTP/1.0 request: a streamed body is not chunked */
 } ms_http_rx_t;
 
 static ms_deadline_list_t deadlines;
@@ -256,7 +257,7 @@ int ms__http_security_headers(struct lws *wsi, unsigned char **p, unsigned char 
 
 /* Status, content headers, the security headers, Allow, Connection: close
  * when the connection ends with this response, then the handler's own. */
-static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after) {
+static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after, int chunked) {
     size_t need = 2048;
     for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
         need += strlen(h->name) + strlen(h->value) + 4;
@@ -269,16 +270,16 @@ static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after) {
     /* A streamed body is chunked (RFC 9112 section 7.1): framed by stream()
      * here, since lws would answer a missing length with Connection: close. */
     static const char te[] = "chunked";
-    int head_ok =
-        r->streaming
-            ? !lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) &&
-                  !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                                (const unsigned char *)r->content_type,
-                                                (int)strlen(r->content_type), &p, end) &&
-                  !lws_add_http_header_by_name(wsi, (const unsigned char *)"transfer-encoding:",
-                                               (const unsigned char *)te, (int)strlen(te), &p, end)
-            : !lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
-                                           (lws_filepos_t)r->resp_len, &p, end);
+    int head_ok = r->streaming
+                      ? !lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) &&
+                            !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                                          (const unsigned char *)r->content_type,
+                                                          (int)strlen(r->content_type), &p, end) &&
+                            (!chunked || !lws_add_http_header_by_name(
+                                             wsi, (const unsigned char *)"transfer-encoding:",
+                                             (const unsigned char *)te, (int)strlen(te), &p, end))
+                      : !lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
+                                                     (lws_filepos_t)r->resp_len, &p, end);
     if (!head_ok || ms__http_security_headers(wsi, &p, end) ||
         (!has_cc && lws_add_http_header_by_name(
                         wsi, (const unsigned char *)"cache-control:",
@@ -307,7 +308,7 @@ out:
 /* Writes the response and drops the connection's reference to r. */
 static int emit(struct lws *wsi, ms_pss_t *pss, int close_after) {
     ms_http_req_t *r = pss->req;
-    if (write_head(wsi, r, close_after) != 0)
+    if (write_head(wsi, r, close_after, 0) != 0)
         return -1;
     if (r->resp_len) {
         unsigned char *body = ms_xmalloc(LWS_PRE + r->resp_len);
@@ -352,11 +353,13 @@ static void let_go(ms_pss_t *pss, ms_http_req_t *r) {
 
 /* A streamed response at a writable callback: the head once, then what the
  * handler has queued as one chunk, then (once it has ended) the last
- * chunk. Returns 1 while more is to come, 0 when done, -1 on an error. */
-static int stream(struct lws *wsi, ms_pss_t *pss, int close_after) {
+ * chunk. An HTTP/1.0 client gets the bytes unframed and the connection's
+ * close as the end (RFC 9112 section 6.3, rule 8). Returns 1 while more is
+ * to come, 0 when done, -1 on an error. */
+static int stream(struct lws *wsi, ms_pss_t *pss, int close_after, int chunked) {
     ms_http_req_t *r = pss->req;
     if (!r->stream_head) {
-        if (write_head(wsi, r, close_after) != 0)
+        if (write_head(wsi, r, close_after, chunked) != 0)
             return -1;
         r->stream_head = 1;
         if (r->stream_out.len || r->stream_ended) {
@@ -371,19 +374,22 @@ static int stream(struct lws *wsi, ms_pss_t *pss, int close_after) {
     unsigned char *buf = ms_xmalloc(LWS_PRE + n + 32);
     unsigned char *p = buf + LWS_PRE;
     size_t len = 0;
-    if (n) {
+    if (n && !chunked) {
+        memcpy(p, r->stream_out.data, n);
+        len = n;
+    } else if (n) {
         len = (size_t)snprintf((char *)p, 20, "%zx\r\n", n);
         memcpy(p + len, r->stream_out.data, n);
         len += n;
         memcpy(p + len, "\r\n", 2);
         len += 2;
     }
-    if (last) {
+    if (last && chunked) {
         memcpy(p + len, "0\r\n\r\n", 5);
         len += 5;
     }
     ms_buf_reset(&r->stream_out);
-    int w = lws_write(wsi, p, len, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    int w = len ? lws_write(wsi, p, len, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) : 0;
     free(buf);
     if (w < 0)
         return -1;
@@ -400,7 +406,9 @@ static int write_response(struct lws *wsi, ms_pss_t *pss) {
         return 0;
     int close_after = pss->rx && pss->rx->close_after;
     if (r->streaming) {
-        int rc = stream(wsi, pss, close_after);
+        int http10 = pss->rx && pss->rx->http10;
+        close_after |= http10;
+        int rc = stream(wsi, pss, close_after, !http10);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
         if (close_after)
@@ -510,6 +518,7 @@ static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
         return 400;
     }
     lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP);
+    rx->http10 = !strcmp(version, "HTTP/1.0");
     if (ms_http_framing(cl, (size_t)ncl, te, (size_t)nte, !strcmp(version, "HTTP/1.0"),
                         &rx->framing) != 0) {
         set_refusal(rx, rx->framing.status, rx->framing.code, rx->framing.message, 1);

@@ -396,3 +396,27 @@ def test_client_gone_mid_stream_cancels_the_answer(oai):
         time.sleep(0.1)
     assert msgs[-1]["role"] == "assistant" and msgs[-1]["status"] == "cancelled"
     assert "word3" in msgs[-1]["content"] and "word199" not in msgs[-1]["content"]
+
+
+def test_http10_client_gets_an_unframed_stream_and_close(oai):
+    """Chunked coding is HTTP/1.1's (RFC 9112 section 7): an HTTP/1.0 client
+    gets the events unframed, and the connection's close ends them."""
+    import socket
+    srv, _, _, key = oai
+    body = json.dumps({"model": "fast", "stream": True, "messages": [
+        {"role": "user", "content": "What is gout?"}]}).encode()
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: " +
+              str(len(body)).encode() + b"\r\n\r\n" + body)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower() and b" 200 " in head.split(b"\r\n")[0]
+    events = strict_sse(rest)
+    assert events[-1]["choices"][0]["finish_reason"] == "stop"
