@@ -18,7 +18,10 @@
 # Added latency = gateway percentile - direct percentile of the same run.
 # The machine is shared: the ratios matter more than the absolute numbers.
 #
-# usage: bench/overhead.sh [--bin build/medstream] [--duration 10] [--out FILE]
+# usage: bench/overhead.sh [--bin build/medstream] [--duration 10] [--out FILE] [--tmpfs]
+#   --tmpfs  puts medstream's data directory in /dev/shm: its fsyncs (the
+#            question is durable before the model is asked) then cost nothing,
+#            which separates the disk's share of the overhead from the CPU's.
 # needs: nginx (nginx-light is enough), wrk, hey, curl:
 #   apt-get install --no-install-recommends nginx-light wrk hey curl
 set -euo pipefail
@@ -26,11 +29,13 @@ set -euo pipefail
 BIN=build/medstream
 DURATION=10
 OUT=""
+TMPFS=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --bin) BIN="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --tmpfs) TMPFS=1; shift ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench/overhead.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -45,7 +50,9 @@ done
 [ -x "$BIN" ] || { echo "bench/overhead.sh: no medstream binary at $BIN (make build)" >&2; exit 2; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
-WORK=$(mktemp -d /tmp/medstream-overhead.XXXXXX)
+BASE=/tmp
+[ -n "$TMPFS" ] && BASE=/dev/shm
+WORK=$(mktemp -d "$BASE/medstream-overhead.XXXXXX")
 NGINX_PID="" MS_PID=""
 cleanup() {
     [ -n "$MS_PID" ] && kill "$MS_PID" 2>/dev/null && wait "$MS_PID" 2>/dev/null || true
@@ -96,7 +103,7 @@ http {
     keepalive_requests 1000000;
     keepalive_timeout 120s;
     server {
-        listen 127.0.0.1:$UP_PORT;
+        listen 127.0.0.1:$UP_PORT backlog=4096;
         location / {
             default_type text/event-stream;
             return 200 '$SSE';
@@ -200,9 +207,9 @@ header_sample() {
 wrk -t1 -c8 -d2s -s "$WORK/post.lua" "$MS_URL" >/dev/null 2>&1 || true
 
 {
-    echo "### Run of $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per point, $(nproc) cores (shared)"
+    echo "### Run of $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per point, $(nproc) cores (shared), data on $(df --output=fstype "$WORK" | tail -1)"
     echo
-    echo "\`bench/overhead.sh --duration $DURATION\` (\`make bench-overhead\`); medstream $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?'), nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}'), hey 0.1.4."
+    echo "\`bench/overhead.sh --duration $DURATION${TMPFS:+ --tmpfs}\` (\`make bench-overhead\`); medstream $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?'), nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}'), hey 0.1.4."
     echo
     echo "| load | direct p50 ms | direct p99 ms | direct req/s | gateway p50 ms | gateway p99 ms | gateway req/s | added p50 ms | added p99 ms | req/s ratio | gateway non-2xx / errors |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
