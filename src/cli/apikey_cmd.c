@@ -136,8 +136,10 @@ static int apikey_create(int argc, char **argv) {
                 rc == MS_ENOENT ? "no user with email" : "cannot read the user", email);
         goto done;
     }
-    memcpy(key, "msk-", 4);
-    ms_token_random(key + 4);
+    char token[MS_TOKEN_LEN];
+    ms_token_random(token);
+    snprintf(key, sizeof key, "msk-%s", token);
+    sodium_memzero(token, sizeof token);
     ms_token_hash(key, hash);
     snprintf(prefix, sizeof prefix, "%.*s", PREFIX_LEN, key);
     if ((rc = ms_store_apikey_create(st, u.id, name, hash, prefix, &out)) != 0) {

@@ -94,7 +94,8 @@ const ms_llm_route_t *ms_llm_route_at(const ms_llm_t *llm, size_t i);
  * is no such route. */
 const ms_llm_route_t *ms_llm_route(const ms_llm_t *llm, const char *alias);
 const ms_llm_route_t *ms_llm_default_route(const ms_llm_t *llm);
-/** Whether any provider of r reads the knowledge base / the prompt. */
+/** Whether any provider of r reads the knowledge base / the prompt. A
+ * route with "retrieval": false (no_retrieval) reads no knowledge base. */
 int ms_llm_route_uses_retrieval(const ms_llm_t *llm, const ms_llm_route_t *r);
 int ms_llm_route_uses_prompt(const ms_llm_t *llm, const ms_llm_route_t *r);
 

@@ -381,13 +381,11 @@ static int stream(struct lws *wsi, ms_pss_t *pss, int close_after, int chunked) 
         len = (size_t)snprintf((char *)p, 20, "%zx\r\n", n);
         memcpy(p + len, r->stream_out.data, n);
         len += n;
-        memcpy(p + len, "\r\n", 2);
-        len += 2;
+        p[len++] = '\r';
+        p[len++] = '\n';
     }
-    if (last && chunked) {
-        memcpy(p + len, "0\r\n\r\n", 5);
-        len += 5;
-    }
+    if (last && chunked) /* the last chunk, no trailer (RFC 9112 section 7.1) */
+        len += (size_t)snprintf((char *)p + len, 8, "0\r\n\r\n");
     ms_buf_reset(&r->stream_out);
     int w = len ? lws_write(wsi, p, len, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) : 0;
     free(buf);
