@@ -46,7 +46,7 @@ int ms__sq_apikey_create(ms_store_t *base, const char *user_id, const char *name
     if (rc != SQLITE_ROW)
         return ms__store_err(st, rc, "apikey user");
     char id[MS_ID_LEN];
-    ms_id_new(id);
+    ms_id_new_v7(id); /* time-ordered: the listing's tie-break is creation order */
     int64_t now = ms_now_ms();
     if (!(s = ms__store_stmt(st, ins_sql)))
         return MS_EIO;
