@@ -137,6 +137,13 @@ eval-answerer: build
 
 # Load: medstream and the two peers under the same load; writes the "## Load"
 # section of docs/performance.md (bench/run.sh; about 15 minutes on 2 cores).
+# Gateway overhead on the OpenAI-compatible path: nginx as the upstream,
+# wrk and hey as the load (bench/overhead.sh; needs nginx-light wrk hey; about
+# 2 minutes). Not run by .ci/run.
+.PHONY: bench-overhead
+bench-overhead: build
+	nice -n 10 bench/overhead.sh --bin $(BUILD)/medstream --out $(BUILD)/overhead.md
+
 .PHONY: bench
 bench: build
 	bench/run.sh --bin $(BUILD)/medstream --write docs/performance.md

@@ -1,6 +1,7 @@
-/* The `medstream` command: serve, user, kb, chat, bench, phi, fhir. A command table drives
+/* The `medstream` command: serve, user, apikey, kb, chat, bench, phi, fhir. A command table drives
  * dispatch (redis style). */
 #include "app/app.h"
+#include "cli/apikey_cmd.h"
 #include "cli/bench_cmd.h"
 #include "cli/chat_cmd.h"
 #include "cli/fhir_cmd.h"
@@ -39,6 +40,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve, "run the gateway (HTTP + WebSocket)"},
     {"user", ms_cli_user, "manage users: add, list, delete"},
+    {"apikey", ms_cli_apikey, "API keys for the OpenAI-compatible API: create, list, revoke"},
     {"kb", ms_cli_kb, "knowledge base: import, search"},
     {"chat", ms_cli_chat, "terminal client: ask questions, stream answers"},
     {"bench", ms_cli_bench, "load generator: connections, throughput, latency"},

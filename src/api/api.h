@@ -118,6 +118,17 @@ typedef struct ms_http_req {
     const char *cache_control;
     ms_http_header_t *resp_headers; /**< extra headers (ms_http_add_header) */
 
+    /** A streamed response (ms_http_stream_begin): the body goes out in
+     * pieces as the handler writes them (HTTP/1.1 chunked, RFC 9112
+     * section 7.1), instead of resp_body at once. */
+    int streaming;
+    ms_buf_t stream_out; /**< bytes written by the handler, not yet sent (loop thread) */
+    int stream_ended;    /**< the handler wrote its last piece */
+    int stream_head;     /**< the network layer has sent the head */
+    /** uv_hrtime() (ns) when the request head was parsed: the start of the
+     * gateway's time (x-medstream-overhead-ms). */
+    uint64_t arrival_ns;
+
     int refs;                                   /**< network layer + handler in flight */
     void *conn;                                 /**< network-layer connection; NULL once closed */
     void (*on_response)(struct ms_http_req *r); /**< set by the network layer */
@@ -153,6 +164,18 @@ void ms_http_respond_json(ms_http_req_t *r, int status, json_t *body);
  * network layer (if the connection is still open) and drops the handler's
  * reference. */
 void ms_http_finish(ms_http_req_t *r);
+/** Starts a streamed response (loop thread): status and content type
+ * (static string) now, with the headers added so far; the body follows
+ * through ms_http_stream_write and ends with ms_http_stream_end, which
+ * also drops the handler's reference (as ms_http_finish). The network
+ * layer sends it with Transfer-Encoding: chunked. */
+void ms_http_stream_begin(ms_http_req_t *r, int status, const char *content_type);
+/** Queues len bytes of a streamed body (loop thread); they are sent when
+ * the connection is writable. Nothing happens once the client is gone
+ * (r->conn NULL), which the handler should check to stop its work. */
+void ms_http_stream_write(ms_http_req_t *r, const char *data, size_t len);
+/** Ends a streamed body and lets go of r (loop thread). */
+void ms_http_stream_end(ms_http_req_t *r);
 /** Drops a reference; frees r at zero. */
 void ms_http_req_unref(ms_http_req_t *r);
 /** Adds a response header (copied; any thread, before the response is

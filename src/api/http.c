@@ -3,6 +3,7 @@
 
 #include "core/ms.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,9 +23,59 @@ void ms_http_respond_json(ms_http_req_t *r, int status, json_t *body) {
     }
 }
 
+/* The "type" of an OpenAI error object for a status (the OpenAI API
+ * reference, "Error codes"; the SDKs pick their exception by status). */
+static const char *openai_type(int status) {
+    return status == 401   ? "invalid_request_error"
+           : status == 429 ? "rate_limit_error"
+           : status >= 500 ? "server_error"
+                           : "invalid_request_error";
+}
+
 void ms_http_respond_error(ms_http_req_t *r, int status, const char *code, const char *message) {
+    /* Under /v1/ (the OpenAI-compatible API) errors have OpenAI's shape,
+     * {"error":{"message","type","param","code"}}: a superset of ours. */
+    if (r->path && !strncmp(r->path, "/v1/", 4)) {
+        if (status == 401)
+            code = "invalid_api_key";
+        /* Every /v1/ response carries the gateway's time (openai_api.c);
+         * a handler that knows better has set it already. */
+        int has = 0;
+        for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
+            has |= !strcmp(h->name, "x-medstream-overhead-ms");
+        if (!has && r->arrival_ns) {
+            char v[32];
+            snprintf(v, sizeof v, "%.2f", (double)(uv_hrtime() - r->arrival_ns) / 1e6);
+            ms_http_add_header(r, "x-medstream-overhead-ms", v);
+        }
+        ms_http_respond_json(r, status,
+                             json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", message,
+                                       "type", openai_type(status), "param", "code", code));
+        return;
+    }
     ms_http_respond_json(r, status,
                          json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
+
+void ms_http_stream_begin(ms_http_req_t *r, int status, const char *content_type) {
+    r->status = status;
+    r->content_type = content_type;
+    r->streaming = 1;
+    if (r->conn && r->on_response)
+        r->on_response(r);
+}
+
+void ms_http_stream_write(ms_http_req_t *r, const char *data, size_t len) {
+    if (!r->conn || !len)
+        return;
+    ms_buf_append(&r->stream_out, data, len);
+    if (r->on_response)
+        r->on_response(r);
+}
+
+void ms_http_stream_end(ms_http_req_t *r) {
+    r->stream_ended = 1;
+    ms_http_finish(r);
 }
 
 int ms_http_add_header(ms_http_req_t *r, const char *name, const char *value) {
@@ -55,6 +106,7 @@ void ms_http_req_unref(ms_http_req_t *r) {
     if (r->scratch_free)
         r->scratch_free(r->scratch);
     ms_buf_free(&r->body);
+    ms_buf_free(&r->stream_out);
     for (ms_http_header_t *h = r->resp_headers, *next; h; h = next) {
         next = h->next;
         free(h->name);

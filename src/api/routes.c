@@ -12,7 +12,7 @@
 typedef struct {
     ms_http_method_t method;
     const char *pattern; /* "{id}" matches one path segment (core/path.h) */
-    int auth;            /* needs a valid access token */
+    int auth;            /* 1: needs a valid access token; 2: an API key (APIKEY) */
     int json;            /* 1: body must be a JSON object; 2: optional JSON object;
                           * BODY_RAW: body kept as bytes, the handler parses it;
                           * BODY_STREAM (below) */
@@ -35,6 +35,8 @@ typedef struct {
 #define STORE MS_WORK_STORE
 #define AUTH MS_WORK_AUTH
 #define KB MS_WORK_KB
+/* Authenticated by a medstream API key ("Bearer msk-...", openai_api.c). */
+#define APIKEY 2
 
 static const route_t routes[] = {
     {MS_HTTP_GET, "/", 0, 0, 0, ms_api_asset, NULL, STORE},
@@ -100,6 +102,9 @@ static const route_t routes[] = {
     {MS_HTTP_GET, "/api/sessions/{id}/export/markdown", 1, 0, 0, NULL,
      ms_api_session_export_markdown, STORE},
     {MS_HTTP_GET, "/api/sessions/{id}/export/pdf", 1, 0, 0, NULL, ms_api_session_export_pdf, STORE},
+    /* The OpenAI-compatible API (openai_api.c). */
+    {MS_HTTP_POST, "/v1/chat/completions", APIKEY, 1, 0, ms_api_openai_chat, NULL, STORE},
+    {MS_HTTP_GET, "/v1/models", APIKEY, 0, 0, ms_api_openai_models, NULL, STORE},
 };
 
 static const char *const method_names[] = {"GET",    "POST",    "PATCH", "PUT",
@@ -143,7 +148,10 @@ static void pool_run(ms_store_t *st, void *arg) {
         ms_http_respond_error(j->r, 500, "internal_error", "database unavailable");
         return;
     }
-    if (j->route->auth) {
+    if (j->route->auth == APIKEY) {
+        if (ms__api_apikey_check(j->r, st) != 0)
+            return;
+    } else if (j->route->auth) {
         int rc = ms_store_user_by_id(st, j->r->user.sub, NULL);
         if (rc == MS_ENOENT) {
             j->user_gone = 1;
@@ -261,7 +269,14 @@ int ms_api_begin(ms_http_req_t *r) {
         ms_http_respond_error(r, 413, "too_large", "request body too large");
         return r->status;
     }
-    if (route->auth && authenticate(r) != 0) {
+    if (route->auth == APIKEY) {
+        if (!ms__api_apikey_present(r)) {
+            ms_http_respond_error(
+                r, 401, "invalid_api_key",
+                "missing or malformed API key: send Authorization: Bearer msk-...");
+            return r->status;
+        }
+    } else if (route->auth && authenticate(r) != 0) {
         ms_http_respond_error(r, 401, "unauthorized", "missing, invalid or expired access token");
         return r->status;
     }

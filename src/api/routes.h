@@ -89,6 +89,19 @@ int ms__api_path_segment(const ms_http_req_t *r, int n, char *out, size_t outlen
  * MS_EINVAL when it is of another type or holds a NUL byte. */
 int ms__api_opt_str(json_t *body, const char *key, int *present, const char **value);
 
+/* The OpenAI-compatible API (openai_api.c): POST /v1/chat/completions and
+ * GET /v1/models run on the loop once the API key has been checked. */
+void ms_api_openai_chat(ms_http_req_t *r);
+void ms_api_openai_models(ms_http_req_t *r);
+/** Whether the Authorization header has the shape of a medstream API key
+ * ("Bearer msk-" and 43 URL-safe base64 characters): checked on the
+ * headers, before the body is read. */
+int ms__api_apikey_present(const ms_http_req_t *r);
+/** On a pool thread: looks the key up by its SHA-256 and sets r->user.sub
+ * to its user; otherwise sets a 401 (unknown or revoked key) or the store
+ * error and returns non-zero. */
+int ms__api_apikey_check(ms_http_req_t *r, ms_store_t *st);
+
 /* Maps a store error to the REST error (404 for both absent and not-owned). */
 void ms_api_store_error(ms_http_req_t *r, int err);
 

@@ -119,6 +119,11 @@ typedef struct {
      * NULL: the default route. An unknown one is refused with
      * invalid_message before anything is stored. */
     const char *model;
+    /** Recent turns the client supplies itself, [{"role":"user"|"assistant",
+     * "content"}] oldest first (the OpenAI-compatible API's earlier
+     * messages): used instead of the conversation's stored turns. Borrowed
+     * (copied). NULL: the stored turns, as always. */
+    json_t *history;
 } ms_ask_t;
 
 /** The general form of ms_chat_ask. Refusals arrive as an error event:

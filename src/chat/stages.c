@@ -182,8 +182,10 @@ static void persist_done(void *arg) {
         follow_existing(t, j->existing);
     } else {
         snprintf(s->conversation_id, MS_ID_LEN, "%s", j->conversation_id);
-        t->history = j->history;
-        j->history = NULL;
+        if (!t->history) { /* the client's own history (ms_ask_t) wins */
+            t->history = j->history;
+            j->history = NULL;
+        }
         ms__stream_register_id(s);
         if (!t->conversation_id[0]) {
             /* A retry may now name the conversation it learnt from message_start. */

@@ -282,6 +282,7 @@ void ms_chat_ask_req(ms_chat_t *c, const ms_ask_t *a, ms_sub_t *sub) {
     c->nturns++;
     t->question = ms_xstrdup(text);
     t->wf = wf;
+    t->history = a->history ? json_deep_copy(a->history) : NULL;
     t->route = route;
     t->grounding = -1;
     snprintf(t->conversation_id, MS_ID_LEN, "%s", a->conversation_id ? a->conversation_id : "");

@@ -243,9 +243,16 @@ static int add_routes(ms_llm_t *llm, json_t *obj, const char *path, char *err, s
             json_t *x;
             json_object_foreach(v, k, x) {
                 if (strcmp(k, "providers") != 0 && strcmp(k, "description") != 0 &&
-                    strcmp(k, "title") != 0)
+                    strcmp(k, "title") != 0 && strcmp(k, "retrieval") != 0)
                     return errf(err, errlen, "config %s: routes.%s: unknown field \"%.40s\"", path,
                                 alias, k);
+                if (!strcmp(k, "retrieval")) {
+                    if (!json_is_boolean(x))
+                        return errf(err, errlen,
+                                    "config %s: routes.%s: \"retrieval\" must be true or false",
+                                    path, alias);
+                    continue;
+                }
                 if (strcmp(k, "providers") != 0 &&
                     (!json_is_string(x) || json_string_length(x) > 200))
                     return errf(err, errlen,
@@ -261,6 +268,7 @@ static int add_routes(ms_llm_t *llm, json_t *obj, const char *path, char *err, s
                         "config %s: routes.%s: must be a list of 1 to 16 provider names", path,
                         alias);
         ms_llm_route_t *r = add_route(llm, alias, title, desc, 1);
+        r->no_retrieval = json_is_false(json_object_get(v, "retrieval"));
         r->providers = ms_xcalloc(json_array_size(list), sizeof *r->providers);
         size_t i;
         json_t *name;
@@ -434,6 +442,8 @@ const ms_llm_route_t *ms_llm_default_route(const ms_llm_t *llm) {
 }
 
 int ms_llm_route_uses_retrieval(const ms_llm_t *llm, const ms_llm_route_t *r) {
+    if (r && r->no_retrieval)
+        return 0;
     for (size_t i = 0; r && i < r->nproviders; i++)
         if (llm->slots[r->providers[i]].p->ops->uses_retrieval)
             return 1;

@@ -45,6 +45,10 @@ typedef struct {
     size_t *providers;
     size_t nproviders;
     int listed; /**< declared in the file (or the default): GET /api/models lists it */
+    /** "retrieval": false in the file: no knowledge-base search for this
+     * route (the model answers from the question and history alone, e.g.
+     * the overhead benchmark's gateway-only route). Default 0: searched. */
+    int no_retrieval;
 } ms_llm_route_t;
 
 /** What start-up gives the registry. */
@@ -90,7 +94,8 @@ const ms_llm_route_t *ms_llm_route_at(const ms_llm_t *llm, size_t i);
  * is no such route. */
 const ms_llm_route_t *ms_llm_route(const ms_llm_t *llm, const char *alias);
 const ms_llm_route_t *ms_llm_default_route(const ms_llm_t *llm);
-/** Whether any provider of r reads the knowledge base / the prompt. */
+/** Whether any provider of r reads the knowledge base / the prompt. A
+ * route with "retrieval": false (no_retrieval) reads no knowledge base. */
 int ms_llm_route_uses_retrieval(const ms_llm_t *llm, const ms_llm_route_t *r);
 int ms_llm_route_uses_prompt(const ms_llm_t *llm, const ms_llm_route_t *r);
 

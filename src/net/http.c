@@ -60,6 +60,7 @@ typedef struct ms_http_rx {
     int phase;
     int woken;       /* RX_ANSWERED: the writable callback was asked for */
     int close_after; /* the connection ends with this response */
+    int http10;      /* an HTTP/1.0 request: a streamed body is not chunked */
 } ms_http_rx_t;
 
 static ms_deadline_list_t deadlines;
@@ -261,7 +262,7 @@ int ms__http_security_headers(struct lws *wsi, unsigned char **p, unsigned char 
 
 /* Status, content headers, the security headers, Allow, Connection: close
  * when the connection ends with this response, then the handler's own. */
-static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after) {
+static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after, int chunked) {
     size_t need = 2048;
     for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
         need += strlen(h->name) + strlen(h->value) + 4;
@@ -271,9 +272,20 @@ static int write_head(struct lws *wsi, ms_http_req_t *r, int close_after) {
     for (const ms_http_header_t *h = r->resp_headers; h; h = h->next)
         has_cc |= !strcmp(h->name, "cache-control");
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
-                                    (lws_filepos_t)r->resp_len, &p, end) ||
-        ms__http_security_headers(wsi, &p, end) ||
+    /* A streamed body is chunked (RFC 9112 section 7.1): framed by stream()
+     * here, since lws would answer a missing length with Connection: close. */
+    static const char te[] = "chunked";
+    int head_ok = r->streaming
+                      ? !lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) &&
+                            !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                                          (const unsigned char *)r->content_type,
+                                                          (int)strlen(r->content_type), &p, end) &&
+                            (!chunked || !lws_add_http_header_by_name(
+                                             wsi, (const unsigned char *)"transfer-encoding:",
+                                             (const unsigned char *)te, (int)strlen(te), &p, end))
+                      : !lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
+                                                     (lws_filepos_t)r->resp_len, &p, end);
+    if (!head_ok || ms__http_security_headers(wsi, &p, end) ||
         (!has_cc && lws_add_http_header_by_name(
                         wsi, (const unsigned char *)"cache-control:",
                         (const unsigned char *)(r->cache_control ? r->cache_control : "no-store"),
@@ -301,7 +313,7 @@ out:
 /* Writes the response and drops the connection's reference to r. */
 static int emit(struct lws *wsi, ms_pss_t *pss, int close_after) {
     ms_http_req_t *r = pss->req;
-    if (write_head(wsi, r, close_after) != 0)
+    if (write_head(wsi, r, close_after, 0) != 0)
         return -1;
     if (r->resp_len) {
         unsigned char *body = ms_xmalloc(LWS_PRE + r->resp_len);
@@ -333,12 +345,80 @@ static void rx_free(ms_pss_t *pss) {
     free(rx);
 }
 
+/* Drops the connection's reference to a request it has answered. */
+static void let_go(ms_pss_t *pss, ms_http_req_t *r) {
+    ms_log(MS_LOG_DEBUG, "http_request", "\"method\":%d,\"path_len\":%zu,\"status\":%d",
+           (int)r->method, strlen(r->path), r->status);
+    pss->req = NULL;
+    r->conn = NULL;
+    if (pss->rx)
+        pss->rx->req = NULL;
+    ms_http_req_unref(r);
+}
+
+/* A streamed response at a writable callback: the head once, then what the
+ * handler has queued as one chunk, then (once it has ended) the last
+ * chunk. An HTTP/1.0 client gets the bytes unframed and the connection's
+ * close as the end (RFC 9112 section 6.3, rule 8). Returns 1 while more is
+ * to come, 0 when done, -1 on an error. */
+static int stream(struct lws *wsi, ms_pss_t *pss, int close_after, int chunked) {
+    ms_http_req_t *r = pss->req;
+    if (!r->stream_head) {
+        if (write_head(wsi, r, close_after, chunked) != 0)
+            return -1;
+        r->stream_head = 1;
+        if (r->stream_out.len || r->stream_ended) {
+            lws_callback_on_writable(wsi); /* one write per writable callback */
+            return 1;
+        }
+    }
+    size_t n = r->stream_out.len;
+    int last = r->stream_ended;
+    if (!n && !last)
+        return 1;
+    unsigned char *buf = ms_xmalloc(LWS_PRE + n + 32);
+    unsigned char *p = buf + LWS_PRE;
+    size_t len = 0;
+    if (n && !chunked) {
+        memcpy(p, r->stream_out.data, n);
+        len = n;
+    } else if (n) {
+        len = (size_t)snprintf((char *)p, 20, "%zx\r\n", n);
+        memcpy(p + len, r->stream_out.data, n);
+        len += n;
+        p[len++] = '\r';
+        p[len++] = '\n';
+    }
+    if (last && chunked) /* the last chunk, no trailer (RFC 9112 section 7.1) */
+        len += (size_t)snprintf((char *)p + len, 8, "0\r\n\r\n");
+    ms_buf_reset(&r->stream_out);
+    int w = len ? lws_write(wsi, p, len, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) : 0;
+    free(buf);
+    if (w < 0)
+        return -1;
+    if (!last)
+        return 1;
+    let_go(pss, r);
+    return 0;
+}
+
 /* LWS_CALLBACK_HTTP_WRITEABLE: the handler's answer, or a 408. */
 static int write_response(struct lws *wsi, ms_pss_t *pss) {
     ms_http_req_t *r = pss->req;
     if (!r || !r->status)
         return 0;
     int close_after = pss->rx && pss->rx->close_after;
+    if (r->streaming) {
+        int http10 = pss->rx && pss->rx->http10;
+        close_after |= http10;
+        int rc = stream(wsi, pss, close_after, !http10);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+        if (close_after)
+            return -1;
+        rx_free(pss);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
     if (emit(wsi, pss, close_after) != 0 || close_after)
         return -1; /* lws flushes what is buffered, then closes */
     rx_free(pss);
@@ -441,6 +521,7 @@ static int decide_framing(struct lws *wsi, ms_http_rx_t *rx) {
         return 400;
     }
     lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP);
+    rx->http10 = !strcmp(version, "HTTP/1.0");
     if (ms_http_framing(cl, (size_t)ncl, te, (size_t)nte, !strcmp(version, "HTTP/1.0"),
                         &rx->framing) != 0) {
         set_refusal(rx, rx->framing.status, rx->framing.code, rx->framing.message, 1);
@@ -515,6 +596,7 @@ static int start_request(struct lws *wsi, ms_pss_t *pss, const char *path) {
     r->refs = 1; /* the connection's */
     r->conn = wsi;
     r->on_response = on_response;
+    r->arrival_ns = uv_hrtime();
     r->method = method_of(wsi);
     r->path = ms_xstrdup(path && *path ? path : "/");
     r->query = query_dup(wsi);

@@ -127,6 +127,12 @@ typedef struct ms_store_ops {
                           const char *share_id, int limit, json_t **out);
     int (*message_tools_put)(ms_store_t *st, const char *msg_id, json_t *tools);
     int (*tools_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
+
+    int (*apikey_create)(ms_store_t *st, const char *user_id, const char *name,
+                         const char *key_hash_hex, const char *prefix, json_t **out);
+    int (*apikey_list)(ms_store_t *st, json_t **out);
+    int (*apikey_revoke)(ms_store_t *st, const char *id, int64_t now_ms);
+    int (*apikey_lookup)(ms_store_t *st, const char *key_hash_hex, ms_apikey_t *out);
 } ms_store_ops_t;
 
 /** The base every backend connection starts with. */

@@ -249,6 +249,20 @@ static const char *const migrations[] = {
      * to a question. */
     "ALTER TABLE messages ADD COLUMN workflow TEXT"
     "  CHECK (workflow IS NULL OR json_type(workflow) = 'object');",
+    /* 11: API keys for the OpenAI-compatible API (src/store/apikeys.c).
+     * Only the SHA-256 of a key is stored (a 256-bit random key needs no
+     * slow hash); prefix is its first characters, for telling keys apart
+     * in a listing. A revoked key keeps its row, so it answers "revoked". */
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name TEXT,"
+    "  key_hash TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER"
+    ");"
+    "CREATE INDEX api_keys_user ON api_keys(user_id);",
 };
 
 int ms__store_schema_version(void) {

@@ -468,6 +468,10 @@ static const ms_store_ops_t sqlite_ops = {
     .share_accesses = ms__sq_share_accesses,
     .message_tools_put = ms__sq_message_tools_put,
     .tools_by_conversation = ms__sq_tools_by_conversation,
+    .apikey_create = ms__sq_apikey_create,
+    .apikey_list = ms__sq_apikey_list,
+    .apikey_revoke = ms__sq_apikey_revoke,
+    .apikey_lookup = ms__sq_apikey_lookup,
 };
 
 const ms_store_backend_t ms_store_backend_sqlite = {"sqlite", sq_open};

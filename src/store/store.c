@@ -332,3 +332,20 @@ int ms_store_message_tools_put(ms_store_t *st, const char *msg_id, json_t *tools
 int ms_store_tools_by_conversation(ms_store_t *st, const char *conversation_id, json_t **out) {
     return st->ops->tools_by_conversation(st, conversation_id, out);
 }
+
+int ms_store_apikey_create(ms_store_t *st, const char *user_id, const char *name,
+                           const char *key_hash_hex, const char *prefix, json_t **out) {
+    return st->ops->apikey_create(st, user_id, name, key_hash_hex, prefix, out);
+}
+
+int ms_store_apikey_list(ms_store_t *st, json_t **out) {
+    return st->ops->apikey_list(st, out);
+}
+
+int ms_store_apikey_revoke(ms_store_t *st, const char *id, int64_t now_ms) {
+    return st->ops->apikey_revoke(st, id, now_ms);
+}
+
+int ms_store_apikey_lookup(ms_store_t *st, const char *key_hash_hex, ms_apikey_t *out) {
+    return st->ops->apikey_lookup(st, key_hash_hex, out);
+}

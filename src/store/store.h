@@ -562,4 +562,38 @@ int ms_store_share_record(ms_store_t *st, const char *share_id, int64_t now_ms,
 int ms_store_share_accesses(ms_store_t *st, const char *user_id, const char *conversation_id,
                             const char *share_id, int limit, json_t **out);
 
+/* ---- API keys -----------------------------------------------------------------
+ * Keys for the OpenAI-compatible API (docs/protocol.md "OpenAI-compatible
+ * API"): "msk-" and 43 URL-safe base64 characters of 32 random bytes. The
+ * store holds only the SHA-256 of a key (ms_token_hash, auth/auth.h; a
+ * 256-bit random secret needs no slow hash), never the key itself. */
+
+/** The longest API key name, in bytes. */
+#define MS_APIKEY_MAX_NAME 200
+
+/** What a key lookup returns. */
+typedef struct {
+    char id[MS_ID_LEN];
+    char user_id[MS_ID_LEN];
+    int64_t revoked_at; /**< ms since the epoch, 0 when live */
+} ms_apikey_t;
+
+/** Stores a new key of user_id: its SHA-256 (64 lower-case hex), a
+ * display prefix (up to 16 bytes) and an optional name (up to
+ * MS_APIKEY_MAX_NAME bytes, NULL: none). *out (may be NULL) gets
+ * {"id","user_id","name","prefix","created_at"}. MS_ENOENT when the user
+ * does not exist, MS_EINVAL on a bad argument, MS_EEXIST on a hash
+ * collision (never in practice). */
+int ms_store_apikey_create(ms_store_t *st, const char *user_id, const char *name,
+                           const char *key_hash_hex, const char *prefix, json_t **out);
+/** Every key, oldest first: a JSON array of {"id","email","name"|null,
+ * "prefix","created_at","revoked_at"|null} (RFC 3339 times). */
+int ms_store_apikey_list(ms_store_t *st, json_t **out);
+/** Revokes key id at now_ms (ms since the epoch). MS_ENOENT when there is
+ * no such key; revoking twice keeps the first time and returns 0. */
+int ms_store_apikey_revoke(ms_store_t *st, const char *id, int64_t now_ms);
+/** The key whose SHA-256 is key_hash_hex (revoked ones too: the caller
+ * tells "revoked" apart). MS_ENOENT when none. */
+int ms_store_apikey_lookup(ms_store_t *st, const char *key_hash_hex, ms_apikey_t *out);
+
 #endif

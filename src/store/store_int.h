@@ -175,6 +175,11 @@ int ms__sq_share_record(ms_store_t *base, const char *share_id, int64_t now_ms,
                         const char **result);
 int ms__sq_share_accesses(ms_store_t *base, const char *user_id, const char *conversation_id,
                           const char *share_id, int limit, json_t **out);
+int ms__sq_apikey_create(ms_store_t *base, const char *user_id, const char *name,
+                         const char *key_hash_hex, const char *prefix, json_t **out);
+int ms__sq_apikey_list(ms_store_t *base, json_t **out);
+int ms__sq_apikey_revoke(ms_store_t *base, const char *id, int64_t now_ms);
+int ms__sq_apikey_lookup(ms_store_t *base, const char *key_hash_hex, ms_apikey_t *out);
 /* Whether folder_id is one of user_id's folders (folders.c): 0, MS_ENOENT. */
 int ms__store_folder_owned(sq_store_t *st, const char *user_id, const char *folder_id);
 
