@@ -33,6 +33,8 @@ static const route_t routes[] = {
     {MS_HTTP_GET, "/assets/{id}", 0, 0, 0, ms_api_asset, NULL, STORE},
     {MS_HTTP_GET, "/health", 0, 0, 0, ms_api_health, NULL, STORE},
     {MS_HTTP_GET, "/ready", 0, 0, 0, ms_api_ready, NULL, STORE},
+    {MS_HTTP_GET, "/health/providers", 0, 0, 0, ms_api_health_providers, NULL, STORE},
+    {MS_HTTP_GET, "/metrics", 0, 0, 0, ms_api_metrics, NULL, STORE},
     {MS_HTTP_POST, "/api/auth/register", 0, 1, 1, NULL, ms_api_register, AUTH},
     {MS_HTTP_POST, "/api/auth/login", 0, 1, 1, NULL, ms_api_login, AUTH},
     {MS_HTTP_POST, "/api/auth/refresh", 0, 2, 0, NULL, ms_api_refresh, STORE},
@@ -62,7 +64,8 @@ static const route_t routes[] = {
     {MS_HTTP_POST, "/api/sessions/{id}/share", 1, 2, 0, ms_api_share_create, NULL, STORE},
     {MS_HTTP_GET, "/api/sessions/{id}/shares", 1, 0, 0, NULL, ms_api_share_list, STORE},
     {MS_HTTP_DELETE, "/api/sessions/{id}/share/{id}", 1, 0, 0, NULL, ms_api_share_revoke, STORE},
-    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses, STORE},
+    {MS_HTTP_GET, "/api/sessions/{id}/shares/{id}/accesses", 1, 0, 0, NULL, ms_api_share_accesses,
+     STORE},
     {MS_HTTP_GET, "/api/shared/{id}", 0, 0, 0, ms_api_shared_view, NULL, STORE},
     {MS_HTTP_POST, "/api/shared/{id}", 0, 1, 0, ms_api_shared_view, NULL, STORE},
 };

@@ -123,6 +123,12 @@ static const cfg_directive_t directives[] = {
      "longest upstream pause for a slow reader"},
     {"grounding-min-overlap", D(grounding_min_overlap), 0,
      "share of a sentence's words found in its sources"},
+    {"metrics-token", S(metrics_token), 1,
+     "bearer token for /metrics and /health/providers (default: loopback only)"},
+    {"health-ttl-ms", I(health_ttl_ms, 0, 86400000), 0,
+     "reuse a provider probe's result this long"},
+    {"health-probe-timeout-ms", I(health_probe_timeout_ms, 1, 600000), 0,
+     "longest wait for a provider's health probe"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -197,6 +203,9 @@ void ms_config_defaults(ms_config_t *c) {
     c->share_rate_per_min = 30;
     c->default_route = ms_xstrdup("");
     c->system_prompt = ms_xstrdup("");
+    c->metrics_token = ms_xstrdup("");
+    c->health_ttl_ms = 15000;
+    c->health_probe_timeout_ms = 2000;
     c->prompt_max_tokens = 6000;
     c->history_max_tokens = 1500;
     c->llm_max_tokens = 1024;

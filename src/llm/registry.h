@@ -45,6 +45,9 @@ typedef struct {
     size_t *providers;
     size_t nproviders;
     int listed; /**< declared in the file (or the default): GET /api/models lists it */
+    /** phi_mode "redact": a question with PHI may go to the route's
+     * providers that are not local, with placeholders (docs/phi.md). */
+    int phi_redact;
 } ms_llm_route_t;
 
 /** What start-up gives the registry. */
