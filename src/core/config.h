@@ -52,22 +52,22 @@ typedef struct {
      * besides "medstream" (RFC 6455 section 1.9; net/server.c checks them):
      * a handshake offering only other names is refused with HTTP 400. */
     char *ws_subprotocols;
-    int64_t syn_chunks;      /**< synthetic provider: SYN_CHUNKS */
-    int64_t syn_chunk_bytes; /**< synthetic provider: SYN_CHUNK_BYTES */
-    int64_t syn_interval_ms; /**< synthetic provider: SYN_INTERVAL_MS */
+    int64_t syn_chunks;         /**< synthetic provider: SYN_CHUNKS */
+    int64_t syn_chunk_bytes;    /**< synthetic provider: SYN_CHUNK_BYTES */
+    int64_t syn_interval_ms;    /**< synthetic provider: SYN_INTERVAL_MS */
     /* Turn admission (overloaded / rate_limited when exceeded). */
-    int64_t max_live_turns;     /**< turns in progress in this process */
-    int64_t max_turns_per_user; /**< turns in progress per user, across connections */
-    int64_t user_turns_per_min; /**< questions per user per minute */
-    int64_t max_answer_bytes;   /**< longest answer; generation stops ("length") there */
+    int64_t max_live_turns;        /**< turns in progress in this process */
+    int64_t max_turns_per_user;    /**< turns in progress per user, across connections */
+    int64_t user_turns_per_min;    /**< questions per user per minute */
+    int64_t max_answer_bytes;      /**< longest answer; generation stops ("length") there */
     /* Thread pools by kind of work (chat/work.h). */
-    int64_t pool_store_threads; /**< storage reads and REST handlers */
-    int64_t pool_kb_threads;    /**< retrieval and answer composition */
-    int64_t pool_auth_threads;  /**< password hashing (argon2id) */
-    int64_t pool_queue_max;     /**< jobs waiting per pool (overloaded above) */
+    int64_t pool_store_threads;    /**< storage reads and REST handlers */
+    int64_t pool_kb_threads;       /**< retrieval and answer composition */
+    int64_t pool_auth_threads;     /**< password hashing (argon2id) */
+    int64_t pool_queue_max;        /**< jobs waiting per pool (overloaded above) */
     /* Nodes sharing one database (store.h "nodes, leases and crash recovery"). */
-    char *node_name;  /**< stable name of this node; default host:port */
-    int64_t lease_ms; /**< node lease; renewed every lease_ms / 3 */
+    char *node_name;               /**< stable name of this node; default host:port */
+    int64_t lease_ms;              /**< node lease; renewed every lease_ms / 3 */
 
     /* HTTP limits (src/net/http.c, src/api/routes.c) and the limits backend. */
     int64_t header_timeout_s;      /**< whole request head must arrive within (slowloris) */
@@ -91,25 +91,25 @@ typedef struct {
     int64_t share_rate_per_min; /**< shared-link requests/min per address and per link */
     /* Language models (llm/registry.h; providers and routes are the config
      * file's "providers" and "routes", read by src/llm). */
-    char *config_file;                  /**< the --config file applied, or NULL (not a directive) */
-    char *default_route;                /**< route of a message without "model"; "" = provider */
-    char *system_prompt;                /**< model instructions; "" = the built-in (llm/prompt.h) */
-    int64_t prompt_max_tokens;          /**< longest model prompt, approximate tokens */
-    int64_t history_max_tokens;         /**< recent turns' share of the prompt */
-    int64_t llm_max_tokens;             /**< longest answer a model may give, tokens */
+    char *config_file;             /**< the --config file applied, or NULL (not a directive) */
+    char *default_route;           /**< route of a message without "model"; "" = provider */
+    char *system_prompt;           /**< model instructions; "" = the built-in (llm/prompt.h) */
+    int64_t prompt_max_tokens;     /**< longest model prompt, approximate tokens */
+    int64_t history_max_tokens;    /**< recent turns' share of the prompt */
+    int64_t llm_max_tokens;        /**< longest answer a model may give, tokens */
     int64_t llm_connect_timeout_ms;     /**< default connect timeout of a model server */
     int64_t llm_first_token_timeout_ms; /**< default: request to first token */
-    int64_t llm_idle_timeout_ms;        /**< default: longest pause between tokens */
-    int64_t llm_max_line_bytes;         /**< longest SSE / NDJSON line from a model server */
-    int64_t llm_max_attempts;           /**< provider attempts per answer (failover) */
-    int64_t llm_retry_base_ms;          /**< backoff before the second attempt; doubles */
-    int64_t llm_retry_max_ms;           /**< longest backoff, and longest Retry-After waited */
-    int64_t breaker_failures;           /**< failures that open a provider's circuit */
-    int64_t breaker_window_ms;          /**< ... within this window */
-    int64_t breaker_cooldown_ms;        /**< open time before the half-open probe */
-    int64_t upstream_pause_bytes;       /**< a reader's queue above this pauses the model server */
-    int64_t upstream_pause_max_ms;      /**< longest pause before the stream goes on regardless */
-    double grounding_min_overlap; /**< share of a sentence's terms in its sources (grounding) */
+    int64_t llm_idle_timeout_ms;   /**< default: longest pause between tokens */
+    int64_t llm_max_line_bytes;    /**< longest SSE / NDJSON line from a model server */
+    int64_t llm_max_attempts;      /**< provider attempts per answer (failover) */
+    int64_t llm_retry_base_ms;     /**< backoff before the second attempt; doubles */
+    int64_t llm_retry_max_ms;      /**< longest backoff, and longest Retry-After waited */
+    int64_t breaker_failures;      /**< failures that open a provider's circuit */
+    int64_t breaker_window_ms;     /**< ... within this window */
+    int64_t breaker_cooldown_ms;   /**< open time before the half-open probe */
+    int64_t upstream_pause_bytes;  /**< a reader's queue above this pauses the model server */
+    int64_t upstream_pause_max_ms; /**< longest pause before the stream goes on regardless */
+    double grounding_min_overlap;  /**< share of a sentence's terms in its sources (grounding) */
     /** Bearer token GET /metrics and GET /health/providers require; ""
      * = only clients on loopback may read them (docs/protocol.md). */
     char *metrics_token;
