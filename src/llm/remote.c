@@ -351,17 +351,20 @@ static const ms_llm_xfer_cb_t probe_xfer_cb = {probe_response, probe_body, probe
 static int remote_probe(ms_provider_t *p, int64_t timeout_ms, ms_probe_cb cb, void *ctx) {
     remote_impl_t *im = p->impl;
     const ms_remote_spec_t *s = im->spec;
+    /* The path goes before a query base_url may carry (a proxy's), which
+     * is kept. */
     ms_buf_t u;
     ms_buf_init(&u);
-    size_t n = strlen(s->base_url);
+    const char *q = strchr(s->base_url, '?');
+    size_t n = q ? (size_t)(q - s->base_url) : strlen(s->base_url);
     while (n > 0 && s->base_url[n - 1] == '/')
         n--;
     ms_buf_append(&u, s->base_url, n);
     if (s->azure_deployment)
-        ms_buf_printf(&u, "/openai/models?api-version=%s",
-                      s->api_version ? s->api_version : "2024-10-21");
+        ms_buf_printf(&u, "/openai/models?api-version=%s%s%s",
+                      s->api_version ? s->api_version : "2024-10-21", q ? "&" : "", q ? q + 1 : "");
     else
-        ms_buf_puts(&u, im->wire->probe_path);
+        ms_buf_printf(&u, "%s%s", im->wire->probe_path, q ? q : "");
     char *hdrs[8];
     size_t nh = im->wire->headers(s, hdrs, 6);
     hdrs[nh++] = ms_xstrdup("Accept: application/json");
