@@ -9,10 +9,10 @@
  * A provider's reachability comes from a cheap real request (its ops'
  * probe: Ollama GET /api/tags, OpenAI GET /v1/models) over the loop's
  * libcurl transport, never a blocking call; the result is kept for
- * health_ttl_ms, and a request that finds a probe in flight waits for that
- * one, so there is at most one probe per provider at a time whatever the
- * request rate. Nothing secret is shown: no key, no URL userinfo or query
- * (ms_provider_t.url is cleaned by the remote provider). */
+ * health_ttl_ms (in the registry's slot, ms_llm_provider_probe_cache),
+ * and a request that finds a probe in flight waits for that one, so there is at most one probe per
+ * provider at a time whatever the request rate. Nothing secret is shown: no key, no URL userinfo or
+ * query (ms_provider_t.url is cleaned by the remote provider). */
 #include "api/routes.h"
 #include "llm/registry.h"
 #include "obs/metrics.h"
@@ -106,39 +106,8 @@ typedef struct waiter {
     struct waiter *next;
 } waiter_t;
 
-/* One provider's last probe and those waiting for the next. */
-typedef struct {
-    int valid;
-    int64_t at_ms; /* mono ms it ended */
-    ms_probe_result_t res;
-    int inflight;
-    waiter_t *waiters;
-} probe_cache_t;
-
-/* The cache of every provider, kept with the registry it describes (one
- * per registry; the registry is the server's and outlives every request). */
-typedef struct health_cache {
-    const ms_llm_t *llm;
-    probe_cache_t *p;
-    size_t n;
-    struct health_cache *next;
-} health_cache_t;
-
-static health_cache_t *caches; /* loop thread only */
-
-static probe_cache_t *cache_for(ms_llm_t *llm, size_t i) {
-    health_cache_t *c = caches;
-    while (c && c->llm != llm)
-        c = c->next;
-    if (!c) {
-        c = ms_xcalloc(1, sizeof *c);
-        c->llm = llm;
-        c->n = ms_llm_nproviders(llm);
-        c->p = ms_xcalloc(c->n ? c->n : 1, sizeof *c->p);
-        c->next = caches;
-        caches = c;
-    }
-    return i < c->n ? &c->p[i] : NULL;
+static ms_llm_probe_cache_t *cache_for(ms_llm_t *llm, size_t i) {
+    return ms_llm_provider_probe_cache(llm, i);
 }
 
 static const char *circuit_name(ms_breaker_state_t s) {
@@ -161,7 +130,7 @@ static json_t *provider_json(ms_llm_t *llm, size_t i, int64_t now) {
         json_object_set_new(o, "latency_ms", json_null());
         return o;
     }
-    probe_cache_t *c = cache_for(llm, i);
+    ms_llm_probe_cache_t *c = cache_for(llm, i);
     json_object_set_new(
         o, "probe", json_string(!strcmp(p->ops->name, "ollama") ? "GET /api/tags" : "GET /models"));
     json_object_set_new(o, "reachable", json_boolean(c->valid && c->res.reachable));
@@ -197,7 +166,7 @@ typedef struct {
 
 static void probed(void *ctx, const ms_probe_result_t *res) {
     probe_ctx_t *pc = ctx;
-    probe_cache_t *c = cache_for(pc->llm, pc->i);
+    ms_llm_probe_cache_t *c = cache_for(pc->llm, pc->i);
     c->valid = 1;
     c->inflight = 0;
     c->at_ms = ms_mono_ms();
@@ -229,7 +198,7 @@ void ms_api_health_providers(ms_http_req_t *r) {
     h->pending = 1; /* held until every probe below is asked for */
     for (size_t i = 0; i < ms_llm_nproviders(llm); i++) {
         ms_provider_t *p = ms_llm_provider(llm, i);
-        probe_cache_t *c = p->ops->probe ? cache_for(llm, i) : NULL;
+        ms_llm_probe_cache_t *c = p->ops->probe ? cache_for(llm, i) : NULL;
         if (!c || (c->valid && !c->inflight && now - c->at_ms < cfg->health_ttl_ms))
             continue;
         if (!c->inflight) {

@@ -19,6 +19,7 @@ typedef struct {
     char *description;
     ms_llm_stats_t stats;
     ms_breaker_t breaker;
+    ms_llm_probe_cache_t probe;
 } slot_t;
 
 struct ms_llm {
@@ -415,6 +416,10 @@ ms_provider_t *ms_llm_provider(const ms_llm_t *llm, size_t i) {
 
 ms_llm_stats_t *ms_llm_provider_stats(ms_llm_t *llm, size_t i) {
     return i < llm->n ? &llm->slots[i].stats : NULL;
+}
+
+ms_llm_probe_cache_t *ms_llm_provider_probe_cache(ms_llm_t *llm, size_t i) {
+    return i < llm->n ? &llm->slots[i].probe : NULL;
 }
 
 ms_breaker_t *ms_llm_provider_breaker(ms_llm_t *llm, size_t i) {

@@ -84,6 +84,17 @@ ms_provider_t *ms_llm_provider(const ms_llm_t *llm, size_t i);
 /** The counters and breaker of provider i (for /metrics, /health). */
 ms_llm_stats_t *ms_llm_provider_stats(ms_llm_t *llm, size_t i);
 ms_breaker_t *ms_llm_provider_breaker(ms_llm_t *llm, size_t i);
+/** The last health probe of a provider and the requests waiting for the
+ * next (GET /health/providers, api/health.c, keeps it; loop thread). */
+typedef struct {
+    int valid;
+    int64_t at_ms; /**< mono ms the probe ended */
+    ms_probe_result_t res;
+    int inflight;
+    void *waiters; /**< the health route's list of waiting requests */
+} ms_llm_probe_cache_t;
+/** Provider i's probe cache (zeroed at start), NULL past the end. */
+ms_llm_probe_cache_t *ms_llm_provider_probe_cache(ms_llm_t *llm, size_t i);
 /** What the configuration says provider i is (or its kind's description). */
 const char *ms_llm_provider_description(const ms_llm_t *llm, size_t i);
 
