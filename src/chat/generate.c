@@ -403,7 +403,7 @@ static void next_attempt(ms_turn_t *t) {
      * answer goes through a restorer of its own. */
     const ms_gen_request_t *req = ms__phi_request_for(t);
     ms_phi_restorer_free(t->restorer);
-    t->restorer = req != &t->req ? ms_phi_restorer_new(t->phi_map) : NULL;
+    t->restorer = req && req != &t->req ? ms_phi_restorer_new(t->phi_map) : NULL;
     t->first_token_us = 0;
     ms_cite_free(&t->cite);
     t->cite_on = t->provider->ops->uses_prompt;
@@ -411,7 +411,7 @@ static void next_attempt(ms_turn_t *t) {
         ms_cite_init(&t->cite, t->prompt.npassages, t->doc_keys);
     t->gen_started_us = ms_mono_us();
     emit_llm_call(t);
-    int rc = t->provider->ops->start(t->provider, c->loop, req, &sink, t, &t->gen);
+    int rc = req ? t->provider->ops->start(t->provider, c->loop, req, &sink, t, &t->gen) : MS_EPERM;
     if (rc != 0) {
         t->gen = NULL;
         ms_gen_result_t failed = {.finish_reason = "error",

@@ -272,7 +272,9 @@ void ms__generate_release(ms_turn_t *t);
 /* Redact mode (stage_phi.c): the request the attempt's provider is sent:
  * t->req, or for a provider that is not local while the turn has PHI, the
  * same request with every PHI value replaced by its placeholder (built
- * once per turn). ms__phi_release frees the copy and the restorer. */
+ * once per turn); NULL when the turn's PHI may not go there at all (the
+ * caller then fails the attempt and sends nothing). ms__phi_release frees
+ * the copy and the restorer. */
 const ms_gen_request_t *ms__phi_request_for(ms_turn_t *t);
 void ms__phi_release(ms_turn_t *t);
 /* Whether the turn's PHI may go to a provider that is not local, with

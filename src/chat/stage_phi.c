@@ -209,8 +209,12 @@ static void build_redacted(ms_turn_t *t) {
 
 const ms_gen_request_t *ms__phi_request_for(ms_turn_t *t) {
     int phi = t->phi_detected || t->phi_unsure;
-    if (!phi || t->provider->local || !t->phi_map)
+    if (!phi || t->provider->local)
         return &t->req;
+    /* The route stage admits a provider that is not local only when it
+     * may redact; anything else here is a bug, and PHI stays home. */
+    if (!ms__phi_may_redact(t, t->provider))
+        return NULL;
     if (!t->red_built)
         build_redacted(t);
     return &t->red_req;

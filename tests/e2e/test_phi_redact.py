@@ -112,3 +112,16 @@ def test_bad_phi_mode_is_refused_at_start(tmp_path, fakes):
                        capture_output=True, timeout=60, env=child_env())
     assert r.returncode != 0
     assert b"phi_mode" in r.stderr, r.stderr
+
+
+def test_bad_route_phi_mode_is_refused_at_start(tmp_path, fakes):
+    import subprocess
+    from medstream_e2e import child_env, medstream_bin
+    up = fakes("cloud")
+    cfg = write_config(tmp_path / "r.json", [provider("cloud", "openai", up, local=False)],
+                       {"cloud": {"providers": ["cloud"], "phi_mode": "REDACT"}})
+    r = subprocess.run([medstream_bin(), "serve", "--config", cfg, "--data-dir",
+                        str(tmp_path / "d"), "--listen", "127.0.0.1:0"],
+                       capture_output=True, timeout=60, env=child_env())
+    assert r.returncode != 0
+    assert b"routes.cloud" in r.stderr and b"phi_mode" in r.stderr, r.stderr
