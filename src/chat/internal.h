@@ -153,6 +153,7 @@ struct ms_turn {
     int flow_off;      /* a pause ran out: no more pausing this turn */
     int64_t paused_at; /* mono ms */
     int length_cut;    /* stopped at max_answer_bytes */
+    int red_built;     /* redact mode: red_* below are built */
     size_t *cited;
     size_t ncited;
     int64_t prompt_tokens, completion_tokens;
@@ -174,8 +175,8 @@ struct ms_turn {
     struct ms_phi_map *phi_map;
     /* redact mode (generate.c): the request with placeholders, built once
      * for the first non-local attempt (red_* own its strings), and the
-     * restorer of the attempt's deltas (NULL when it sends originals). */
-    int red_built;
+     * restorer of the attempt's deltas (NULL when it sends originals);
+     * red_built sits by length_cut, in its padding. */
     ms_gen_request_t red_req;
     ms_llm_msg_t *red_msgs;
     char **red_hist;
