@@ -44,6 +44,8 @@ static const route_t routes[] = {
     {MS_HTTP_GET, "/assets/{id}", 0, 0, 0, ms_api_asset, NULL, STORE},
     {MS_HTTP_GET, "/health", 0, 0, 0, ms_api_health, NULL, STORE},
     {MS_HTTP_GET, "/ready", 0, 0, 0, ms_api_ready, NULL, STORE},
+    {MS_HTTP_GET, "/health/providers", 0, 0, 0, ms_api_health_providers, NULL, STORE},
+    {MS_HTTP_GET, "/metrics", 0, 0, 0, ms_api_metrics, NULL, STORE},
     {MS_HTTP_POST, "/api/auth/register", 0, 1, 1, NULL, ms_api_register, AUTH},
     {MS_HTTP_POST, "/api/auth/login", 0, 1, 1, NULL, ms_api_login, AUTH},
     {MS_HTTP_POST, "/api/auth/refresh", 0, 2, 0, NULL, ms_api_refresh, STORE},

@@ -74,6 +74,9 @@ void ms_api_workflow(ms_http_req_t *r);
 void ms_api_health(ms_http_req_t *r);
 void ms_api_ready(ms_http_req_t *r);
 void ms_api_models(ms_http_req_t *r);
+/* The operator's routes (health.c): loopback or the metrics token. */
+void ms_api_metrics(ms_http_req_t *r);
+void ms_api_health_providers(ms_http_req_t *r);
 /* The embedded web client: "/" and its files (assets.c). */
 void ms_api_asset(ms_http_req_t *r);
 /* Whether an Accept-Encoding value accepts gzip (assets.c; exposed for tests). */

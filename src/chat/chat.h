@@ -67,6 +67,9 @@ ms_chat_t *ms_chat_new_llm(uv_loop_t *loop, const ms_config_t *cfg, ms_llm_t *ll
                            const char *node_id);
 /** The service's providers and routes (GET /api/models). */
 ms_llm_t *ms_chat_llm(const ms_chat_t *c);
+/** The service's metrics (obs/metrics.h), series indexed by the
+ * registry's route and provider indices; owned by the service. */
+struct ms_metrics *ms_chat_metrics(const ms_chat_t *c);
 /** Stops the timers, cancels generation and, synchronously, stores every
  * unfinished answer as 'interrupted' with its text (graceful shutdown).
  * The loop must be run afterwards until ms_chat_closed() so handles close;

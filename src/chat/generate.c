@@ -4,6 +4,7 @@
 #include "chat/work.h"
 #include "core/log.h"
 #include "workflow/workflow.h"
+#include "phi/phi.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ void ms__generate_release(ms_turn_t *t) {
     retry_stop(t);
     ms_cite_free(&t->cite);
     ms_buf_free(&t->scratch);
+    ms__phi_release(t);
 }
 
 static ms_llm_stats_t *cur_stats(ms_turn_t *t) {
@@ -141,12 +143,11 @@ static void show(ms_turn_t *t, const char *text, size_t len) {
     t->streamed = 1;
 }
 
-static void gen_delta_cb(void *ctx, const char *text, size_t len) {
-    ms_turn_t *t = ctx;
-    if (!len || t->length_cut)
+/* Text of the answer (placeholders restored) through the citation filter
+ * when it reads markers, then shown. */
+static void deliver(ms_turn_t *t, const char *text, size_t len) {
+    if (!len)
         return;
-    if (!t->first_token_us)
-        t->first_token_us = ms_mono_us();
     if (!t->cite_on) {
         show(t, text, len);
         return;
@@ -154,6 +155,23 @@ static void gen_delta_cb(void *ctx, const char *text, size_t len) {
     ms_buf_reset(&t->scratch);
     ms_cite_feed(&t->cite, text, len, &t->scratch);
     show(t, t->scratch.data, t->scratch.len);
+}
+
+static void gen_delta_cb(void *ctx, const char *text, size_t len) {
+    ms_turn_t *t = ctx;
+    if (!len || t->length_cut)
+        return;
+    if (!t->first_token_us)
+        t->first_token_us = ms_mono_us();
+    if (t->restorer) {
+        /* Redact mode: a placeholder may arrive split across deltas; the
+         * restorer holds back what could still become one. */
+        ms_buf_reset(&t->restored);
+        ms_phi_restorer_feed(t->restorer, text, len, &t->restored);
+        deliver(t, t->restored.data, t->restored.len);
+        return;
+    }
+    deliver(t, text, len);
 }
 
 static void next_attempt(ms_turn_t *t);
@@ -224,6 +242,14 @@ static void account(ms_turn_t *t, const ms_gen_result_t *r, const char *reason, 
     int64_t now = now_us / 1000;
     ms_llm_stats_t *st = cur_stats(t);
     ms_breaker_t *br = ms_llm_provider_breaker(t->chat->llm, t->cur);
+    ms_metrics_t *m = t->chat->metrics;
+    size_t rix = ms__turn_route_ix(t);
+    ms_metrics_observe_us(m, MS_M_LLM_DURATION, rix, t->cur, now_us - t->gen_started_us);
+    if (t->first_token_us)
+        ms_metrics_observe_us(m, MS_M_TTFT, rix, t->cur, t->first_token_us - t->gen_started_us);
+    ms_metrics_add(m, MS_M_PROMPT_TOKENS, rix, t->cur, r->prompt_tokens > 0 ? r->prompt_tokens : 0);
+    ms_metrics_add(m, MS_M_COMPLETION_TOKENS, rix, t->cur,
+                   r->completion_tokens > 0 ? r->completion_tokens : 0);
     st->last_latency_ms = (now_us - t->gen_started_us) / 1000;
     st->last_http_status = r->http_status;
     if (t->first_token_us)
@@ -232,6 +258,7 @@ static void account(ms_turn_t *t, const ms_gen_result_t *r, const char *reason, 
     st->completion_tokens += (uint64_t)(r->completion_tokens > 0 ? r->completion_tokens : 0);
     if (!strcmp(reason, "error")) {
         st->failures++;
+        ms_metrics_add(m, MS_M_FAILURES, rix, t->cur, 1);
         ms_breaker_failure(br, now);
         if (r->retry_after_ms > 0)
             st->retry_at = now + r->retry_after_ms;
@@ -294,8 +321,15 @@ static void gen_done_cb(void *ctx, const ms_gen_result_t *r) {
     if (failed && may_fail_over(t, r) && t->attempt < cfg->llm_max_attempts) {
         emit_llm_result(t, r, reason, now_us);
         cur_stats(t)->fallbacks++;
+        ms_metrics_add(t->chat->metrics, MS_M_FALLBACKS, ms__turn_route_ix(t), t->cur, 1);
         schedule(t, backoff_ms(cfg, t->attempt));
         return;
+    }
+    if (t->restorer) {
+        /* What the restorer still holds is text (an unfinished "[NAME_"). */
+        ms_buf_reset(&t->restored);
+        ms_phi_restorer_flush(t->restorer, &t->restored);
+        deliver(t, t->restored.data, t->restored.len);
     }
     settle_citations(t, r);
     t->prompt_tokens = r->prompt_tokens;
@@ -362,6 +396,15 @@ static void next_attempt(ms_turn_t *t) {
     t->provider = ms_llm_provider(c->llm, t->cur);
     t->attempt++;
     cur_stats(t)->requests++;
+    ms_metrics_add(c->metrics, MS_M_REQUESTS, ms__turn_route_ix(t), t->cur, 1);
+    if (t->attempt == 1 && t->started_us)
+        ms_metrics_observe_us(c->metrics, MS_M_OVERHEAD, ms__turn_route_ix(t), 0,
+                              ms_mono_us() - t->started_us);
+    /* Redact mode: a provider that is not local gets placeholders, and its
+     * answer goes through a restorer of its own. */
+    const ms_gen_request_t *req = ms__phi_request_for(t);
+    ms_phi_restorer_free(t->restorer);
+    t->restorer = req && req != &t->req ? ms_phi_restorer_new(t->phi_map) : NULL;
     t->first_token_us = 0;
     ms_cite_free(&t->cite);
     t->cite_on = t->provider->ops->uses_prompt;
@@ -369,7 +412,7 @@ static void next_attempt(ms_turn_t *t) {
         ms_cite_init(&t->cite, t->prompt.npassages, t->doc_keys);
     t->gen_started_us = ms_mono_us();
     emit_llm_call(t);
-    int rc = t->provider->ops->start(t->provider, c->loop, &t->req, &sink, t, &t->gen);
+    int rc = req ? t->provider->ops->start(t->provider, c->loop, req, &sink, t, &t->gen) : MS_EPERM;
     if (rc != 0) {
         t->gen = NULL;
         ms_gen_result_t failed = {.finish_reason = "error",

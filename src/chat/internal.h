@@ -16,6 +16,7 @@
 #include "llm/cite.h"
 #include "llm/prompt.h"
 #include "llm/registry.h"
+#include "obs/metrics.h"
 #include "replay/replay.h"
 
 #include <uthash.h>
@@ -103,6 +104,7 @@ struct ms_turn {
     int in_stage; /* a stage's run is active */
     int cancel_requested;
     int shutdown;
+    int64_t started_us; /* mono us the turn started (the overhead metric) */
 
     /* Inputs. */
     char *question;
@@ -162,6 +164,7 @@ struct ms_turn {
     int flow_off;      /* a pause ran out: no more pausing this turn */
     int64_t paused_at; /* mono ms */
     int length_cut;    /* stopped at max_answer_bytes */
+    int red_built;     /* redact mode: red_* below are built */
     size_t *cited;
     size_t ncited;
     int64_t prompt_tokens, completion_tokens;
@@ -188,6 +191,16 @@ struct ms_turn {
     size_t wf_stage;
     int wf_kb_failed;
     json_t *wf_result;
+    /* redact mode (generate.c): the request with placeholders, built once
+     * for the first non-local attempt (red_* own its strings), and the
+     * restorer of the attempt's deltas (NULL when it sends originals);
+     * red_built sits by length_cut, in its padding. */
+    ms_gen_request_t red_req;
+    ms_llm_msg_t *red_msgs;
+    char **red_hist;
+    char *red_question;
+    struct ms_phi_restorer *restorer;
+    ms_buf_t restored; /* the restorer's output for one delta */
 };
 
 struct ms_chat {
@@ -212,6 +225,7 @@ struct ms_chat {
     int64_t mem_bytes; /* every stream's bytes */
     int64_t nturns;    /* turns in progress */
     int64_t nbuffered, turns_total, refused_overloaded, refused_rate;
+    struct ms_metrics *metrics; /* obs/metrics.h: owned */
 };
 
 /* ---- registry.c ---- */
@@ -298,5 +312,24 @@ void ms__finalise_flush_retries(ms_chat_t *c);
 void ms__generate_flow(ms_turn_t *t);
 /* Frees what the generate stage keeps in the turn (turn.c's free). */
 void ms__generate_release(ms_turn_t *t);
+/* Redact mode (stage_phi.c): the request the attempt's provider is sent:
+ * t->req, or for a provider that is not local while the turn has PHI, the
+ * same request with every PHI value replaced by its placeholder (built
+ * once per turn); NULL when the turn's PHI may not go there at all (the
+ * caller then fails the attempt and sends nothing). ms__phi_release frees
+ * the copy and the restorer. */
+const ms_gen_request_t *ms__phi_request_for(ms_turn_t *t);
+void ms__phi_release(ms_turn_t *t);
+/* Whether the turn's PHI may go to a provider that is not local, with
+ * placeholders: the route or the provider says phi_mode "redact", the
+ * detector found spans to redact (a map) and no clinical context is bound
+ * (a whole record is not redacted span by span). */
+int ms__phi_may_redact(const ms_turn_t *t, const ms_provider_t *p);
+
+/* The registry index of the turn's route (its metrics series). */
+static inline size_t ms__turn_route_ix(const ms_turn_t *t) {
+    const ms_llm_route_t *first = ms_llm_route_at(t->chat->llm, 0);
+    return t->route && first ? (size_t)(t->route - first) : 0;
+}
 
 #endif

@@ -115,12 +115,17 @@ ms_llm_t *ms_chat_llm(const ms_chat_t *c) {
     return c->llm;
 }
 
+ms_metrics_t *ms_chat_metrics(const ms_chat_t *c) {
+    return c->metrics;
+}
+
 ms_chat_t *ms_chat_new_llm(uv_loop_t *loop, const ms_config_t *cfg, ms_llm_t *llm,
                            const char *node_id) {
     ms_chat_t *c = ms_xcalloc(1, sizeof *c);
     c->loop = loop;
     c->cfg = cfg;
     c->llm = llm;
+    c->metrics = ms_metrics_new(ms_llm_nroutes(llm), ms_llm_nproviders(llm));
     c->chain = ms__turn_chain;
     c->nstages = ms__turn_nstages;
     snprintf(c->node_id, sizeof c->node_id, "%s", node_id ? node_id : "");
@@ -186,6 +191,7 @@ void ms_chat_free(ms_chat_t *c) {
     }
     // NOLINTEND(clang-analyzer-unix.Malloc)
     ms_llm_free(c->own_llm);
+    ms_metrics_free(c->metrics);
     free(c);
 }
 

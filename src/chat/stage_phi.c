@@ -163,3 +163,85 @@ static void phi_stage(ms_turn_t *t) {
 }
 
 const ms_stage_ops_t ms_stage_phi = {.name = "phi", .run = phi_stage};
+
+/* ---- redact mode ------------------------------------------------------------
+ * A route or provider with phi_mode "redact" may send a question with PHI
+ * to a model that is not local: every value the detector found (sure or
+ * unsure) is replaced by its typed placeholder in everything the request
+ * carries (ms_phi_map_apply on each message, the question and the turns),
+ * and the answer's placeholders are put back as it streams (generate.c,
+ * through ms_phi_restorer_feed). Local providers get the originals. */
+
+int ms__phi_may_redact(const ms_turn_t *t, const ms_provider_t *p) {
+    if (!t->phi_map || t->context)
+        return 0;
+    return (t->route && t->route->phi_redact) || p->phi_redact;
+}
+
+static char *apply(const ms_turn_t *t, const char *s) {
+    char *out;
+    ms_phi_map_apply(t->phi_map, s ? s : "", s ? strlen(s) : 0, &out, NULL);
+    return out;
+}
+
+/* The redacted copy of t->req, built once: its strings are the turn's. */
+static void build_redacted(ms_turn_t *t) {
+    const ms_gen_request_t *q = &t->req;
+    t->red_req = *q;
+    t->red_question = apply(t, q->question);
+    t->red_req.question = t->red_question;
+    if (q->nmessages) {
+        t->red_msgs = ms_xcalloc(q->nmessages, sizeof *t->red_msgs);
+        for (size_t i = 0; i < q->nmessages; i++) {
+            t->red_msgs[i].role = q->messages[i].role;
+            t->red_msgs[i].content = apply(t, q->messages[i].content);
+        }
+        t->red_req.messages = t->red_msgs;
+    }
+    if (q->nhistory) {
+        t->red_hist = ms_xcalloc(q->nhistory, sizeof *t->red_hist);
+        for (size_t i = 0; i < q->nhistory; i++)
+            t->red_hist[i] = apply(t, q->history_texts[i]);
+        t->red_req.history_texts = (const char *const *)t->red_hist;
+    }
+    t->red_built = 1;
+}
+
+const ms_gen_request_t *ms__phi_request_for(ms_turn_t *t) {
+    int phi = t->phi_detected || t->phi_unsure;
+    if (!phi || t->provider->local)
+        return &t->req;
+    /* The route stage admits a provider that is not local only when it
+     * may redact; anything else here is a bug, and PHI stays home. */
+    if (!ms__phi_may_redact(t, t->provider))
+        return NULL;
+    if (!t->red_built)
+        build_redacted(t);
+    return &t->red_req;
+}
+
+static void wipe_free(char *s) {
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+void ms__phi_release(ms_turn_t *t) {
+    if (t->red_built) {
+        wipe_free(t->red_question);
+        for (size_t i = 0; t->red_msgs && i < t->req.nmessages; i++)
+            wipe_free(t->red_msgs[i].content);
+        for (size_t i = 0; t->red_hist && i < t->req.nhistory; i++)
+            wipe_free(t->red_hist[i]);
+        free(t->red_msgs);
+        free(t->red_hist);
+        t->red_msgs = NULL;
+        t->red_hist = NULL;
+        t->red_question = NULL;
+        t->red_built = 0;
+    }
+    ms_phi_restorer_free(t->restorer);
+    t->restorer = NULL;
+    ms_buf_free(&t->restored);
+}

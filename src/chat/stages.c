@@ -519,14 +519,27 @@ static void route_stage(ms_turn_t *t) {
     ms_llm_t *llm = t->chat->llm;
     const ms_llm_route_t *r = t->route;
     int phi = t->phi_detected || t->phi_unsure;
+    int redacted = 0;
     t->ncand = 0;
+    /* A provider that is not local takes a question with PHI only in
+     * redact mode, with placeholders (stage_phi.c, docs/phi.md). */
     for (size_t i = 0; i < r->nproviders && t->ncand < MS_COUNTOF(t->cand); i++) {
         ms_provider_t *p = ms_llm_provider(llm, r->providers[i]);
-        if (!phi || p->local)
+        int redact = phi && !p->local && ms__phi_may_redact(t, p);
+        if (!phi || p->local || redact)
             t->cand[t->ncand++] = r->providers[i];
+        redacted |= redact;
     }
-    const char *decision = !phi ? "all" : t->ncand ? "local_only" : "refused";
+    const char *decision = !phi       ? "all"
+                           : redacted ? "redacted"
+                           : t->ncand ? "local_only"
+                                      : "refused";
     emit_routing(t, phi, decision);
+    ms_metric_id_t counted = redacted   ? MS_M_PHI_REDACTED
+                             : t->ncand ? MS_M_PHI_ROUTED
+                                        : MS_M_PHI_REFUSED;
+    if (phi)
+        ms_metrics_add(t->chat->metrics, counted, ms__turn_route_ix(t), 0, 1);
     if (!t->ncand) {
         ms_log(MS_LOG_INFO, "phi_refused", "\"route\":\"%s\"", r->alias);
         char msg[320];

@@ -35,6 +35,7 @@ void ms__turn_start(ms_turn_t *t, const ms_stage_ops_t *const *chain, size_t n) 
     t->chain = chain;
     t->nstages = n;
     t->stage = 0;
+    t->started_us = ms_mono_us();
     run_stage(t);
 }
 

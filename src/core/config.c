@@ -156,6 +156,12 @@ static const cfg_directive_t directives[] = {
     {"export-max-bytes", I(export_max_bytes, 1024, INT64_C(1) << 32), 0,
      "message text a conversation export may hold (413 above)"},
     {"export-max-pages", I(export_max_pages, 1, 100000), 0, "pages a PDF export may have"},
+    {"metrics-token", S(metrics_token), 1,
+     "bearer token for /metrics and /health/providers (default: loopback only)"},
+    {"health-ttl-ms", I(health_ttl_ms, 0, 86400000), 0,
+     "reuse a provider probe's result this long"},
+    {"health-probe-timeout-ms", I(health_probe_timeout_ms, 1, 600000), 0,
+     "longest wait for a provider's health probe"},
 };
 
 static int64_t env_int(const char *name, int64_t def) {
@@ -235,6 +241,9 @@ void ms_config_defaults(ms_config_t *c) {
     c->share_rate_per_min = 30;
     c->default_route = ms_xstrdup("");
     c->system_prompt = ms_xstrdup("");
+    c->metrics_token = ms_xstrdup("");
+    c->health_ttl_ms = 15000;
+    c->health_probe_timeout_ms = 2000;
     c->prompt_max_tokens = 6000;
     c->history_max_tokens = 1500;
     c->llm_max_tokens = 1024;

@@ -136,6 +136,12 @@ typedef struct {
     int64_t export_max_messages; /**< messages one export may hold (413 above) */
     int64_t export_max_bytes;    /**< message text one export may hold, bytes (413 above) */
     int64_t export_max_pages;    /**< pages one PDF export may have (413 above) */
+
+    /** Bearer token GET /metrics and GET /health/providers require; ""
+     * = only clients on loopback may read them (docs/protocol.md). */
+    char *metrics_token;
+    int64_t health_ttl_ms;           /**< how long a provider's probe result is reused */
+    int64_t health_probe_timeout_ms; /**< longest wait for a provider's probe */
 } ms_config_t;
 
 /** Fills defaults (and SYN_* from the environment, as ../shared/peers do). */

@@ -309,9 +309,13 @@ int ms_llm_xfer_start(ms_llm_http_t *h, const ms_llm_xfer_req_t *req, const ms_l
     /* No "Expect: 100-continue" wait before a larger body. */
     x->headers = curl_slist_append(x->headers, "Expect:");
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (req->get) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -325,6 +329,8 @@ int ms_llm_xfer_start(ms_llm_http_t *h, const ms_llm_xfer_req_t *req, const ms_l
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     if (req->connect_timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
+    if (req->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
     link_xfer(h, x);
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         unlink_xfer(x);

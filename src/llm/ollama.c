@@ -123,4 +123,5 @@ const ms_remote_wire_t ms__wire_ollama = {
     .feed = ollama_feed,
     .end = ollama_end,
     .error_code = ollama_error_code,
+    .probe_path = "/api/tags", /* the local models: cheap, loads none */
 };

@@ -171,4 +171,5 @@ const ms_remote_wire_t ms__wire_openai = {
     .feed = openai_feed,
     .end = openai_end,
     .error_code = openai_error_code,
+    .probe_path = "/models", /* GET /v1/models: the models the key may use */
 };

@@ -91,6 +91,17 @@ typedef struct {
 typedef struct ms_gen ms_gen_t;
 typedef struct ms_provider ms_provider_t;
 
+/** What a health probe found (GET /health/providers). */
+typedef struct {
+    int reachable;      /**< the server answered the probe with a 2xx status */
+    int http_status;    /**< its status, 0 when none came */
+    int64_t latency_ms; /**< request to the end of the answer (or the failure) */
+    const char *error;  /**< NULL, or a fixed phrase (no URL, no key, no upstream text) */
+} ms_probe_result_t;
+
+/** Delivers a probe's outcome, once, on the loop thread. */
+typedef void (*ms_probe_cb)(void *ctx, const ms_probe_result_t *r);
+
 /** Provider function table (house style: *_ops). */
 typedef struct {
     const char *name;
@@ -114,6 +125,12 @@ typedef struct {
      * server back instead of the gateway's memory; 0 resumes. Deltas may
      * arrive from within the resuming call. */
     void (*pause)(ms_gen_t *g, int paused);
+    /** A cheap real request that tells whether the model server answers
+     * (optional; NULL for providers in this process): Ollama GET
+     * /api/tags, OpenAI GET /v1/models, Azure GET /openai/models. 0 when
+     * started (cb follows from a later loop iteration, within about
+     * timeout_ms), else an error and no callback. */
+    int (*probe)(ms_provider_t *p, int64_t timeout_ms, ms_probe_cb cb, void *ctx);
     void (*free)(ms_provider_t *p);
 } ms_provider_ops_t;
 
@@ -126,6 +143,12 @@ struct ms_provider {
     const char *name;  /**< the configured name ("ollama-local"), borrowed */
     const char *model; /**< the model asked ("llama3.2"), borrowed */
     int local;         /**< runs where PHI may go (local: true) */
+    /** phi_mode "redact": a question with PHI may be sent here (not local)
+     * with typed placeholders instead of the values (docs/phi.md). */
+    int phi_redact;
+    /** The server's address as health output may show it: scheme, host,
+     * port and path, never userinfo, query or fragment; NULL when none. */
+    const char *url;
 };
 
 /** The provider's configured name. */

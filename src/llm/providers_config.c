@@ -36,6 +36,7 @@ static const field_t fields[] = {
     {"azure_deployment", F_STR, 1, 0, 0},
     {"api_version", F_STR, 1, 0, 0},
     {"stream_usage", F_BOOL, 1, 0, 0},
+    {"phi_mode", F_STR, 1, 0, 0}, /* "refuse" | "redact" (registry.c checks) */
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) {

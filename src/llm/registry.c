@@ -19,6 +19,7 @@ typedef struct {
     char *description;
     ms_llm_stats_t stats;
     ms_breaker_t breaker;
+    ms_llm_probe_cache_t probe;
 } slot_t;
 
 struct ms_llm {
@@ -93,6 +94,11 @@ static ms_provider_t *make_remote(const ms_remote_wire_t *wire, json_t *e, const
              name, key_env);
         return NULL;
     }
+    const char *phi_mode = json_string_value(json_object_get(e, "phi_mode"));
+    if (phi_mode && strcmp(phi_mode, "refuse") != 0 && strcmp(phi_mode, "redact") != 0) {
+        errf(err, errlen, "provider \"%s\": \"phi_mode\" must be \"refuse\" or \"redact\"", name);
+        return NULL;
+    }
     if (!wire->azure && json_object_get(e, "azure_deployment")) {
         errf(err, errlen, "provider \"%s\": \"azure_deployment\" is for kind openai", name);
         return NULL;
@@ -118,7 +124,9 @@ static ms_provider_t *make_remote(const ms_remote_wire_t *wire, json_t *e, const
     s->max_line_bytes = (size_t)cfg->llm_max_line_bytes;
     if (!llm->http)
         llm->http = ms_llm_http_new(env->loop);
-    return ms__remote_provider_new(wire, s, llm->http);
+    ms_provider_t *p = ms__remote_provider_new(wire, s, llm->http);
+    p->phi_redact = phi_mode && !strcmp(phi_mode, "redact");
+    return p;
 }
 
 static ms_provider_t *make_ollama(json_t *e, const ms_llm_env_t *env, ms_llm_t *llm, char *err,
@@ -237,13 +245,14 @@ static int add_routes(ms_llm_t *llm, json_t *obj, const char *path, char *err, s
                         "A-Z a-z 0-9 - _ . :",
                         path, alias);
         json_t *list = v;
-        const char *desc = NULL, *title = NULL;
+        const char *desc = NULL, *title = NULL, *phi_mode = NULL;
         if (json_is_object(v)) {
             const char *k;
             json_t *x;
             json_object_foreach(v, k, x) {
                 if (strcmp(k, "providers") != 0 && strcmp(k, "description") != 0 &&
-                    strcmp(k, "title") != 0 && strcmp(k, "retrieval") != 0)
+                    strcmp(k, "title") != 0 && strcmp(k, "retrieval") != 0 &&
+                    strcmp(k, "phi_mode") != 0)
                     return errf(err, errlen, "config %s: routes.%s: unknown field \"%.40s\"", path,
                                 alias, k);
                 if (!strcmp(k, "retrieval")) {
@@ -260,6 +269,11 @@ static int add_routes(ms_llm_t *llm, json_t *obj, const char *path, char *err, s
                                 path, alias, k);
             }
             list = json_object_get(v, "providers");
+            phi_mode = json_string_value(json_object_get(v, "phi_mode"));
+            if (phi_mode && strcmp(phi_mode, "refuse") != 0 && strcmp(phi_mode, "redact") != 0)
+                return errf(err, errlen,
+                            "config %s: routes.%s: \"phi_mode\" must be \"refuse\" or \"redact\"",
+                            path, alias);
             desc = json_string_value(json_object_get(v, "description"));
             title = json_string_value(json_object_get(v, "title"));
         }
@@ -269,6 +283,7 @@ static int add_routes(ms_llm_t *llm, json_t *obj, const char *path, char *err, s
                         alias);
         ms_llm_route_t *r = add_route(llm, alias, title, desc, 1);
         r->no_retrieval = json_is_false(json_object_get(v, "retrieval"));
+        r->phi_redact = phi_mode && !strcmp(phi_mode, "redact");
         r->providers = ms_xcalloc(json_array_size(list), sizeof *r->providers);
         size_t i;
         json_t *name;
@@ -410,6 +425,10 @@ ms_provider_t *ms_llm_provider(const ms_llm_t *llm, size_t i) {
 
 ms_llm_stats_t *ms_llm_provider_stats(ms_llm_t *llm, size_t i) {
     return i < llm->n ? &llm->slots[i].stats : NULL;
+}
+
+ms_llm_probe_cache_t *ms_llm_provider_probe_cache(ms_llm_t *llm, size_t i) {
+    return i < llm->n ? &llm->slots[i].probe : NULL;
 }
 
 ms_breaker_t *ms_llm_provider_breaker(ms_llm_t *llm, size_t i) {

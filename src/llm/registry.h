@@ -49,6 +49,9 @@ typedef struct {
      * route (the model answers from the question and history alone, e.g.
      * the overhead benchmark's gateway-only route). Default 0: searched. */
     int no_retrieval;
+    /** phi_mode "redact": a question with PHI may go to the route's
+     * providers that are not local, with placeholders (docs/phi.md). */
+    int phi_redact;
 } ms_llm_route_t;
 
 /** What start-up gives the registry. */
@@ -85,6 +88,17 @@ ms_provider_t *ms_llm_provider(const ms_llm_t *llm, size_t i);
 /** The counters and breaker of provider i (for /metrics, /health). */
 ms_llm_stats_t *ms_llm_provider_stats(ms_llm_t *llm, size_t i);
 ms_breaker_t *ms_llm_provider_breaker(ms_llm_t *llm, size_t i);
+/** The last health probe of a provider and the requests waiting for the
+ * next (GET /health/providers, api/health.c, keeps it; loop thread). */
+typedef struct {
+    int valid;
+    int64_t at_ms; /**< mono ms the probe ended */
+    ms_probe_result_t res;
+    int inflight;
+    void *waiters; /**< the health route's list of waiting requests */
+} ms_llm_probe_cache_t;
+/** Provider i's probe cache (zeroed at start), NULL past the end. */
+ms_llm_probe_cache_t *ms_llm_provider_probe_cache(ms_llm_t *llm, size_t i);
 /** What the configuration says provider i is (or its kind's description). */
 const char *ms_llm_provider_description(const ms_llm_t *llm, size_t i);
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/ms.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,7 @@ typedef struct {
     const ms_remote_wire_t *wire;
     ms_remote_spec_t *spec;
     ms_llm_http_t *http;
+    char *url; /* base_url without userinfo, query or fragment (health output) */
 } remote_impl_t;
 
 static int remote_start(ms_provider_t *p, uv_loop_t *loop, const ms_gen_request_t *req,
@@ -300,6 +302,113 @@ static void remote_pause(ms_gen_t *gen, int paused) {
     ms_llm_xfer_pause(g->x, g->paused);
 }
 
+/* ---- the health probe ------------------------------------------------------- */
+
+/* Bytes of a probe's answer read before it counts as answered (a server
+ * with many models lists them all; the list itself is not needed). */
+#define PROBE_BODY_MAX 65536
+
+typedef struct {
+    ms_probe_cb cb;
+    void *ctx;
+    int status;
+    size_t bytes;
+    int64_t started_us;
+} probe_t;
+
+static int probe_response(void *ctx, int status, int64_t retry_after_ms, const char *ct) {
+    (void)retry_after_ms, (void)ct;
+    ((probe_t *)ctx)->status = status;
+    return 0;
+}
+
+static int probe_body(void *ctx, const char *data, size_t len) {
+    (void)data;
+    probe_t *pr = ctx;
+    pr->bytes += len;
+    return pr->bytes > PROBE_BODY_MAX; /* enough: it answered */
+}
+
+static void probe_done(void *ctx, int rc, int curl_code) {
+    probe_t *pr = ctx;
+    int answered = rc == 0 || (rc == MS_ECANCELED && pr->status);
+    ms_probe_result_t r = {
+        .reachable = answered && pr->status >= 200 && pr->status < 300,
+        .http_status = pr->status,
+        .latency_ms = (ms_mono_us() - pr->started_us + 500) / 1000,
+    };
+    if (!answered)
+        r.error = ms_llm_curl_reason(curl_code);
+    else if (!r.reachable)
+        r.error = pr->status == 401 || pr->status == 403 ? "the server refused the key"
+                                                         : "the server answered with an error";
+    pr->cb(pr->ctx, &r);
+    free(pr);
+}
+
+static const ms_llm_xfer_cb_t probe_xfer_cb = {probe_response, probe_body, probe_done};
+
+static int remote_probe(ms_provider_t *p, int64_t timeout_ms, ms_probe_cb cb, void *ctx) {
+    remote_impl_t *im = p->impl;
+    const ms_remote_spec_t *s = im->spec;
+    /* The path goes before a query base_url may carry (a proxy's), which
+     * is kept. */
+    ms_buf_t u;
+    ms_buf_init(&u);
+    const char *q = strchr(s->base_url, '?');
+    size_t n = q ? (size_t)(q - s->base_url) : strlen(s->base_url);
+    while (n > 0 && s->base_url[n - 1] == '/')
+        n--;
+    ms_buf_append(&u, s->base_url, n);
+    if (s->azure_deployment)
+        ms_buf_printf(&u, "/openai/models?api-version=%s%s%s",
+                      s->api_version ? s->api_version : "2024-10-21", q ? "&" : "", q ? q + 1 : "");
+    else
+        ms_buf_printf(&u, "%s%s", im->wire->probe_path, q ? q : "");
+    char *hdrs[8];
+    size_t nh = im->wire->headers(s, hdrs, 6);
+    hdrs[nh++] = ms_xstrdup("Accept: application/json");
+    probe_t *pr = ms_xcalloc(1, sizeof *pr);
+    pr->cb = cb;
+    pr->ctx = ctx;
+    pr->started_us = ms_mono_us();
+    ms_llm_xfer_req_t xr = {.url = ms_buf_cstr(&u),
+                            .headers = (const char *const *)hdrs,
+                            .nheaders = nh,
+                            .connect_timeout_ms = timeout_ms,
+                            .timeout_ms = timeout_ms,
+                            .get = 1};
+    ms_llm_xfer_t *x;
+    int rc = ms_llm_xfer_start(im->http, &xr, &probe_xfer_cb, pr, &x);
+    for (size_t i = 0; i < nh; i++) {
+        memset(hdrs[i], 0, strlen(hdrs[i])); /* the key */
+        free(hdrs[i]);
+    }
+    ms_buf_free(&u);
+    if (rc)
+        free(pr);
+    return rc;
+}
+
+/* base_url as health output shows it: libcurl's URL parser (CURLU) drops
+ * the user, password, query and fragment; NULL when it does not parse. */
+static char *display_url(const char *base) {
+    CURLU *h = curl_url();
+    char *out = NULL, *s = NULL;
+    if (h && curl_url_set(h, CURLUPART_URL, base, 0) == CURLUE_OK) {
+        curl_url_set(h, CURLUPART_USER, NULL, 0);
+        curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
+        curl_url_set(h, CURLUPART_OPTIONS, NULL, 0);
+        curl_url_set(h, CURLUPART_QUERY, NULL, 0);
+        curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0);
+        if (curl_url_get(h, CURLUPART_URL, &s, 0) == CURLUE_OK)
+            out = ms_xstrdup(s);
+    }
+    curl_free(s);
+    curl_url_cleanup(h);
+    return out;
+}
+
 void ms__remote_spec_free(ms_remote_spec_t *s) {
     if (!s)
         return;
@@ -320,6 +429,7 @@ static void remote_free(ms_provider_t *p) {
         return;
     remote_impl_t *im = p->impl;
     ms__remote_spec_free(im->spec);
+    free(im->url);
     free(im);
     free(p);
 }
@@ -331,6 +441,7 @@ const ms_provider_ops_t ms__remote_openai_ops = {
     .start = remote_start,
     .cancel = remote_cancel,
     .pause = remote_pause,
+    .probe = remote_probe,
     .free = remote_free,
 };
 
@@ -341,6 +452,7 @@ const ms_provider_ops_t ms__remote_ollama_ops = {
     .start = remote_start,
     .cancel = remote_cancel,
     .pause = remote_pause,
+    .probe = remote_probe,
     .free = remote_free,
 };
 
@@ -350,12 +462,14 @@ ms_provider_t *ms__remote_provider_new(const ms_remote_wire_t *wire, ms_remote_s
     im->wire = wire;
     im->spec = spec;
     im->http = http;
+    im->url = display_url(spec->base_url);
     ms_provider_t *p = ms_xcalloc(1, sizeof *p);
     p->ops = wire->ops;
     p->impl = im;
     p->name = spec->name;
     p->model = spec->model;
     p->local = spec->local;
+    p->url = im->url;
     return p;
 }
 

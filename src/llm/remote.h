@@ -42,9 +42,9 @@ typedef struct ms_rgen ms_rgen_t;
 /** A wire format. */
 typedef struct {
     const char *kind;
-    const char *accept;             /**< the Accept header line */
-    int azure;                      /**< takes azure_deployment / api_version */
-    const ms_provider_ops_t *ops;   /**< the provider kind's table (remote.c) */
+    const char *accept;           /**< the Accept header line */
+    int azure;                    /**< takes azure_deployment / api_version */
+    const ms_provider_ops_t *ops; /**< the provider kind's table (remote.c) */
     /** The endpoint URL and the request body (malloc'd) for req; extra
      * header lines (auth) into headers[0..*nheaders), each malloc'd. */
     char *(*url)(const ms_remote_spec_t *s);
@@ -60,6 +60,9 @@ typedef struct {
     /** A short machine code from an error body ("rate_limit_exceeded"), or
      * NULL; only [A-Za-z0-9_.-], never upstream prose (it may quote keys). */
     const char *(*error_code)(json_t *body);
+    /** The health probe's path after base_url (GET; Azure's is built in
+     * remote.c). */
+    const char *probe_path;
 } ms_remote_wire_t;
 
 /** One generation (remote.c). The wire's parser state lives here. */

@@ -26,7 +26,8 @@ void ms_llm_http_free(ms_llm_http_t *h);
 /** Transfers in progress. */
 size_t ms_llm_http_active(const ms_llm_http_t *h);
 
-/** A POST. Everything is copied by ms_llm_xfer_start. headers are whole
+/** A POST (or a GET when get is set: body is then ignored). Everything is
+ * copied by ms_llm_xfer_start. headers are whole
  * lines ("Authorization: Bearer ..."): they may hold secrets, so the
  * transport never logs them (nor anything else of a request). */
 typedef struct {
@@ -36,6 +37,8 @@ typedef struct {
     const char *const *headers;
     size_t nheaders;
     int64_t connect_timeout_ms; /**< 0: libcurl's default (300 s) */
+    int64_t timeout_ms;         /**< the whole transfer (CURLOPT_TIMEOUT_MS); 0: none */
+    int get;                    /**< a GET (the health probes) instead of a POST */
 } ms_llm_xfer_req_t;
 
 /** What a transfer reports, on the loop thread. */

@@ -11,6 +11,7 @@
 #include "chat/work.h"
 #include "core/log.h"
 #include "net/internal.h"
+#include "obs/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,9 +288,14 @@ static void session_link(ms_session_t *s) {
     if (sessions)
         sessions->prev = s;
     sessions = s;
+    /* The open-WebSockets gauge of GET /metrics. */
+    ms_metrics_add(ms_chat_metrics(s->api->chat), MS_M_WEBSOCKETS_OPEN, 0, 0, 1);
 }
 
 static void session_unlink(ms_session_t *s) {
+    if (!s->prev && sessions != s)
+        return; /* never linked: the handshake did not reach ESTABLISHED */
+    ms_metrics_add(ms_chat_metrics(s->api->chat), MS_M_WEBSOCKETS_OPEN, 0, 0, -1);
     if (s->prev)
         s->prev->next = s->next;
     else if (sessions == s)

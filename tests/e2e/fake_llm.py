@@ -85,6 +85,7 @@ class FakeLLM:
     def __init__(self, name: str = "fake"):
         self.name = name
         self.requests: List[Dict] = []
+        self.probe_status = 200  # what GET /api/tags and GET /v1/models answer
         self.plans: deque = deque()
         self.default = Plan()
         self.lock = threading.Lock()
@@ -211,6 +212,11 @@ class FakeLLM:
                    "headers": headers, "body": body, "time": time.time()}
             with self.lock:
                 self.requests.append(rec)
+            if method == "GET":
+                # The health probes (GET /api/tags, GET /v1/models): they
+                # take no plan, so they never disturb a test's queued faults.
+                self._probe(sock, rec)
+                continue
             plan = self.next_plan()
             ev = {"path": parts.path, "closed_early": False, "complete": False,
                   "max_gap": 0.0, "bytes": 0}
@@ -243,6 +249,24 @@ class FakeLLM:
         if plan.status != 200:
             return self._error(sock, rec, plan, kind)
         return self._stream(sock, rec, plan, ev, kind)
+
+    def _probe(self, sock, rec):
+        """Ollama's GET /api/tags ({"models": [...]}) and OpenAI's GET
+        /v1/models ({"object": "list", "data": [...]}), as their API
+        references show; probe_status other than 200 answers an error."""
+        path = rec["path"]
+        if self.probe_status != 200:
+            self._plain(sock, self.probe_status, {"error": {"message": "refused",
+                                                            "type": "server_error"}})
+        elif path.endswith("/api/tags"):
+            self._plain(sock, 200, {"models": [{"name": "fake-model:latest", "model":
+                                                "fake-model:latest", "size": 1}]})
+        elif path.endswith("/models"):
+            self._plain(sock, 200, {"object": "list", "data": [
+                {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}]})
+        else:
+            self._plain(sock, 404, {"error": {"message": "no such route",
+                                              "type": "invalid_request_error"}})
 
     def _plain(self, sock, status, obj, extra=""):
         body = json.dumps(obj).encode()
