@@ -100,8 +100,8 @@ static void test_safe_name(void **state) {
     }
     char longname[600];
     memset(longname, 0, sizeof longname);
-    for (int i = 0; i < 199; i++) /* 398 bytes of 2-byte characters */
-        snprintf(longname + 2 * i, sizeof longname - 2 * (size_t)i, "\xc3\xa9");
+    for (size_t i = 0; i < 199; i++) /* 398 bytes of 2-byte characters */
+        snprintf(longname + 2 * i, sizeof longname - 2 * i, "\xc3\xa9");
     char *s = ms_files_safe_name(longname);
     assert_true(strlen(s) <= 255 && strlen(s) % 2 == 0);
     free(s);
