@@ -589,10 +589,10 @@ static char *content_disposition(const char *name) {
     ms_buf_t b;
     ms_buf_init(&b);
     ms_buf_puts(&b, "attachment; filename=\"");
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        ms_buf_putc(&b, *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '%'
-                            ? (char)*p
-                            : (char)'_');
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        int plain = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '%';
+        ms_buf_putc(&b, (char)(plain ? *p : '_')); /* ASCII either way */
+    }
     ms_buf_puts(&b, "\"; filename*=UTF-8''");
     static const char attr[] = "!#$&+-.^_`|~";
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {

@@ -99,7 +99,7 @@ static void emit_llm_result(ms_turn_t *t, const ms_gen_result_t *r, const char *
                   ms_provider_name(p), "model", ms_provider_model(p), "local", p->local != 0,
                   "attempt", t->attempt, "prompt_tokens", (json_int_t)r->prompt_tokens,
                   "completion_tokens", (json_int_t)r->completion_tokens, "total_tokens",
-                  (json_int_t)(r->prompt_tokens + r->completion_tokens), "usage",
+                  (json_int_t)r->prompt_tokens + (json_int_t)r->completion_tokens, "usage",
                   r->usage_reported ? "provider" : "counted", "duration_ms", (json_int_t)ms,
                   "finish_reason", reason);
     json_object_set_new(data, "ttft_ms",

@@ -222,7 +222,7 @@ static void ris(ms_buf_t *b, const char *tag, const char *value) {
         return;
     ms_buf_printf(b, "%s  - ", tag);
     for (const char *p = value; *p; p++)
-        ms_buf_putc(b, *p == '\r' || *p == '\n' ? ' ' : *p);
+        ms_buf_putc(b, (char)(*p == '\r' || *p == '\n' ? ' ' : *p));
     ms_buf_puts(b, "\r\n");
 }
 

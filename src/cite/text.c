@@ -103,7 +103,7 @@ void rt_printf(rt_t *rt, const char *fmt, ...) {
 }
 
 char rt_last(const rt_t *rt) {
-    return rt->text.len ? rt->text.data[rt->text.len - 1] : 0;
+    return (char)(rt->text.len ? rt->text.data[rt->text.len - 1] : 0);
 }
 
 void rt_stop(rt_t *rt, int space) {
@@ -114,7 +114,7 @@ void rt_stop(rt_t *rt, int space) {
         n -= 3;
     else if (n >= 1 && t[n - 1] == '"')
         n--;
-    char c = n ? t[n - 1] : 0;
+    char c = (char)(n ? t[n - 1] : 0);
     if (rt->text.len && c != '.' && c != '?' && c != '!')
         rt_put(rt, ".");
     if (space)

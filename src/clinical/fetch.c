@@ -48,7 +48,7 @@ static int fhir_id_valid(const char *id) {
 /* "scheme://host[:port]" of url, into out; 0 or -1. */
 static int origin_of(const char *url, char *out, size_t n) {
     const char *s = strstr(url, "://");
-    if (!s || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+    if (!s || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         return -1;
     size_t len = (size_t)(s + 3 - url) + strcspn(s + 3, "/?#");
     if (len >= n)

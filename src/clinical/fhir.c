@@ -368,13 +368,45 @@ static void map_observation(fhir_t *f, json_t *r) {
     }
 }
 
+/* Exactly n decimal digits at *p: their value, *p moved past them; -1 when
+ * there are fewer. */
+static int fixed_digits(const char **p, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    return v;
+}
+
+/* "-" or ":" then n digits; -1 when absent. */
+static int sep_digits(const char **p, char sep, int n) {
+    if (**p != sep)
+        return -1;
+    const char *q = *p + 1;
+    int v = fixed_digits(&q, n);
+    if (v >= 0)
+        *p = q;
+    return v;
+}
+
 /* ---- the Patient ---------------------------------------------------------- */
 
-/* Completed years from birth (a FHIR date, maybe partial) to at_ms. */
+/* Completed years from birth to at_ms. birth is a FHIR date (R4 datatypes,
+ * "date": YYYY, YYYY-MM or YYYY-MM-DD; anything after is ignored); -1 when it
+ * is not one, or is before 1800. */
 static int age_at(const char *birth, int64_t at_ms, long *age) {
-    int by = 0, bm = 1, bd = 1;
-    int n = birth ? sscanf(birth, "%4d-%2d-%2d", &by, &bm, &bd) : 0;
-    if (n < 1 || by < 1800)
+    const char *p = birth;
+    int by = birth ? fixed_digits(&p, 4) : -1, bm = 1, bd = 1;
+    if (by < 1800)
+        return -1;
+    if (*p == '-' && (bm = sep_digits(&p, '-', 2)) < 0)
+        return -1;
+    if (*p == '-' && (bd = sep_digits(&p, '-', 2)) < 0)
+        return -1;
+    if (bm < 1 || bm > 12 || bd < 1 || bd > 31)
         return -1;
     time_t at = (time_t)(at_ms / 1000);
     struct tm tm;
@@ -620,30 +652,6 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Exactly n decimal digits at *p: their value, *p moved past them; -1 when
- * there are fewer. */
-static int fixed_digits(const char **p, int n) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    return v;
-}
-
-/* "-" or ":" then n digits; -1 when absent. */
-static int sep_digits(const char **p, char sep, int n) {
-    if (**p != sep)
-        return -1;
-    const char *q = *p + 1;
-    int v = fixed_digits(&q, n);
-    if (v >= 0)
-        *p = q;
-    return v;
 }
 
 int ms_clinical_fhir_time(const char *s, int64_t *out_ms) {

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -234,7 +235,7 @@ void ms_config_defaults(ms_config_t *c) {
     c->folder_max_depth = 64;
     c->max_folders_per_user = 1000;
     c->share_ttl_s = 86400;
-    c->share_max_ttl_s = 30 * 86400;
+    c->share_max_ttl_s = INT64_C(30) * 86400;
     c->share_max_views = 1000000;
     c->share_max_links = 50;
     c->share_log_max = 1000;
@@ -250,29 +251,29 @@ void ms_config_defaults(ms_config_t *c) {
     c->llm_connect_timeout_ms = 5000;
     c->llm_first_token_timeout_ms = 60000;
     c->llm_idle_timeout_ms = 30000;
-    c->llm_max_line_bytes = 1 << 20;
+    c->llm_max_line_bytes = INT64_C(1) << 20;
     c->llm_max_attempts = 3;
     c->llm_retry_base_ms = 200;
     c->llm_retry_max_ms = 5000;
     c->breaker_failures = 5;
     c->breaker_window_ms = 60000;
     c->breaker_cooldown_ms = 30000;
-    c->upstream_pause_bytes = 256 * 1024;
+    c->upstream_pause_bytes = INT64_C(256) * 1024;
     c->upstream_pause_max_ms = 60000;
     c->grounding_min_overlap = 0.5;
     c->clinical_max_items = 100;
     c->clinical_max_chars = 500;
     c->max_file_size_mb = 10;
     c->pool_files_threads = 1;
-    c->extract_max_bytes = 64 * 1024 * 1024;
+    c->extract_max_bytes = INT64_C(64) * 1024 * 1024;
     c->extract_max_pages = 500;
-    c->extract_max_pixels = 40 * 1000 * 1000;
+    c->extract_max_pixels = INT64_C(40) * 1000 * 1000;
     c->extract_timeout_s = 120;
-    c->extract_max_text_bytes = 4 * 1024 * 1024;
-    c->download_budget_bytes = 256 * 1024 * 1024;
+    c->extract_max_text_bytes = INT64_C(4) * 1024 * 1024;
+    c->download_budget_bytes = INT64_C(256) * 1024 * 1024;
     c->upload_timeout_s = 300;
     c->export_max_messages = 2000;
-    c->export_max_bytes = 4 * 1024 * 1024;
+    c->export_max_bytes = INT64_C(4) * 1024 * 1024;
     c->export_max_pages = 500;
 }
 

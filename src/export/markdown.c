@@ -34,7 +34,7 @@ static void inline_text(ms_buf_t *b, const char *s) {
     for (const char *p = s ? s : ""; *p; p++) {
         if (strchr("\\`*_[]<>#|", *p))
             ms_buf_putc(b, '\\');
-        ms_buf_putc(b, *p == '\n' || *p == '\r' ? ' ' : *p);
+        ms_buf_putc(b, (char)(*p == '\n' || *p == '\r' ? ' ' : *p));
     }
 }
 

@@ -134,6 +134,7 @@ static void page_begin(pdf_t *p) {
         p->too_many = 1;
     if (p->npages == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 16;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are surface pointers
         p->pages = ms_xrealloc(p->pages, p->cap * sizeof *p->pages);
     }
     cairo_rectangle_t r = {0, 0, PAGE_W, PAGE_H};
@@ -323,7 +324,7 @@ static void text_line(pdf_t *p, const char *s, size_t n, double indent, const rg
     char *m = inline_markup(s + skip, n - skip);
     double ind = indent + (bullet ? 12 : 0);
     PangoLayout *l = layout(p, m, FONT, 9.5, TEXT_W - ind);
-    pango_layout_set_spacing(l, 1.5 * PANGO_SCALE);
+    pango_layout_set_spacing(l, PANGO_SCALE * 3 / 2); /* 1.5 pt */
     if (bullet) {
         PangoLayout *bl = layout(p, bullet, FONT, 9.5, 10);
         PangoLayoutIter *it = pango_layout_get_iter(l);
@@ -511,7 +512,7 @@ static void messages(pdf_t *p) {
         char when[40];
         ms_export_time(json_string_value(json_object_get(m, "created_at")), when, sizeof when);
         message_bar(p, answer, (int)i + 1, when,
-                    answer && status && strcmp(status, "complete") ? status : NULL);
+                    answer && status && strcmp(status, "complete") != 0 ? status : NULL);
         const char *content = json_string_value(json_object_get(m, "content"));
         if (answer) {
             tools_block(p, json_object_get(p->doc->tools, id ? id : ""));

@@ -54,7 +54,8 @@ int ms__extract_add(ms_extract_result_t *r, const ms_extract_limits_t *lim, int 
             memcpy(last->text + old, text, n);
             last->text[old + n] = '\0';
         } else {
-            if (r->nsections == r->cap) {
+            /* No array yet means none is allocated, whatever cap says. */
+            if (!r->sections || r->nsections == r->cap) {
                 r->cap = r->cap ? r->cap * 2 : 16;
                 r->sections = ms_xrealloc(r->sections, r->cap * sizeof *r->sections);
             }

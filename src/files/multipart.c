@@ -180,7 +180,7 @@ static int ext_value(const char *v, char *out, size_t cap) {
     for (const char *s = q2 + 1; *s && k + 3 < cap; s++) {
         unsigned c = (unsigned char)*s;
         if (*s == '%') {
-            char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
+            char hex[3] = {s[1], (char)(s[1] ? s[2] : 0), 0};
             char *end;
             unsigned long x = strtoul(hex, &end, 16);
             if (!hex[0] || !hex[1] || *end)

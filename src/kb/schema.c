@@ -23,7 +23,9 @@ extern const size_t ms_kb_starter_jsonl_len;
  * conversation-scoped documents (kb_scopes) with their passages' page and
  * section (attachments). Two branches each called their step 2; a
  * database at 1 or 2 gains whichever of them it lacks. */
-#define KB_SCHEMA_VERSION "3"
+#define KB_SCHEMA_VERSION 3
+#define KB_STR_(x) #x
+#define KB_STR(x) KB_STR_(x)
 
 /* The FTS5 index uses external content (kb_passages) so the text is stored
  * once; the triggers keep it in step, which is the pattern the FTS5
@@ -70,7 +72,8 @@ static const char kb_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS kb_scopes(doc_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL,"
     " user_id TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS kb_scopes_conversation ON kb_scopes(conversation_id, user_id);"
-    "INSERT OR REPLACE INTO kb_meta(key, value) VALUES ('schema_version', " KB_SCHEMA_VERSION ");";
+    "INSERT OR REPLACE INTO kb_meta(key, value) VALUES ('schema_version', " KB_STR(
+        KB_SCHEMA_VERSION) ");";
 
 /* Whether kb_passages has the column (a version-1 table has no page and
  * section: they are added in place). */
@@ -167,7 +170,8 @@ static int kb_version(sqlite3 *db, int *out) {
     if (sqlite3_prepare_v2(db, "SELECT value FROM kb_meta WHERE key = 'schema_version'", -1, &st,
                            NULL) != SQLITE_OK)
         return kb_sqlerr(db, "init");
-    *out = sqlite3_step(st) == SQLITE_ROW ? atoi((const char *)sqlite3_column_text(st, 0)) : 1;
+    /* Stored as an INTEGER; SQLite converts a text value the same way. */
+    *out = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 1;
     sqlite3_finalize(st);
     return 0;
 }
@@ -180,7 +184,7 @@ int ms_kb_init(sqlite3 *db) {
     int version, rc;
     if ((rc = kb_version(db, &version)) != 0)
         return rc;
-    if (version >= atoi(KB_SCHEMA_VERSION))
+    if (version >= KB_SCHEMA_VERSION)
         return ms_kb__drugs_init(db);
     if ((rc = ms_kb__begin(db)) != 0)
         return rc;

@@ -29,11 +29,15 @@ static void set_add(void *ctx, const char *term, size_t len) {
     HASH_ADD_KEYPTR(hh, s->set, t->term, len, t);
 }
 
+/* HASH_CLEAR frees the table and leaves the items chained by hh.next, so
+ * they are freed in one walk with no per-item unlinking. */
 static void set_free(term_set_t *s) {
-    term_t *t, *tmp;
-    HASH_ITER(hh, s->set, t, tmp) {
-        HASH_DEL(s->set, t);
+    term_t *t = s->set;
+    HASH_CLEAR(hh, s->set);
+    while (t) {
+        term_t *next = t->hh.next;
         free(t);
+        t = next;
     }
 }
 

@@ -65,12 +65,15 @@ static void link_xfer(ms_llm_http_t *h, ms_llm_xfer_t *x) {
     h->active++;
 }
 
-static void unlink_xfer(ms_llm_xfer_t *x) {
-    ms_llm_http_t *h = x->h;
-    if (x->prev)
-        x->prev->next = x->next;
-    else if (h->all == x)
+/* h is x->h, passed so that the list being changed is visibly the
+ * caller's (the analyzer cannot see that x->h == h). */
+static void unlink_xfer(ms_llm_http_t *h, ms_llm_xfer_t *x) {
+    /* The head first: the list's head has no prev, and testing it first
+     * shows that h->all never keeps a transfer once it is unlinked. */
+    if (h->all == x)
         h->all = x->next;
+    else if (x->prev)
+        x->prev->next = x->next;
     if (x->next)
         x->next->prev = x->prev;
     x->next = x->prev = NULL;
@@ -79,9 +82,8 @@ static void unlink_xfer(ms_llm_xfer_t *x) {
 
 /* Removes and frees a transfer. A transfer removed before it completed
  * has its connection closed by libcurl (it cannot be reused mid-response). */
-static void xfer_destroy(ms_llm_xfer_t *x) {
-    ms_llm_http_t *h = x->h;
-    unlink_xfer(x);
+static void xfer_destroy(ms_llm_http_t *h, ms_llm_xfer_t *x) {
+    unlink_xfer(h, x);
     curl_multi_remove_handle(h->multi, x->easy);
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
@@ -93,7 +95,7 @@ static void run_aborts(ms_llm_http_t *h) {
     while (h->aborts) {
         ms_llm_xfer_t *x = h->aborts;
         h->aborts = x->abort_next;
-        xfer_destroy(x);
+        xfer_destroy(h, x);
     }
 }
 
@@ -198,7 +200,7 @@ static void check_done(ms_llm_http_t *h) {
         }
         ms_llm_xfer_cb_t cb = x->cb;
         void *ctx = x->ctx;
-        xfer_destroy(x);
+        xfer_destroy(h, x);
         cb.on_done(ctx, rc, (int)code);
     }
 }
@@ -333,7 +335,7 @@ int ms_llm_xfer_start(ms_llm_http_t *h, const ms_llm_xfer_req_t *req, const ms_l
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
     link_xfer(h, x);
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-        unlink_xfer(x);
+        unlink_xfer(h, x);
         curl_easy_cleanup(e);
         curl_slist_free_all(x->headers);
         free(x->body);
@@ -367,7 +369,7 @@ void ms_llm_xfer_abort(ms_llm_xfer_t *x) {
         h->aborts = x;
         return;
     }
-    xfer_destroy(x);
+    xfer_destroy(h, x);
 }
 
 /* ---- the multi handle ----------------------------------------------------- */
@@ -406,7 +408,7 @@ void ms_llm_http_free(ms_llm_http_t *h) {
     h->closing = 1;
     run_aborts(h);
     while (h->all)
-        xfer_destroy(h->all);
+        xfer_destroy(h, h->all);
     /* Closes the cached connections; their sockets' CURL_POLL_REMOVE close
      * the poll handles. */
     curl_multi_cleanup(h->multi);

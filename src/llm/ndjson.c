@@ -17,7 +17,9 @@ static int is_ws(char c) {
 /* Hands a complete line to cb without surrounding white space (a CR before
  * the LF included); blank lines are skipped. */
 static int deliver(ms_ndjson_t *p, ms_ndjson_line_cb cb, void *ctx) {
-    const char *s = p->line.data ? p->line.data : "";
+    char *s = p->line.data;
+    if (!s) /* nothing buffered yet (an empty line) */
+        return 0;
     size_t a = 0, b = p->line.len;
     while (a < b && is_ws(s[a]))
         a++;
@@ -26,7 +28,7 @@ static int deliver(ms_ndjson_t *p, ms_ndjson_line_cb cb, void *ctx) {
     int rc = 0;
     if (b > a) {
         p->lines++;
-        p->line.data[b] = '\0';
+        s[b] = '\0';
         rc = cb(ctx, s + a, b - a);
     }
     ms_buf_reset(&p->line);

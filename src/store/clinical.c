@@ -110,6 +110,9 @@ static int conv_check(sq_store_t *st, const char *user_id, const char *conversat
                       char bound[MS_ID_LEN]) {
     static const char sql[] =
         "SELECT user_id, clinical_context_id FROM conversations WHERE id = ?1";
+    /* Empty on every path, so a caller reading it never sees garbage. */
+    if (bound)
+        bound[0] = '\0';
     if (!user_id || !conversation_id)
         return MS_ENOENT;
     sqlite3_stmt *s = ms__store_stmt(st, sql);

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "chat/chat.h"
 #include "chat/internal.h"
 #include "chat/work.h"
@@ -200,9 +202,7 @@ static int teardown(void **state) {
     ms_work_shutdown();
     assert_int_equal(uv_loop_close(&f->loop), 0);
     ms_config_free(&f->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }

@@ -132,7 +132,7 @@ static void test_folder_field_rules(void **state) {
     memset(name, 'x', 100);
     name[100] = '\0';
     assert_true(ms_folder_name_valid(name));
-    strcat(name, "y");
+    snprintf(name + 100, sizeof name - 100, "y");
     assert_false(ms_folder_name_valid(name));
     assert_true(ms_folder_color_valid("#abc"));
     assert_true(ms_folder_color_valid("#A0b1C2"));

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/ms.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -480,6 +481,14 @@ static void srv_tick(uv_timer_t *t) {
     uv_timer_start(&s->tick, srv_tick, 2, 0);
 }
 
+/* The decimal Content-Length value at p, or -1 when there is none. */
+static long content_length(const char *p) {
+    char *e;
+    errno = 0;
+    long v = strtol(p, &e, 10);
+    return e == p || errno != 0 || v < 0 ? -1 : v;
+}
+
 static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     srv_t *s = st->data;
     if (n < 0) {
@@ -489,8 +498,9 @@ static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
         ms_buf_append(&s->request, b->base, (size_t)n);
         const char *end = strstr(ms_buf_cstr(&s->request), "\r\n\r\n");
         const char *cl = strstr(ms_buf_cstr(&s->request), "Content-Length: ");
-        if (end && cl && s->next == 0 &&
-            s->request.len >= (size_t)(end + 4 - s->request.data) + (size_t)atoi(cl + 16))
+        long clen = cl ? content_length(cl + 16) : -1;
+        if (end && clen >= 0 && s->next == 0 &&
+            s->request.len >= (size_t)(end + 4 - s->request.data) + (size_t)clen)
             uv_timer_start(&s->tick, srv_tick, 1, 0);
     }
     free(b->base);

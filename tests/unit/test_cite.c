@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "cite/cite.h"
 #include "cite/cite_int.h"
 #include "core/ms.h"
@@ -759,9 +761,7 @@ static int kb_setup(void **state) {
 static int kb_teardown(void **state) {
     kbfx_t *f = *state;
     ms_kb_close(f->kb);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }

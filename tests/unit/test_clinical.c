@@ -372,6 +372,28 @@ static void test_fhir_out_of_range_and_patient(void **state) {
     assert_int_equal(json_array_size(w), 1);
     json_decref(ctx);
     json_decref(w);
+    /* A birthDate that is not a FHIR date (R4 "date": YYYY, YYYY-MM or
+     * YYYY-MM-DD) gives no age; a partial date counts from its first day
+     * (as of 2025-01-01, someone born in 1950 is 75). */
+    static const struct {
+        const char *birth;
+        int age; /* -1: null */
+    } births[] = {{"1950", 75},       {"1950-06", 74},    {"1950-6-15", -1}, {"1950-13-01", -1},
+                  {"1950-06-32", -1}, {"19x0-06-15", -1}, {"1950-", -1}};
+    for (size_t i = 0; i < MS_COUNTOF(births); i++) {
+        char patient[160];
+        snprintf(patient, sizeof patient,
+                 "{'resource':{'resourceType':'Patient','birthDate':'%s'}}", births[i].birth);
+        const char *const one[] = {patient, NULL};
+        assert_int_equal(import("collection", one, &ctx, &w, &n, err), 0);
+        json_t *age = json_object_get(ctx, "age");
+        if (births[i].age < 0)
+            assert_true(json_is_null(age));
+        else
+            assert_int_equal(json_integer_value(age), births[i].age);
+        json_decref(ctx);
+        json_decref(w);
+    }
 }
 
 static void test_fhir_refusals(void **state) {

@@ -18,4 +18,24 @@ static inline int ms_test_rm_rf(const char *dir) {
     return nftw(dir, ms_test__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int ms_test__files_seen;
+
+static int ms_test__count_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)path;
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_F)
+        ms_test__files_seen++;
+    return 0;
+}
+
+/** The number of regular files below dir (any depth), or -1 when dir cannot
+ * be walked. Not thread-safe (a test helper). */
+static inline int ms_test_count_files(const char *dir) {
+    ms_test__files_seen = 0;
+    if (nftw(dir, ms_test__count_one, 16, FTW_PHYS) != 0)
+        return -1;
+    return ms_test__files_seen;
+}
+
 #endif
