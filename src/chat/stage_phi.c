@@ -2,7 +2,10 @@
  * prompt will carry, for the route stage to decide on (a message with PHI
  * goes only to providers marked local; an unsure one too).
  *
- * It runs after prompt, before route. It examines the question, the recent
+ * On a route whose providers are all local (the offline answerer's, a
+ * local Ollama) it scans nothing: every provider may take PHI, so no
+ * decision depends on it (phi_unscanned; the routing event's
+ * phi_scanned: false). Otherwise it examines the question, the recent
  * turns (t->history, all that the prompt may carry), and the clinical context when the
  * conversation has one; a bound context is PHI by definition (a patient's
  * record), whatever the detector finds in it. It sets, on the turn:
@@ -131,7 +134,29 @@ static void phi_done(void *arg) {
     phi_job_free(j);
 }
 
+/* Whether every provider of the turn's route is local: then whatever the
+ * texts hold, each provider may take them, and nothing needs scanning. */
+static int route_all_local(const ms_turn_t *t) {
+    const ms_llm_route_t *r = t->route;
+    if (!r)
+        return 0;
+    for (size_t i = 0; i < r->nproviders; i++)
+        if (!ms_llm_provider(t->chat->llm, r->providers[i])->local)
+            return 0;
+    return 1;
+}
+
 static void phi_stage(ms_turn_t *t) {
+    if (route_all_local(t)) {
+        /* The detector costs about 0.2 us a byte of the question and of the
+         * whole history (long answers included): on a local-only route,
+         * the offline answerer's among them, it would decide nothing. A
+         * bound context still counts as PHI for telemetry and metrics. */
+        t->phi_unscanned = 1;
+        phi_set(t, t->context != NULL, 0, 0, NULL);
+        ms__turn_next(t);
+        return;
+    }
     /* Every recent turn persist loaded, not only those the prompt's budget
      * keeps: a superset, so nothing the model is sent goes unexamined. */
     size_t nh = json_array_size(t->history);

@@ -87,3 +87,43 @@ def test_bound_context_never_reaches_a_cloud_model(start_server, tmp_path, fakes
     err = evs[-1]
     assert err["type"] == "error" and err["code"] == "phi_requires_local_provider", err
     assert up.count() == 0, up.bodies()
+
+
+def test_phi_scan_only_where_a_route_has_a_cloud_model(start_server, tmp_path, fakes):
+    """The PHI detector decides where a question may go; on a route whose
+    providers are all local it would decide nothing, so it does not run
+    (routing says phi_scanned: false). On a route with a cloud provider the
+    same question is scanned and kept local."""
+    up = fakes("ollama")
+    up.set_default(tokens=["Noted [1]."])
+    cloud = fakes("openai")
+    cloud.set_default(tokens=["Should never be asked."])
+    cfg = write_config(tmp_path / "medstream.json",
+                       [provider("local", "ollama", up, local=True),
+                        provider("cloud", "openai", cloud, local=False)],
+                       {"local-only": ["local"], "mixed": ["cloud", "local"]})
+    srv = start_server(config=cfg, kb=[("jsonl", E2E_KB)], default_route="local-only")
+    tok = srv.register()["access_token"]
+    question = "Which statin for pt MRN 22334455 with CKD stage 3?"
+
+    async def go(model):
+        ws, _ = await connect(srv, tok)
+        await send_json(ws, {"type": "message", "text": question, "client_message_id": new_cmid(),
+                             "model": model})
+        evs = []
+        while True:
+            ev = await recv_event(ws, 60)
+            evs.append(ev)
+            if ev["type"] in ("message_complete", "error"):
+                break
+        await ws.close()
+        return [e for e in evs if e["type"] == "routing"][0], evs[-1]
+
+    routing, last = run(go("local-only"))
+    assert last["type"] == "message_complete", last
+    assert routing["phi_scanned"] is False and routing["decision"] == "all", routing
+    routing, last = run(go("mixed"))
+    assert last["type"] == "message_complete", last
+    assert routing["phi_scanned"] is True and routing["phi_detected"] is True, routing
+    assert routing["decision"] == "local_only" and routing["providers"] == ["local"], routing
+    assert cloud.count() == 0 and "22334455" in json.dumps(up.bodies())
