@@ -19,35 +19,7 @@
 #include <strings.h>
 
 static void chicago_name(const cite_name_t *n, int inverted, rt_t *rt) {
-    if (n->literal) {
-        rt_put(rt, n->literal);
-        return;
-    }
-    ms_buf_t g;
-    ms_buf_init(&g);
-    cite_given_full(n->given, &g);
-    if (inverted) {
-        rt_put(rt, n->family);
-        if (g.len) {
-            rt_put(rt, ", ");
-            rt_put(rt, ms_buf_cstr(&g));
-        }
-        if (n->suffix) {
-            rt_put(rt, ", ");
-            rt_put(rt, n->suffix);
-        }
-    } else {
-        if (g.len) {
-            rt_put(rt, ms_buf_cstr(&g));
-            rt_put(rt, " ");
-        }
-        rt_put(rt, n->family);
-        if (n->suffix) {
-            rt_put(rt, " ");
-            rt_put(rt, n->suffix);
-        }
-    }
-    ms_buf_free(&g);
+    cite_name_full(n, inverted, " ", rt);
 }
 
 static void chicago_authors(const cite_item_t *it, rt_t *rt) {

@@ -62,6 +62,11 @@ void cite_initials(const char *given, const char *sep, int space, int keep_hyphe
 /* The given names for styles that spell them out (MLA, Chicago): as given,
  * single letters and MEDLINE initials runs ("JA") with periods. */
 void cite_given_full(const char *given, ms_buf_t *out);
+/* A name spelt out (MLA, Chicago): inverted "Family, Given, Suffix" (the
+ * first author), or natural "Given Family" + suffix_sep + "Suffix". The
+ * styles differ only there: MLA 9 keeps the comma before "Jr." (", "),
+ * Chicago 17 (6.43) drops it (" "). A literal (corporate) name as it is. */
+void cite_name_full(const cite_name_t *n, int inverted, const char *suffix_sep, rt_t *rt);
 
 /* ---- the item ----------------------------------------------------------------- */
 

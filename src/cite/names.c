@@ -267,3 +267,35 @@ void cite_given_full(const char *given, ms_buf_t *out) {
         }
     }
 }
+
+void cite_name_full(const cite_name_t *n, int inverted, const char *suffix_sep, rt_t *rt) {
+    if (n->literal) {
+        rt_put(rt, n->literal);
+        return;
+    }
+    ms_buf_t g;
+    ms_buf_init(&g);
+    cite_given_full(n->given, &g);
+    if (inverted) {
+        rt_put(rt, n->family);
+        if (g.len) {
+            rt_put(rt, ", ");
+            rt_put(rt, ms_buf_cstr(&g));
+        }
+        if (n->suffix) {
+            rt_put(rt, ", ");
+            rt_put(rt, n->suffix);
+        }
+    } else {
+        if (g.len) {
+            rt_put(rt, ms_buf_cstr(&g));
+            rt_put(rt, " ");
+        }
+        rt_put(rt, n->family);
+        if (n->suffix) {
+            rt_put(rt, suffix_sep);
+            rt_put(rt, n->suffix);
+        }
+    }
+    ms_buf_free(&g);
+}
