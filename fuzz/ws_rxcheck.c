@@ -1,5 +1,5 @@
 /* libFuzzer target: the WebSocket receive-side checks on the client's raw
- * bytes (net/rxcheck.h: ms__rxcheck_scan, ms__utf8_step), RFC 6455
+ * bytes (net/rxcheck.h: ms__rxcheck_scan; core/utf8.h: ms_utf8_feed), RFC 6455
  * sections 5.1, 5.2, 5.5 and 7.4.
  *
  * Input: a mode byte, then
@@ -13,7 +13,7 @@
  * Properties: the verdict does not depend on how the stream is split into
  * reads (the scanner is incremental); ok never exceeds the bytes given;
  * a failure is close 1002 with a reason; once failed or closed nothing more
- * passes; valid frames are never refused; ms__utf8_step agrees with a
+ * passes; valid frames are never refused; ms_utf8_feed agrees with a
  * strict RFC 3629 validator. */
 #include "fuzz_util.h"
 
@@ -102,14 +102,18 @@ static size_t build_frames(const uint8_t *d, size_t n, uint8_t *out, size_t cap)
     return o;
 }
 
+/* The incremental validator (core/utf8.h), fed one byte at a time as
+ * fragments may split text, against a strict reference and against the
+ * whole-string validator. */
 static void check_utf8_step(const uint8_t *d, size_t n) {
-    uint8_t state = 0;
+    ms_utf8_state_t st = {0};
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++)
-        ok = ms__utf8_step(&state, d[i]) == 0;
-    ok = ok && state == 0;
-    FZ_ASSERT(ok == fz_utf8_valid((const char *)d, n), "ms__utf8_step says %s",
+        ok = ms_utf8_feed(&st, (const char *)d + i, 1) == 0;
+    ok = ok && ms_utf8_complete(&st);
+    FZ_ASSERT(ok == fz_utf8_valid((const char *)d, n), "ms_utf8_feed says %s",
               ok ? "valid" : "invalid");
+    FZ_ASSERT(ok == (ms_utf8_valid((const char *)d, n) != 0), "ms_utf8_valid disagrees");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -343,14 +343,16 @@ static int differential(ms_wf_t *wf, ms_kb_t *kb, json_t *items) {
         return rc;
     }
     /* qsort's pointer must not be NULL even for no elements (C11 7.22.5):
-     * no symptom matched any passage leaves c NULL. */
+     * no symptom matched any passage leaves c NULL (and n 0). */
+    if (!c)
+        n = 0;
     if (n > 1)
         qsort(c, n, sizeof *c, cmp_cand);
     n = dedupe(c, n);
     /* Age and sex can only lower a score: re-reading the best few is
      * enough to fill the list. */
     size_t pool = wf->lim.differential_k * RESCORE_POOL;
-    for (size_t i = 0; i < n && i < pool; i++)
+    for (size_t i = 0; c && i < n && i < pool; i++)
         age_sex(wf, kb, &c[i]);
     size_t keep = n < pool ? n : pool;
     if (keep > 1)

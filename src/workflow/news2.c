@@ -41,7 +41,7 @@ static int band_score(const band_t *b, size_t n, double v) {
     return b[n - 1].score;
 }
 
-#define SCORE(table, v) band_score(table, sizeof table / sizeof table[0], v)
+#define SCORE(table, v) band_score((table), sizeof(table) / sizeof((table)[0]), (v))
 
 /* The SpO2 cell: -1 when scale 2 needs to know air or oxygen and the
  * observations do not say. */

@@ -438,7 +438,7 @@ static int interactions(ms_wf_t *wf, ms_kb_t *kb, json_t *items) {
     /* Every pair of the union, each once: candidates (not excluded) and
      * the medications taken now. */
     size_t n = 0;
-    ms__wf_drug_t **all = ms_xcalloc(wf->ncands + wf->ncurrent + 1, sizeof *all);
+    ms__wf_drug_t **all = ms_xcalloc(wf->ncands + wf->ncurrent + 1, sizeof(ms__wf_drug_t *));
     for (size_t i = 0; i < wf->ncands; i++)
         if (!wf->cands[i].excluded && wf->cands[i].id)
             all[n++] = &wf->cands[i];

@@ -64,8 +64,8 @@ static int read_value(ms_wf_t *wf, const char *key, const json_t *v, double *out
                       *out);
         return 1;
     }
-    if (*end && strcasecmp(end, "c") && strcasecmp(end, "°c") && strcasecmp(end, "%") &&
-        strcasecmp(end, "bpm") && strcasecmp(end, "/min"))
+    if (*end && strcasecmp(end, "c") != 0 && strcasecmp(end, "°c") != 0 &&
+        strcasecmp(end, "%") != 0 && strcasecmp(end, "bpm") != 0 && strcasecmp(end, "/min") != 0)
         return 0;
     *out = d;
     return 1;
