@@ -35,7 +35,7 @@ describe("web client: diagnosis workflow", { skip: reason ?? false, timeout: 600
   });
 
   async function fillDiagnosis(page) {
-    await page.getByRole("button", { name: "Workflow" }).click();
+    await page.getByRole("button", { name: "Workflow", exact: true }).click();
     const dialog = page.getByRole("dialog", { name: "Run a decision-support workflow" });
     await dialog.getByRole("radio", { name: "Diagnosis" }).check();
     await dialog.getByLabel("Symptom 1", { exact: true }).fill("fever");

@@ -79,7 +79,8 @@ export interface DxForm {
   respiratory_rate: string;
   spo2: string;
   consciousness: string;
-  on_oxygen: boolean;
+  /** "air", "oxygen" or "" (not given: NEWS2 lists it as missing). */
+  oxygen: string;
   age: string;
   sex: string;
   allergies: string;
@@ -107,7 +108,7 @@ export const emptyDx = (): DxForm => ({
   respiratory_rate: "",
   spo2: "",
   consciousness: "",
-  on_oxygen: false,
+  oxygen: "",
   age: "",
   sex: "",
   allergies: "",
@@ -157,7 +158,7 @@ export function diagnosisData(f: DxForm): { data: Record<string, unknown>; error
     else vitals.blood_pressure = bp.replace(/\s+/g, "");
   }
   put("consciousness", f.consciousness);
-  if (f.on_oxygen) vitals.oxygen = "oxygen";
+  if (f.oxygen) vitals.oxygen = f.oxygen;
   if (Object.keys(vitals).length) data.vitals = vitals;
   const history: Record<string, unknown> = {};
   const age = num(f.age, "Age", errors);

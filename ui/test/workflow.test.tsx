@@ -36,9 +36,10 @@ describe("the form's request", () => {
     f.temperature = "38.6";
     f.blood_pressure = "128 / 82";
     f.age = "45";
+    f.oxygen = "air";
     f.allergies = "penicillin, latex";
     expect(diagnosisData(f)).toEqual({
-      data: { symptoms: [{ name: "fever", severity: "moderate", duration: "3 days" }, { name: "cough" }], vitals: { temperature: 38.6, blood_pressure: "128/82" }, history: { age: 45, allergies: ["penicillin", "latex"] } },
+      data: { symptoms: [{ name: "fever", severity: "moderate", duration: "3 days" }, { name: "cough" }], vitals: { temperature: 38.6, blood_pressure: "128/82", oxygen: "air" }, history: { age: 45, allergies: ["penicillin", "latex"] } },
       errors: [],
     });
     // Nothing given: an empty data object, for the context to fill.

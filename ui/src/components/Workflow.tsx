@@ -119,7 +119,14 @@ export function WorkflowDialog({ store, onClose }: { store: ChatStore; onClose: 
                     <option value="unresponsive">Unresponsive</option>
                   </select>
                 </label>
-                <label class="inline check"><input type="checkbox" checked={dx.on_oxygen} onChange={(e) => setDx({ ...dx, on_oxygen: (e.target as HTMLInputElement).checked })} /> On supplemental oxygen</label>
+                <label>
+                  Air or oxygen
+                  <select value={dx.oxygen} onChange={(e) => setDx({ ...dx, oxygen: (e.target as HTMLSelectElement).value })}>
+                    <option value="">Not given</option>
+                    <option value="air">Room air</option>
+                    <option value="oxygen">Supplemental oxygen</option>
+                  </select>
+                </label>
               </div>
             </fieldset>
             <fieldset>
