@@ -283,7 +283,8 @@ export class ChatStore {
         // Not yet stored as a turn: show the question again until message_start.
         this.addLocalTurn(resume.text, resume.cmid, resume.workflow?.kind ?? null);
       } else {
-        this.patchMessage(a.id, { phase: a.content ? "writing" : "searching" });
+        // A workflow's progress and items are not replayed: its run starts empty.
+        this.patchMessage(a.id, { phase: a.content ? "writing" : "searching", workflow: resume.workflow ? (a.workflow ?? newRun(resume.workflow.kind)) : a.workflow });
       }
       this.set({ pending: true });
       this.request();

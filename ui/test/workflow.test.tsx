@@ -199,4 +199,28 @@ describe("the store", () => {
     expect(store.state.messages[0].workflow).toBeNull();
     expect(store.state.messages[1].workflow).toEqual({ kind: "diagnosis", stages: [], items: [], result });
   });
+
+  it("shows the server's refusal of a request, naming the field", async () => {
+    const store = new ChatStore(new ChatSocket(fakeDeps()));
+    await store.init(null);
+    await vi.advanceTimersByTimeAsync(0);
+    const ws = FakeWs.all.at(-1)!;
+    ws.accept();
+    await store.runWorkflow("diagnosis", { symptoms: Array(31).fill("a") }, "Diagnosis workflow");
+    const msg = "data.symptoms has 31 entries; at most 30 are accepted (workflow_max_symptoms)";
+    ws.emit({ type: "error", code: "invalid_message", message: msg, retryable: false });
+    const a = store.state.messages.at(-1)!;
+    expect(a.status).toBe("error");
+    expect(a.error).toBe(msg);
+    expect(store.state.pending).toBe(false);
+  });
+});
+
+describe("the prescription stages", () => {
+  it("lists seed 004's prescription stages, none done, before the first progress", () => {
+    const el = mount(<WorkflowView run={newRun("prescription")} disclaimer={DISC} />);
+    expect(el.querySelector('[role="progressbar"]')!.getAttribute("aria-valuenow")).toBe("0");
+    expect([...el.querySelectorAll(".wf-stages li")].map((l) => (l as HTMLElement).dataset.stage)).toEqual(["allergy_check", "medication_selection", "interaction_check", "monitoring_advice", "finalization", "complete"]);
+    expect(el.querySelectorAll(".wf-stages li.done")).toHaveLength(0);
+  });
 });

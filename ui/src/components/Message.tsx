@@ -178,7 +178,7 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
             Starting the {wf.kind} workflow…
           </p>
         )}
-        {wf && <WorkflowView run={wf} disclaimer={disclaimer} />}
+        {wf && (streaming || wf.stages.length > 0 || wf.items.length > 0 || wf.result) && <WorkflowView run={wf} disclaimer={disclaimer} />}
         {wf ? (
           body && !streaming && (
             <details class="wf-summary">
