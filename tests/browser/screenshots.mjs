@@ -4,12 +4,16 @@
 //
 // usage: node tests/browser/screenshots.mjs OUTDIR
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PASSWORD, launch, newPage, prepareKb, signIn, skipReason, startServer } from "./harness.mjs";
 
 const out = resolve(process.argv[2] || "docs/screenshots");
+// ONLY=workflow: just the workflow screens.
+const only = process.env.ONLY || "";
 const why = skipReason();
 if (why) {
   console.error(why);
@@ -18,12 +22,69 @@ if (why) {
 mkdirSync(out, { recursive: true });
 const dir = mkdtempSync(join(tmpdir(), "ms-shots-"));
 const kb = prepareKb(dir);
+// The drug tables (docs/workflows.md) for the prescription workflow's screen.
+const DRUGS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/data/drugs");
+if (existsSync(DRUGS)) {
+  const r = spawnSync(process.env.MEDSTREAM_BIN || resolve(dirname(fileURLToPath(import.meta.url)), "../../build/medstream"), ["kb", "import", "--data-dir", dir, "--format", "drugs", DRUGS], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error("drug tables import failed: " + r.stderr);
+}
 const srv = await startServer({ dataDir: dir });
 const browser = await launch();
 
 async function json(method, path, token, body) {
   const r = await fetch(srv.base + path, { method, headers: { "Content-Type": "application/json", ...(token ? { Authorization: "Bearer " + token } : {}) }, body: body ? JSON.stringify(body) : undefined });
   return r.json();
+}
+
+/** The diagnosis workflow in a new chat: the live run, then the final card. */
+async function shot_workflow(page, shot) {
+  await page.goto(srv.base + "/");
+  await page.getByRole("heading", { name: "What would you like to look up?" }).waitFor();
+  await page.getByRole("button", { name: "Workflow", exact: true }).click();
+  const d = page.getByRole("dialog", { name: "Run a decision-support workflow" });
+  const sym = [["cough", "severe", "5 days"], ["fever", "moderate", "3 days"], ["shortness of breath", "moderate", "2 days"]];
+  for (let i = 0; i < sym.length; i++) {
+    if (i) await d.getByRole("button", { name: "Add a symptom" }).click();
+    await d.getByLabel(`Symptom ${i + 1}`, { exact: true }).fill(sym[i][0]);
+    await d.getByLabel(`Severity of symptom ${i + 1}`).selectOption(sym[i][1]);
+    await d.getByLabel(`Duration of symptom ${i + 1}`).fill(sym[i][2]);
+  }
+  await d.getByLabel("Temperature (°C)").fill("38.9");
+  await d.getByLabel("Heart rate (/min)").fill("112");
+  await d.getByLabel("Blood pressure (mmHg)").fill("104/66");
+  await d.getByLabel("Respiratory rate (/min)").fill("24");
+  await d.getByLabel("SpO₂ (%)").fill("93");
+  await d.getByLabel("Age (years)").fill("67");
+  await d.getByLabel("Sex").selectOption("male");
+  await page.waitForTimeout(200);
+  await shot(page, "workflow-form");
+  await d.getByRole("button", { name: "Run diagnosis" }).click();
+  await page.locator("article.msg.assistant .wf-card").waitFor({ timeout: 60000 });
+  await page.locator("main").evaluate((m) => (m.scrollTop = 0));
+  await page.waitForTimeout(300);
+  await shot(page, "workflow-items");
+  await page.locator("article.msg.assistant .wf-card").evaluate((c) => {
+    const m = c.closest("main");
+    m.scrollTop += c.getBoundingClientRect().top - m.getBoundingClientRect().top - 8;
+  });
+  await page.waitForTimeout(300);
+  await shot(page, "workflow-card");
+
+  await page.getByRole("button", { name: "Workflow", exact: true }).click();
+  await d.getByRole("radio", { name: "Prescription" }).check();
+  await d.getByRole("textbox", { name: "Diagnosis" }).fill("Pneumonia");
+  await d.getByLabel("Proposed medications (comma-separated)").fill("amoxicillin, clopidogrel");
+  await d.getByLabel("Current medications (comma-separated)").fill("Warfarin Sodium 5 MG Oral Tablet, aspirin");
+  await d.getByLabel("Allergies (comma-separated)").fill("penicillin");
+  await d.getByLabel("Age (years)").fill("67");
+  await d.getByRole("button", { name: "Run prescription" }).click();
+  await page.locator("article.msg.assistant .wf-card").nth(1).waitFor({ timeout: 60000 });
+  await page.locator("article.msg.assistant .wf-card").nth(1).evaluate((c) => {
+    const m = c.closest("main");
+    m.scrollTop += c.getBoundingClientRect().top - m.getBoundingClientRect().top - 8;
+  });
+  await page.waitForTimeout(300);
+  await shot(page, "workflow-prescription");
 }
 
 try {
@@ -44,6 +105,12 @@ try {
   for (const theme of ["light", "dark"]) {
     const shot = (page, name) => page.screenshot({ path: join(out, `${name}-${theme}.png`) });
     const { page, context } = await newPage(browser, { theme });
+    if (only === "workflow") {
+      await signIn(page, srv.base, email);
+      await shot_workflow(page, shot);
+      await context.close();
+      continue;
+    }
     await page.goto(srv.base + "/");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await page.getByLabel("Email").fill(email);
@@ -112,6 +179,8 @@ try {
     await dialog.getByLabel("New link (shown only now)").waitFor();
     await page.waitForTimeout(200);
     await shot(page, "share");
+    await page.keyboard.press("Escape");
+    await shot_workflow(page, shot);
     await context.close();
   }
   console.log(`screenshots (${kb} knowledge base) in ${out}`);

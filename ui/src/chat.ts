@@ -14,6 +14,7 @@
 import { ApiError, rest } from "./api";
 import { ChatSocket } from "./socket";
 import type { Citation, ClinicalContext, Conversation, Feedback, Message, MessageStatus, Model, ServerEvent } from "./types";
+import { isKind, newRun, stageLabel, type Item, type WorkflowKind, type WorkflowRun } from "./workflow";
 
 export type Phase = "sending" | "searching" | "writing" | null;
 
@@ -33,6 +34,8 @@ export interface UiMessage {
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   /** The grounding share of a model's answer (0..1), null when unmeasured. */
   grounding?: number | null;
+  /** A diagnosis or prescription workflow this message runs or ran. */
+  workflow?: WorkflowRun | null;
 }
 
 export interface TelemetryEntry {
@@ -58,6 +61,8 @@ interface Pending {
   model: string | null;
   /** A clinical context the question binds its new conversation to. */
   contextId?: string | null;
+  /** A workflow turn: the `workflow` message instead of `message`. */
+  workflow?: { kind: WorkflowKind; data: Record<string, unknown> } | null;
 }
 
 const PENDING_KEY = "medstream.pending";
@@ -108,7 +113,16 @@ function fromServer(m: Message): UiMessage {
     phase: null,
     usage: m.usage,
     grounding: typeof m.grounding === "number" ? m.grounding : null,
+    workflow: storedRun(m.workflow),
   };
+}
+
+/** A stored workflow result (Message.workflow) as a finished run. */
+function storedRun(w: unknown): WorkflowRun | null {
+  if (!w || typeof w !== "object" || Array.isArray(w)) return null;
+  const r = w as Item;
+  if (!isKind(r.workflow)) return null;
+  return { ...newRun(r.workflow), result: r };
 }
 
 export const TELEMETRY_TYPES = new Set(["tool_call", "tool_result", "llm_call", "llm_result", "routing"]);
@@ -267,9 +281,10 @@ export class ChatStore {
       }
       if (!a) {
         // Not yet stored as a turn: show the question again until message_start.
-        this.addLocalTurn(resume.text, resume.cmid);
+        this.addLocalTurn(resume.text, resume.cmid, resume.workflow?.kind ?? null);
       } else {
-        this.patchMessage(a.id, { phase: a.content ? "writing" : "searching" });
+        // A workflow's progress and items are not replayed: its run starts empty.
+        this.patchMessage(a.id, { phase: a.content ? "writing" : "searching", workflow: resume.workflow ? (a.workflow ?? newRun(resume.workflow.kind)) : a.workflow });
       }
       this.set({ pending: true });
       this.request();
@@ -331,12 +346,12 @@ export class ChatStore {
 
   // ---- asking -----------------------------------------------------------
 
-  private addLocalTurn(text: string, cmid: string): void {
+  private addLocalTurn(text: string, cmid: string, kind: WorkflowKind | null = null): void {
     this.set({
       messages: [
         ...this.state.messages,
         { id: "local-u-" + cmid, role: "user", content: text, status: "complete", citations: [], finishReason: null, feedback: null, replyTo: null, phase: null },
-        { id: "local-a-" + cmid, role: "assistant", content: "", status: "streaming", citations: [], finishReason: null, feedback: null, replyTo: "local-u-" + cmid, phase: "sending", question: text },
+        { id: "local-a-" + cmid, role: "assistant", content: "", status: "streaming", citations: [], finishReason: null, feedback: null, replyTo: "local-u-" + cmid, phase: "sending", question: kind ? undefined : text, workflow: kind ? newRun(kind) : null },
       ],
     });
   }
@@ -369,6 +384,32 @@ export class ChatStore {
     this.request();
   }
 
+  /** Runs a diagnosis or prescription workflow in the open conversation (a
+   * new one when none); `data` is seed 004's request (docs/workflows.md). */
+  async runWorkflow(kind: WorkflowKind, data: Record<string, unknown>, summary: string): Promise<void> {
+    if (this.p) return;
+    const cmid = uuid();
+    this.set({ error: null, pending: true });
+    this.addLocalTurn(summary, cmid, kind);
+    let convId = this.state.currentId;
+    const contextId = convId ? null : (this.state.draftContext?.id ?? null);
+    if (!convId) {
+      try {
+        const c = await rest.createConversation(kind === "diagnosis" ? "Diagnosis workflow" : "Prescription workflow");
+        convId = c.id;
+        this.set({ currentId: c.id, conversations: [c, ...this.state.conversations] });
+        history.replaceState(null, "", "#/c/" + c.id);
+      } catch (e) {
+        this.failLocal(cmid, errorText(e));
+        return;
+      }
+    }
+    this.p = { cmid, text: summary, conversationId: convId, messageId: null, userMessageId: null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: Date.now(), firstChunkAt: null, retries: 0, model: null, contextId, workflow: { kind, data } };
+    this.savePending();
+    this.announce(`${kind === "diagnosis" ? "Diagnosis" : "Prescription"} workflow started.`);
+    this.request();
+  }
+
   private failLocal(cmid: string, error: string): void {
     this.patchMessage("local-a-" + cmid, { status: "error", phase: null, error });
     this.set({ pending: false });
@@ -394,6 +435,10 @@ export class ChatStore {
     if (!p) return;
     if (p.messageId) {
       this.socket.send({ type: "resume", message_id: p.messageId, last_seq: p.lastSeq });
+    } else if (p.workflow) {
+      const msg: Record<string, unknown> = { type: "workflow", workflow: p.workflow.kind, data: p.workflow.data, client_message_id: p.cmid, conversation_id: p.conversationId };
+      if (p.contextId) msg.clinical_context_id = p.contextId;
+      this.socket.send(msg);
     } else {
       const msg: Record<string, unknown> = { type: "message", text: p.text, client_message_id: p.cmid, conversation_id: p.conversationId };
       if (p.model) msg.model = p.model;
@@ -423,6 +468,12 @@ export class ChatStore {
         return;
       case "tool_result":
         if (p && mid && mid === p.messageId) this.patchMessage(mid, { phase: "writing" });
+        return;
+      case "workflow_progress":
+        if (p && mid && mid === p.messageId) this.onWorkflowProgress(mid, e);
+        return;
+      case "workflow_item":
+        if (p && mid && mid === p.messageId) this.onWorkflowItem(mid, e);
         return;
       case "message_chunk":
         if (p && mid === p.messageId) this.onChunk(p, e);
@@ -457,6 +508,32 @@ export class ChatStore {
     }
   }
 
+  private run(mid: string, kind: unknown): WorkflowRun | null {
+    const m = this.state.messages.find((x) => x.id === mid);
+    if (m?.workflow) return m.workflow;
+    return isKind(kind) ? newRun(kind) : null;
+  }
+
+  private onWorkflowProgress(mid: string, e: ServerEvent): void {
+    const run = this.run(mid, e.workflow);
+    if (!run) return;
+    const stage = typeof e.stage === "string" ? e.stage : "";
+    const progress = typeof e.progress === "number" ? e.progress : 0;
+    const message = typeof e.message === "string" ? e.message : "";
+    if (run.stages.some((s) => s.stage === stage)) return; // a repeat after a resume
+    this.patchMessage(mid, { workflow: { ...run, stages: [...run.stages, { stage, progress, message }] }, phase: "searching" });
+    // Stage changes are announced; items are not (too many to hear).
+    this.announce(`${stageLabel(run.kind, stage)}: ${progress}%.`);
+  }
+
+  private onWorkflowItem(mid: string, e: ServerEvent): void {
+    const run = this.run(mid, e.workflow);
+    const c = e.content;
+    if (!run || !c || typeof c !== "object" || Array.isArray(c)) return;
+    const stage = typeof e.stage === "string" ? e.stage : "";
+    this.patchMessage(mid, { workflow: { ...run, items: [...run.items, { stage, content: c as Item }] } });
+  }
+
   private onChunk(p: Pending, e: ServerEvent): void {
     const seq = Number(e.seq);
     const delta = typeof e.delta === "string" ? e.delta : "";
@@ -479,7 +556,11 @@ export class ChatStore {
     const text = typeof e.text === "string" ? e.text : p.streamed;
     const status = (e.status as MessageStatus) || "complete";
     const disc = typeof e.disclaimer === "string" && e.disclaimer ? e.disclaimer : this.state.disclaimer;
+    const wr = e.workflow_result && typeof e.workflow_result === "object" && !Array.isArray(e.workflow_result) ? (e.workflow_result as Item) : null;
+    const kind = p.workflow?.kind ?? (wr && isKind(wr.workflow) ? wr.workflow : null);
+    const run = kind ? (this.state.messages.find((m) => m.id === p.messageId)?.workflow ?? newRun(kind)) : null;
     this.patchMessage(p.messageId!, {
+      workflow: run ? { ...run, result: wr ?? run.result } : undefined,
       content: text,
       status,
       citations: Array.isArray(e.citations) ? (e.citations as Citation[]) : [],
@@ -492,6 +573,13 @@ export class ChatStore {
     this.set({ pending: false, disclaimer: disc });
     const n = Array.isArray(e.citations) ? e.citations.length : 0;
     const first = text.replace(/\s+/g, " ").trim().slice(0, 160);
+    if (run) {
+      const r = wr ?? {};
+      const head = kind === "diagnosis" ? `Diagnosis workflow complete${typeof r.primary_diagnosis === "string" ? `: ${r.primary_diagnosis}, urgency ${String(r.urgency ?? "not assessed")}` : ""}.` : "Prescription workflow complete.";
+      this.announce(status === "cancelled" ? "Workflow stopped." : head);
+      void this.loadConversations();
+      return;
+    }
     this.announce(
       status === "cancelled"
         ? "Answer stopped."
@@ -518,6 +606,7 @@ export class ChatStore {
   }
 
   private patchMessage(id: string, patch: Partial<UiMessage>): void {
+    if ("workflow" in patch && patch.workflow === undefined) delete patch.workflow;
     this.set({ messages: this.state.messages.map((m) => (m.id === id ? { ...m, ...patch } : m)) });
   }
 
@@ -544,7 +633,7 @@ export class ChatStore {
     const p = this.p;
     if (!p) return;
     try {
-      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model, contextId: p.contextId ?? null }));
+      this.storage.setItem(PENDING_KEY, JSON.stringify({ cmid: p.cmid, text: p.text, conversationId: p.conversationId, messageId: p.messageId, userMessageId: p.userMessageId, model: p.model, contextId: p.contextId ?? null, workflow: p.workflow ?? null }));
     } catch {
       /* private mode: resume only within this page */
     }
@@ -556,7 +645,7 @@ export class ChatStore {
       if (!raw) return null;
       const o = JSON.parse(raw);
       if (typeof o?.cmid !== "string" || typeof o?.conversationId !== "string" || typeof o?.text !== "string") return null;
-      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null, contextId: typeof o.contextId === "string" ? o.contextId : null };
+      return { cmid: o.cmid, text: o.text, conversationId: o.conversationId, messageId: o.messageId ?? null, userMessageId: o.userMessageId ?? null, lastSeq: 0, streamed: "", cancelRequested: false, sentAt: 0, firstChunkAt: null, retries: 0, model: typeof o.model === "string" ? o.model : null, contextId: typeof o.contextId === "string" ? o.contextId : null, workflow: o.workflow && isKind(o.workflow.kind) && o.workflow.data && typeof o.workflow.data === "object" ? { kind: o.workflow.kind, data: o.workflow.data } : null };
     } catch {
       return null;
     }

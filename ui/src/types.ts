@@ -108,6 +108,8 @@ export interface Message {
   updated_at: string;
   feedback?: Feedback | null;
   disclaimer?: string;
+  /** The workflow result this assistant message answers with (docs/workflows.md), null for an answer to a question. */
+  workflow?: Record<string, unknown> | null;
 }
 
 export interface Model {

@@ -14,6 +14,7 @@ import { PatientBanner } from "./Clinical";
 import { downloadFile, savedStyle, saveStyle } from "./Cite";
 import { ShareDialog } from "./Share";
 import { Sidebar } from "./Sidebar";
+import { WorkflowDialog } from "./Workflow";
 
 const EXAMPLES = [
   "What are the symptoms of acromegaly?",
@@ -74,6 +75,7 @@ export function App({ socket }: { socket: ChatSocket }) {
   const store = useMemo(() => new ChatStore(socket), [socket]);
   const folders = useMemo(() => new FolderStore(store), [store]);
   const [sharing, setSharing] = useState(false);
+  const [workflowOpen, setWorkflowOpen] = useState(false);
   const [style, setStyleState] = useState(savedStyle);
   const setStyle = (v: typeof style) => {
     saveStyle(v);
@@ -352,6 +354,9 @@ export function App({ socket }: { socket: ChatSocket }) {
                 }
               }}
             />
+            <button type="button" class="btn ghost wf-open" disabled={s.pending} onClick={() => setWorkflowOpen(true)} title="Run a diagnosis or prescription workflow on this conversation">
+              <Icon name="pulse" size={16} /> Workflow
+            </button>
             {s.pending ? (
               <button type="button" class="btn stop" onClick={() => store.cancel()} aria-keyshortcuts="Escape">
                 <Icon name="stop" size={16} /> Stop
@@ -374,6 +379,16 @@ export function App({ socket }: { socket: ChatSocket }) {
           {tip.s.sourceName && <span>{tip.s.sourceName}</span>}
           <span class="muted">Click for the quoted passage</span>
         </div>
+      )}
+      {workflowOpen && (
+        <WorkflowDialog
+          store={store}
+          onClose={() => {
+            setWorkflowOpen(false);
+            atBottom.current = true;
+            composer.current?.focus();
+          }}
+        />
       )}
       {sharing && s.currentId && <ShareDialog conversationId={s.currentId} title={currentTitle ?? "Conversation"} onClose={() => setSharing(false)} />}
       {s.toast && (

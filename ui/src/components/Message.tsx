@@ -9,6 +9,7 @@ import { mergeSources, sourceOf, type Source } from "../citations";
 import { renderMarkdown, splitDisclaimer } from "../markdown";
 import { Attachments } from "./Attachments";
 import { Icon } from "./icons";
+import { WorkflowView } from "./Workflow";
 
 export interface CiteHandlers {
   hover(source: Source, anchor: HTMLElement, n: number): void;
@@ -141,8 +142,25 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
     cite.open(m.id, Number(a.dataset.cite));
   };
 
-  const phase = streaming && !body ? m.phase : null;
-  const showDisclaimer = !streaming && disclaimer && m.status !== "error";
+  const wf = m.workflow ?? null;
+  const phase = streaming && !body && !wf ? m.phase : null;
+  // A workflow's card shows the disclaimer itself.
+  const showDisclaimer = !streaming && disclaimer && m.status !== "error" && !wf?.result;
+
+  const prose = body && (
+    <div
+      class={"prose" + (streaming ? " caret" : "")}
+      ref={bodyRef}
+      onMouseOver={onOver}
+      onFocusIn={onOver}
+      onMouseOut={(e) => {
+        if ((e.target as HTMLElement).closest?.("a.cite")) cite.leave();
+      }}
+      onFocusOut={() => cite.leave()}
+      onClick={onClick}
+      dangerouslySetInnerHTML={{ __html: html }}
+    />
+  );
 
   return (
     <article class={"msg assistant" + (streaming ? " streaming" : "")} aria-label="Answer" aria-busy={streaming ? "true" : "false"} data-status={m.status} data-message-id={m.id}>
@@ -154,19 +172,22 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
             {phase === "searching" || phase === "sending" ? "Searching the knowledge base…" : "Writing the answer…"}
           </p>
         )}
-        {body && (
-          <div
-            class={"prose" + (streaming ? " caret" : "")}
-            ref={bodyRef}
-            onMouseOver={onOver}
-            onFocusIn={onOver}
-            onMouseOut={(e) => {
-              if ((e.target as HTMLElement).closest?.("a.cite")) cite.leave();
-            }}
-            onFocusOut={() => cite.leave()}
-            onClick={onClick}
-            dangerouslySetInnerHTML={{ __html: html }}
-          />
+        {wf && streaming && !wf.stages.length && (
+          <p class="phase">
+            <span class="spinner" aria-hidden="true" />
+            Starting the {wf.kind} workflow…
+          </p>
+        )}
+        {wf && (streaming || wf.stages.length > 0 || wf.items.length > 0 || wf.result) && <WorkflowView run={wf} disclaimer={disclaimer} />}
+        {wf ? (
+          body && !streaming && (
+            <details class="wf-summary">
+              <summary>Text summary</summary>
+              {prose}
+            </details>
+          )
+        ) : (
+          prose
         )}
         {statusNotes[m.status] && <p class={"note " + m.status}>{statusNotes[m.status]}</p>}
         {m.status === "error" && (
@@ -184,7 +205,7 @@ function AssistantMessage({ m, store, disclaimer, isLast, busy, cite }: Props) {
             <p>{disclaimer}</p>
           </aside>
         )}
-        {sources.length > 0 && (
+        {sources.length > 0 && !wf && (
           <div class="sources">
             <h2>Sources</h2>
             <ol>
