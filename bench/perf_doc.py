@@ -354,7 +354,7 @@ ANALYSIS = """### Where medstream's time and memory go
 What was found and changed, and what is left. The numbers in the tables
 above are from the current code.
 
-- **Idle memory (met).** massif had each idle connection at ~10 KiB of heap,
+- **Idle memory.** massif had each idle connection at ~10 KiB of heap,
   8 KiB of it lws' WebSocket receive buffer (lws' default). The buffer is now
   `--rx-buffer-bytes` (default 128: client messages are reassembled from
   fragments up to `--max-frame-bytes`), handshake-only strings stay on the
