@@ -128,8 +128,8 @@ static void create_done(void *arg) {
 void ms_api_share_create(ms_http_req_t *r) {
     const ms_config_t *cfg = r->api->cfg;
     /* The default lifetime never exceeds the longest one allowed. */
-    int64_t ttl_s = cfg->share_ttl_s < cfg->share_max_ttl_s ? cfg->share_ttl_s
-                                                            : cfg->share_max_ttl_s;
+    int64_t ttl_s =
+        cfg->share_ttl_s < cfg->share_max_ttl_s ? cfg->share_ttl_s : cfg->share_max_ttl_s;
     int64_t hours = 0, max_views = 0;
     const char *password = NULL;
     int present = 0;

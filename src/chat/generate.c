@@ -3,8 +3,8 @@
 #include "chat/internal.h"
 #include "chat/work.h"
 #include "core/log.h"
-#include "workflow/workflow.h"
 #include "phi/phi.h"
+#include "workflow/workflow.h"
 
 #include <sodium.h>
 #include <stdlib.h>

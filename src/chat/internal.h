@@ -134,7 +134,7 @@ struct ms_turn {
     int phi_detected;
     int phi_unsure;
     json_t *phi_categories; /* array of ASQ-PHI type names */
-    int phi_unscanned; /* 1: every provider of the route is local, nothing was scanned */
+    int phi_unscanned;      /* 1: every provider of the route is local, nothing was scanned */
     /* retrieve */
     ms_kb_hit_t *hits;
     size_t nhits;

@@ -507,10 +507,10 @@ static void emit_routing(ms_turn_t *t, int phi, const char *decision) {
         json_array_append_new(names,
                               json_string(ms_provider_name(ms_llm_provider(llm, t->cand[i]))));
     json_t *cats = json_is_array(t->phi_categories) ? json_copy(t->phi_categories) : json_array();
-    json_t *data = json_pack("{s:s, s:b, s:b, s:b, s:o, s:s, s:o}", "route", t->route->alias,
-                             "phi_detected", phi, "phi_unsure", t->phi_unsure != 0, "phi_scanned",
-                             !t->phi_unscanned, "categories", cats, "decision", decision,
-                             "providers", names);
+    json_t *data =
+        json_pack("{s:s, s:b, s:b, s:b, s:o, s:s, s:o}", "route", t->route->alias, "phi_detected",
+                  phi, "phi_unsure", t->phi_unsure != 0, "phi_scanned", !t->phi_unscanned,
+                  "categories", cats, "decision", decision, "providers", names);
     ms_event_t ev = {.kind = MS_EV_ROUTING, .message_id = t->s->message_id, .data = data};
     ms__stream_emit(t->s, &ev);
     json_decref(data);

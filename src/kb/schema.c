@@ -235,12 +235,8 @@ int ms_kb_parse_format(const char *s, ms_kb_format_t *out) {
     static const struct {
         const char *name;
         ms_kb_format_t fmt;
-    } names[] = {{"medquad", MS_KB_MEDQUAD},
-                 {"pubmedqa", MS_KB_PUBMEDQA},
-                 {"jsonl", MS_KB_JSONL},
-                 {"text", MS_KB_TEXT},
-                 {"pubmed", MS_KB_PUBMED},
-                 {"drugs", MS_KB_DRUGS}};
+    } names[] = {{"medquad", MS_KB_MEDQUAD}, {"pubmedqa", MS_KB_PUBMEDQA}, {"jsonl", MS_KB_JSONL},
+                 {"text", MS_KB_TEXT},       {"pubmed", MS_KB_PUBMED},     {"drugs", MS_KB_DRUGS}};
     if (!s || !out)
         return MS_EINVAL;
     for (size_t i = 0; i < MS_COUNTOF(names); i++) {

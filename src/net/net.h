@@ -18,8 +18,8 @@ typedef struct ms_net ms_net_t;
  * local, bad host). *out is set whenever a listener was allocated, also on
  * failure: the caller then runs the loop until it ends (lws closes its
  * handles there) and calls ms_net_free. */
-int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out,
-                 char *err, size_t errlen);
+int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out, char *err,
+                 size_t errlen);
 /** The port actually listened on (useful with port 0). */
 int ms_net_port(const ms_net_t *n);
 /** Graceful shutdown, step 1: asks every WebSocket to close with code and

@@ -142,8 +142,8 @@ static int set_protocols(struct lws_protocols *tab, const ms_config_t *cfg, char
     return 0;
 }
 
-int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out,
-                 char *err, size_t errlen) {
+int ms_net_start(uv_loop_t *loop, const ms_config_t *cfg, ms_api_t *api, ms_net_t **out, char *err,
+                 size_t errlen) {
     *out = NULL;
     static struct lws_protocols protocols[MS_WS_MAX_SUBPROTOCOLS + 2];
     if (set_protocols(protocols, cfg, err, errlen) != 0)

@@ -68,8 +68,8 @@ typedef struct ms_store_ops {
     int (*feedback_delete)(ms_store_t *st, const char *user_id, const char *message_id);
     int (*feedback_by_conversation)(ms_store_t *st, const char *conversation_id, json_t **out);
 
-    int (*clinical_create)(ms_store_t *st, const char *user_id, json_t *fields,
-                           const char *source, const char *conversation_id, json_t **out);
+    int (*clinical_create)(ms_store_t *st, const char *user_id, json_t *fields, const char *source,
+                           const char *conversation_id, json_t **out);
     int (*clinical_get)(ms_store_t *st, const char *user_id, const char *id, json_t **out);
     int (*clinical_current)(ms_store_t *st, const char *user_id, const char *conversation_id,
                             json_t **out);

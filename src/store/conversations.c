@@ -199,8 +199,8 @@ static char *like_pattern(const char *q) {
  * sidebar filter needs; a full-text index is a later concern (the store
  * keeps no FTS table of messages). The EXISTS stops at the first matching
  * message of each conversation. */
-int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query,
-                                int limit, int offset, json_t **out) {
+int ms__sq_conversation_search(ms_store_t *base, const char *user_id, const char *query, int limit,
+                               int offset, json_t **out) {
     sq_store_t *st = SQ(base);
     static const char sql[] =
         CONV_SELECT "WHERE c.user_id = ?1 AND (c.title LIKE ?2 ESCAPE '\\' OR EXISTS ("

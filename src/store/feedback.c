@@ -71,7 +71,7 @@ static int comment_valid(const char *c) {
 }
 
 int ms__sq_feedback_put(ms_store_t *base, const char *user_id, const char *message_id, int rating,
-                          const char *comment, json_t **out) {
+                        const char *comment, json_t **out) {
     sq_store_t *st = SQ(base);
     static const char sql[] =
         "INSERT INTO message_feedback (message_id, user_id, rating, comment, created_at,"
@@ -119,7 +119,7 @@ fail:
 }
 
 int ms__sq_feedback_get(ms_store_t *base, const char *user_id, const char *message_id,
-                          json_t **out) {
+                        json_t **out) {
     sq_store_t *st = SQ(base);
     *out = NULL;
     int rc = owned_message(st, user_id, message_id, NULL);

@@ -376,10 +376,10 @@ static void test_message_tools(void **state) {
     new_conv(fx, &fx->alice, NULL, conv);
     turn(fx, conv, "t1", "What is gout?", uid, aid);
     turn(fx, conv, "t2", "How is it treated?", uid, aid2);
-    json_t *tools = json_pack(
-        "[{s:s,s:s,s:{s:s,s:i},s:{s:i,s:[{s:s,s:s,s:f}]}}]", "tool_call_id", "tc-1", "name",
-        "kb_search", "arguments", "query", "What is gout?", "k", 5, "result", "count", 1, "top",
-        "id", "GHR_1_Sec1", "title", "Gout", "score", 1.5);
+    json_t *tools =
+        json_pack("[{s:s,s:s,s:{s:s,s:i},s:{s:i,s:[{s:s,s:s,s:f}]}}]", "tool_call_id", "tc-1",
+                  "name", "kb_search", "arguments", "query", "What is gout?", "k", 5, "result",
+                  "count", 1, "top", "id", "GHR_1_Sec1", "title", "Gout", "score", 1.5);
     assert_int_equal(ms_store_message_tools_put(fx->st, aid, tools), 0);
     assert_int_equal(ms_store_message_tools_put(fx->st, aid2, tools), 0);
     assert_int_equal(ms_store_message_tools_put(fx->st, aid2, tools), 0); /* replaces */
