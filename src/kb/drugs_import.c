@@ -239,13 +239,19 @@ static int64_t parse_id(const char *s) {
     return v > 0 && end != s ? (int64_t)v : 0;
 }
 
-/* drugcentral-pharm-class.tsv: ingredients and their classes. */
-static int import_classes(drugs_imp_t *imp, const char *path) {
+/* One row of a TSV file: its fields split (nfld of them), its line number
+ * for errors. 0 or an error code, with ms_kb__fail said. */
+typedef int (*tsv_row_fn)(drugs_imp_t *imp, const char *path, long lineno, char **fld, int nfld);
+
+/* The TSV files: the header checked by open_tsv, then each line split into
+ * at most MAX_TSV_FIELDS fields and given to row, with progress. */
+#define MAX_TSV_FIELDS 10
+static int import_tsv(drugs_imp_t *imp, const char *path, int which, tsv_row_fn row) {
     FILE *f;
-    int rc = open_tsv(path, F_CLASSES, &f);
+    int rc = open_tsv(path, which, &f);
     if (rc)
         return rc;
-    char *line = NULL, *fld[8];
+    char *line = NULL, *fld[MAX_TSV_FIELDS];
     size_t cap = 0;
     long lineno = 1;
     ssize_t len;
@@ -253,25 +259,7 @@ static int import_classes(drugs_imp_t *imp, const char *path) {
     while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
         lineno++;
         pos += len;
-        if (split_tsv(line, fld, 8) != 6 || !parse_id(fld[0])) {
-            ms_kb__fail(path, lineno, "want 6 tab-separated fields with a numeric DRUG_ID");
-            rc = MS_EFORMAT;
-            break;
-        }
-        int64_t id = parse_id(fld[0]);
-        char *name = ms_kb__drug_norm(fld[1], strlen(fld[1]));
-        rc = put_drug(imp, id, name);
-        free(name);
-        if (rc)
-            break;
-        sqlite3_bind_int64(imp->put_class, 1, id);
-        sqlite3_bind_text(imp->put_class, 2, fld[2], -1, SQLITE_STATIC);
-        sqlite3_bind_text(imp->put_class, 3, fld[3], -1, SQLITE_STATIC);
-        sqlite3_bind_text(imp->put_class, 4, fld[4], -1, SQLITE_STATIC);
-        sqlite3_bind_text(imp->put_class, 5, fld[5], -1, SQLITE_STATIC);
-        rc = step_done(imp, imp->put_class, "drug class");
-        if (!rc && imp->stats)
-            imp->stats->classes++;
+        rc = row(imp, path, lineno, fld, (int)split_tsv(line, fld, MAX_TSV_FIELDS));
         report(imp, pos, 0);
     }
     free(line);
@@ -280,49 +268,54 @@ static int import_classes(drugs_imp_t *imp, const char *path) {
     return rc;
 }
 
-/* drugcentral-identifiers.tsv: RxNorm and UNII codes (and any ingredient
- * the class file lacks). */
-static int import_ids(drugs_imp_t *imp, const char *path) {
-    FILE *f;
-    int rc = open_tsv(path, F_IDS, &f);
+/* drugcentral-pharm-class.tsv: ingredients and their classes. */
+static int class_row(drugs_imp_t *imp, const char *path, long lineno, char **fld, int nfld) {
+    if (nfld != 6 || !parse_id(fld[0])) {
+        ms_kb__fail(path, lineno, "want 6 tab-separated fields with a numeric DRUG_ID");
+        return MS_EFORMAT;
+    }
+    int64_t id = parse_id(fld[0]);
+    char *name = ms_kb__drug_norm(fld[1], strlen(fld[1]));
+    int rc = put_drug(imp, id, name);
+    free(name);
     if (rc)
         return rc;
-    char *line = NULL, *fld[6];
-    size_t cap = 0;
-    long lineno = 1;
-    ssize_t len;
-    int64_t pos = 0;
-    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        pos += len;
-        if (split_tsv(line, fld, 6) != 4 || !parse_id(fld[0])) {
-            ms_kb__fail(path, lineno, "want 4 tab-separated fields with a numeric DRUG_ID");
-            rc = MS_EFORMAT;
-            break;
-        }
-        int64_t id = parse_id(fld[0]);
-        char *name = ms_kb__drug_norm(fld[1], strlen(fld[1]));
-        char *type = ms_kb__drug_norm(fld[2], strlen(fld[2]));
-        char *value = ms_kb__drug_norm(fld[3], strlen(fld[3]));
-        rc = put_drug(imp, id, name);
-        if (!rc && (!strcmp(type, "rxnorm") || !strcmp(type, "unii"))) {
-            /* UNII codes are upper-case: keep them as the labels write them. */
-            for (char *p = value; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-            sqlite3_bind_text(imp->put_id, 1, !strcmp(type, "rxnorm") ? "RXNORM" : "UNII", -1,
-                              SQLITE_STATIC);
-            sqlite3_bind_text(imp->put_id, 2, value, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(imp->put_id, 3, id);
-            rc = step_done(imp, imp->put_id, "drug identifier");
-        }
-        free(name);
-        free(type);
-        free(value);
-        report(imp, pos, 0);
+    sqlite3_bind_int64(imp->put_class, 1, id);
+    sqlite3_bind_text(imp->put_class, 2, fld[2], -1, SQLITE_STATIC);
+    sqlite3_bind_text(imp->put_class, 3, fld[3], -1, SQLITE_STATIC);
+    sqlite3_bind_text(imp->put_class, 4, fld[4], -1, SQLITE_STATIC);
+    sqlite3_bind_text(imp->put_class, 5, fld[5], -1, SQLITE_STATIC);
+    rc = step_done(imp, imp->put_class, "drug class");
+    if (!rc && imp->stats)
+        imp->stats->classes++;
+    return rc;
+}
+
+/* drugcentral-identifiers.tsv: RxNorm and UNII codes (and any ingredient
+ * the class file lacks). */
+static int id_row(drugs_imp_t *imp, const char *path, long lineno, char **fld, int nfld) {
+    if (nfld != 4 || !parse_id(fld[0])) {
+        ms_kb__fail(path, lineno, "want 4 tab-separated fields with a numeric DRUG_ID");
+        return MS_EFORMAT;
     }
-    free(line);
-    fclose(f);
-    imp->done += pos;
+    int64_t id = parse_id(fld[0]);
+    char *name = ms_kb__drug_norm(fld[1], strlen(fld[1]));
+    char *type = ms_kb__drug_norm(fld[2], strlen(fld[2]));
+    char *value = ms_kb__drug_norm(fld[3], strlen(fld[3]));
+    int rc = put_drug(imp, id, name);
+    if (!rc && (!strcmp(type, "rxnorm") || !strcmp(type, "unii"))) {
+        /* UNII codes are upper-case: keep them as the labels write them. */
+        for (char *p = value; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        sqlite3_bind_text(imp->put_id, 1, !strcmp(type, "rxnorm") ? "RXNORM" : "UNII", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(imp->put_id, 2, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(imp->put_id, 3, id);
+        rc = step_done(imp, imp->put_id, "drug identifier");
+    }
+    free(name);
+    free(type);
+    free(value);
     return rc;
 }
 
@@ -340,46 +333,29 @@ static int64_t ndfrt_side(drugs_imp_t *imp, const char *name, const char *rxcui,
 }
 
 /* ndfrt-interactions-2014.tsv. */
-static int import_ndfrt(drugs_imp_t *imp, const char *path) {
-    FILE *f;
-    int rc = open_tsv(path, F_NDFRT, &f);
+static int ndfrt_row(drugs_imp_t *imp, const char *path, long lineno, char **fld, int nfld) {
+    if (nfld != 9 || !*fld[0] || !*fld[2]) {
+        ms_kb__fail(path, lineno, "want 9 tab-separated fields with a NUI and a severity");
+        return MS_EFORMAT;
+    }
+    int rc = 0;
+    int64_t a = ndfrt_side(imp, fld[4], fld[5], &rc);
+    int64_t b = ndfrt_side(imp, fld[7], fld[8], &rc);
     if (rc)
         return rc;
-    char *line = NULL, *fld[10];
-    size_t cap = 0;
-    long lineno = 1;
-    ssize_t len;
-    int64_t pos = 0;
-    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        pos += len;
-        if (split_tsv(line, fld, 10) != 9 || !*fld[0] || !*fld[2]) {
-            ms_kb__fail(path, lineno, "want 9 tab-separated fields with a NUI and a severity");
-            rc = MS_EFORMAT;
-            break;
-        }
-        int64_t a = ndfrt_side(imp, fld[4], fld[5], &rc);
-        int64_t b = ndfrt_side(imp, fld[7], fld[8], &rc);
-        if (rc)
-            break;
-        sqlite3_stmt *st = imp->put_inter;
-        sqlite3_bind_text(st, 1, fld[0], -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, fld[1], -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, fld[2], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, a);
-        sqlite3_bind_text(st, 5, fld[4], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, b);
-        sqlite3_bind_text(st, 7, fld[7], -1, SQLITE_STATIC);
-        rc = step_done(imp, st, "drug interaction");
-        if (!rc && imp->stats) {
-            imp->stats->interactions++;
-            imp->stats->interactions_unmatched += !a || !b;
-        }
-        report(imp, pos, 0);
+    sqlite3_stmt *st = imp->put_inter;
+    sqlite3_bind_text(st, 1, fld[0], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, fld[1], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, fld[2], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, a);
+    sqlite3_bind_text(st, 5, fld[4], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, b);
+    sqlite3_bind_text(st, 7, fld[7], -1, SQLITE_STATIC);
+    rc = step_done(imp, st, "drug interaction");
+    if (!rc && imp->stats) {
+        imp->stats->interactions++;
+        imp->stats->interactions_unmatched += !a || !b;
     }
-    free(line);
-    fclose(f);
-    imp->done += pos;
     return rc;
 }
 
@@ -626,11 +602,11 @@ int ms_kb__import_drugs(sqlite3 *db, const char *const *paths, size_t npaths,
     report(&imp, 0, 1);
     rc = ms_kb__exec(db, drop_sql);
     if (!rc && found[F_CLASSES])
-        rc = import_classes(&imp, found[F_CLASSES]);
+        rc = import_tsv(&imp, found[F_CLASSES], F_CLASSES, class_row);
     if (!rc && found[F_IDS])
-        rc = import_ids(&imp, found[F_IDS]);
+        rc = import_tsv(&imp, found[F_IDS], F_IDS, id_row);
     if (!rc && found[F_NDFRT])
-        rc = import_ndfrt(&imp, found[F_NDFRT]);
+        rc = import_tsv(&imp, found[F_NDFRT], F_NDFRT, ndfrt_row);
     if (!rc && found[F_LABELS])
         rc = import_labels(&imp, found[F_LABELS]);
     if (!rc)
